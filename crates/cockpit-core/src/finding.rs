@@ -1,0 +1,448 @@
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::LatencySummary;
+
+/// The five pillars a score is given for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Pillar {
+    Network,
+    Compute,
+    State,
+    Cicd,
+    Observability,
+}
+
+impl Pillar {
+    /// Every pillar, in report order.
+    pub const ALL: [Pillar; 5] = [
+        Pillar::Network,
+        Pillar::Compute,
+        Pillar::State,
+        Pillar::Cicd,
+        Pillar::Observability,
+    ];
+
+    /// The lower-case name used in JSON and config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pillar::Network => "network",
+            Pillar::Compute => "compute",
+            Pillar::State => "state",
+            Pillar::Cicd => "cicd",
+            Pillar::Observability => "observability",
+        }
+    }
+
+    /// The name shown to people.
+    pub fn display_name(self) -> &'static str {
+        match self {
+            Pillar::Network => "Network",
+            Pillar::Compute => "Compute",
+            Pillar::State => "State",
+            Pillar::Cicd => "CI/CD",
+            Pillar::Observability => "Observability",
+        }
+    }
+}
+
+impl fmt::Display for Pillar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.display_name())
+    }
+}
+
+/// The outcome of one check on one subject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Status {
+    /// Measured, and within the bound.
+    Pass,
+    /// Measured, and worth a look.
+    Warn,
+    /// Measured, and outside the bound.
+    Fail,
+    /// The subject is configured but the value could not be measured; the
+    /// finding says why. Never counts as a pass.
+    NotMeasured,
+    /// The check itself failed (a bug, or input it could not handle).
+    Error,
+    /// The check's subject is not configured; listed, not scored.
+    Skipped,
+}
+
+impl Status {
+    /// The JSON spelling (`not-measured` hyphenated).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Warn => "warn",
+            Status::Fail => "fail",
+            Status::NotMeasured => "not-measured",
+            Status::Error => "error",
+            Status::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much a failing check matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stable check id such as `NET-TTFT`. Ids never change once shipped; each
+/// has a page at `docs/checks/<ID>.md`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(transparent)]
+pub struct CheckId(Cow<'static, str>);
+
+impl CheckId {
+    /// A check id for a constant.
+    pub const fn new(id: &'static str) -> Self {
+        CheckId(Cow::Borrowed(id))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path of the check's documentation page, relative to the repository root.
+    pub fn doc_path(&self) -> String {
+        format!("docs/checks/{}.md", self.0)
+    }
+}
+
+impl fmt::Display for CheckId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<String> for CheckId {
+    fn from(s: String) -> Self {
+        CheckId(Cow::Owned(s))
+    }
+}
+
+/// The unit of a [`Measurement`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
+pub enum Unit {
+    #[serde(rename = "ms")]
+    Milliseconds,
+    #[serde(rename = "s")]
+    Seconds,
+    /// A dimensionless ratio (1.0 = equal).
+    #[serde(rename = "ratio")]
+    Ratio,
+    #[serde(rename = "percent")]
+    Percent,
+    #[serde(rename = "count")]
+    Count,
+    #[serde(rename = "bytes")]
+    Bytes,
+    #[serde(rename = "tokens_per_s")]
+    TokensPerSecond,
+    #[serde(rename = "requests_per_s")]
+    RequestsPerSecond,
+    /// A yes/no reading: 1 for yes, 0 for no.
+    #[serde(rename = "bool")]
+    Bool,
+}
+
+impl Unit {
+    /// The short suffix shown after a value.
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Unit::Milliseconds => "ms",
+            Unit::Seconds => "s",
+            Unit::Ratio => "×",
+            Unit::Percent => "%",
+            Unit::Count => "",
+            Unit::Bytes => "B",
+            Unit::TokensPerSecond => "tok/s",
+            Unit::RequestsPerSecond => "req/s",
+            Unit::Bool => "",
+        }
+    }
+}
+
+/// One measured value, with how it was obtained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Measurement {
+    /// What was measured, snake_case (`ttft_p95`, `connect_rtt_p50`).
+    pub name: String,
+    pub value: f64,
+    pub unit: Unit,
+    /// How it was measured: which clock, from what to what, against what.
+    pub method: String,
+    /// How many samples the value rests on.
+    pub samples: u64,
+    /// The whole distribution, when the value is one of its percentiles.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distribution: Option<LatencySummary>,
+}
+
+impl Measurement {
+    pub fn new(name: impl Into<String>, value: f64, unit: Unit, method: impl Into<String>, samples: u64) -> Self {
+        Measurement {
+            name: name.into(),
+            value,
+            unit,
+            method: method.into(),
+            samples,
+            distribution: None,
+        }
+    }
+
+    /// Attach the distribution the value was read from.
+    pub fn with_distribution(mut self, distribution: LatencySummary) -> Self {
+        self.distribution = Some(distribution);
+        self
+    }
+
+    /// `312.4 ms`, `1.52×`, `42 tok/s`.
+    pub fn display_value(&self) -> String {
+        let v = self.value;
+        let num = if self.unit == Unit::Count || (v.fract() == 0.0 && v.abs() < 1e15) {
+            format!("{v:.0}")
+        } else if v.abs() >= 100.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        };
+        match self.unit {
+            Unit::Count => num,
+            Unit::Bool => (if v != 0.0 { "yes" } else { "no" }).to_string(),
+            Unit::Ratio => format!("{num}{}", self.unit.suffix()),
+            Unit::Percent => format!("{num}%"),
+            u => format!("{num} {}", u.suffix()),
+        }
+    }
+}
+
+/// Where a finding's subject is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Location {
+    /// A network endpoint (credentials always redacted).
+    Endpoint { url: String },
+    /// A Kubernetes (or Knative) object.
+    Object {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        namespace: Option<String>,
+        kind: String,
+        name: String,
+    },
+    /// A place in a file.
+    File {
+        path: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        line: Option<u32>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        column: Option<u32>,
+    },
+    /// A named entry of the configuration (an agent, a backend).
+    Config { entry: String },
+}
+
+impl Location {
+    /// An endpoint; credentials in the URL are redacted.
+    pub fn endpoint(url: &str) -> Self {
+        Location::Endpoint {
+            url: crate::redact_url(url),
+        }
+    }
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Location::Endpoint { url } => f.write_str(url),
+            Location::Object { namespace, kind, name } => match namespace {
+                Some(ns) => write!(f, "{ns}/{kind}/{name}"),
+                None => write!(f, "{kind}/{name}"),
+            },
+            Location::File { path, line, column } => {
+                write!(f, "{path}")?;
+                if let Some(l) = line {
+                    write!(f, ":{l}")?;
+                    if let Some(c) = column {
+                        write!(f, ":{c}")?;
+                    }
+                }
+                Ok(())
+            }
+            Location::Config { entry } => f.write_str(entry),
+        }
+    }
+}
+
+/// The static description of a check: define one constant per check, in the
+/// module that implements it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub id: CheckId,
+    pub pillar: Pillar,
+    /// The severity of a failure of this check.
+    pub severity: Severity,
+    pub title: &'static str,
+}
+
+impl CheckSpec {
+    /// Start a finding of this check.
+    pub fn finding(&self, status: Status, summary: impl Into<String>) -> Finding {
+        Finding {
+            check_id: self.id.clone(),
+            pillar: self.pillar,
+            status,
+            severity: self.severity,
+            title: self.title.to_string(),
+            summary: summary.into(),
+            subject: None,
+            measurements: Vec::new(),
+            location: None,
+            recommendation: None,
+            doc: self.id.doc_path(),
+        }
+    }
+}
+
+/// The outcome of one check on one subject.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Finding {
+    pub check_id: CheckId,
+    pub pillar: Pillar,
+    pub status: Status,
+    pub severity: Severity,
+    pub title: String,
+    /// One sentence: what was found, with the deciding figure.
+    pub summary: String,
+    /// The audited subject by name (an agent or backend from the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    pub measurements: Vec<Measurement>,
+    pub location: Option<Location>,
+    /// The recommended move; absent on a pass.
+    pub recommendation: Option<String>,
+    /// The check's documentation page.
+    pub doc: String,
+}
+
+impl Finding {
+    pub fn with_measurement(mut self, m: Measurement) -> Self {
+        self.measurements.push(m);
+        self
+    }
+
+    pub fn with_measurements(mut self, ms: impl IntoIterator<Item = Measurement>) -> Self {
+        self.measurements.extend(ms);
+        self
+    }
+
+    pub fn with_location(mut self, location: Location) -> Self {
+        self.location = Some(location);
+        self
+    }
+
+    pub fn with_subject(mut self, subject: impl Into<String>) -> Self {
+        self.subject = Some(subject.into());
+        self
+    }
+
+    pub fn with_recommendation(mut self, recommendation: impl Into<String>) -> Self {
+        self.recommendation = Some(recommendation.into());
+        self
+    }
+
+    /// The measurement of that name, if the finding carries one.
+    pub fn measurement(&self, name: &str) -> Option<&Measurement> {
+        self.measurements.iter().find(|m| m.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_and_pillar_spellings_are_the_public_ones() {
+        assert_eq!(serde_json::to_string(&Status::NotMeasured).unwrap(), "\"not-measured\"");
+        assert_eq!(serde_json::to_string(&Pillar::Cicd).unwrap(), "\"cicd\"");
+        for p in Pillar::ALL {
+            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+        }
+        let s: Status = serde_json::from_str("\"skipped\"").unwrap();
+        assert_eq!(s, Status::Skipped);
+    }
+
+    #[test]
+    fn location_display() {
+        let o = Location::Object {
+            namespace: Some("agents".into()),
+            kind: "Deployment".into(),
+            name: "chat".into(),
+        };
+        assert_eq!(o.to_string(), "agents/Deployment/chat");
+        let f = Location::File {
+            path: "deploy/a.yaml".into(),
+            line: Some(12),
+            column: Some(3),
+        };
+        assert_eq!(f.to_string(), "deploy/a.yaml:12:3");
+    }
+
+    #[test]
+    fn measurement_display() {
+        let m = Measurement::new("x", 312.44, Unit::Milliseconds, "m", 3);
+        assert_eq!(m.display_value(), "312.4 ms");
+        let r = Measurement::new("x", 1.5234, Unit::Ratio, "m", 3);
+        assert_eq!(r.display_value(), "1.52×");
+        let c = Measurement::new("x", 7.0, Unit::Count, "m", 3);
+        assert_eq!(c.display_value(), "7");
+    }
+
+    #[test]
+    fn endpoint_location_redacts_credentials() {
+        let l = Location::endpoint("redis://user:hunter2@10.0.0.3:6379/0");
+        assert!(!l.to_string().contains("hunter2"), "{l}");
+    }
+}
