@@ -1,0 +1,8 @@
+# Thin aliases over cargo xtask (see `cargo xtask help`).
+.PHONY: audit test bench
+audit:
+	cargo run --release -- audit report
+test:
+	cargo xtask ci
+bench:
+	cargo xtask bench
