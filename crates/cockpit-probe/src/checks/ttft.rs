@@ -1,0 +1,81 @@
+//! NET-TTFT: p95 time to first token against the threshold ("Latency Regression").
+
+use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+
+use super::{AgentConfig, AgentProtocol, Thresholds, failure_text, not_measured, percentile};
+use crate::{ProbeError, ProbeReport};
+
+pub const NET_TTFT: CheckSpec = CheckSpec {
+    id: CheckId::new("NET-TTFT"),
+    pillar: Pillar::Network,
+    severity: Severity::High,
+    title: "Time to first token (p95)",
+};
+
+/// Judge a probe of `url` (the agent's endpoint or its shadow).
+pub fn evaluate(
+    agent: &AgentConfig,
+    subject: &str,
+    url: &str,
+    probe: &Result<ProbeReport, ProbeError>,
+    t: &Thresholds,
+) -> Finding {
+    let r = match probe {
+        Ok(r) => r,
+        Err(e) => return not_measured(&NET_TTFT, subject, url, e.to_string()),
+    };
+    if agent.protocol == AgentProtocol::Http {
+        return NET_TTFT
+            .finding(
+                Status::NotMeasured,
+                "not measured: a plain `http` agent streams no tokens; declare protocol `openai` or `grpc` to measure TTFT",
+            )
+            .with_subject(subject)
+            .with_location(Location::endpoint(url));
+    }
+    let Some(d) = r.distribution("ttft").filter(|d| !d.is_empty()) else {
+        return not_measured(&NET_TTFT, subject, url, failure_text(r));
+    };
+    let method = r.method("ttft").unwrap_or("client-side time to first token");
+    let p95 = d.summary().p95_ms;
+    let mut f = NET_TTFT
+        .finding(Status::Pass, "")
+        .with_subject(subject)
+        .with_location(Location::endpoint(url))
+        .with_measurement(percentile("ttft_p95", d, 0.95, method))
+        .with_measurement(percentile("ttft_p50", d, 0.50, method))
+        .with_measurement(percentile("ttft_p99", d, 0.99, method));
+    let failed: u64 = r.errors.values().sum();
+    if failed > 0 {
+        f = f.with_measurement(Measurement::new(
+            "failed_requests",
+            failed as f64,
+            Unit::Count,
+            format!("requests that ended in an error during the TTFT probe ({})", failure_text(r)),
+            r.attempted,
+        ));
+    }
+    if p95 > t.ttft_p95_ms {
+        f.status = Status::Fail;
+        f.summary = format!(
+            "Latency Regression: p95 TTFT {p95:.1} ms is above {:.0} ms (n={})",
+            t.ttft_p95_ms,
+            d.count()
+        );
+        f.recommendation = Some(
+            "Keep warm replicas (min instances ≥ 2), put the model and its retrieval in the same zone, stream over gRPC or HTTP/2, and reuse prompt prefixes so the KV cache hits."
+                .into(),
+        );
+    } else if failed > 0 {
+        f.status = Status::Warn;
+        f.summary = format!(
+            "p95 TTFT {p95:.1} ms is within {:.0} ms, but {}",
+            t.ttft_p95_ms,
+            failure_text(r)
+        );
+        f.recommendation = Some("Find why requests failed while measuring TTFT; failures hide from percentiles.".into());
+    } else {
+        f.summary = format!("p95 TTFT {p95:.1} ms is within {:.0} ms (n={})", t.ttft_p95_ms, d.count());
+    }
+    f
+}

@@ -1,0 +1,384 @@
+//! The gRPC probe: unary `Complete` latency, `StreamComplete` time to first
+//! message and gaps between messages, and `grpc.health.v1` status.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
+
+use hyper_util::rt::TokioIo;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::conn::{Failure, Io, Phases, TlsContext, open_stream};
+use crate::pb::CompleteRequest;
+use crate::pb::agent_service_client::AgentServiceClient;
+use crate::report::{ErrorKind, Metric, SampleRecord, Stats};
+use crate::target::Target;
+
+/// Methods of the gRPC probe's distributions.
+pub(crate) fn method_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "unary" => {
+            "client-side, cockpit.agent.v1.AgentService/Complete, from the call to the response message received"
+        }
+        "ttft" => {
+            "client-side, cockpit.agent.v1.AgentService/StreamComplete, from the call to the first TokenChunk received"
+        }
+        "ttft_incl_connect" => {
+            "client-side, as ttft but from before DNS and connect when the sample opened its connection"
+        }
+        "itl" => "client-side, gaps between successive TokenChunk messages of StreamComplete",
+        "tpot" => {
+            "client-side, (e2e - ttft) / (output tokens - 1), per stream with more than one token"
+        }
+        "e2e" => {
+            "client-side, StreamComplete from the call to the final message (last = true) or the stream end"
+        }
+        "output_tokens_per_s" => {
+            "client-side, output tokens / e2e per stream; tokens from the final message's output_tokens when set, else the count of messages"
+        }
+        "dns" | "connect" | "tls" => return crate::http::method_text(name),
+        _ => return None,
+    })
+}
+
+/// Everything one gRPC sample needs, shared by the workers.
+#[derive(Debug)]
+pub(crate) struct GrpcPlan {
+    pub target: Arc<Target>,
+    pub tls: Option<TlsContext>,
+    pub timeout: Duration,
+    pub reuse: bool,
+    pub prompt: String,
+    pub system_prompt: String,
+    pub max_tokens: u32,
+    pub record_samples: bool,
+}
+
+/// A tonic connector that opens the stream with [`open_stream`] (so DNS,
+/// connect and TLS are timed) and leaves the phases for the caller.
+#[derive(Clone)]
+struct PhasedConnector {
+    target: Arc<Target>,
+    tls: Option<TlsContext>,
+    timeout: Duration,
+    result: Arc<Mutex<Option<Result<Phases, Failure>>>>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tonic::codegen::Service<http::Uri> for PhasedConnector {
+    type Response = TokioIo<Box<dyn Io>>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _uri: http::Uri) -> Self::Future {
+        let me = self.clone();
+        Box::pin(async move {
+            let r = open_stream(&me.target, me.tls.as_ref(), me.timeout, true).await;
+            let out = match &r {
+                Ok((_, p)) => Ok(*p),
+                Err(f) => Err(f.clone()),
+            };
+            if let Ok(mut g) = me.result.lock() {
+                *g = Some(out);
+            }
+            match r {
+                Ok((io, _)) => Ok(TokioIo::new(io)),
+                Err(f) => Err(f.message.into()),
+            }
+        })
+    }
+}
+
+/// Open a channel on a new connection; returns it with the connection's phases.
+pub(crate) async fn connect(
+    target: &Arc<Target>,
+    tls: Option<&TlsContext>,
+    timeout: Duration,
+) -> Result<(Channel, Phases), Failure> {
+    let what = &target.redacted;
+    // The URI only names the authority: TLS, when used, is done by the connector.
+    let endpoint = Endpoint::from_shared(format!("http://{}", target.authority)).map_err(|e| {
+        Failure::new(
+            ErrorKind::Protocol,
+            format!("{what} is not a valid gRPC endpoint: {e}"),
+        )
+    })?;
+    let result = Arc::new(Mutex::new(None));
+    let connector = PhasedConnector {
+        target: target.clone(),
+        tls: tls.cloned(),
+        timeout,
+        result: result.clone(),
+    };
+    let outcome = tokio::time::timeout(
+        timeout.saturating_mul(2),
+        endpoint.connect_with_connector(connector),
+    )
+    .await;
+    let phases = result.lock().ok().and_then(|mut g| g.take());
+    match (outcome, phases) {
+        (Ok(Ok(ch)), Some(Ok(p))) => Ok((ch, p)),
+        (_, Some(Err(f))) => Err(f),
+        (Err(_), _) => Err(Failure::new(
+            ErrorKind::Timeout,
+            format!(
+                "gRPC connection to {what} not ready within {:?}",
+                timeout.saturating_mul(2)
+            ),
+        )),
+        (Ok(Err(e)), _) => Err(Failure::new(
+            ErrorKind::Connect,
+            format!("gRPC connection to {what} failed: {e}"),
+        )),
+        (Ok(Ok(_)), None) => Err(Failure::new(
+            ErrorKind::Protocol,
+            format!("gRPC connection to {what} opened without a timed connect"),
+        )),
+    }
+}
+
+/// The `grpc.health.v1` status of the server (empty service name), as its
+/// proto name (`SERVING`, `NOT_SERVING`, …), or why it is unknown.
+pub(crate) async fn health(
+    target: &Arc<Target>,
+    tls: Option<&TlsContext>,
+    timeout: Duration,
+) -> String {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_client::HealthClient;
+    let (channel, _) = match connect(target, tls, timeout).await {
+        Ok(c) => c,
+        Err(f) => return format!("unknown: {}", f.message),
+    };
+    let mut client = HealthClient::new(channel);
+    let call = client.check(HealthCheckRequest {
+        service: String::new(),
+    });
+    match tokio::time::timeout(timeout, call).await {
+        Err(_) => format!("unknown: grpc.health.v1 Check took longer than {timeout:?}"),
+        Ok(Err(s)) => format!(
+            "unknown: grpc.health.v1 Check returned {:?}: {}",
+            s.code(),
+            s.message()
+        ),
+        Ok(Ok(r)) => r.into_inner().status().as_str_name().to_string(),
+    }
+}
+
+fn status_failure(s: &tonic::Status, rpc: &str, what: &str) -> Failure {
+    let hint = if s.code() == tonic::Code::Unimplemented {
+        "; the target does not serve cockpit.agent.v1.AgentService (health and connect are still measured)"
+    } else {
+        ""
+    };
+    Failure::new(
+        ErrorKind::GrpcStatus,
+        format!(
+            "{rpc} on {what} returned {:?}: {}{hint}",
+            s.code(),
+            s.message()
+        ),
+    )
+}
+
+/// Per-worker state: the kept channel, and the gaps of the stream in flight.
+#[derive(Debug, Default)]
+pub(crate) struct GrpcWorker {
+    channel: Option<Channel>,
+    gaps: Vec<Duration>,
+}
+
+struct Outcome {
+    unary: Duration,
+    ttft: Duration,
+    ttft_incl_connect: Duration,
+    e2e: Duration,
+    tokens: u64,
+    from_usage: bool,
+}
+
+/// One gRPC sample: StreamComplete (first, so that `ttft_incl_connect` runs
+/// from the connect it may have opened), then Complete.
+pub(crate) async fn sample(
+    plan: &GrpcPlan,
+    w: &mut GrpcWorker,
+    stats: &mut Stats,
+    index: u32,
+    measured: bool,
+) {
+    w.gaps.clear();
+    let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let mut send_wall = None;
+    let r = sample_inner(plan, w, stats, measured, &request_id, &mut send_wall).await;
+    stats.attempted += 1;
+    let record = plan.record_samples.then(|| SampleRecord {
+        index,
+        warmup: !measured,
+        request_id,
+        send_start_wall: send_wall.unwrap_or_else(SystemTime::now),
+        ttft: r.as_ref().ok().map(|o| o.ttft),
+        e2e: r.as_ref().ok().map(|o| o.e2e),
+        output_tokens: r.as_ref().ok().map(|o| o.tokens),
+        error: r.as_ref().err().map(|f| f.kind),
+    });
+    match r {
+        Ok(o) => {
+            if measured {
+                stats.samples += 1;
+                stats.record(Metric::Unary, o.unary);
+                stats.record(Metric::Ttft, o.ttft);
+                stats.record(Metric::TtftInclConnect, o.ttft_incl_connect);
+                stats.record(Metric::E2e, o.e2e);
+                for g in &w.gaps {
+                    stats.record(Metric::Itl, *g);
+                }
+                if o.tokens > 1 {
+                    let per = o.e2e.saturating_sub(o.ttft).as_secs_f64() / (o.tokens - 1) as f64;
+                    stats.record(Metric::Tpot, Duration::from_secs_f64(per));
+                }
+                if o.e2e > Duration::ZERO {
+                    stats.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
+                }
+                if o.from_usage {
+                    stats.tokens_usage += 1;
+                } else {
+                    stats.tokens_counted += 1;
+                }
+            } else {
+                stats.warmup_excluded += 1;
+            }
+        }
+        Err(f) => {
+            if f.kind != ErrorKind::GrpcStatus {
+                w.channel = None;
+            }
+            stats.error(f.kind, || f.message);
+        }
+    }
+    if let Some(r) = record {
+        stats.push_record(r);
+    }
+    if !plan.reuse {
+        w.channel = None;
+    }
+}
+
+async fn sample_inner(
+    plan: &GrpcPlan,
+    w: &mut GrpcWorker,
+    stats: &mut Stats,
+    measured: bool,
+    request_id: &str,
+    send_wall: &mut Option<SystemTime>,
+) -> Result<Outcome, Failure> {
+    let what = plan.target.redacted.as_str();
+    let timeout = plan.timeout;
+    let mut conn_start = None;
+    if w.channel.is_none() || !plan.reuse {
+        let (ch, p) = connect(&plan.target, plan.tls.as_ref(), timeout).await?;
+        if measured {
+            stats.record(Metric::Dns, p.dns);
+            stats.record(Metric::Connect, p.connect);
+            if let Some(t) = p.tls {
+                stats.record(Metric::Tls, t);
+            }
+        }
+        stats.negotiated = Some("HTTP/2");
+        conn_start = Some(p.start);
+        w.channel = Some(ch);
+    }
+    let mut client = AgentServiceClient::new(w.channel.clone().expect("set above"));
+    let req = || CompleteRequest {
+        session_id: String::new(),
+        prompt: plan.prompt.clone(),
+        system_prompt: plan.system_prompt.clone(),
+        max_tokens: plan.max_tokens,
+        request_id: request_id.to_string(),
+    };
+    let late = |rpc: &str| {
+        Failure::new(
+            ErrorKind::Timeout,
+            format!("{rpc} on {what} took longer than {timeout:?}"),
+        )
+    };
+
+    if plan.record_samples {
+        *send_wall = Some(SystemTime::now());
+    }
+    let send_start = Instant::now();
+    let mut stream = match tokio::time::timeout(timeout, client.stream_complete(req())).await {
+        Err(_) => return Err(late("StreamComplete")),
+        Ok(Err(s)) => return Err(status_failure(&s, "StreamComplete", what)),
+        Ok(Ok(r)) => r.into_inner(),
+    };
+    let mut first = None;
+    let mut last: Option<Instant> = None;
+    let mut count = 0u64;
+    let mut usage = None;
+    let end = loop {
+        let msg = match tokio::time::timeout(timeout, stream.message()).await {
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorKind::Stall,
+                    format!(
+                        "StreamComplete on {what} sent nothing for {timeout:?} after {count} messages"
+                    ),
+                ));
+            }
+            Ok(Err(s)) => return Err(status_failure(&s, "StreamComplete", what)),
+            Ok(Ok(None)) => {
+                if count == 0 {
+                    return Err(Failure::new(
+                        ErrorKind::Protocol,
+                        format!("StreamComplete on {what} ended without any message"),
+                    ));
+                }
+                break last.unwrap_or(send_start);
+            }
+            Ok(Ok(Some(m))) => m,
+        };
+        let t = Instant::now();
+        count += 1;
+        match last {
+            None => first = Some(t),
+            Some(prev) => {
+                if w.gaps.len() < (1 << 16) {
+                    w.gaps.push(t - prev);
+                }
+            }
+        }
+        last = Some(t);
+        if msg.last {
+            if msg.output_tokens > 0 {
+                usage = Some(u64::from(msg.output_tokens));
+            }
+            break t;
+        }
+    };
+    let first = first.expect("at least one message");
+
+    let t0 = Instant::now();
+    match tokio::time::timeout(timeout, client.complete(req())).await {
+        Err(_) => return Err(late("Complete")),
+        Ok(Err(s)) => return Err(status_failure(&s, "Complete", what)),
+        Ok(Ok(_)) => {}
+    }
+    let unary = t0.elapsed();
+
+    let incl_from = conn_start.unwrap_or(send_start);
+    Ok(Outcome {
+        unary,
+        ttft: first - send_start,
+        ttft_incl_connect: first - incl_from,
+        e2e: end - send_start,
+        tokens: usage.unwrap_or(count),
+        from_usage: usage.is_some(),
+    })
+}

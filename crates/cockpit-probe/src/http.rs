@@ -1,0 +1,216 @@
+//! The plain HTTP probe: per-phase timings and time to first byte.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt, Full};
+
+use crate::conn::{Failure, HttpConn, TlsContext, classify_hyper_error};
+use crate::options::HttpVersion;
+use crate::report::{ErrorKind, Metric, Stats};
+use crate::target::Target;
+
+/// Methods of the HTTP probe's distributions.
+pub(crate) fn method_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "dns" => {
+            "client-side, tokio lookup_host (getaddrinfo) of the target host, per new connection; near zero for an IP literal"
+        }
+        "connect" => "client-side, TCP connect (SYN to established), per new connection",
+        "tls" => {
+            "client-side, TLS handshake (rustls) until the session is established, per new connection"
+        }
+        "ttfb" => {
+            "client-side, from the instant before the request is written to the response head received"
+        }
+        "ttfb_incl_connect" => {
+            "client-side, from before DNS (or, on a reused connection, the request write) to the response head received"
+        }
+        "e2e" => {
+            "client-side, from the instant before the request is written to the last body byte read"
+        }
+        _ => return None,
+    })
+}
+
+/// Where and how to connect, shared by the workers of a run.
+#[derive(Debug)]
+pub(crate) struct Endpoint {
+    pub target: Target,
+    pub tls: Option<TlsContext>,
+    pub version: HttpVersion,
+    pub timeout: Duration,
+    /// Keep one connection per worker.
+    pub reuse: bool,
+}
+
+/// Everything one HTTP sample needs, shared by the workers.
+#[derive(Debug)]
+pub(crate) struct HttpPlan {
+    pub endpoint: Endpoint,
+    pub method: Method,
+    pub body: Bytes,
+    pub content_type: Option<HeaderValue>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Get a connection for a sample: the worker's kept one when reuse is on and
+/// it is still open, else a new one (whose phases are recorded).
+pub(crate) async fn acquire<'a>(
+    slot: &'a mut Option<HttpConn>,
+    ep: &Endpoint,
+    stats: &mut Stats,
+    measured: bool,
+) -> Result<(&'a mut HttpConn, bool), Failure> {
+    let keep = ep.reuse && slot.as_ref().is_some_and(HttpConn::is_open);
+    if !keep {
+        *slot = None;
+        let c = HttpConn::open(&ep.target, ep.tls.as_ref(), ep.version, ep.timeout).await?;
+        if measured {
+            stats.record(Metric::Dns, c.phases.dns);
+            stats.record(Metric::Connect, c.phases.connect);
+            if let Some(t) = c.phases.tls {
+                stats.record(Metric::Tls, t);
+            }
+        }
+        stats.negotiated = Some(c.version_name());
+        *slot = Some(c);
+    }
+    let conn = slot.as_mut().expect("set above");
+    conn.ready(ep.timeout, &ep.target.redacted).await?;
+    Ok((conn, !keep))
+}
+
+/// Classify a non-success status; `None` for 2xx.
+pub(crate) fn status_failure(
+    status: StatusCode,
+    headers: &http::HeaderMap,
+    what: &str,
+) -> Option<Failure> {
+    let kind = match status.as_u16() {
+        200..=299 => return None,
+        300..=399 => {
+            let loc = headers
+                .get(http::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(cockpit_core::redact_url)
+                .unwrap_or_default();
+            return Some(Failure::new(
+                ErrorKind::Protocol,
+                format!("{what} answered {status} (Location: {loc}); redirects are not followed"),
+            ));
+        }
+        400..=499 => ErrorKind::Http4xx,
+        500..=599 => ErrorKind::Http5xx,
+        _ => ErrorKind::Protocol,
+    };
+    Some(Failure::new(kind, format!("{what} answered {status}")))
+}
+
+/// One HTTP sample.
+pub(crate) async fn sample(
+    plan: &HttpPlan,
+    slot: &mut Option<HttpConn>,
+    stats: &mut Stats,
+    measured: bool,
+) {
+    let r = sample_inner(plan, slot, stats, measured).await;
+    stats.attempted += 1;
+    match r {
+        Ok(()) => {
+            if measured {
+                stats.samples += 1;
+            } else {
+                stats.warmup_excluded += 1;
+            }
+        }
+        Err(f) => {
+            *slot = None;
+            stats.error(f.kind, || f.message);
+        }
+    }
+    if !plan.endpoint.reuse {
+        *slot = None;
+    }
+}
+
+async fn sample_inner(
+    plan: &HttpPlan,
+    slot: &mut Option<HttpConn>,
+    stats: &mut Stats,
+    measured: bool,
+) -> Result<(), Failure> {
+    let ep = &plan.endpoint;
+    let what = &ep.target.redacted;
+    let (conn, fresh) = acquire(slot, ep, stats, measured).await?;
+    let conn_start = conn.phases.start;
+    let mut b = conn.request(&ep.target, plan.method.clone());
+    if let Some(ct) = &plan.content_type {
+        b = b.header(http::header::CONTENT_TYPE, ct.clone());
+    }
+    for (k, v) in &plan.headers {
+        b = b.header(k, v);
+    }
+    let req = b.body(Full::new(plan.body.clone())).map_err(|e| {
+        Failure::new(
+            ErrorKind::Protocol,
+            format!("cannot build a request for {what}: {e}"),
+        )
+    })?;
+    let send_start = Instant::now();
+    let until = tokio::time::Instant::from_std(send_start + ep.timeout);
+    let resp = match tokio::time::timeout_at(until, conn.send(req)).await {
+        Err(_) => {
+            return Err(Failure::new(
+                ErrorKind::Timeout,
+                format!("no response head from {what} within {:?}", ep.timeout),
+            ));
+        }
+        Ok(Err(e)) => {
+            let kind = match classify_hyper_error(&e) {
+                ErrorKind::Timeout => ErrorKind::Timeout,
+                _ => ErrorKind::Protocol,
+            };
+            return Err(Failure::new(
+                kind,
+                format!("request to {what} failed before the response head: {e}"),
+            ));
+        }
+        Ok(Ok(r)) => r,
+    };
+    let head_at = Instant::now();
+    if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
+        return Err(f);
+    }
+    let mut body = resp.into_body();
+    loop {
+        match tokio::time::timeout_at(until, body.frame()).await {
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "the body from {what} was not complete within {:?}",
+                        ep.timeout
+                    ),
+                ));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return Err(Failure::new(
+                    classify_hyper_error(&e),
+                    format!("reading the body from {what} failed: {e}"),
+                ));
+            }
+            Ok(Some(Ok(_frame))) => {}
+        }
+    }
+    let end = Instant::now();
+    if measured {
+        stats.record(Metric::Ttfb, head_at - send_start);
+        let incl_from = if fresh { conn_start } else { send_start };
+        stats.record(Metric::TtfbInclConnect, head_at - incl_from);
+        stats.record(Metric::E2e, end - send_start);
+    }
+    Ok(())
+}

@@ -1,0 +1,572 @@
+//! The OpenAI-compatible streaming probe: TTFT, inter-token latency, TPOT
+//! and output tokens per second, from `/v1/chat/completions` with
+//! `stream: true`.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method};
+use http_body_util::{BodyExt, Full};
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use crate::conn::{Failure, HttpConn, classify_hyper_error};
+use crate::http::{Endpoint, acquire, status_failure};
+use crate::report::{ErrorKind, Metric, SampleRecord, Stats};
+use crate::sse::{SseError, SseParser};
+
+/// Methods of the OpenAI probe's distributions.
+pub(crate) fn method_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "ttft" => {
+            "client-side, from the instant before the request is written to the arrival of the body frame holding the first byte of the first SSE event with non-empty delta.content, reasoning_content or tool_calls (role-only and empty deltas skipped)"
+        }
+        "ttft_incl_connect" => {
+            "client-side, as ttft but from before DNS and connect when the sample opened its connection"
+        }
+        "itl" => {
+            "client-side, gaps between the arrivals of successive content events (frame arrival time; events in one frame have a zero gap); TTFT not included"
+        }
+        "tpot" => {
+            "client-side, (e2e - ttft) / (output tokens - 1), per request with more than one token"
+        }
+        "e2e" => {
+            "client-side, from the instant before the request is written to the frame holding data: [DONE] (or the body end after a finish_reason)"
+        }
+        "output_tokens_per_s" => {
+            "client-side, output tokens / e2e per request; tokens from usage.completion_tokens when the stream carries it, else the count of content events"
+        }
+        "dns" | "connect" | "tls" => return crate::http::method_text(name),
+        _ => return None,
+    })
+}
+
+/// What one SSE `data:` payload of a chat-completions stream says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ChunkInfo {
+    /// Some choice's delta has a non-empty `content`, `reasoning_content`
+    /// (or `reasoning`) string, or a non-empty `tool_calls` array.
+    pub content: bool,
+    /// Some choice has a non-null `finish_reason`.
+    pub finish: bool,
+    /// `usage.completion_tokens`, when the chunk carries usage.
+    pub completion_tokens: Option<u64>,
+    /// The chunk is an error object (`{"error": …}`).
+    pub error: bool,
+}
+
+#[derive(Deserialize)]
+struct ChunkJson<'a> {
+    #[serde(default, borrow)]
+    choices: Option<Vec<ChoiceJson<'a>>>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+    #[serde(default)]
+    error: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct ChoiceJson<'a> {
+    #[serde(default, borrow)]
+    delta: Option<DeltaJson<'a>>,
+    #[serde(default)]
+    finish_reason: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct DeltaJson<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning_content: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    reasoning: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<Vec<IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct UsageJson {
+    #[serde(default)]
+    completion_tokens: Option<u64>,
+}
+
+/// Classify one `data:` payload (not `[DONE]`).
+///
+/// ```
+/// use cockpit_probe::openai::classify_chunk;
+/// let role_only = r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}]}"#;
+/// assert!(!classify_chunk(role_only).unwrap().content);
+/// let token = r#"{"choices":[{"index":0,"delta":{"content":"Hi"}}]}"#;
+/// assert!(classify_chunk(token).unwrap().content);
+/// ```
+pub fn classify_chunk(data: &str) -> Result<ChunkInfo, serde_json::Error> {
+    let c: ChunkJson<'_> = serde_json::from_str(data)?;
+    let mut info = ChunkInfo {
+        completion_tokens: c.usage.and_then(|u| u.completion_tokens),
+        error: c.error.is_some(),
+        ..ChunkInfo::default()
+    };
+    for ch in c.choices.unwrap_or_default() {
+        info.finish |= ch.finish_reason.is_some();
+        if let Some(d) = ch.delta {
+            let non_empty = |s: &Option<Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
+            info.content |= non_empty(&d.content)
+                || non_empty(&d.reasoning_content)
+                || non_empty(&d.reasoning)
+                || d.tool_calls.is_some_and(|t| !t.is_empty());
+        }
+    }
+    Ok(info)
+}
+
+/// Build the JSON body of a streaming chat-completions request.
+pub(crate) fn request_body(
+    model: &str,
+    system: Option<&str>,
+    prompt: &str,
+    max_tokens: Option<u32>,
+) -> Bytes {
+    let mut messages = Vec::with_capacity(2);
+    if let Some(s) = system {
+        messages.push(serde_json::json!({"role": "system", "content": s}));
+    }
+    messages.push(serde_json::json!({"role": "user", "content": prompt}));
+    let mut body = serde_json::json!({
+        "model": model,
+        "messages": messages,
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if let Some(m) = max_tokens {
+        body["max_tokens"] = serde_json::json!(m);
+    }
+    Bytes::from(serde_json::to_vec(&body).expect("a JSON value serialises"))
+}
+
+/// Where each request's body comes from.
+#[derive(Debug)]
+pub(crate) enum BodySource {
+    /// The same body every time.
+    Fixed(Bytes),
+    /// A fresh random system prompt of this many bytes every time (defeats
+    /// prefix caches).
+    FreshPrefix {
+        model: String,
+        prompt: String,
+        max_tokens: Option<u32>,
+        bytes: usize,
+    },
+}
+
+/// Everything one OpenAI sample needs, shared by the workers.
+#[derive(Debug)]
+pub(crate) struct OpenAiPlan {
+    pub endpoint: Endpoint,
+    pub body: BodySource,
+    pub max_line_bytes: usize,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    pub record_samples: bool,
+}
+
+/// Per-worker scratch space, reused from sample to sample.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    /// Inter-token gaps of the sample in flight, recorded only if it succeeds.
+    gaps: Vec<Duration>,
+}
+
+/// Gaps kept per sample; a longer stream's later gaps are not recorded.
+const MAX_GAPS: usize = 1 << 16;
+
+struct Outcome {
+    ttft: Duration,
+    ttft_incl_connect: Duration,
+    e2e: Duration,
+    tokens: u64,
+    from_usage: bool,
+}
+
+/// One OpenAI streaming sample.
+pub(crate) async fn sample(
+    plan: &OpenAiPlan,
+    slot: &mut Option<HttpConn>,
+    scratch: &mut Scratch,
+    stats: &mut Stats,
+    index: u32,
+    measured: bool,
+) {
+    scratch.gaps.clear();
+    let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let mut send_wall = None;
+    let r = sample_inner(
+        plan,
+        slot,
+        scratch,
+        stats,
+        measured,
+        &request_id,
+        &mut send_wall,
+    )
+    .await;
+    stats.attempted += 1;
+    let record = plan.record_samples.then(|| SampleRecord {
+        index,
+        warmup: !measured,
+        request_id,
+        send_start_wall: send_wall.unwrap_or_else(SystemTime::now),
+        ttft: r.as_ref().ok().map(|o| o.ttft),
+        e2e: r.as_ref().ok().map(|o| o.e2e),
+        output_tokens: r.as_ref().ok().map(|o| o.tokens),
+        error: r.as_ref().err().map(|f| f.kind),
+    });
+    match r {
+        Ok(o) => {
+            if measured {
+                stats.samples += 1;
+                stats.record(Metric::Ttft, o.ttft);
+                stats.record(Metric::TtftInclConnect, o.ttft_incl_connect);
+                stats.record(Metric::E2e, o.e2e);
+                for g in &scratch.gaps {
+                    stats.record(Metric::Itl, *g);
+                }
+                if o.tokens > 1 {
+                    let per = (o.e2e.saturating_sub(o.ttft)).as_secs_f64() / (o.tokens - 1) as f64;
+                    stats.record(Metric::Tpot, Duration::from_secs_f64(per));
+                }
+                if o.e2e > Duration::ZERO {
+                    stats.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
+                }
+                if o.from_usage {
+                    stats.tokens_usage += 1;
+                } else {
+                    stats.tokens_counted += 1;
+                }
+            } else {
+                stats.warmup_excluded += 1;
+            }
+        }
+        Err(f) => {
+            *slot = None;
+            stats.error(f.kind, || f.message);
+        }
+    }
+    if let Some(r) = record {
+        stats.push_record(r);
+    }
+    if !plan.endpoint.reuse {
+        *slot = None;
+    }
+}
+
+fn sse_failure(e: &SseError, what: &str) -> Failure {
+    match e {
+        SseError::LineTooLong { .. } => Failure::new(
+            ErrorKind::LineTooLong,
+            format!("{what}: {e}; stopped reading"),
+        ),
+        _ => Failure::new(ErrorKind::InvalidSse, format!("{what}: {e}")),
+    }
+}
+
+fn excerpt(s: &str) -> String {
+    const MAX: usize = 160;
+    if s.len() <= MAX {
+        return s.to_string();
+    }
+    let mut end = MAX;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sample_inner(
+    plan: &OpenAiPlan,
+    slot: &mut Option<HttpConn>,
+    scratch: &mut Scratch,
+    stats: &mut Stats,
+    measured: bool,
+    request_id: &str,
+    send_wall: &mut Option<SystemTime>,
+) -> Result<Outcome, Failure> {
+    let ep = &plan.endpoint;
+    let what = ep.target.redacted.as_str();
+    let (conn, fresh) = acquire(slot, ep, stats, measured).await?;
+    let conn_start = conn.phases.start;
+    let body = match &plan.body {
+        BodySource::Fixed(b) => b.clone(),
+        BodySource::FreshPrefix {
+            model,
+            prompt,
+            max_tokens,
+            bytes,
+        } => request_body(model, Some(&random_text(*bytes)), prompt, *max_tokens),
+    };
+    let mut b = conn
+        .request(&ep.target, Method::POST)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .header(http::header::ACCEPT, "text/event-stream")
+        .header("x-request-id", request_id);
+    for (k, v) in &plan.headers {
+        b = b.header(k, v);
+    }
+    let req = b.body(Full::new(body)).map_err(|e| {
+        Failure::new(
+            ErrorKind::Protocol,
+            format!("cannot build a request for {what}: {e}"),
+        )
+    })?;
+    if plan.record_samples {
+        *send_wall = Some(SystemTime::now());
+    }
+    let send_start = Instant::now();
+    let resp = match tokio::time::timeout(ep.timeout, conn.send(req)).await {
+        Err(_) => {
+            return Err(Failure::new(
+                ErrorKind::Timeout,
+                format!("no response head from {what} within {:?}", ep.timeout),
+            ));
+        }
+        Ok(Err(e)) => {
+            let kind = match classify_hyper_error(&e) {
+                ErrorKind::Timeout => ErrorKind::Timeout,
+                _ => ErrorKind::Protocol,
+            };
+            return Err(Failure::new(
+                kind,
+                format!("request to {what} failed before the response head: {e}"),
+            ));
+        }
+        Ok(Ok(r)) => r,
+    };
+    if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
+        return Err(f);
+    }
+    let ct = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !ct.to_ascii_lowercase().starts_with("text/event-stream") {
+        return Err(Failure::new(
+            ErrorKind::Protocol,
+            format!("{what} answered with content-type {ct:?}, not text/event-stream"),
+        ));
+    }
+    let mut body = resp.into_body();
+    let mut parser = SseParser::new(plan.max_line_bytes);
+    let mut first: Option<Instant> = None;
+    let mut last: Option<Instant> = None;
+    let mut events = 0u64;
+    let mut usage: Option<u64> = None;
+    let mut finished = false;
+    let mut done_at: Option<Instant> = None;
+    let mut bad: Option<Failure> = None;
+    let body_ended = loop {
+        let frame = match tokio::time::timeout(ep.timeout, body.frame()).await {
+            Err(_) => {
+                return Err(Failure::new(
+                    ErrorKind::Stall,
+                    format!(
+                        "the stream from {what} sent nothing for {:?} after {events} content events",
+                        ep.timeout
+                    ),
+                ));
+            }
+            Ok(None) => break true,
+            Ok(Some(Err(e))) => {
+                return Err(Failure::new(
+                    ErrorKind::StreamCut,
+                    format!("the stream from {what} broke after {events} content events: {e}"),
+                ));
+            }
+            Ok(Some(Ok(f))) => f,
+        };
+        // One clock read per frame, attributed to every event in it.
+        let t = Instant::now();
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        let gaps = &mut scratch.gaps;
+        let fed = parser.feed(&data, |ev| {
+            if bad.is_some() || done_at.is_some() {
+                return;
+            }
+            if ev.data == "[DONE]" {
+                done_at = Some(t);
+                return;
+            }
+            match classify_chunk(ev.data) {
+                Err(e) => {
+                    bad = Some(Failure::new(
+                        ErrorKind::InvalidSse,
+                        format!(
+                            "an SSE event from {what} is not JSON ({e}): {}",
+                            excerpt(ev.data)
+                        ),
+                    ));
+                }
+                Ok(info) if info.error => {
+                    bad = Some(Failure::new(
+                        ErrorKind::Protocol,
+                        format!(
+                            "the stream from {what} carried an error: {}",
+                            excerpt(ev.data)
+                        ),
+                    ));
+                }
+                Ok(info) => {
+                    if info.content {
+                        events += 1;
+                        match last {
+                            None => first = Some(t),
+                            Some(prev) => {
+                                if gaps.len() < MAX_GAPS {
+                                    gaps.push(t - prev);
+                                }
+                            }
+                        }
+                        last = Some(t);
+                    }
+                    finished |= info.finish;
+                    if info.completion_tokens.is_some() {
+                        usage = info.completion_tokens;
+                    }
+                }
+            }
+        });
+        if let Err(e) = fed {
+            return Err(sse_failure(&e, what));
+        }
+        if let Some(f) = bad.take() {
+            return Err(f);
+        }
+        if done_at.is_some() {
+            break false;
+        }
+    };
+    let end = match (done_at, body_ended && finished) {
+        (Some(t), _) => t,
+        (None, true) => Instant::now(),
+        (None, false) => {
+            return Err(Failure::new(
+                ErrorKind::StreamCut,
+                format!(
+                    "the stream from {what} ended before [DONE] or a finish_reason, after {events} content events"
+                ),
+            ));
+        }
+    };
+    let Some(first) = first else {
+        return Err(Failure::new(
+            ErrorKind::Protocol,
+            format!("the stream from {what} finished without any content delta"),
+        ));
+    };
+    if ep.reuse && !body_ended {
+        // Read to the end of the body so the connection can serve the next request.
+        let drained = tokio::time::timeout(ep.timeout, async {
+            while let Some(f) = body.frame().await {
+                f?;
+            }
+            Ok::<_, hyper::Error>(())
+        })
+        .await;
+        if !matches!(drained, Ok(Ok(()))) {
+            *slot = None;
+        }
+    }
+    let incl_from = if fresh { conn_start } else { send_start };
+    Ok(Outcome {
+        ttft: first - send_start,
+        ttft_incl_connect: first - incl_from,
+        e2e: end - send_start,
+        tokens: usage.unwrap_or(events),
+        from_usage: usage.is_some(),
+    })
+}
+
+/// `bytes` of random words, different from the first word on (so no
+/// prefix cache can match two of them).
+pub(crate) fn random_text(bytes: usize) -> String {
+    const WORDS: [&str; 16] = [
+        "agent", "latency", "token", "stream", "vector", "memory", "cluster", "region", "policy",
+        "replica", "prefix", "cache", "probe", "signal", "budget", "window",
+    ];
+    let seed = uuid::Uuid::new_v4().as_u128();
+    let mut x = (seed as u64) ^ ((seed >> 64) as u64) | 1;
+    let mut s = String::with_capacity(bytes + 16);
+    s.push_str(&format!("{seed:032x} "));
+    while s.len() < bytes {
+        // xorshift64
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        s.push_str(WORDS[(x % 16) as usize]);
+        s.push(' ');
+    }
+    s.truncate(bytes);
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_delta_detection() {
+        let c = |s: &str| classify_chunk(s).unwrap();
+        assert!(!c(r#"{"choices":[{"index":0,"delta":{"role":"assistant"}}]}"#).content);
+        assert!(
+            !c(r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#).content
+        );
+        assert!(!c(r#"{"choices":[{"index":0,"delta":{"content":null}}]}"#).content);
+        assert!(!c(r#"{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}"#).content);
+        assert!(!c(r#"{"choices":[]}"#).content);
+        assert!(c(r#"{"choices":[{"index":0,"delta":{"content":"Hel"}}]}"#).content);
+        assert!(c(r#"{"choices":[{"index":0,"delta":{"content":"\u00e9"}}]}"#).content);
+        assert!(c(r#"{"choices":[{"delta":{"reasoning_content":"think"}}]}"#).content);
+        assert!(
+            c(r#"{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"name":"f"}}]}}]}"#)
+                .content
+        );
+        let fin = c(r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#);
+        assert!(fin.finish && !fin.content);
+        assert!(
+            !c(r#"{"choices":[{"index":0,"delta":{"content":"x"},"finish_reason":null}]}"#).finish
+        );
+        let u = c(r#"{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":17}}"#);
+        assert_eq!(u.completion_tokens, Some(17));
+        assert!(c(r#"{"error":{"message":"overloaded"}}"#).error);
+        assert!(!c(r#"{"choices":[],"usage":null}"#).error);
+        assert!(classify_chunk("{not json").is_err());
+    }
+
+    #[test]
+    fn request_body_shape() {
+        let b = request_body("m", Some("sys"), "hi", Some(16));
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["model"], "m");
+        assert_eq!(v["stream"], true);
+        assert_eq!(v["stream_options"]["include_usage"], true);
+        assert_eq!(v["max_tokens"], 16);
+        assert_eq!(v["messages"][0]["role"], "system");
+        assert_eq!(v["messages"][1]["content"], "hi");
+        let b = request_body("m", None, "hi", None);
+        let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["messages"].as_array().unwrap().len(), 1);
+        assert!(v.get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn random_prefixes_differ_from_the_start() {
+        let a = random_text(8192);
+        let b = random_text(8192);
+        assert_eq!(a.len(), 8192);
+        assert_ne!(a[..16], b[..16]);
+    }
+}

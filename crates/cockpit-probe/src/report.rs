@@ -1,0 +1,636 @@
+//! What a probe returns: distributions, error counts, methods.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::{Duration, SystemTime};
+
+use cockpit_core::{Distribution, LatencySummary};
+use hdrhistogram::Histogram;
+use serde::ser::SerializeMap;
+use serde::{Serialize, Serializer};
+
+use crate::ProbeError;
+
+/// The kind of endpoint a probe speaks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Protocol {
+    /// Plain HTTP(S): phases, TTFB, total time.
+    Http,
+    /// An OpenAI-compatible `/v1/chat/completions` with `stream: true` (SSE).
+    #[serde(rename = "openai")]
+    OpenAi,
+    /// The `cockpit.agent.v1.AgentService` over gRPC, plus `grpc.health.v1`.
+    Grpc,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::OpenAi => "openai",
+            Protocol::Grpc => "grpc",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = ProbeError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "http" => Ok(Protocol::Http),
+            "openai" => Ok(Protocol::OpenAi),
+            "grpc" => Ok(Protocol::Grpc),
+            _ => Err(ProbeError::UnknownProtocol(s.to_string())),
+        }
+    }
+}
+
+/// Why one request failed. Counted per kind in [`ProbeReport::errors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The host name did not resolve.
+    #[serde(rename = "dns")]
+    Dns,
+    /// The TCP connection was refused, reset or unreachable.
+    #[serde(rename = "connect")]
+    Connect,
+    /// The TLS handshake failed (including certificate verification).
+    #[serde(rename = "tls")]
+    Tls,
+    /// A connection phase or the response head took longer than the timeout.
+    #[serde(rename = "timeout")]
+    Timeout,
+    /// The response status was 4xx.
+    #[serde(rename = "http_4xx")]
+    Http4xx,
+    /// The response status was 5xx.
+    #[serde(rename = "http_5xx")]
+    Http5xx,
+    /// The event stream was malformed (bad UTF-8, a data payload that is not JSON).
+    #[serde(rename = "invalid_sse")]
+    InvalidSse,
+    /// The body ended (or the connection was reset) before the stream finished.
+    #[serde(rename = "stream_cut")]
+    StreamCut,
+    /// The stream had started, then no bytes came within the timeout.
+    #[serde(rename = "stall")]
+    Stall,
+    /// An SSE line was longer than `max_line_bytes`; reading stopped.
+    #[serde(rename = "line_too_long")]
+    LineTooLong,
+    /// A gRPC call ended with a non-OK status.
+    #[serde(rename = "grpc_status")]
+    GrpcStatus,
+    /// Anything else the peer got wrong (HTTP framing, unexpected content type…).
+    #[serde(rename = "protocol")]
+    Protocol,
+}
+
+impl ErrorKind {
+    pub const ALL: [ErrorKind; 12] = [
+        ErrorKind::Dns,
+        ErrorKind::Connect,
+        ErrorKind::Tls,
+        ErrorKind::Timeout,
+        ErrorKind::Http4xx,
+        ErrorKind::Http5xx,
+        ErrorKind::InvalidSse,
+        ErrorKind::StreamCut,
+        ErrorKind::Stall,
+        ErrorKind::LineTooLong,
+        ErrorKind::GrpcStatus,
+        ErrorKind::Protocol,
+    ];
+
+    /// The JSON spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::Dns => "dns",
+            ErrorKind::Connect => "connect",
+            ErrorKind::Tls => "tls",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Http4xx => "http_4xx",
+            ErrorKind::Http5xx => "http_5xx",
+            ErrorKind::InvalidSse => "invalid_sse",
+            ErrorKind::StreamCut => "stream_cut",
+            ErrorKind::Stall => "stall",
+            ErrorKind::LineTooLong => "line_too_long",
+            ErrorKind::GrpcStatus => "grpc_status",
+            ErrorKind::Protocol => "protocol",
+        }
+    }
+
+    fn index(self) -> usize {
+        ErrorKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the output-token counts came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum TokensSource {
+    /// The stream's `usage.completion_tokens` (gRPC: the final message's `output_tokens`).
+    Usage,
+    /// The number of content events (gRPC: of token messages).
+    CountedEvents,
+    /// Some samples had usage, some did not.
+    Mixed,
+}
+
+/// One request, kept only when [`ProbeOptions::record_samples`](crate::ProbeOptions) is set.
+#[derive(Debug, Clone, Serialize)]
+pub struct SampleRecord {
+    /// The 0-based sample index (warm-up samples included).
+    pub index: u32,
+    pub warmup: bool,
+    /// The `x-request-id` header (OpenAI) or `request_id` field (gRPC) sent.
+    pub request_id: String,
+    /// Wall-clock time read next to the monotonic send-start instant.
+    #[serde(serialize_with = "ser_system_time")]
+    pub send_start_wall: SystemTime,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub ttft: Option<Duration>,
+    #[serde(serialize_with = "ser_opt_ms")]
+    pub e2e: Option<Duration>,
+    pub output_tokens: Option<u64>,
+    pub error: Option<ErrorKind>,
+}
+
+/// At most this many [`SampleRecord`]s are kept per run.
+pub const MAX_SAMPLE_RECORDS: usize = 100_000;
+
+fn ser_system_time<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    s.serialize_f64(d.as_secs_f64())
+}
+
+fn ser_opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_f64(d.as_secs_f64() * 1000.0),
+        None => s.serialize_none(),
+    }
+}
+
+/// A distribution of rates (tokens per second), kept as an HDR histogram of
+/// milli-units with three significant digits.
+#[derive(Debug, Clone)]
+pub struct RateDistribution {
+    hist: Histogram<u64>,
+}
+
+const RATE_SCALE: f64 = 1000.0;
+const RATE_MAX_MILLI: u64 = 10_000_000_000_000; // 10^10 per second
+
+impl Default for RateDistribution {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateDistribution {
+    pub fn new() -> Self {
+        RateDistribution {
+            hist: Histogram::new_with_bounds(1, RATE_MAX_MILLI, 3)
+                .expect("static histogram bounds are valid"),
+        }
+    }
+
+    /// Record one rate, in units per second (non-finite values are ignored).
+    pub fn record(&mut self, per_s: f64) {
+        if per_s.is_finite() && per_s >= 0.0 {
+            let v = ((per_s * RATE_SCALE) as u64).clamp(1, RATE_MAX_MILLI);
+            let _ = self.hist.record(v);
+        }
+    }
+
+    pub fn merge(&mut self, other: &RateDistribution) {
+        let _ = self.hist.add(&other.hist);
+    }
+
+    pub fn count(&self) -> u64 {
+        self.hist.len()
+    }
+
+    /// The rate at quantile `q`, per second.
+    pub fn quantile(&self, q: f64) -> Option<f64> {
+        (!self.hist.is_empty()).then(|| self.hist.value_at_quantile(q) as f64 / RATE_SCALE)
+    }
+
+    pub fn summary(&self) -> RateSummary {
+        if self.hist.is_empty() {
+            return RateSummary::default();
+        }
+        let h = &self.hist;
+        let v = |x: u64| x as f64 / RATE_SCALE;
+        RateSummary {
+            count: h.len(),
+            min: v(h.min()),
+            mean: h.mean() / RATE_SCALE,
+            p10: v(h.value_at_quantile(0.10)),
+            p50: v(h.value_at_quantile(0.50)),
+            p90: v(h.value_at_quantile(0.90)),
+            max: v(h.max()),
+        }
+    }
+}
+
+/// Percentiles of a rate; the unit is in the field that holds it
+/// (`output_tokens_per_s`). For a rate the low percentiles are the slow ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct RateSummary {
+    pub count: u64,
+    pub min: f64,
+    pub mean: f64,
+    pub p10: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub max: f64,
+}
+
+/// The latency distributions a probe may fill, in report order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Metric {
+    Ttft,
+    Itl,
+    Tpot,
+    E2e,
+    Ttfb,
+    Unary,
+    Dns,
+    Connect,
+    Tls,
+    TtftInclConnect,
+    TtfbInclConnect,
+}
+
+impl Metric {
+    pub const ALL: [Metric; 11] = [
+        Metric::Ttft,
+        Metric::Itl,
+        Metric::Tpot,
+        Metric::E2e,
+        Metric::Ttfb,
+        Metric::Unary,
+        Metric::Dns,
+        Metric::Connect,
+        Metric::Tls,
+        Metric::TtftInclConnect,
+        Metric::TtfbInclConnect,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Ttft => "ttft",
+            Metric::Itl => "itl",
+            Metric::Tpot => "tpot",
+            Metric::E2e => "e2e",
+            Metric::Ttfb => "ttfb",
+            Metric::Unary => "unary",
+            Metric::Dns => "dns",
+            Metric::Connect => "connect",
+            Metric::Tls => "tls",
+            Metric::TtftInclConnect => "ttft_incl_connect",
+            Metric::TtfbInclConnect => "ttfb_incl_connect",
+        }
+    }
+}
+
+/// One worker's tallies; merged into a [`ProbeReport`] at the end of a run.
+#[derive(Debug)]
+pub(crate) struct Stats {
+    pub dists: [Distribution; Metric::ALL.len()],
+    pub rate: RateDistribution,
+    pub errors: [u64; ErrorKind::ALL.len()],
+    pub examples: [Option<String>; ErrorKind::ALL.len()],
+    pub samples: u64,
+    pub warmup_excluded: u64,
+    pub attempted: u64,
+    pub tokens_usage: u64,
+    pub tokens_counted: u64,
+    pub interrupted: bool,
+    pub negotiated: Option<&'static str>,
+    pub records: Option<Vec<SampleRecord>>,
+}
+
+impl Stats {
+    pub fn new(record_samples: bool) -> Self {
+        Stats {
+            dists: std::array::from_fn(|_| Distribution::new()),
+            rate: RateDistribution::new(),
+            errors: [0; ErrorKind::ALL.len()],
+            examples: Default::default(),
+            samples: 0,
+            warmup_excluded: 0,
+            attempted: 0,
+            tokens_usage: 0,
+            tokens_counted: 0,
+            interrupted: false,
+            negotiated: None,
+            records: record_samples.then(Vec::new),
+        }
+    }
+
+    #[inline]
+    pub fn record(&mut self, m: Metric, d: Duration) {
+        self.dists[m as usize].record(d);
+    }
+
+    /// Count one failed request. The message is built only for the first
+    /// failure of each kind.
+    pub fn error(&mut self, kind: ErrorKind, message: impl FnOnce() -> String) {
+        let i = kind.index();
+        self.errors[i] += 1;
+        if self.examples[i].is_none() {
+            self.examples[i] = Some(message());
+        }
+    }
+
+    pub fn push_record(&mut self, r: SampleRecord) {
+        if let Some(v) = &mut self.records {
+            if v.len() < MAX_SAMPLE_RECORDS {
+                v.push(r);
+            }
+        }
+    }
+
+    pub fn merge(&mut self, o: Stats) {
+        for (a, b) in self.dists.iter_mut().zip(o.dists.iter()) {
+            a.merge(b);
+        }
+        self.rate.merge(&o.rate);
+        for i in 0..self.errors.len() {
+            self.errors[i] += o.errors[i];
+            if self.examples[i].is_none() {
+                self.examples[i].clone_from(&o.examples[i]);
+            }
+        }
+        self.samples += o.samples;
+        self.warmup_excluded += o.warmup_excluded;
+        self.attempted += o.attempted;
+        self.tokens_usage += o.tokens_usage;
+        self.tokens_counted += o.tokens_counted;
+        self.interrupted |= o.interrupted;
+        self.negotiated = self.negotiated.or(o.negotiated);
+        if let (Some(a), Some(b)) = (&mut self.records, o.records) {
+            a.extend(
+                b.into_iter()
+                    .take(MAX_SAMPLE_RECORDS.saturating_sub(a.len())),
+            );
+        }
+    }
+}
+
+/// The result of one probe run. Its JSON form is what
+/// `agentops-cockpit probe --format json` prints: a public interface.
+///
+/// Distributions that do not apply to the protocol, or that took no sample,
+/// are left out of the JSON; every one present has a `methods` entry saying
+/// how it was measured and on how many samples.
+#[derive(Debug, Clone)]
+pub struct ProbeReport {
+    /// The target URL, credentials redacted.
+    pub target: String,
+    pub protocol: Protocol,
+    /// The HTTP version the (last) connection negotiated: `HTTP/1.1` or `HTTP/2`.
+    pub http_version: Option<&'static str>,
+    /// Successful measured samples.
+    pub samples: u64,
+    /// Successful warm-up samples, excluded from the distributions.
+    pub warmup_excluded: u64,
+    /// Requests that ran to an outcome (success or counted error), warm-up included.
+    pub attempted: u64,
+    /// Failed requests by kind (warm-up included); kinds with no failure are absent.
+    pub errors: BTreeMap<ErrorKind, u64>,
+    /// One message per error kind, redacted.
+    pub error_examples: BTreeMap<ErrorKind, String>,
+    pub tokens_source: Option<TokensSource>,
+    /// The run was stopped by its deadline or its cancel token.
+    pub interrupted: bool,
+    /// gRPC only: the `grpc.health.v1` status (`SERVING`, …) or why it is unknown.
+    pub health: Option<String>,
+    distributions: BTreeMap<&'static str, Distribution>,
+    output_tokens_per_s: Option<RateDistribution>,
+    methods: BTreeMap<&'static str, String>,
+    /// Per-request records, when asked for.
+    pub sample_records: Vec<SampleRecord>,
+}
+
+/// Report order of the distribution keys in JSON.
+const ORDER: [&str; 11] = [
+    "ttft",
+    "itl",
+    "tpot",
+    "e2e",
+    "ttfb",
+    "unary",
+    "dns",
+    "connect",
+    "tls",
+    "ttft_incl_connect",
+    "ttfb_incl_connect",
+];
+
+impl ProbeReport {
+    pub(crate) fn from_stats(
+        target: String,
+        protocol: Protocol,
+        stats: Stats,
+        methods: &dyn Fn(&'static str) -> Option<&'static str>,
+    ) -> Self {
+        let mut distributions = BTreeMap::new();
+        let mut method_texts = BTreeMap::new();
+        for (m, d) in Metric::ALL.iter().zip(stats.dists) {
+            if d.is_empty() {
+                continue;
+            }
+            if let Some(text) = methods(m.name()) {
+                method_texts.insert(m.name(), format!("{text}; {} samples", d.count()));
+            }
+            distributions.insert(m.name(), d);
+        }
+        let output_tokens_per_s = (stats.rate.count() > 0).then_some(stats.rate);
+        if let (Some(r), Some(text)) = (&output_tokens_per_s, methods("output_tokens_per_s")) {
+            method_texts.insert(
+                "output_tokens_per_s",
+                format!("{text}; {} samples", r.count()),
+            );
+        }
+        let mut errors = BTreeMap::new();
+        let mut error_examples = BTreeMap::new();
+        for (i, k) in ErrorKind::ALL.iter().enumerate() {
+            if stats.errors[i] > 0 {
+                errors.insert(*k, stats.errors[i]);
+            }
+            if let Some(e) = &stats.examples[i] {
+                error_examples.insert(*k, e.clone());
+            }
+        }
+        let tokens_source = match (stats.tokens_usage, stats.tokens_counted) {
+            (0, 0) => None,
+            (_, 0) => Some(TokensSource::Usage),
+            (0, _) => Some(TokensSource::CountedEvents),
+            _ => Some(TokensSource::Mixed),
+        };
+        ProbeReport {
+            target,
+            protocol,
+            http_version: stats.negotiated,
+            samples: stats.samples,
+            warmup_excluded: stats.warmup_excluded,
+            attempted: stats.attempted,
+            errors,
+            error_examples,
+            tokens_source,
+            interrupted: stats.interrupted,
+            health: None,
+            distributions,
+            output_tokens_per_s,
+            methods: method_texts,
+            sample_records: stats.records.unwrap_or_default(),
+        }
+    }
+
+    /// The raw distribution `name` (`ttft`, `itl`, `tpot`, `e2e`, `ttfb`,
+    /// `unary`, `dns`, `connect`, `tls`, `ttft_incl_connect`,
+    /// `ttfb_incl_connect`), when it took samples.
+    pub fn distribution(&self, name: &str) -> Option<&Distribution> {
+        self.distributions.get(name)
+    }
+
+    /// The percentiles of distribution `name`.
+    pub fn summary(&self, name: &str) -> Option<LatencySummary> {
+        self.distribution(name).map(Distribution::summary)
+    }
+
+    /// Names of the distributions that took samples, in report order.
+    pub fn distribution_names(&self) -> impl Iterator<Item = &'static str> + '_ {
+        ORDER
+            .iter()
+            .copied()
+            .filter(|n| self.distributions.contains_key(n))
+    }
+
+    /// Output tokens per second per request, when measured.
+    pub fn output_tokens_per_s(&self) -> Option<&RateDistribution> {
+        self.output_tokens_per_s.as_ref()
+    }
+
+    /// How `name` (a distribution or `output_tokens_per_s`) was measured,
+    /// sample count included.
+    pub fn method(&self, name: &str) -> Option<&str> {
+        self.methods.get(name).map(String::as_str)
+    }
+
+    /// Failures of `kind`.
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors.get(&kind).copied().unwrap_or(0)
+    }
+
+    /// All failures.
+    pub fn total_errors(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+impl Serialize for ProbeReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("target", &self.target)?;
+        m.serialize_entry("protocol", &self.protocol)?;
+        if let Some(v) = self.http_version {
+            m.serialize_entry("http_version", v)?;
+        }
+        m.serialize_entry("samples", &self.samples)?;
+        m.serialize_entry("warmup_excluded", &self.warmup_excluded)?;
+        m.serialize_entry("attempted", &self.attempted)?;
+        m.serialize_entry("errors", &self.errors)?;
+        m.serialize_entry("error_examples", &self.error_examples)?;
+        m.serialize_entry("tokens_source", &self.tokens_source)?;
+        m.serialize_entry("interrupted", &self.interrupted)?;
+        if let Some(h) = &self.health {
+            m.serialize_entry("health", h)?;
+        }
+        for name in self.distribution_names() {
+            m.serialize_entry(name, &self.distributions[name].summary())?;
+        }
+        if let Some(r) = &self.output_tokens_per_s {
+            m.serialize_entry("output_tokens_per_s", &r.summary())?;
+        }
+        m.serialize_entry("methods", &self.methods)?;
+        m.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_kinds_serialise_snake_case() {
+        for k in ErrorKind::ALL {
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::json!(k.as_str())
+            );
+        }
+        assert_eq!(ErrorKind::Http5xx.as_str(), "http_5xx");
+    }
+
+    #[test]
+    fn report_json_shape() {
+        let mut st = Stats::new(false);
+        st.record(Metric::Ttft, Duration::from_millis(300));
+        st.record(Metric::Ttft, Duration::from_millis(302));
+        st.rate.record(42.5);
+        st.samples = 2;
+        st.attempted = 4;
+        st.warmup_excluded = 1;
+        st.tokens_usage = 2;
+        st.error(ErrorKind::Timeout, || "timed out".into());
+        st.error(ErrorKind::Timeout, || {
+            unreachable!("only the first example is built")
+        });
+        let r = ProbeReport::from_stats(
+            "http://h/v1/chat/completions".into(),
+            Protocol::OpenAi,
+            st,
+            &|n| (n == "ttft").then_some("client-side"),
+        );
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["protocol"], "openai");
+        assert_eq!(v["errors"]["timeout"], 2);
+        assert_eq!(v["error_examples"]["timeout"], "timed out");
+        assert_eq!(v["tokens_source"], "usage");
+        assert_eq!(v["ttft"]["count"], 2);
+        assert!(v.get("itl").is_none(), "empty distributions are omitted");
+        assert_eq!(v["methods"]["ttft"], "client-side; 2 samples");
+        assert_eq!(v["output_tokens_per_s"]["count"], 1);
+        assert!((v["output_tokens_per_s"]["p50"].as_f64().unwrap() - 42.5).abs() < 0.1);
+        assert_eq!(r.method("ttft"), Some("client-side; 2 samples"));
+        assert!((r.summary("ttft").unwrap().p50_ms - 300.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn protocol_from_str() {
+        assert_eq!("OpenAI".parse::<Protocol>().unwrap(), Protocol::OpenAi);
+        assert_eq!("grpc".parse::<Protocol>().unwrap(), Protocol::Grpc);
+        assert!("ftp".parse::<Protocol>().is_err());
+    }
+}
