@@ -259,6 +259,12 @@ impl Agent {
         offset(base + self.config.retrieval_latency, j).saturating_duration_since(base)
     }
 
+    /// Answers being paced right now.
+    #[cfg(test)]
+    pub fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
     /// Sleeps until `deadline`, or until shutdown.
     pub async fn sleep_until(&self, deadline: Instant) -> Result<(), ShuttingDown> {
         tokio::select! {
@@ -314,6 +320,8 @@ pub(crate) struct Pacer {
     next: u32,
     deadline: Instant,
     last_sent_at: Option<SystemTime>,
+    /// Tokens already written into the stamp.
+    recorded: u32,
 }
 
 impl Pacer {
@@ -326,6 +334,7 @@ impl Pacer {
             next: 0,
             deadline,
             last_sent_at: None,
+            recorded: 0,
         }
     }
 
@@ -378,6 +387,23 @@ impl Pacer {
         self.next += 1;
         self.last_sent_at = Some(now);
         self.deadline = self.following_deadline();
+        if self.next == self.plan.tokens {
+            self.record_progress();
+        }
+    }
+
+    /// Writes the tokens sent so far into the request's stamp. Called when
+    /// the answer ends (completely, cut, stalled); `Drop` calls it too, for
+    /// clients that go away.
+    pub fn record_progress(&mut self) {
+        if self.next > 1 && self.recorded != self.next {
+            self.recorded = self.next;
+            let (sent, last) = (self.next, self.last_sent_at);
+            self.agent.stamps.update(&self.plan.request_id, |s| {
+                s.tokens_sent = sent;
+                s.last_token_sent_at = last;
+            });
+        }
     }
 
     /// Call right before handing a whole answer to the transport.
@@ -387,6 +413,7 @@ impl Pacer {
         }
         self.mark_sent();
         self.next = self.plan.tokens;
+        self.record_progress();
     }
 
     fn following_deadline(&self) -> Instant {
@@ -398,13 +425,7 @@ impl Pacer {
 impl Drop for Pacer {
     fn drop(&mut self) {
         self.agent.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if self.next > 1 {
-            let (sent, last) = (self.next, self.last_sent_at);
-            self.agent.stamps.update(&self.plan.request_id, |s| {
-                s.tokens_sent = sent;
-                s.last_token_sent_at = last;
-            });
-        }
+        self.record_progress();
     }
 }
 

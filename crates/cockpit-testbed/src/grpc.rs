@@ -177,9 +177,11 @@ async fn next_chunk(pacer: &mut Pacer) -> Option<Result<TokenChunk, Status>> {
     let sent = pacer.sent();
     match pacer.plan.fault {
         Some(Fault::CutMidStream) if sent >= (tokens / 2).max(1).min(tokens) => {
+            pacer.record_progress();
             return Some(Err(Status::unavailable("connection cut mid-stream")));
         }
         Some(Fault::Stall) if sent >= 1 || tokens == 0 => {
+            pacer.record_progress();
             pacer.agent().stall().await;
             return Some(Err(Status::unavailable("stalled answer given up")));
         }

@@ -328,7 +328,13 @@ impl Sse {
                     let sent = self.pacer.sent();
                     if fault == Some(Fault::CutMidStream) && sent >= (tokens / 2).max(1).min(tokens)
                     {
+                        self.pacer.record_progress();
                         self.phase = Phase::End;
+                        // Cut when the next token was due, after the
+                        // transport flushed what was sent (it flushes
+                        // when the body is pending).
+                        let _ = self.pacer.wait_next().await;
+                        tokio::task::yield_now().await;
                         return Some(Err(body_error("connection cut mid-stream")));
                     }
                     if !self.injected && (sent >= 1 || tokens == 0) {
@@ -341,6 +347,7 @@ impl Sse {
                             }
                             Some(Fault::OversizedLine) => return Some(Ok(oversized_event())),
                             Some(Fault::Stall) => {
+                                self.pacer.record_progress();
                                 self.pacer.agent().stall().await;
                                 self.phase = Phase::End;
                                 return Some(Err(body_error("stalled answer given up")));
@@ -442,10 +449,14 @@ fn whole_answer(pacer: Pacer, meta: ChunkMeta) -> Response {
                     Whole::Cut(half) => (Ok(half), WholeState::Abort),
                 })
             }
-            WholeState::Abort => Some((
-                Err(body_error("connection cut mid-answer")),
-                WholeState::Done,
-            )),
+            WholeState::Abort => {
+                // Let the transport flush the first half before the cut.
+                tokio::task::yield_now().await;
+                Some((
+                    Err(body_error("connection cut mid-answer")),
+                    WholeState::Done,
+                ))
+            }
             WholeState::Done => None,
         }
     });

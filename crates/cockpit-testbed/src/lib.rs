@@ -324,6 +324,48 @@ mod tests {
         tb.shutdown().await;
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn stalled_answers_end_when_the_client_goes_away() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let tb = Testbed::start(TestbedConfig {
+            ttft: Duration::from_millis(1),
+            ..TestbedConfig::default()
+        })
+        .await
+        .unwrap();
+        for protocol in ["HTTP/1.1", "HTTP/1.0"] {
+            let mut conn = tokio::net::TcpStream::connect(tb.http_addr())
+                .await
+                .unwrap();
+            let body = r#"{"messages":[{"role":"user","content":"hi"}],"stream":true}"#;
+            let request = format!(
+                "POST /v1/chat/completions {protocol}\r\nhost: t\r\nx-testbed-fault: stall\r\n\
+                 content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            conn.write_all(request.as_bytes()).await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !String::from_utf8_lossy(&seen).contains("tok0") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed before the first token");
+                seen.extend_from_slice(&buf[..n]);
+            }
+            assert_eq!(tb.agent.in_flight(), 1);
+            drop(conn);
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+            while tb.agent.in_flight() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            assert_eq!(
+                tb.agent.in_flight(),
+                0,
+                "{protocol}: the stall outlived its client"
+            );
+        }
+        tb.shutdown().await;
+    }
+
     #[tokio::test]
     async fn rejects_invalid_config_and_taken_ports() {
         let bad = TestbedConfig {
