@@ -55,7 +55,13 @@
 //! session is `turn{k} tok0 `, the others `tok{i} `, so a client can see
 //! whether the conversation's memory survived.
 //!
-//! gRPC takes the same overrides and ids as metadata, and reports
+//! gRPC takes the same overrides and ids as metadata (the request id also
+//! as the `request_id` field), answers `x-request-id`,
+//! `x-testbed-received-unix-ns` and `x-session-turns` as response metadata,
+//! maps `http500` and the error rate to UNAVAILABLE, ends a cut stream with
+//! UNAVAILABLE, ignores the SSE-only faults, counts its calls in
+//! `testbed_requests_total` with the method path as `route` and the numeric
+//! gRPC status as `code`, and reports
 //! `grpc.health.v1` SERVING for `""`, `cockpit.agent.v1.AgentService` and
 //! `cockpit.agent.v1.RetrievalService`.
 //!
