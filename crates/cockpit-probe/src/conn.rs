@@ -59,6 +59,8 @@ pub(crate) struct Phases {
 #[derive(Clone)]
 pub(crate) struct TlsContext {
     config: Arc<ClientConfig>,
+    /// Said after every handshake failure (e.g. that no system roots exist).
+    note: &'static str,
 }
 
 impl std::fmt::Debug for TlsContext {
@@ -82,6 +84,7 @@ impl TlsContext {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(tls_err)?;
+        let mut note = "";
         let mut config = if opts.insecure_skip_verify {
             builder
                 .dangerous()
@@ -112,10 +115,8 @@ impl TlsContext {
                     let native = rustls_native_certs::load_native_certs();
                     let (added, _ignored) = roots.add_parsable_certificates(native.certs);
                     if added == 0 {
-                        return Err(ProbeError::Tls {
-                            url: url.to_string(),
-                            reason: "no system root certificates found; pass a CA file".to_string(),
-                        });
+                        // Every handshake will fail verification and be counted; say why.
+                        note = " (no system root certificates were found: pass a CA file)";
                     }
                 }
             }
@@ -124,6 +125,7 @@ impl TlsContext {
         config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
         Ok(TlsContext {
             config: Arc::new(config),
+            note,
         })
     }
 
@@ -302,7 +304,10 @@ pub(crate) async fn open_stream(
         Ok(Err(e)) => {
             return Err(Failure::new(
                 ErrorKind::Tls,
-                format!("TLS handshake with {} failed: {e}", target.redacted),
+                format!(
+                    "TLS handshake with {} failed: {e}{}",
+                    target.redacted, ctx.note
+                ),
             ));
         }
         Ok(Ok(s)) => s,
