@@ -313,7 +313,11 @@ pub(crate) async fn open_stream(
         Ok(Ok(s)) => s,
     };
     let tls_time = t2.elapsed();
-    let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+    // ALPN decides; without ALPN, HTTP/2 only when it was asked for (prior knowledge).
+    let h2 = match stream.get_ref().1.alpn_protocol() {
+        Some(p) => p == b"h2",
+        None => force_h2,
+    };
     Ok((
         Box::new(stream),
         Phases {

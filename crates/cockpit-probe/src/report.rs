@@ -400,6 +400,21 @@ impl Stats {
 /// The result of one probe run. Its JSON form is what
 /// `agentops-cockpit probe --format json` prints: a public interface.
 ///
+/// ```json
+/// { "target": "http://127.0.0.1:8080/v1/chat/completions", "protocol": "openai",
+///   "http_version": "HTTP/1.1", "samples": 50, "warmup_excluded": 1, "attempted": 53,
+///   "errors": {"timeout": 2}, "error_examples": {"timeout": "no response head from … within 30s"},
+///   "tokens_source": "usage", "interrupted": false,
+///   "ttft": {"count": 50, "min_ms": 301.2, "mean_ms": 303.0, "p50_ms": 302.8, "p90_ms": 304.1,
+///            "p95_ms": 304.9, "p99_ms": 306.0, "p999_ms": 306.0, "max_ms": 306.0},
+///   "itl": {…}, "tpot": {…}, "e2e": {…}, "dns": {…}, "connect": {…}, "ttft_incl_connect": {…},
+///   "output_tokens_per_s": {"count": 50, "min": 40.1, "mean": 42.0, "p10": 41.0, "p50": 42.1, "p90": 43.0, "max": 43.5},
+///   "methods": {"ttft": "client-side, from the instant before the request is written to …; 50 samples", …} }
+/// ```
+///
+/// `health` is present for gRPC; `unary` for gRPC; `ttfb`, `ttfb_incl_connect`
+/// for HTTP; `tls` for TLS targets.
+///
 /// Distributions that do not apply to the protocol, or that took no sample,
 /// are left out of the JSON; every one present has a `methods` entry saying
 /// how it was measured and on how many samples.
