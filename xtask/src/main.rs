@@ -1,1 +1,115 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in plain Rust.
+//!
+//! - `cargo xtask ci` — what CI runs: installs missing tools, then fmt,
+//!   clippy, cargo-deny (bans, licences, sources) and every test.
+//! - `cargo xtask bench probe-accuracy` — client-measured TTFT against the
+//!   testbed's server-side stamps at 1, 64 and 256 concurrent streams.
+//! - `cargo xtask bench sse` — the criterion bench of the SSE parser.
+
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["ci"] => ci(),
+        ["bench"] | ["bench", "all"] => bench_sse().and_then(|_| bench_accuracy(&[])),
+        ["bench", "sse"] => bench_sse(),
+        ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> Result<(), String> {
+    eprintln!("$ {}", describe(cmd));
+    let status = cmd
+        .status()
+        .map_err(|e| format!("cannot run {}: {e}", describe(cmd)))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{}` failed ({status})", describe(cmd)))
+    }
+}
+
+fn describe(cmd: &Command) -> String {
+    std::iter::once(cmd.get_program().to_string_lossy().into_owned())
+        .chain(cmd.get_args().map(|a| a.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Install the tools the checks and tests need, when missing.
+fn ensure_tools() -> Result<(), String> {
+    let mut c = cargo();
+    c.args(["deny", "--version"]);
+    let deny_ok = c
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !deny_ok {
+        run(cargo().args(["install", "--locked", "cargo-deny"]))?;
+    }
+    Ok(())
+}
+
+fn ci() -> Result<(), String> {
+    ensure_tools()?;
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--locked",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    run(cargo().args([
+        "deny",
+        "--log-level",
+        "error",
+        "check",
+        "bans",
+        "licenses",
+        "sources",
+    ]))?;
+    run(cargo().args(["test", "--workspace", "--locked"]))?;
+    Ok(())
+}
+
+fn bench_sse() -> Result<(), String> {
+    run(cargo().args(["bench", "-p", "cockpit-probe", "--bench", "sse_parser"]))
+}
+
+fn bench_accuracy(rest: &[&str]) -> Result<(), String> {
+    let mut c = cargo();
+    c.args([
+        "bench",
+        "-p",
+        "cockpit-probe",
+        "--bench",
+        "probe_accuracy",
+        "--",
+    ]);
+    c.args(rest);
+    run(&mut c)
+}

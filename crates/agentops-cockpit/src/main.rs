@@ -1,1 +1,126 @@
-fn main() {}
+//! `agentops-cockpit`: the thin command-line front of the agentops-cockpit
+//! libraries. It parses arguments, loads `cockpit.toml`, calls the libraries,
+//! renders, and sets the exit code — no domain logic lives here.
+
+mod audit;
+mod cli;
+mod config;
+mod probe;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+
+use cli::{AuditCommand, Cli, Command};
+
+/// Everything that ends a run early, mapped to an exit code in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad arguments or input: exit 2.
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// Nothing that had to be measured could be reached: exit 3.
+    #[error("{0}")]
+    Unreachable(String),
+    /// Writing output failed: exit 2 (the input named is the output path).
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// How a command that ran ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    /// Measured, and the gate (or an SLO) failed.
+    GateFailed,
+    /// Partial results were written after Ctrl-C.
+    Interrupted,
+}
+
+fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
+    match r {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::GateFailed) => ExitCode::from(1),
+        Ok(Outcome::Interrupted) => ExitCode::from(130),
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                CliError::Usage(_) | CliError::Config(_) | CliError::Write { .. } => {
+                    ExitCode::from(2)
+                }
+                CliError::Unreachable(_) => ExitCode::from(3),
+            }
+        }
+    }
+}
+
+fn init_tracing(verbose: u8, quiet: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if quiet {
+        "error"
+    } else {
+        match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        }
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// A token cancelled on the first Ctrl-C; a second Ctrl-C exits at once.
+fn cancel_on_ctrl_c() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: finishing with what was measured so far (Ctrl-C again to abort)"
+            );
+            t.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    token
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose, cli.quiet);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = rt.block_on(async move {
+        let cancel = cancel_on_ctrl_c();
+        match cli.command {
+            Command::Probe(args) => probe::run(args, cancel).await,
+            Command::Audit {
+                command: AuditCommand::Report(args),
+            } => audit::run(args, cancel).await,
+        }
+    });
+    exit_code(result)
+}

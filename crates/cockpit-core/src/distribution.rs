@@ -37,13 +37,16 @@ impl Default for Distribution {
 impl Distribution {
     pub fn new() -> Self {
         Distribution {
-            hist: Histogram::new_with_bounds(1, MAX_MICROS, 3).expect("static histogram bounds are valid"),
+            hist: Histogram::new_with_bounds(1, MAX_MICROS, 3)
+                .expect("static histogram bounds are valid"),
         }
     }
 
     /// Record one sample; values beyond an hour are clamped to an hour.
     pub fn record(&mut self, d: Duration) {
-        let us = u64::try_from(d.as_micros()).unwrap_or(MAX_MICROS).clamp(1, MAX_MICROS);
+        let us = u64::try_from(d.as_micros())
+            .unwrap_or(MAX_MICROS)
+            .clamp(1, MAX_MICROS);
         // Cannot fail: the value is clamped into the histogram's range.
         let _ = self.hist.record(us);
     }
@@ -118,7 +121,11 @@ mod tests {
         let mut all = Distribution::new();
         for i in 0..1000u64 {
             let d = Duration::from_micros(100 + i * 37);
-            if i % 3 == 0 { a.record(d) } else { b.record(d) }
+            if i % 3 == 0 {
+                a.record(d)
+            } else {
+                b.record(d)
+            }
             all.record(d);
         }
         a.merge(&b);

@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::LatencySummary;
 
 /// The five pillars a score is given for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Pillar {
@@ -58,7 +60,9 @@ impl fmt::Display for Pillar {
 }
 
 /// The outcome of one check on one subject.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum Status {
@@ -98,7 +102,9 @@ impl fmt::Display for Status {
 }
 
 /// How much a failing check matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Severity {
@@ -129,7 +135,9 @@ impl fmt::Display for Severity {
 
 /// A stable check id such as `NET-TTFT`. Ids never change once shipped; each
 /// has a page at `docs/checks/<ID>.md`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct CheckId(Cow<'static, str>);
 
@@ -221,7 +229,13 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    pub fn new(name: impl Into<String>, value: f64, unit: Unit, method: impl Into<String>, samples: u64) -> Self {
+    pub fn new(
+        name: impl Into<String>,
+        value: f64,
+        unit: Unit,
+        method: impl Into<String>,
+        samples: u64,
+    ) -> Self {
         Measurement {
             name: name.into(),
             value,
@@ -297,7 +311,11 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Location::Endpoint { url } => f.write_str(url),
-            Location::Object { namespace, kind, name } => match namespace {
+            Location::Object {
+                namespace,
+                kind,
+                name,
+            } => match namespace {
                 Some(ns) => write!(f, "{ns}/{kind}/{name}"),
                 None => write!(f, "{kind}/{name}"),
             },
@@ -405,10 +423,16 @@ mod tests {
 
     #[test]
     fn status_and_pillar_spellings_are_the_public_ones() {
-        assert_eq!(serde_json::to_string(&Status::NotMeasured).unwrap(), "\"not-measured\"");
+        assert_eq!(
+            serde_json::to_string(&Status::NotMeasured).unwrap(),
+            "\"not-measured\""
+        );
         assert_eq!(serde_json::to_string(&Pillar::Cicd).unwrap(), "\"cicd\"");
         for p in Pillar::ALL {
-            assert_eq!(serde_json::to_string(&p).unwrap(), format!("\"{}\"", p.as_str()));
+            assert_eq!(
+                serde_json::to_string(&p).unwrap(),
+                format!("\"{}\"", p.as_str())
+            );
         }
         let s: Status = serde_json::from_str("\"skipped\"").unwrap();
         assert_eq!(s, Status::Skipped);

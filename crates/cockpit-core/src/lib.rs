@@ -42,6 +42,8 @@ mod redact;
 mod report;
 
 pub use distribution::{Distribution, LatencySummary};
-pub use finding::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+pub use finding::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 pub use redact::redact_url;
 pub use report::{REPORT_SCHEMA_VERSION, Report, ReportError, Summary, ToolInfo};

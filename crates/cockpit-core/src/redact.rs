@@ -54,9 +54,18 @@ pub fn redact_url(url: &str) -> String {
 
 fn is_secret_name(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    ["token", "key", "password", "passwd", "secret", "sig", "auth", "credential"]
-        .iter()
-        .any(|s| n.contains(s))
+    [
+        "token",
+        "key",
+        "password",
+        "passwd",
+        "secret",
+        "sig",
+        "auth",
+        "credential",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
 }
 
 #[cfg(test)]
@@ -65,7 +74,10 @@ mod tests {
 
     #[test]
     fn token_only_userinfo() {
-        assert_eq!(redact_url("https://ghp_abc@example.com/x"), "https://***@example.com/x");
+        assert_eq!(
+            redact_url("https://ghp_abc@example.com/x"),
+            "https://***@example.com/x"
+        );
     }
 
     #[test]

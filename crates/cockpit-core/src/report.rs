@@ -47,7 +47,9 @@ pub struct Report {
 pub enum ReportError {
     #[error("not a valid agentops-cockpit report: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("report schema version {found} is not supported (this build reads {REPORT_SCHEMA_VERSION})")]
+    #[error(
+        "report schema version {found} is not supported (this build reads {REPORT_SCHEMA_VERSION})"
+    )]
     SchemaVersion { found: String },
 }
 
@@ -93,7 +95,11 @@ impl Report {
     /// Parse a report, refusing another major schema version.
     pub fn from_json(s: &str) -> Result<Report, ReportError> {
         let v: serde_json::Value = serde_json::from_str(s)?;
-        let found = v.get("schema_version").and_then(|x| x.as_str()).unwrap_or("").to_string();
+        let found = v
+            .get("schema_version")
+            .and_then(|x| x.as_str())
+            .unwrap_or("")
+            .to_string();
         let major = |s: &str| s.split('.').next().unwrap_or("").to_string();
         if major(&found) != major(REPORT_SCHEMA_VERSION) {
             return Err(ReportError::SchemaVersion { found });
@@ -109,7 +115,10 @@ impl Report {
 
 fn humantime_rfc3339(t: SystemTime) -> String {
     // Seconds precision, UTC: `2026-11-25T08:09:42Z`.
-    let secs = t.duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = secs / 86_400;
     let rem = secs % 86_400;
     let (y, m, d) = civil_from_days(days as i64);
@@ -159,6 +168,9 @@ mod tests {
 
     #[test]
     fn corrupted_report_is_an_error() {
-        assert!(matches!(Report::from_json("{\"schema_version\": \"1.0\", "), Err(ReportError::Json(_))));
+        assert!(matches!(
+            Report::from_json("{\"schema_version\": \"1.0\", "),
+            Err(ReportError::Json(_))
+        ));
     }
 }

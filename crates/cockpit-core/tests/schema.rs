@@ -1,7 +1,9 @@
 //! The checked-in JSON Schema (`docs/report.schema.json`) is the one the
 //! types generate, and real reports validate against it.
 
-use cockpit_core::{CheckId, CheckSpec, Distribution, Location, Measurement, Pillar, Report, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Distribution, Location, Measurement, Pillar, Report, Severity, Status, Unit,
+};
 
 const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/report.schema.json");
 
@@ -30,24 +32,35 @@ fn a_report_with_every_shape_validates() {
     d.record(std::time::Duration::from_millis(3));
     let findings = vec![
         C.finding(Status::Pass, "ok")
-            .with_measurement(Measurement::new("x", 1.0, Unit::Milliseconds, "m", 1).with_distribution(d.summary()))
+            .with_measurement(
+                Measurement::new("x", 1.0, Unit::Milliseconds, "m", 1)
+                    .with_distribution(d.summary()),
+            )
             .with_location(Location::endpoint("http://h")),
-        C.finding(Status::NotMeasured, "no").with_location(Location::Object {
-            namespace: Some("ns".into()),
-            kind: "Deployment".into(),
-            name: "n".into(),
-        }),
-        C.finding(Status::Skipped, "-").with_location(Location::File {
-            path: "a.yaml".into(),
-            line: Some(1),
-            column: None,
-        }),
-        C.finding(Status::Error, "-").with_location(Location::Config { entry: "agents[0]".into() }),
+        C.finding(Status::NotMeasured, "no")
+            .with_location(Location::Object {
+                namespace: Some("ns".into()),
+                kind: "Deployment".into(),
+                name: "n".into(),
+            }),
+        C.finding(Status::Skipped, "-")
+            .with_location(Location::File {
+                path: "a.yaml".into(),
+                line: Some(1),
+                column: None,
+            }),
+        C.finding(Status::Error, "-")
+            .with_location(Location::Config {
+                entry: "agents[0]".into(),
+            }),
     ];
     let report = serde_json::to_value(Report::new("t", "0", findings)).unwrap();
     let schema = Report::json_schema();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let errors: Vec<String> = validator.iter_errors(&report).map(|e| e.to_string()).collect();
+    let errors: Vec<String> = validator
+        .iter_errors(&report)
+        .map(|e| e.to_string())
+        .collect();
     assert!(errors.is_empty(), "{errors:#?}");
     // and a broken one does not
     let mut bad = report.clone();

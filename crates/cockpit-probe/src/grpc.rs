@@ -54,6 +54,9 @@ pub(crate) struct GrpcPlan {
     pub system_prompt: String,
     pub max_tokens: u32,
     pub record_samples: bool,
+    /// When set, each sample is one `RetrievalService/Search` call with this
+    /// query and top_k instead of the agent calls.
+    pub search: Option<(String, u32)>,
 }
 
 /// A tonic connector that opens the stream with [`open_stream`] (so DNS,
@@ -188,6 +191,71 @@ fn status_failure(s: &tonic::Status, rpc: &str, what: &str) -> Failure {
     )
 }
 
+/// Methods of the gRPC retrieval probe's distributions.
+pub(crate) fn search_method_text(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "e2e" => {
+            "client-side, cockpit.agent.v1.RetrievalService/Search, from the call to the response message received"
+        }
+        "dns" | "connect" | "tls" => return crate::http::method_text(name),
+        _ => return None,
+    })
+}
+
+/// One retrieval sample: a single `Search` call, recorded as `e2e`.
+async fn search_sample(plan: &GrpcPlan, w: &mut GrpcWorker, stats: &mut Stats, measured: bool) {
+    use crate::pb::SearchRequest;
+    use crate::pb::retrieval_service_client::RetrievalServiceClient;
+    let (query, top_k) = plan.search.clone().unwrap_or_default();
+    let what = plan.target.redacted.as_str();
+    let timeout = plan.timeout;
+    let r: Result<Duration, Failure> = async {
+        if w.channel.is_none() || !plan.reuse {
+            let (ch, p) = connect(&plan.target, plan.tls.as_ref(), timeout).await?;
+            if measured {
+                stats.record(Metric::Dns, p.dns);
+                stats.record(Metric::Connect, p.connect);
+                if let Some(t) = p.tls {
+                    stats.record(Metric::Tls, t);
+                }
+            }
+            stats.negotiated = Some("HTTP/2");
+            w.channel = Some(ch);
+        }
+        let mut client = RetrievalServiceClient::new(w.channel.clone().expect("set above"));
+        let t0 = Instant::now();
+        match tokio::time::timeout(timeout, client.search(SearchRequest { query, top_k })).await {
+            Err(_) => Err(Failure::new(
+                ErrorKind::Timeout,
+                format!("Search on {what} took longer than {timeout:?}"),
+            )),
+            Ok(Err(s)) => Err(Failure::new(
+                ErrorKind::GrpcStatus,
+                format!("Search on {what} returned {:?}: {}", s.code(), s.message()),
+            )),
+            Ok(Ok(_)) => Ok(t0.elapsed()),
+        }
+    }
+    .await;
+    stats.attempted += 1;
+    match r {
+        Ok(d) if measured => {
+            stats.samples += 1;
+            stats.record(Metric::E2e, d);
+        }
+        Ok(_) => stats.warmup_excluded += 1,
+        Err(f) => {
+            if f.kind != ErrorKind::GrpcStatus {
+                w.channel = None;
+            }
+            stats.error(f.kind, || f.message);
+        }
+    }
+    if !plan.reuse {
+        w.channel = None;
+    }
+}
+
 /// Per-worker state: the kept channel, and the gaps of the stream in flight.
 #[derive(Debug, Default)]
 pub(crate) struct GrpcWorker {
@@ -213,6 +281,9 @@ pub(crate) async fn sample(
     index: u32,
     measured: bool,
 ) {
+    if plan.search.is_some() {
+        return search_sample(plan, w, stats, measured).await;
+    }
     w.gaps.clear();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;

@@ -59,6 +59,7 @@ mod report;
 mod run;
 mod target;
 
+pub mod checks;
 pub mod compare;
 pub mod metrics;
 pub mod openai;
@@ -231,6 +232,7 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
         system_prompt: opts.system_prompt.clone().unwrap_or_default(),
         max_tokens: opts.max_tokens.unwrap_or(0),
         record_samples: opts.record_samples,
+        search: None,
     });
     let stats = run::run(plan, opts, deadline).instrument(span).await;
     let mut report = ProbeReport::from_stats(redacted, Protocol::Grpc, stats, &grpc::method_text);
@@ -243,4 +245,41 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
         }
     }
     Ok(report)
+}
+
+/// A gRPC vector store (`cockpit.agent.v1.RetrievalService`): one `Search`
+/// call per sample with `query` and `top_k`, recorded as `e2e`. Set
+/// `reuse_connection` to measure calls on a warm channel, as an agent's
+/// pooled client makes them.
+pub async fn probe_grpc_search(
+    url: &str,
+    query: &str,
+    top_k: u32,
+    opts: &ProbeOptions,
+) -> Result<ProbeReport, ProbeError> {
+    opts.validate()?;
+    let target = Arc::new(parse_target(url, Protocol::Grpc)?);
+    let redacted = target.redacted.clone();
+    let span = tracing::info_span!("probe", target = %redacted, protocol = "grpc", rpc = "Search");
+    let tls = tls_context(&target, opts, &[b"h2"])?;
+    let plan = Plan::Grpc(grpc::GrpcPlan {
+        target,
+        tls,
+        timeout: opts.timeout,
+        reuse: opts.reuse_connection,
+        prompt: String::new(),
+        system_prompt: String::new(),
+        max_tokens: 0,
+        record_samples: false,
+        search: Some((query.to_string(), top_k)),
+    });
+    let stats = run::run(plan, opts, deadline_of(opts))
+        .instrument(span)
+        .await;
+    Ok(ProbeReport::from_stats(
+        redacted,
+        Protocol::Grpc,
+        stats,
+        &grpc::search_method_text,
+    ))
 }

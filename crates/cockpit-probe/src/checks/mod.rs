@@ -15,14 +15,12 @@ pub mod ttft;
 pub mod ttr;
 pub mod zone;
 
-use std::collections::BTreeMap;
-
 use cockpit_core::{CheckSpec, Distribution, Finding, Location, Measurement, Unit};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{
-    AgentConfig, AgentProtocol, NetworkAuditConfig, ProbeSettings, RetrievalConfig, RetrievalProtocol, StmKind,
-    Thresholds,
+    AgentConfig, AgentProtocol, NetworkAuditConfig, ProbeSettings, RetrievalConfig,
+    RetrievalProtocol, StmKind, Thresholds,
 };
 
 use crate::{ProbeOptions, ProbeReport, TlsOptions};
@@ -73,17 +71,35 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
 
         // CMP-TTR first: the first request of this audit to the agent.
         out.subjects += 1;
-        let first = crate::probe(&agent.endpoint, protocol, &ProbeOptions { samples: 1, warmup: 0, concurrency: 1, ..base.clone() }).await;
+        let first = crate::probe(
+            &agent.endpoint,
+            protocol,
+            &ProbeOptions {
+                samples: 1,
+                warmup: 0,
+                concurrency: 1,
+                ..base.clone()
+            },
+        )
+        .await;
         let main = crate::probe(&agent.endpoint, protocol, &base).await;
-        let reached = matches!(&first, Ok(r) if r.samples > 0) || matches!(&main, Ok(r) if r.samples > 0);
+        let reached =
+            matches!(&first, Ok(r) if r.samples > 0) || matches!(&main, Ok(r) if r.samples > 0);
         if reached {
             out.reached += 1;
         }
         if cancel.is_cancelled() {
             out.interrupted = true;
         }
-        out.findings.push(ttr::evaluate(agent, &first, &main, &cfg.thresholds));
-        out.findings.push(ttft::evaluate(agent, &agent.name, &agent.endpoint, &main, &cfg.thresholds));
+        out.findings
+            .push(ttr::evaluate(agent, &first, &main, &cfg.thresholds));
+        out.findings.push(ttft::evaluate(
+            agent,
+            &agent.name,
+            &agent.endpoint,
+            &main,
+            &cfg.thresholds,
+        ));
 
         if let Some(shadow) = &agent.shadow_endpoint {
             out.subjects += 1;
@@ -91,12 +107,18 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
             if matches!(&r, Ok(r) if r.samples > 0) {
                 out.reached += 1;
             }
-            out.findings
-                .push(ttft::evaluate(agent, &format!("{} (shadow)", agent.name), shadow, &r, &cfg.thresholds));
+            out.findings.push(ttft::evaluate(
+                agent,
+                &format!("{} (shadow)", agent.name),
+                shadow,
+                &r,
+                &cfg.thresholds,
+            ));
         }
 
         if let Some(url) = &agent.metrics_url {
-            out.findings.push(obs::audit(agent, url, cfg.probe.timeout(), &tls).await);
+            out.findings
+                .push(obs::audit(agent, url, cfg.probe.timeout(), &tls).await);
         }
 
         for backend in backends_of(agent, &cfg.retrieval) {
@@ -104,7 +126,8 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
                 out.interrupted = true;
                 return out;
             }
-            out.findings.push(zone::audit(agent, backend, cfg, cancel).await);
+            out.findings
+                .push(zone::audit(agent, backend, cfg, cancel).await);
         }
     }
 
@@ -115,10 +138,10 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         }
         let span = tracing::info_span!("retrieval", name = %backend.name);
         let _enter = span.enter();
-        let streaming = cfg
-            .agents
-            .iter()
-            .any(|a| a.protocol != AgentProtocol::Http && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name));
+        let streaming = cfg.agents.iter().any(|a| {
+            a.protocol != AgentProtocol::Http
+                && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
+        });
         let rest = match &backend.endpoint {
             Some(url) => {
                 out.subjects += 1;
@@ -145,9 +168,15 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
             RetrievalProtocol::Http => rest.as_ref(),
             RetrievalProtocol::Grpc => grpc.as_ref(),
         };
-        out.findings.push(tail::evaluate(backend, production, &cfg.thresholds));
         out.findings
-            .push(protocol::evaluate(backend, rest.as_ref(), grpc.as_ref(), streaming, &cfg.thresholds));
+            .push(tail::evaluate(backend, production, &cfg.thresholds));
+        out.findings.push(protocol::evaluate(
+            backend,
+            rest.as_ref(),
+            grpc.as_ref(),
+            streaming,
+            &cfg.thresholds,
+        ));
         if cancel.is_cancelled() {
             out.interrupted = true;
         }
@@ -156,14 +185,22 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
 }
 
 /// The retrieval backends an agent calls.
-pub fn backends_of<'a>(agent: &'a AgentConfig, all: &'a [RetrievalConfig]) -> impl Iterator<Item = &'a RetrievalConfig> + 'a {
+pub fn backends_of<'a>(
+    agent: &'a AgentConfig,
+    all: &'a [RetrievalConfig],
+) -> impl Iterator<Item = &'a RetrievalConfig> + 'a {
     all.iter().filter(move |b| match &agent.retrieval {
         Some(names) => names.iter().any(|n| n == &b.name),
         None => true,
     })
 }
 
-fn agent_options(agent: &AgentConfig, s: &ProbeSettings, tls: &TlsOptions, cancel: &CancellationToken) -> ProbeOptions {
+fn agent_options(
+    agent: &AgentConfig,
+    s: &ProbeSettings,
+    tls: &TlsOptions,
+    cancel: &CancellationToken,
+) -> ProbeOptions {
     ProbeOptions {
         samples: s.samples,
         concurrency: s.concurrency,
@@ -192,13 +229,17 @@ pub(crate) fn percentile(name: &str, d: &Distribution, q: f64, method: &str) -> 
 
 /// "20 of 20 requests failed (connect: 20 — connection refused)".
 pub(crate) fn failure_text(r: &ProbeReport) -> String {
-    let kinds: BTreeMap<String, u64> = r.errors.iter().map(|(k, v)| (k.to_string(), *v)).collect();
-    let total: u64 = kinds.values().sum();
-    let detail = kinds
+    let total: u64 = r.errors.values().sum();
+    let detail = r
+        .errors
         .iter()
         .map(|(k, n)| {
-            let ex = r.error_examples.get(k.as_str()).map(|e| format!(" — {e}")).unwrap_or_default();
-            format!("{k}: {n}{ex}")
+            let ex = r
+                .error_examples
+                .get(k)
+                .map(|e| format!(" — {e}"))
+                .unwrap_or_default();
+            format!("{}: {n}{ex}", k.as_str())
         })
         .collect::<Vec<_>>()
         .join("; ");

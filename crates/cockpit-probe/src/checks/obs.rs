@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 
 use super::AgentConfig;
 use crate::TlsOptions;
@@ -17,7 +19,9 @@ pub const OBS_TTFT: CheckSpec = CheckSpec {
 
 /// Fetch the agent's metrics and judge them.
 pub async fn audit(agent: &AgentConfig, url: &str, timeout: Duration, tls: &TlsOptions) -> Finding {
-    let text = crate::fetch_metrics(url, timeout, tls).await.map_err(|e| e.to_string());
+    let text = crate::metrics::fetch_metrics(url, timeout, tls)
+        .await
+        .map_err(|e| e.to_string());
     evaluate(agent, url, text)
 }
 
@@ -32,12 +36,17 @@ pub fn evaluate(agent: &AgentConfig, url: &str, text: Result<String, String>) ->
     let text = match text {
         Ok(t) => t,
         Err(e) => {
-            return base(Status::NotMeasured, format!("not measured: cannot read the metrics endpoint: {e}"))
-                .with_recommendation("Make the metrics endpoint reachable from the audit, or remove metrics_url.");
+            return base(
+                Status::NotMeasured,
+                format!("not measured: cannot read the metrics endpoint: {e}"),
+            )
+            .with_recommendation(
+                "Make the metrics endpoint reachable from the audit, or remove metrics_url.",
+            );
         }
     };
     let families = text.lines().filter(|l| l.starts_with("# TYPE ")).count();
-    match crate::find_ttft_histogram(&text) {
+    match crate::metrics::find_ttft_histogram(&text) {
         Some(name) => base(Status::Pass, format!("exports TTFT histogram `{name}`")).with_measurement(Measurement::new(
             "ttft_histogram_present",
             1.0,

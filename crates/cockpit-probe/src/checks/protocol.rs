@@ -2,10 +2,14 @@
 //! backend, and REST-only retrieval under streaming load.
 
 use bytes::Bytes;
-use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 use tokio_util::sync::CancellationToken;
 
-use super::{ProbeSettings, RetrievalConfig, RetrievalProtocol, Thresholds, failure_text, percentile};
+use super::{
+    ProbeSettings, RetrievalConfig, RetrievalProtocol, Thresholds, failure_text, percentile,
+};
 use crate::{ProbeError, ProbeOptions, ProbeReport, TlsOptions};
 
 pub const NET_PROTO: CheckSpec = CheckSpec {
@@ -23,7 +27,7 @@ fn options(s: &ProbeSettings, tls: &TlsOptions, cancel: &CancellationToken) -> P
         timeout: s.timeout(),
         tls: tls.clone(),
         cancel: cancel.clone(),
-        reuse_connections: true,
+        reuse_connection: true,
         ..ProbeOptions::default()
     }
 }
@@ -41,7 +45,7 @@ pub async fn measure_rest(
     let opts = ProbeOptions {
         method: http::Method::POST,
         body: Some(Bytes::from(body)),
-        content_type: Some("application/json".into()),
+        content_type: Some(http::HeaderValue::from_static("application/json")),
         ..options(s, tls, cancel)
     };
     crate::probe_http(url, &opts).await
@@ -85,11 +89,20 @@ pub fn evaluate(
     };
     let dist = |r: &ProbeReport, name: &str| {
         let d = r.distribution("e2e").expect("checked by p50");
-        percentile(name, d, 0.50, r.method("e2e").unwrap_or("client-side request latency"))
+        percentile(
+            name,
+            d,
+            0.50,
+            r.method("e2e").unwrap_or("client-side request latency"),
+        )
     };
     match (p50(rest), p50(grpc)) {
         (Some((rr, rest_p50)), Some((gr, grpc_p50))) => {
-            let ratio = if grpc_p50 > 0.0 { rest_p50 / grpc_p50 } else { f64::INFINITY };
+            let ratio = if grpc_p50 > 0.0 {
+                rest_p50 / grpc_p50
+            } else {
+                f64::INFINITY
+            };
             let diff = rest_p50 - grpc_p50;
             let ms = vec![
                 dist(rr, "rest_p50"),
@@ -109,7 +122,9 @@ pub fn evaluate(
                     rr.samples.min(gr.samples),
                 ),
             ];
-            let text = format!("REST p50 {rest_p50:.2} ms vs gRPC p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms)");
+            let text = format!(
+                "REST p50 {rest_p50:.2} ms vs gRPC p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms)"
+            );
             if uses == RetrievalProtocol::Http && ratio > t.protocol_tax_ratio {
                 base(Status::Warn, format!("the agent uses REST; {text}"))
                     .with_measurements(ms)
@@ -117,7 +132,14 @@ pub fn evaluate(
             } else {
                 base(
                     Status::Pass,
-                    format!("the agent uses {}; {text}", if uses == RetrievalProtocol::Grpc { "gRPC" } else { "REST" }),
+                    format!(
+                        "the agent uses {}; {text}",
+                        if uses == RetrievalProtocol::Grpc {
+                            "gRPC"
+                        } else {
+                            "REST"
+                        }
+                    ),
                 )
                 .with_measurements(ms)
             }
@@ -138,7 +160,11 @@ pub fn evaluate(
                 .with_measurements(ms)
                 .with_recommendation("Expose and use the vector store's gRPC API, and add `grpc_endpoint` so the tax can be measured.")
             } else {
-                base(Status::Pass, format!("REST retrieval p50 {rest_p50:.2} ms; {why}")).with_measurements(ms)
+                base(
+                    Status::Pass,
+                    format!("REST retrieval p50 {rest_p50:.2} ms; {why}"),
+                )
+                .with_measurements(ms)
             }
         }
         (None, Some((gr, grpc_p50))) => {
@@ -147,7 +173,11 @@ pub fn evaluate(
                 Some(Err(e)) => format!("REST could not be measured: {e}"),
                 Some(Ok(r)) => format!("REST could not be measured: {}", failure_text(r)),
             };
-            base(Status::Pass, format!("gRPC retrieval p50 {grpc_p50:.2} ms; {why}")).with_measurement(dist(gr, "grpc_p50"))
+            base(
+                Status::Pass,
+                format!("gRPC retrieval p50 {grpc_p50:.2} ms; {why}"),
+            )
+            .with_measurement(dist(gr, "grpc_p50"))
         }
         (None, None) => {
             let why = [("REST", rest), ("gRPC", grpc)]
@@ -160,8 +190,9 @@ pub fn evaluate(
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            base(Status::NotMeasured, format!("not measured: {why}"))
-                .with_recommendation("Make the retrieval endpoints reachable from where the audit runs.")
+            base(Status::NotMeasured, format!("not measured: {why}")).with_recommendation(
+                "Make the retrieval endpoints reachable from where the audit runs.",
+            )
         }
     }
 }

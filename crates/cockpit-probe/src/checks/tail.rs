@@ -2,7 +2,9 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Location, Pillar, Severity, Status};
 
-use super::{RetrievalConfig, RetrievalProtocol, Thresholds, failure_text, not_measured, percentile};
+use super::{
+    RetrievalConfig, RetrievalProtocol, Thresholds, failure_text, not_measured, percentile,
+};
 use crate::{ProbeError, ProbeReport};
 
 pub const NET_TAIL: CheckSpec = CheckSpec {
@@ -14,7 +16,11 @@ pub const NET_TAIL: CheckSpec = CheckSpec {
 
 /// `production` is the measurement over the protocol the agent uses (None
 /// when that protocol has no endpoint configured).
-pub fn evaluate(b: &RetrievalConfig, production: Option<&Result<ProbeReport, ProbeError>>, t: &Thresholds) -> Finding {
+pub fn evaluate(
+    b: &RetrievalConfig,
+    production: Option<&Result<ProbeReport, ProbeError>>,
+    t: &Thresholds,
+) -> Finding {
     let (proto_name, url) = match b.production_protocol() {
         RetrievalProtocol::Http => ("REST", b.endpoint.as_deref()),
         RetrievalProtocol::Grpc => ("gRPC", b.grpc_endpoint.as_deref()),
@@ -46,12 +52,23 @@ pub fn evaluate(b: &RetrievalConfig, production: Option<&Result<ProbeReport, Pro
         .with_measurement(percentile("retrieval_p50", d, 0.50, method));
     let bound = t.retrieval_p99_ms;
     if p99 <= bound {
-        f.summary = format!("{proto_name} retrieval p99 {p99:.2} ms is within {bound:.0} ms (n={})", d.count());
+        f.summary = format!(
+            "{proto_name} retrieval p99 {p99:.2} ms is within {bound:.0} ms (n={})",
+            d.count()
+        );
     } else {
-        f.status = if p99 <= 2.0 * bound { Status::Warn } else { Status::Fail };
+        f.status = if p99 <= 2.0 * bound {
+            Status::Warn
+        } else {
+            Status::Fail
+        };
         f.summary = format!(
             "{proto_name} retrieval p99 {p99:.2} ms is above {bound:.0} ms{} (n={})",
-            if f.status == Status::Warn { " (within 2×)" } else { " by more than 2×" },
+            if f.status == Status::Warn {
+                " (within 2×)"
+            } else {
+                " by more than 2×"
+            },
             d.count()
         );
         f.recommendation = Some(

@@ -1,6 +1,8 @@
 //! NET-TTFT: p95 time to first token against the threshold ("Latency Regression").
 
-use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 
 use super::{AgentConfig, AgentProtocol, Thresholds, failure_text, not_measured, percentile};
 use crate::{ProbeError, ProbeReport};
@@ -36,7 +38,9 @@ pub fn evaluate(
     let Some(d) = r.distribution("ttft").filter(|d| !d.is_empty()) else {
         return not_measured(&NET_TTFT, subject, url, failure_text(r));
     };
-    let method = r.method("ttft").unwrap_or("client-side time to first token");
+    let method = r
+        .method("ttft")
+        .unwrap_or("client-side time to first token");
     let p95 = d.summary().p95_ms;
     let mut f = NET_TTFT
         .finding(Status::Pass, "")
@@ -51,7 +55,10 @@ pub fn evaluate(
             "failed_requests",
             failed as f64,
             Unit::Count,
-            format!("requests that ended in an error during the TTFT probe ({})", failure_text(r)),
+            format!(
+                "requests that ended in an error during the TTFT probe ({})",
+                failure_text(r)
+            ),
             r.attempted,
         ));
     }
@@ -73,9 +80,15 @@ pub fn evaluate(
             t.ttft_p95_ms,
             failure_text(r)
         );
-        f.recommendation = Some("Find why requests failed while measuring TTFT; failures hide from percentiles.".into());
+        f.recommendation = Some(
+            "Find why requests failed while measuring TTFT; failures hide from percentiles.".into(),
+        );
     } else {
-        f.summary = format!("p95 TTFT {p95:.1} ms is within {:.0} ms (n={})", t.ttft_p95_ms, d.count());
+        f.summary = format!(
+            "p95 TTFT {p95:.1} ms is within {:.0} ms (n={})",
+            t.ttft_p95_ms,
+            d.count()
+        );
     }
     f
 }

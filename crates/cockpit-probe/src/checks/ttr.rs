@@ -1,7 +1,9 @@
 //! CMP-TTR: Time-to-Reasoning — the TTFT of the first request this audit
 //! sends, against the cold-start bound ("Dead on Arrival").
 
-use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 
 use super::{AgentConfig, AgentProtocol, Thresholds, failure_text, not_measured};
 use crate::{ProbeError, ProbeReport};
@@ -26,7 +28,11 @@ pub fn evaluate(
         Ok(r) => r,
         Err(e) => return not_measured(&CMP_TTR, &agent.name, url, e.to_string()),
     };
-    let metric = if agent.protocol == AgentProtocol::Http { "ttfb" } else { "ttft" };
+    let metric = if agent.protocol == AgentProtocol::Http {
+        "ttfb"
+    } else {
+        "ttft"
+    };
     let Some(d) = r.distribution(metric).filter(|d| !d.is_empty()) else {
         return not_measured(&CMP_TTR, &agent.name, url, failure_text(r));
     };
@@ -39,7 +45,13 @@ pub fn evaluate(
         .finding(Status::Pass, "")
         .with_subject(&agent.name)
         .with_location(Location::endpoint(url))
-        .with_measurement(Measurement::new(format!("first_request_{metric}"), first_ms, Unit::Milliseconds, method, 1));
+        .with_measurement(Measurement::new(
+            format!("first_request_{metric}"),
+            first_ms,
+            Unit::Milliseconds,
+            method,
+            1,
+        ));
     let warm_p50 = warm
         .as_ref()
         .ok()

@@ -1,11 +1,13 @@
 //! NET-ZONE: regional affinity between an agent and its retrieval backend —
 //! declared zones, and the measured TCP connect RTT of the hop.
 
-use cockpit_core::{CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit};
+use cockpit_core::{
+    CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
+};
 use tokio_util::sync::CancellationToken;
 
 use super::{AgentConfig, NetworkAuditConfig, RetrievalConfig, RetrievalProtocol, percentile};
-use crate::Distribution;
+use cockpit_core::Distribution;
 
 pub const NET_ZONE: CheckSpec = CheckSpec {
     id: CheckId::new("NET-ZONE"),
@@ -17,7 +19,11 @@ pub const NET_ZONE: CheckSpec = CheckSpec {
 /// `us-central1-a` → `us-central1`.
 pub fn region_of(zone: &str) -> &str {
     match zone.rsplit_once('-') {
-        Some((region, suffix)) if suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase()) => region,
+        Some((region, suffix))
+            if suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase()) =>
+        {
+            region
+        }
         _ => zone,
     }
 }
@@ -46,7 +52,12 @@ pub fn host_port(url: &str) -> Option<String> {
 }
 
 /// Measure the hop and judge it.
-pub async fn audit(agent: &AgentConfig, b: &RetrievalConfig, cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Finding {
+pub async fn audit(
+    agent: &AgentConfig,
+    b: &RetrievalConfig,
+    cfg: &NetworkAuditConfig,
+    cancel: &CancellationToken,
+) -> Finding {
     let url = match b.production_protocol() {
         RetrievalProtocol::Http => b.endpoint.as_deref(),
         RetrievalProtocol::Grpc => b.grpc_endpoint.as_deref(),
@@ -58,17 +69,32 @@ pub async fn audit(agent: &AgentConfig, b: &RetrievalConfig, cfg: &NetworkAuditC
         Some(hp) => {
             let samples = cfg.probe.retrieval_samples.clamp(1, 1000);
             tokio::select! {
-                r = crate::tcp_connect_rtt(&hp, samples, cfg.probe.timeout()) => r.map_err(|e| e.to_string()),
+                r = crate::rtt::tcp_connect_rtt(&hp, samples, cfg.probe.timeout()) => r.map_err(|e| e.to_string()),
                 _ = cancel.cancelled() => Err("interrupted".to_string()),
             }
         }
-        None => Err(format!("cannot tell host and port of `{}`", cockpit_core::redact_url(url))),
+        None => Err(format!(
+            "cannot tell host and port of `{}`",
+            cockpit_core::redact_url(url)
+        )),
     };
-    evaluate(agent, b, url, rtt.map(|(d, _errors)| d), cfg.thresholds.zone_rtt_ms)
+    evaluate(
+        agent,
+        b,
+        url,
+        rtt.map(|r| r.distribution),
+        cfg.thresholds.zone_rtt_ms,
+    )
 }
 
 /// Judge declared zones and a measured connect-RTT distribution.
-pub fn evaluate(agent: &AgentConfig, b: &RetrievalConfig, url: &str, rtt: Result<Distribution, String>, bound_ms: f64) -> Finding {
+pub fn evaluate(
+    agent: &AgentConfig,
+    b: &RetrievalConfig,
+    url: &str,
+    rtt: Result<Distribution, String>,
+    bound_ms: f64,
+) -> Finding {
     let subject = format!("{} → {}", agent.name, b.name);
     let base = |status, summary: String| {
         NET_ZONE
@@ -80,7 +106,13 @@ pub fn evaluate(agent: &AgentConfig, b: &RetrievalConfig, url: &str, rtt: Result
         (Some(a), Some(r)) => Some((a.as_str(), r.as_str())),
         _ => None,
     };
-    let rtt = rtt.and_then(|d| if d.is_empty() { Err("no connection succeeded".to_string()) } else { Ok(d) });
+    let rtt = rtt.and_then(|d| {
+        if d.is_empty() {
+            Err("no connection succeeded".to_string())
+        } else {
+            Ok(d)
+        }
+    });
     let rtt_p50 = rtt.as_ref().ok().map(|d| d.summary().p50_ms);
     let mut ms = Vec::new();
     if let Ok(d) = &rtt {
@@ -158,7 +190,10 @@ mod tests {
         assert_eq!(region_of("europe-west4"), "europe-west4");
         assert_eq!(host_port("http://h/x").as_deref(), Some("h:80"));
         assert_eq!(host_port("grpcs://u:p@h").as_deref(), Some("h:443"));
-        assert_eq!(host_port("grpc://[::1]:50051").as_deref(), Some("[::1]:50051"));
+        assert_eq!(
+            host_port("grpc://[::1]:50051").as_deref(),
+            Some("[::1]:50051")
+        );
         assert_eq!(host_port("http://[::1]/x").as_deref(), Some("[::1]:80"));
     }
 
@@ -198,16 +233,46 @@ mod tests {
 
     #[test]
     fn decisions() {
-        let f = evaluate(&agent(Some("us-central1-a")), &backend(Some("europe-west1-b")), "u", rtt(0.2), 1.0);
+        let f = evaluate(
+            &agent(Some("us-central1-a")),
+            &backend(Some("europe-west1-b")),
+            "u",
+            rtt(0.2),
+            1.0,
+        );
         assert_eq!(f.status, Status::Fail);
         assert!(f.summary.contains("Regional Mismatch"), "{}", f.summary);
-        let f = evaluate(&agent(Some("us-central1-a")), &backend(Some("us-central1-b")), "u", rtt(0.2), 1.0);
+        let f = evaluate(
+            &agent(Some("us-central1-a")),
+            &backend(Some("us-central1-b")),
+            "u",
+            rtt(0.2),
+            1.0,
+        );
         assert_eq!(f.status, Status::Warn);
-        let f = evaluate(&agent(Some("us-central1-a")), &backend(Some("us-central1-a")), "u", rtt(0.2), 1.0);
+        let f = evaluate(
+            &agent(Some("us-central1-a")),
+            &backend(Some("us-central1-a")),
+            "u",
+            rtt(0.2),
+            1.0,
+        );
         assert_eq!(f.status, Status::Pass);
-        let f = evaluate(&agent(Some("us-central1-a")), &backend(Some("us-central1-a")), "u", rtt(5.0), 1.0);
+        let f = evaluate(
+            &agent(Some("us-central1-a")),
+            &backend(Some("us-central1-a")),
+            "u",
+            rtt(5.0),
+            1.0,
+        );
         assert_eq!(f.status, Status::Warn);
-        let f = evaluate(&agent(None), &backend(None), "u", Err("refused".into()), 1.0);
+        let f = evaluate(
+            &agent(None),
+            &backend(None),
+            "u",
+            Err("refused".into()),
+            1.0,
+        );
         assert_eq!(f.status, Status::NotMeasured);
         assert!(f.summary.contains("refused"));
     }

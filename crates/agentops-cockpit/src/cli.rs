@@ -1,0 +1,193 @@
+//! Command-line definitions (clap). Parsing only: no behaviour here.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "agentops-cockpit",
+    version,
+    about = "Audit, score and gate the infrastructure of AI agent services",
+    long_about = "Measures the infrastructure an AI agent runs on — time to first token, \
+retrieval latency, protocol, zones, cold starts, observability — and reports every figure \
+with its method and sample count.\n\nExit codes: 0 success, 1 gate failed, 2 usage or \
+configuration error, 3 could not reach what had to be measured, 130 interrupted (partial \
+results are still written)."
+)]
+pub struct Cli {
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less log output (errors only).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Measure one endpoint: HTTP phases, OpenAI-style SSE streaming, or gRPC.
+    Probe(ProbeArgs),
+    /// Run every configured check once and write the report.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Run the checks and print/write the report.
+    Report(AuditArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Http,
+    Openai,
+    Grpc,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HttpVersionArg {
+    Auto,
+    #[value(name = "1.1")]
+    Http1,
+    #[value(name = "2")]
+    Http2,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProbeFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct ProbeArgs {
+    /// The endpoint: http(s)://… (a `/v1` base gets `/chat/completions` for openai), grpc(s)://host:port.
+    pub url: String,
+    /// What the endpoint speaks.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Http)]
+    pub protocol: ProtocolArg,
+    /// Measured samples (after warm-up).
+    #[arg(short = 'n', long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub samples: u32,
+    /// Requests in flight at once.
+    #[arg(short = 'c', long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub concurrency: u32,
+    /// Warm-up requests, excluded from the distributions.
+    #[arg(long, default_value_t = 1)]
+    pub warmup: u32,
+    /// Per-request timeout (e.g. 30s, 500ms).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Deadline for the whole run; what was measured by then is reported.
+    #[arg(long, default_value = "300s", value_parser = parse_duration)]
+    pub deadline: std::time::Duration,
+    /// HTTP version: auto (ALPN on TLS, 1.1 on cleartext), 1.1, or 2 (h2c on cleartext).
+    #[arg(long, value_enum, default_value_t = HttpVersionArg::Auto)]
+    pub http_version: HttpVersionArg,
+    /// Extra CA certificate bundle (PEM) to trust.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (lab use only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Model name sent with OpenAI requests.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The user message sent with OpenAI / gRPC requests.
+    #[arg(
+        long,
+        default_value = "Summarise the deployment checklist in three points."
+    )]
+    pub prompt: String,
+    /// A system prompt sent with every request.
+    #[arg(long)]
+    pub system_prompt: Option<String>,
+    /// max_tokens for OpenAI requests.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Longest SSE line accepted, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_line_bytes: usize,
+    /// Also compare the first request on a new connection with requests on a warm one.
+    #[arg(long)]
+    pub compare_reuse: bool,
+    /// Also compare TTFT with a repeated long system prompt against a fresh one (openai).
+    #[arg(long)]
+    pub compare_prefix: bool,
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Configuration file. Without it, ./cockpit.toml is used if present, else
+    /// the embedded reference testbed is started and audited.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Audit the embedded reference testbed, whatever the configuration says.
+    #[arg(long, conflicts_with = "config")]
+    pub testbed: bool,
+    /// Output formats for stdout (repeatable); with --out each is also written as a file.
+    #[arg(long, value_enum, default_values_t = [ReportFormat::Table])]
+    pub format: Vec<ReportFormat>,
+    /// Directory to write report.json (always) and the chosen formats into.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `30s`, `500ms`, `2m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3600.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 500ms, 2m)"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!("`{s}` must be a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(v * mult))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms").unwrap().as_millis(), 500);
+        assert_eq!(parse_duration("2m").unwrap().as_secs(), 120);
+        assert_eq!(parse_duration("3").unwrap().as_secs(), 3);
+        assert!(parse_duration("fast").is_err());
+        assert!(parse_duration("0s").is_err());
+    }
+}
