@@ -297,3 +297,46 @@ async fn metrics_endpoint_exposes_a_ttft_histogram() {
     );
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_retrieval_search_on_a_warm_channel() {
+    let tb = cockpit_testbed::Testbed::start(cockpit_testbed::TestbedConfig {
+        retrieval_latency: Duration::from_millis(15),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let opts = ProbeOptions {
+        reuse_connection: true,
+        ..quick(6)
+    };
+    let r = cockpit_probe::probe_grpc_search(&tb.grpc_url(), "vector query", 3, &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.samples, 6, "{:?}", r.error_examples);
+    let e2e = r.summary("e2e").unwrap();
+    assert!(
+        e2e.p50_ms >= 15.0 && e2e.p50_ms < 60.0,
+        "set 15 ms, measured {e2e:?}"
+    );
+    assert!(r.method("e2e").unwrap().contains("RetrievalService/Search"));
+    assert!(
+        r.summary("connect").is_none(),
+        "one warm channel, opened in warm-up"
+    );
+    assert!(r.summary("ttft").is_none());
+    tb.shutdown().await;
+
+    // A server without the retrieval service: every call counted as grpc_status.
+    let srv = common::health_only_grpc().await;
+    let r = cockpit_probe::probe_grpc_search(&format!("grpc://{}", srv.addr), "q", 1, &quick(2))
+        .await
+        .unwrap();
+    assert_eq!(r.samples, 0);
+    assert_eq!(
+        r.error_count(ErrorKind::GrpcStatus),
+        3,
+        "{:?}",
+        r.error_examples
+    );
+}
