@@ -1,6 +1,10 @@
 //! Throughput of the SSE parser on a realistic OpenAI chat-completions
 //! stream of about 1 MB, fed in 1-KiB chunks (a typical network read) and in
 //! 7-byte chunks (worst case: nearly every line split across chunks).
+//!
+//! The peer, measured in the same run on the same bytes and chunks, is
+//! `eventsource-stream` (the SSE layer under reqwest-eventsource and
+//! async-openai), driven on a current-thread tokio runtime.
 
 use std::hint::black_box;
 
@@ -73,6 +77,33 @@ fn parse_and_classify(stream: &[u8], chunk: usize) -> usize {
     n
 }
 
+/// The peer: eventsource-stream over the same chunks.
+fn peer(rt: &tokio::runtime::Runtime, stream: &[u8], chunk: usize) -> usize {
+    use eventsource_stream::Eventsource;
+    use futures_util::StreamExt;
+    let chunks = stream
+        .chunks(chunk)
+        .map(|c| Ok::<_, std::convert::Infallible>(bytes::Bytes::copy_from_slice(c)));
+    rt.block_on(async {
+        let mut events = futures_util::stream::iter(chunks).eventsource();
+        let mut n = 0usize;
+        while let Some(ev) = events.next().await {
+            n += ev.expect("valid stream").data.len();
+        }
+        n
+    })
+}
+
+/// Our parser fed owned chunks too, so the copy costs the same as the peer's.
+fn parse_owned(stream: &[u8], chunk: usize) -> usize {
+    let mut p = SseParser::new(1 << 20);
+    let mut n = 0usize;
+    for c in stream.chunks(chunk).map(bytes::Bytes::copy_from_slice) {
+        p.feed(&c, |ev| n += ev.data.len()).expect("valid stream");
+    }
+    n
+}
+
 fn bench(c: &mut Criterion) {
     let stream = openai_stream(1_000_000);
     let mut g = c.benchmark_group("sse_parser");
@@ -82,6 +113,26 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("openai_1MB_7B_chunks", |b| {
         b.iter(|| parse(black_box(&stream), 7))
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
+    assert_eq!(
+        parse(&stream, 1024),
+        peer(&rt, &stream, 1024),
+        "both parsers see the same data"
+    );
+    g.bench_function("openai_1MB_1KiB_chunks_owned", |b| {
+        b.iter(|| parse_owned(black_box(&stream), 1024))
+    });
+    g.bench_function("peer_eventsource_stream_1KiB_chunks", |b| {
+        b.iter(|| peer(&rt, black_box(&stream), 1024))
+    });
+    g.bench_function("openai_1MB_7B_chunks_owned", |b| {
+        b.iter(|| parse_owned(black_box(&stream), 7))
+    });
+    g.bench_function("peer_eventsource_stream_7B_chunks", |b| {
+        b.iter(|| peer(&rt, black_box(&stream), 7))
     });
     g.bench_function("openai_1MB_1KiB_chunks_with_json", |b| {
         b.iter(|| parse_and_classify(black_box(&stream), 1024))
