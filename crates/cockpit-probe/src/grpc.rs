@@ -202,6 +202,31 @@ pub(crate) fn search_method_text(name: &str) -> Option<&'static str> {
     })
 }
 
+/// The worker's channel, opened (and its phases recorded when `measured`)
+/// if there is none or connections are not reused; with the instant the
+/// connect started when this call opened it.
+async fn ensure_channel(
+    plan: &GrpcPlan,
+    w: &mut GrpcWorker,
+    stats: &mut Stats,
+    measured: bool,
+) -> Result<(Channel, Option<Instant>), Failure> {
+    if let (Some(ch), true) = (&w.channel, plan.reuse) {
+        return Ok((ch.clone(), None));
+    }
+    let (ch, p) = connect(&plan.target, plan.tls.as_ref(), plan.timeout).await?;
+    if measured {
+        stats.record(Metric::Dns, p.dns);
+        stats.record(Metric::Connect, p.connect);
+        if let Some(t) = p.tls {
+            stats.record(Metric::Tls, t);
+        }
+    }
+    stats.negotiated = Some("HTTP/2");
+    w.channel = Some(ch.clone());
+    Ok((ch, Some(p.start)))
+}
+
 /// One retrieval sample: a single `Search` call, recorded as `e2e`.
 async fn search_sample(plan: &GrpcPlan, w: &mut GrpcWorker, stats: &mut Stats, measured: bool) {
     use crate::pb::SearchRequest;
@@ -210,19 +235,8 @@ async fn search_sample(plan: &GrpcPlan, w: &mut GrpcWorker, stats: &mut Stats, m
     let what = plan.target.redacted.as_str();
     let timeout = plan.timeout;
     let r: Result<Duration, Failure> = async {
-        if w.channel.is_none() || !plan.reuse {
-            let (ch, p) = connect(&plan.target, plan.tls.as_ref(), timeout).await?;
-            if measured {
-                stats.record(Metric::Dns, p.dns);
-                stats.record(Metric::Connect, p.connect);
-                if let Some(t) = p.tls {
-                    stats.record(Metric::Tls, t);
-                }
-            }
-            stats.negotiated = Some("HTTP/2");
-            w.channel = Some(ch);
-        }
-        let mut client = RetrievalServiceClient::new(w.channel.clone().expect("set above"));
+        let (channel, _) = ensure_channel(plan, w, stats, measured).await?;
+        let mut client = RetrievalServiceClient::new(channel);
         let t0 = Instant::now();
         match tokio::time::timeout(timeout, client.search(SearchRequest { query, top_k })).await {
             Err(_) => Err(Failure::new(
@@ -351,21 +365,8 @@ async fn sample_inner(
 ) -> Result<Outcome, Failure> {
     let what = plan.target.redacted.as_str();
     let timeout = plan.timeout;
-    let mut conn_start = None;
-    if w.channel.is_none() || !plan.reuse {
-        let (ch, p) = connect(&plan.target, plan.tls.as_ref(), timeout).await?;
-        if measured {
-            stats.record(Metric::Dns, p.dns);
-            stats.record(Metric::Connect, p.connect);
-            if let Some(t) = p.tls {
-                stats.record(Metric::Tls, t);
-            }
-        }
-        stats.negotiated = Some("HTTP/2");
-        conn_start = Some(p.start);
-        w.channel = Some(ch);
-    }
-    let mut client = AgentServiceClient::new(w.channel.clone().expect("set above"));
+    let (channel, conn_start) = ensure_channel(plan, w, stats, measured).await?;
+    let mut client = AgentServiceClient::new(channel);
     let req = || CompleteRequest {
         session_id: String::new(),
         prompt: plan.prompt.clone(),

@@ -47,6 +47,20 @@ pub struct AuditOutcome {
     pub reached: usize,
 }
 
+impl AuditOutcome {
+    /// Count one measured subject, and whether it answered at least once.
+    fn tally(
+        &mut self,
+        r: Result<ProbeReport, crate::ProbeError>,
+    ) -> Result<ProbeReport, crate::ProbeError> {
+        self.subjects += 1;
+        if matches!(&r, Ok(r) if r.samples > 0) {
+            self.reached += 1;
+        }
+        r
+    }
+}
+
 /// Run every Network, Observability and Time-to-Reasoning check the
 /// configuration enables. Checks whose subject is not configured are not
 /// run (no finding); a configured subject that cannot be measured yields a
@@ -102,11 +116,7 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         ));
 
         if let Some(shadow) = &agent.shadow_endpoint {
-            out.subjects += 1;
-            let r = crate::probe(shadow, protocol, &base).await;
-            if matches!(&r, Ok(r) if r.samples > 0) {
-                out.reached += 1;
-            }
+            let r = out.tally(crate::probe(shadow, protocol, &base).await);
             out.findings.push(ttft::evaluate(
                 agent,
                 &format!("{} (shadow)", agent.name),
@@ -143,25 +153,15 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
                 && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
         });
         let rest = match &backend.endpoint {
-            Some(url) => {
-                out.subjects += 1;
-                let r = protocol::measure_rest(url, backend, &cfg.probe, &tls, cancel).await;
-                if matches!(&r, Ok(r) if r.samples > 0) {
-                    out.reached += 1;
-                }
-                Some(r)
-            }
+            Some(url) => Some(
+                out.tally(protocol::measure_rest(url, backend, &cfg.probe, &tls, cancel).await),
+            ),
             None => None,
         };
         let grpc = match &backend.grpc_endpoint {
-            Some(url) => {
-                out.subjects += 1;
-                let r = protocol::measure_grpc(url, backend, &cfg.probe, &tls, cancel).await;
-                if matches!(&r, Ok(r) if r.samples > 0) {
-                    out.reached += 1;
-                }
-                Some(r)
-            }
+            Some(url) => Some(
+                out.tally(protocol::measure_grpc(url, backend, &cfg.probe, &tls, cancel).await),
+            ),
             None => None,
         };
         let production = match backend.production_protocol() {
