@@ -85,8 +85,7 @@ fn emit(report: &Report, formats: &[ReportFormat], out: Option<&Path>) -> Result
         }
         eprintln!("report written to {}", dir.display());
     }
-    print!("{stdout}");
-    Ok(())
+    crate::print_stdout(&stdout)
 }
 
 fn write(path: &PathBuf, text: &str) -> Result<(), CliError> {

@@ -45,6 +45,20 @@ pub enum Outcome {
     Interrupted,
 }
 
+/// Print to stdout. A reader that went away (`… | head`) is not an error:
+/// the output is simply not wanted any more; other write errors exit 2.
+pub fn print_stdout(text: &str) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write {
+            path: "<stdout>".into(),
+            source: e,
+        }),
+        _ => Ok(()),
+    }
+}
+
 fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
     match r {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -62,20 +62,25 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
             serde_json::to_value(&c).map_err(|e| CliError::Usage(e.to_string()))?;
     }
 
+    let mut text = String::new();
     match args.format {
-        ProbeFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        ),
+        ProbeFormat::Json => {
+            text.push_str(&serde_json::to_string_pretty(&value).unwrap_or_default());
+            text.push('\n');
+        }
         ProbeFormat::Table => {
-            print!("{}", render::probe_table(&value, render::use_colour()));
+            text.push_str(&render::probe_table(&value, render::use_colour()));
             for key in ["connection_reuse", "prefix_cache"] {
                 if let Some(c) = value.get(key) {
-                    println!("{key}: {}", serde_json::to_string(c).unwrap_or_default());
+                    text.push_str(&format!(
+                        "{key}: {}\n",
+                        serde_json::to_string(c).unwrap_or_default()
+                    ));
                 }
             }
         }
     }
+    crate::print_stdout(&text)?;
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }

@@ -379,10 +379,7 @@ mod tests {
         let md = markdown(&report());
         assert!(md.contains("a\\|b"), "{md}");
         assert!(md.contains("warm pods &lt;now&gt;"), "{md}");
-        assert!(
-            md.contains("ttft_p95: 912.0 ms — client-side (n=20)"),
-            "{md}"
-        );
+        assert!(md.contains("ttft_p95: 912 ms — client-side (n=20)"), "{md}");
         assert!(md.contains("1 fail"), "{md}");
     }
 

@@ -1,0 +1,263 @@
+//! Shared harness for the CLI integration tests: start a testbed, write a
+//! configuration into a temporary directory, run the real
+//! `agentops-cockpit` binary with a timeout and capture what it did.
+//!
+//! Every address used is 127.0.0.1.
+
+#![allow(dead_code)] // each test binary uses a different part of the harness
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use cockpit_testbed::{Testbed, TestbedConfig};
+use serde_json::Value;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_agentops-cockpit");
+
+/// Longest any single CLI run may take before the test gives up on it (a
+/// hang guard, not a timing assertion).
+pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Small sample counts so every audit finishes in a second or two.
+pub const PROBE: &str = "[probe]\nsamples = 5\nretrieval_samples = 20\nwarmup = 1\n";
+
+/// A testbed with the given configuration on 127.0.0.1, ephemeral ports.
+pub async fn testbed(cfg: TestbedConfig) -> Testbed {
+    Testbed::start(cfg).await.expect("start the testbed")
+}
+
+/// A fast testbed: 20 ms to the first token, 8 tokens 2 ms apart, 1 ms retrieval.
+pub fn fast() -> TestbedConfig {
+    TestbedConfig {
+        ttft: Duration::from_millis(20),
+        inter_token: Duration::from_millis(2),
+        tokens: 8,
+        retrieval_latency: Duration::from_millis(1),
+        ..TestbedConfig::default()
+    }
+}
+
+/// A port on 127.0.0.1 with nothing listening (bound, then released).
+pub fn dead_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    let port = l.local_addr().expect("local addr").port();
+    drop(l);
+    port
+}
+
+/// A temporary directory holding configurations and outputs; also used as
+/// the working directory of the runs.
+pub struct Workdir {
+    pub dir: tempfile::TempDir,
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        Workdir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `cockpit-test.toml` (not `cockpit.toml`, so the default lookup
+    /// never picks it up by accident) and return its path.
+    pub fn config(&self, text: &str) -> PathBuf {
+        self.file("cockpit-test.toml", text)
+    }
+
+    pub fn file(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).expect("write file");
+        p
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// What a finished run produced.
+#[derive(Debug)]
+pub struct Output {
+    /// `None` when the process was ended by a signal.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    /// Stdout parsed as one JSON document (panics with both streams otherwise).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e})\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                self.stdout, self.stderr
+            )
+        })
+    }
+
+    /// Assert the exit code, showing both streams when it differs.
+    #[track_caller]
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code,
+            Some(code),
+            "unexpected exit code\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+}
+
+/// How to run the CLI.
+#[derive(Debug, Default, Clone)]
+pub struct Opts {
+    pub cwd: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub env_remove: Vec<String>,
+}
+
+impl Opts {
+    pub fn cwd(mut self, dir: &Path) -> Self {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
+    pub fn env(mut self, k: &str, v: &str) -> Self {
+        self.env.push((k.into(), v.into()));
+        self
+    }
+
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.env_remove.push(k.into());
+        self
+    }
+}
+
+/// The command, configured but not started: stdout and stderr piped, no
+/// colour, the default log filter, killed if the test drops it.
+pub fn command(args: &[&str], opts: &Opts) -> tokio::process::Command {
+    let mut cmd = tokio::process::Command::new(BIN);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .kill_on_drop(true);
+    if let Some(dir) = &opts.cwd {
+        cmd.current_dir(dir);
+    }
+    for (k, v) in &opts.env {
+        cmd.env(k, v);
+    }
+    for k in &opts.env_remove {
+        cmd.env_remove(k);
+    }
+    cmd
+}
+
+/// Run the CLI to completion (at most [`RUN_TIMEOUT`]).
+pub async fn run_with(args: &[&str], opts: &Opts) -> Output {
+    let child = command(args, opts).spawn().expect("spawn agentops-cockpit");
+    wait(child, RUN_TIMEOUT).await
+}
+
+/// Run the CLI with default options.
+pub async fn run(args: &[&str]) -> Output {
+    run_with(args, &Opts::default()).await
+}
+
+/// Wait for a started child, collecting its output; panics past `timeout`
+/// (the child is killed when dropped).
+pub async fn wait(child: tokio::process::Child, timeout: Duration) -> Output {
+    let out = tokio::time::timeout(timeout, child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("agentops-cockpit did not finish within {timeout:?}"))
+        .expect("wait for agentops-cockpit");
+    Output {
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// `audit report --config CFG --format json [extra…]`, run in the config's directory.
+pub async fn audit_json(cfg: &Path, extra: &[&str]) -> Output {
+    let cfg_s = cfg.to_str().expect("utf-8 path");
+    let mut args = vec!["audit", "report", "--config", cfg_s, "--format", "json"];
+    args.extend_from_slice(extra);
+    let opts = Opts::default().cwd(cfg.parent().expect("config dir"));
+    run_with(&args, &opts).await
+}
+
+/// Read and parse a JSON file.
+pub fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+}
+
+/// The findings of a report.
+pub fn findings(report: &Value) -> &Vec<Value> {
+    report["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("report has no findings array: {report:#}"))
+}
+
+/// The one finding of `check` whose subject is `subject`.
+#[track_caller]
+pub fn finding<'a>(report: &'a Value, check: &str, subject: &str) -> &'a Value {
+    let matching: Vec<&Value> = findings(report)
+        .iter()
+        .filter(|f| f["check_id"] == check && f["subject"] == subject)
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "expected one {check} finding for {subject:?}, got {}: {report:#}",
+        matching.len()
+    );
+    matching[0]
+}
+
+/// The measurement called `name` in a finding.
+#[track_caller]
+pub fn measurement<'a>(finding: &'a Value, name: &str) -> &'a Value {
+    finding["measurements"]
+        .as_array()
+        .and_then(|ms| ms.iter().find(|m| m["name"] == name))
+        .unwrap_or_else(|| panic!("no measurement {name:?} in {finding:#}"))
+}
+
+/// Validate a report against docs/report.schema.json.
+#[track_caller]
+pub fn assert_schema_valid(report: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json");
+    let schema = read_json(&path);
+    let validator = jsonschema::validator_for(&schema).expect("the report schema compiles");
+    let errors: Vec<String> = validator
+        .iter_errors(report)
+        .map(|e| format!("{} at {}", e, e.instance_path))
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "report does not match docs/report.schema.json:\n{}\n{report:#}",
+        errors.join("\n")
+    );
+}
+
+/// Send SIGINT to a process, as Ctrl-C in its terminal would.
+pub fn sigint(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -INT {pid} failed");
+}

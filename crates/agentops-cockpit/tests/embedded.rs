@@ -1,0 +1,47 @@
+//! With no --config and no ./cockpit.toml, `audit report` audits the
+//! embedded reference testbed (about 20 s in a debug build).
+
+mod common;
+
+use common::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn no_config_audits_the_embedded_testbed() {
+    let w = Workdir::new();
+    assert!(!w.join("cockpit.toml").exists());
+    let out = run_with(
+        &["audit", "report", "--format", "json"],
+        &Opts::default().cwd(w.path()),
+    )
+    .await;
+    out.assert_code(0);
+    assert!(
+        out.stderr.contains("embedded"),
+        "stderr does not say the embedded testbed is audited: {}",
+        out.stderr
+    );
+    let report = out.json();
+    assert_schema_valid(&report);
+    assert_eq!(report["interrupted"], false);
+    let ids: Vec<&str> = findings(&report)
+        .iter()
+        .map(|f| f["check_id"].as_str().unwrap())
+        .collect();
+    for id in [
+        "NET-TTFT",
+        "NET-TAIL",
+        "NET-PROTO",
+        "NET-ZONE",
+        "CMP-TTR",
+        "OBS-TTFT",
+    ] {
+        assert!(ids.contains(&id), "no {id} finding in {ids:?}");
+    }
+    // Everything configured was measured.
+    for f in findings(&report) {
+        assert_ne!(f["status"], "not-measured", "{f:#}");
+        assert_ne!(f["status"], "error", "{f:#}");
+    }
+    // Nothing was written into the working directory.
+    assert_eq!(std::fs::read_dir(w.path()).unwrap().count(), 0);
+}
