@@ -515,10 +515,8 @@ async fn ctrl_c_exits_130_and_writes_the_partial_report() {
     }
 }
 
-/// A finding cut short by Ctrl-C should say so. Today it reads
-/// "not measured: 0 of 0 requests failed ()" — a reason that is not one.
+/// A finding cut short by Ctrl-C says so, rather than giving an empty reason.
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "BUG (cockpit-probe checks): interrupted findings say `0 of 0 requests failed ()` instead of `interrupted`"]
 async fn interrupted_findings_say_they_were_interrupted() {
     let (out, report) = interrupted_run().await;
     out.assert_code(130);

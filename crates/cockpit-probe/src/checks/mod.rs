@@ -230,6 +230,14 @@ pub(crate) fn percentile(name: &str, d: &Distribution, q: f64, method: &str) -> 
 /// "20 of 20 requests failed (connect: 20 — connection refused)".
 pub(crate) fn failure_text(r: &ProbeReport) -> String {
     let total: u64 = r.errors.values().sum();
+    if total == 0 {
+        return if r.interrupted {
+            "the run was interrupted (Ctrl-C or its deadline) before a measured request completed"
+                .to_string()
+        } else {
+            format!("no measured sample among {} requests", r.attempted)
+        };
+    }
     let detail = r
         .errors
         .iter()
@@ -243,7 +251,15 @@ pub(crate) fn failure_text(r: &ProbeReport) -> String {
         })
         .collect::<Vec<_>>()
         .join("; ");
-    format!("{total} of {} requests failed ({detail})", r.attempted)
+    let interrupted = if r.interrupted {
+        "; the run was interrupted"
+    } else {
+        ""
+    };
+    format!(
+        "{total} of {} requests failed ({detail}){interrupted}",
+        r.attempted
+    )
 }
 
 /// The finding for a subject that could not be measured.
