@@ -5,6 +5,7 @@
 mod audit;
 mod cli;
 mod config;
+mod evidence;
 mod probe;
 mod render;
 

@@ -1,0 +1,143 @@
+//! Gathering the evidence: resolve the configuration (or start the embedded
+//! testbed), run every pillar's checks, and build the Report. `audit report`
+//! and every other command that needs evidence call this, so they measure
+//! the same way.
+
+use std::path::Path;
+use std::time::Duration;
+
+use cockpit_core::Report;
+use cockpit_probe::checks::{
+    AgentConfig, AgentProtocol, RetrievalConfig, RetrievalProtocol, StmKind,
+};
+use cockpit_testbed::{Testbed, TestbedConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, CockpitConfig};
+use crate::{CliError, Outcome};
+
+/// The tool's name as written into reports.
+pub const TOOL: &str = "agentops-cockpit";
+
+/// What one run of every configured check produced.
+#[derive(Debug)]
+pub struct Evidence {
+    pub report: Report,
+    /// Endpoints the configuration asked to measure.
+    pub subjects: usize,
+    /// Of those, how many answered at least once.
+    pub reached: usize,
+}
+
+impl Evidence {
+    /// Interrupted (130), nothing reachable (3), or success.
+    pub fn outcome(&self) -> Result<Outcome, CliError> {
+        if self.report.interrupted {
+            return Ok(Outcome::Interrupted);
+        }
+        if self.subjects > 0 && self.reached == 0 {
+            return Err(CliError::Unreachable(format!(
+                "none of the {} configured endpoints could be reached; the report lists each as not-measured with its reason",
+                self.subjects
+            )));
+        }
+        Ok(Outcome::Success)
+    }
+}
+
+/// The configuration to audit: `--testbed`, else `--config`, else
+/// `./cockpit.toml`, else the embedded testbed (said on stderr). The testbed,
+/// when started, is returned so the caller shuts it down after measuring.
+pub async fn resolve(
+    config_path: Option<&Path>,
+    testbed: bool,
+) -> Result<(CockpitConfig, Option<Testbed>), CliError> {
+    let default_path = Path::new("cockpit.toml");
+    if testbed {
+        embedded().await
+    } else if let Some(path) = config_path {
+        Ok((config::load(path)?, None))
+    } else if default_path.exists() {
+        Ok((config::load(default_path)?, None))
+    } else {
+        eprintln!("no --config and no ./cockpit.toml: auditing the embedded reference testbed");
+        embedded().await
+    }
+}
+
+/// Run every pillar the configuration enables and build the report.
+pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidence {
+    let mut findings = Vec::new();
+    let mut interrupted = false;
+    let (mut subjects, mut reached) = (0, 0);
+
+    // Network, Observability and Time-to-Reasoning (cockpit-probe).
+    let net = cockpit_probe::checks::audit(&cfg.network(), cancel).await;
+    findings.extend(net.findings);
+    interrupted |= net.interrupted;
+    subjects += net.subjects;
+    reached += net.reached;
+
+    let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), findings);
+    report.interrupted = interrupted || cancel.is_cancelled();
+    Evidence {
+        report,
+        subjects,
+        reached,
+    }
+}
+
+/// The embedded default: a reference agent on 127.0.0.1 with realistic
+/// settings, and a configuration that points every check at it.
+pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
+    let tb_cfg = TestbedConfig {
+        ttft: Duration::from_millis(180),
+        inter_token: Duration::from_millis(12),
+        tokens: 24,
+        jitter: Duration::from_millis(4),
+        cold_start: Duration::from_millis(600),
+        retrieval_latency: Duration::from_millis(2),
+        ..TestbedConfig::default()
+    };
+    let tb = Testbed::start(tb_cfg)
+        .await
+        .map_err(|e| CliError::Unreachable(format!("cannot start the embedded testbed: {e}")))?;
+    let zone = Some("local-a".to_string());
+    let cfg = CockpitConfig {
+        agents: vec![
+            AgentConfig {
+                name: "testbed-openai".into(),
+                endpoint: format!("{}/v1", tb.base_url()),
+                protocol: AgentProtocol::Openai,
+                model: Some("testbed-1".into()),
+                zone: zone.clone(),
+                shadow_endpoint: None,
+                metrics_url: Some(format!("{}/metrics", tb.base_url())),
+                retrieval: Some(vec!["testbed-vectors".into()]),
+                stm: Some(StmKind::InProcess),
+            },
+            AgentConfig {
+                name: "testbed-grpc".into(),
+                endpoint: tb.grpc_url(),
+                protocol: AgentProtocol::Grpc,
+                model: None,
+                zone: zone.clone(),
+                shadow_endpoint: None,
+                metrics_url: None,
+                retrieval: Some(vec![]),
+                stm: None,
+            },
+        ],
+        retrieval: vec![RetrievalConfig {
+            name: "testbed-vectors".into(),
+            endpoint: Some(format!("{}/v1/retrieval/search", tb.base_url())),
+            grpc_endpoint: Some(tb.grpc_url()),
+            protocol: Some(RetrievalProtocol::Grpc),
+            zone,
+            query: "what does the sovereign gate check".into(),
+            top_k: 5,
+        }],
+        ..CockpitConfig::default()
+    };
+    Ok((cfg, Some(tb)))
+}
