@@ -46,4 +46,6 @@ pub use finding::{
     CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
 };
 pub use redact::redact_url;
-pub use report::{REPORT_SCHEMA_VERSION, Report, ReportError, Summary, ToolInfo};
+pub use report::{
+    GitRevision, Provenance, REPORT_SCHEMA_VERSION, Report, ReportError, Summary, ToolInfo,
+};

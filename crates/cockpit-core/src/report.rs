@@ -8,13 +8,40 @@ use crate::{Finding, Status};
 
 /// The report format version. A reader refuses reports of another major
 /// version; minor versions only add optional fields.
-pub const REPORT_SCHEMA_VERSION: &str = "1.0";
+pub const REPORT_SCHEMA_VERSION: &str = "1.1";
 
 /// The tool that wrote a report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ToolInfo {
     pub name: String,
     pub version: String,
+}
+
+/// What a report can be traced back to: the configuration it measured
+/// with and the source revision it was taken in (schema 1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Provenance {
+    /// SHA-256 (hex) of the effective configuration: the parsed, defaulted,
+    /// environment-expanded settings, so a change of any value changes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_sha256: Option<String>,
+    /// The configuration file, as given; absent for the embedded testbed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config_path: Option<String>,
+    /// The git revision of the working directory, when it is in a repository.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git: Option<GitRevision>,
+}
+
+/// A git revision, read without changing the repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GitRevision {
+    /// `HEAD` commit id.
+    pub commit: String,
+    /// The tree id of `HEAD`.
+    pub tree: String,
+    /// Tracked files differ from `HEAD`.
+    pub dirty: bool,
 }
 
 /// Counts of findings by status.
@@ -39,6 +66,9 @@ pub struct Report {
     pub interrupted: bool,
     pub summary: Summary,
     pub findings: Vec<Finding>,
+    /// What the report can be traced back to (added in 1.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<Provenance>,
 }
 
 /// Why a report could not be read.
@@ -66,6 +96,7 @@ impl Report {
             interrupted: false,
             summary: Summary::default(),
             findings,
+            provenance: None,
         };
         r.recount();
         r
