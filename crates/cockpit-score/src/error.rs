@@ -1,0 +1,57 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while scoring, storing or reading evidence.
+/// Each variant names the input at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScoreError {
+    /// The threshold is not a number in 0–100.
+    #[error("threshold {0} is outside 0–100")]
+    Threshold(f64),
+    /// A pillar weight is negative or not a number, or all are zero.
+    #[error("gate.weights.{pillar}: {message}")]
+    Weight { pillar: String, message: String },
+    /// `regression_percent` is not a positive number.
+    #[error("gate.regression_percent must be a positive number, got {0}")]
+    RegressionPercent(f64),
+    /// A waiver names a check id no pillar defines.
+    #[error("waiver {index}: unknown check id `{check}` (known: {known})")]
+    UnknownCheck {
+        index: usize,
+        check: String,
+        known: String,
+    },
+    /// A waiver lacks a reason or an owner.
+    #[error("waiver {index} for `{check}`: `{field}` must not be empty")]
+    WaiverField {
+        index: usize,
+        check: String,
+        field: &'static str,
+    },
+    /// A date that is not `YYYY-MM-DD`.
+    #[error("`{0}` is not a date (expected YYYY-MM-DD)")]
+    Date(String),
+    /// A saved report that cannot be read: corrupted, or of another schema version.
+    #[error("{path}: {source}")]
+    Report {
+        path: PathBuf,
+        #[source]
+        source: cockpit_core::ReportError,
+    },
+    /// Reading or writing a file or directory failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `--compare last` with no earlier run in the evidence lake.
+    #[error("{0}: the evidence lake holds no earlier run to compare with")]
+    NoEarlierRun(PathBuf),
+    /// A renderer could not serialise its output.
+    #[error("cannot render {format}: {message}")]
+    Render {
+        format: &'static str,
+        message: String,
+    },
+}

@@ -1,0 +1,157 @@
+//! The evidence lake: every run's report, stored once, never overwritten.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use cockpit_core::Report;
+use sha2::{Digest, Sha256};
+
+use crate::ScoreError;
+
+/// The file each run directory holds.
+pub const REPORT_FILE: &str = "report.json";
+
+/// A directory of runs: `<root>/<YYYYMMDDTHHMMSSZ>-<sha256[..12]>/report.json`.
+///
+/// ```
+/// use cockpit_core::Report;
+/// use cockpit_score::EvidenceLake;
+/// let dir = tempfile::tempdir().unwrap();
+/// let lake = EvidenceLake::new(dir.path().join("evidence"));
+/// let report = Report::new("agentops-cockpit", "0.1.0", vec![]);
+/// let first = lake.store(&report, &[]).unwrap();
+/// let second = lake.store(&report, &[]).unwrap();
+/// assert_ne!(first, second, "a run never overwrites another");
+/// assert_eq!(lake.latest().unwrap(), Some(second.join("report.json")));
+/// ```
+#[derive(Debug, Clone)]
+pub struct EvidenceLake {
+    root: PathBuf,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ScoreError + '_ {
+    move |source| ScoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+impl EvidenceLake {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        EvidenceLake { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Store a report (and `extra` files, name → text) in a new run
+    /// directory; returns that directory. Existing runs are never touched:
+    /// a name already taken gets a `-2`, `-3`… suffix, and files are created
+    /// with create-new semantics.
+    pub fn store(&self, report: &Report, extra: &[(&str, &str)]) -> Result<PathBuf, ScoreError> {
+        let json = report.to_json_pretty().map_err(|e| ScoreError::Render {
+            format: "json",
+            message: e.to_string(),
+        })?;
+        let hash = hex(&Sha256::digest(json.as_bytes()));
+        let stamp: String = report
+            .generated_at
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect();
+        let base = format!("{stamp}-{}", &hash[..12]);
+        std::fs::create_dir_all(&self.root).map_err(io(&self.root))?;
+        let mut n = 1;
+        let dir = loop {
+            let name = if n == 1 {
+                base.clone()
+            } else {
+                format!("{base}-{n}")
+            };
+            let dir = self.root.join(name);
+            match std::fs::create_dir(&dir) {
+                Ok(()) => break dir,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 1000 => n += 1,
+                Err(e) => return Err(io(&dir)(e)),
+            }
+        };
+        write_new(&dir.join(REPORT_FILE), &json)?;
+        for (name, text) in extra {
+            write_new(&dir.join(name), text)?;
+        }
+        tracing::debug!(dir = %dir.display(), "stored run in the evidence lake");
+        Ok(dir)
+    }
+
+    /// Every stored run's report, oldest first.
+    pub fn runs(&self) -> Result<Vec<PathBuf>, ScoreError> {
+        let rd = match std::fs::read_dir(&self.root) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io(&self.root)(e)),
+        };
+        let mut runs: Vec<(std::time::SystemTime, String, PathBuf)> = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(io(&self.root))?;
+            let report = entry.path().join(REPORT_FILE);
+            if let Ok(meta) = report.metadata() {
+                let t = meta.modified().unwrap_or(std::time::UNIX_EPOCH);
+                runs.push((t, entry.file_name().to_string_lossy().into_owned(), report));
+            }
+        }
+        // Names start with the report's timestamp (seconds); ties (two runs
+        // in one second) are ordered by when the file was written.
+        runs.sort_by(|a, b| {
+            (&a.1[..a.1.len().min(16)], a.0, &a.1).cmp(&(&b.1[..b.1.len().min(16)], b.0, &b.1))
+        });
+        Ok(runs.into_iter().map(|(_, _, p)| p).collect())
+    }
+
+    /// The most recent run's report, if any.
+    pub fn latest(&self) -> Result<Option<PathBuf>, ScoreError> {
+        Ok(self.runs()?.pop())
+    }
+
+    /// `last` → the latest stored run; a directory → its `report.json`;
+    /// anything else is taken as a report file.
+    pub fn resolve(&self, spec: &str) -> Result<PathBuf, ScoreError> {
+        if spec == "last" {
+            return self
+                .latest()?
+                .ok_or_else(|| ScoreError::NoEarlierRun(self.root.clone()));
+        }
+        let p = PathBuf::from(spec);
+        Ok(if p.is_dir() { p.join(REPORT_FILE) } else { p })
+    }
+}
+
+/// Read a saved report: a Report, or a certification (its `report` is used).
+/// Corrupted files and other schema versions are errors naming the file.
+pub fn read_report(path: &Path) -> Result<Report, ScoreError> {
+    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let err = |source| ScoreError::Report {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        && v.get("certification_version").is_some()
+        && let Some(r) = v.get("report")
+    {
+        return Report::from_json(&r.to_string()).map_err(err);
+    }
+    Report::from_json(&text).map_err(err)
+}
+
+fn write_new(path: &Path, text: &str) -> Result<(), ScoreError> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(io(path))?;
+    f.write_all(text.as_bytes()).map_err(io(path))
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,207 @@
+//! The gate's policy: threshold, pillar weights, fail-closed, waivers. This
+//! is the `[gate]` table of `cockpit.toml`; unknown keys are errors.
+
+use cockpit_core::{CheckId, Finding, Pillar, Severity, Status};
+use serde::{Deserialize, Serialize};
+
+use crate::{Date, ScoreError};
+
+/// The default threshold: a score below it fails the gate.
+pub const DEFAULT_THRESHOLD: f64 = 90.0;
+
+/// Where runs are stored by default, relative to the working directory.
+pub const DEFAULT_EVIDENCE_DIR: &str = ".cockpit/evidence";
+
+/// The weight of one finding in its pillar's score, by the severity of its
+/// check: info 0 (listed, not scored), low 1, medium 2, high 4, critical 8.
+pub fn severity_weight(s: Severity) -> f64 {
+    match s {
+        Severity::Info => 0.0,
+        Severity::Low => 1.0,
+        Severity::Medium => 2.0,
+        Severity::High => 4.0,
+        Severity::Critical => 8.0,
+        _ => 2.0,
+    }
+}
+
+/// The `[gate]` table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GatePolicy {
+    /// The score (0–100) at or above which the gate passes.
+    pub threshold: f64,
+    /// Each pillar's weight in the overall score.
+    pub weights: PillarWeights,
+    /// A configured subject that could not be measured fails the gate
+    /// (`true`, the default); `false` lists it apart, unscored.
+    pub fail_closed: bool,
+    /// The evidence lake: every run's report is stored under it.
+    pub evidence_dir: String,
+    /// `--compare` calls out a measurement that got this much worse (%).
+    pub regression_percent: f64,
+    /// Accepted risks, each with an owner and an expiry date.
+    pub waivers: Vec<Waiver>,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy {
+            threshold: DEFAULT_THRESHOLD,
+            weights: PillarWeights::default(),
+            fail_closed: true,
+            evidence_dir: DEFAULT_EVIDENCE_DIR.to_string(),
+            regression_percent: 10.0,
+            waivers: Vec::new(),
+        }
+    }
+}
+
+/// The weight of each pillar in the overall score (all 1 by default; 0
+/// leaves a pillar out of the overall score, still shown in the matrix).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PillarWeights {
+    pub network: f64,
+    pub compute: f64,
+    pub state: f64,
+    pub cicd: f64,
+    pub observability: f64,
+}
+
+impl Default for PillarWeights {
+    fn default() -> Self {
+        PillarWeights {
+            network: 1.0,
+            compute: 1.0,
+            state: 1.0,
+            cicd: 1.0,
+            observability: 1.0,
+        }
+    }
+}
+
+impl PillarWeights {
+    /// The weight of a pillar.
+    pub fn get(&self, p: Pillar) -> f64 {
+        match p {
+            Pillar::Network => self.network,
+            Pillar::Compute => self.compute,
+            Pillar::State => self.state,
+            Pillar::Cicd => self.cicd,
+            Pillar::Observability => self.observability,
+            _ => 1.0,
+        }
+    }
+}
+
+/// An accepted risk: while in force, the findings it matches are listed
+/// as waived and left out of the score.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waiver {
+    /// The check id (`NET-TTFT`).
+    pub check: CheckId,
+    /// The subject (agent or backend name) or location (`ns/Kind/name`,
+    /// `file:line`) it applies to; every subject of the check when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub reason: String,
+    pub owner: String,
+    /// The last day the waiver is in force (UTC).
+    pub expires: Date,
+}
+
+impl Waiver {
+    /// Whether the waiver names this finding (regardless of expiry).
+    pub fn matches(&self, f: &Finding) -> bool {
+        if f.check_id != self.check {
+            return false;
+        }
+        match &self.target {
+            None => true,
+            Some(t) => {
+                f.subject.as_deref() == Some(t.as_str())
+                    || f.location.as_ref().is_some_and(|l| l.to_string() == *t)
+            }
+        }
+    }
+
+    /// In force on `today` (the expiry day included).
+    pub fn in_force(&self, today: Date) -> bool {
+        today <= self.expires
+    }
+
+    /// Whether it would waive this finding: only what did not pass can be waived.
+    pub fn waivable(f: &Finding) -> bool {
+        matches!(
+            f.status,
+            Status::Fail | Status::Warn | Status::NotMeasured | Status::Error
+        )
+    }
+}
+
+impl GatePolicy {
+    /// Check the policy: threshold in 0–100, weights finite and not
+    /// negative (not all zero), every waiver naming a check in `known`
+    /// with a reason and an owner.
+    pub fn validate(&self, known: &[CheckId]) -> Result<(), ScoreError> {
+        validate_threshold(self.threshold)?;
+        let w = &self.weights;
+        let all = [
+            ("network", w.network),
+            ("compute", w.compute),
+            ("state", w.state),
+            ("cicd", w.cicd),
+            ("observability", w.observability),
+        ];
+        for (pillar, v) in all {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(ScoreError::Weight {
+                    pillar: pillar.into(),
+                    message: format!("must be a number ≥ 0, got {v}"),
+                });
+            }
+        }
+        if all.iter().all(|(_, v)| *v == 0.0) {
+            return Err(ScoreError::Weight {
+                pillar: "*".into(),
+                message: "at least one pillar weight must be above 0".into(),
+            });
+        }
+        if !(self.regression_percent.is_finite() && self.regression_percent > 0.0) {
+            return Err(ScoreError::RegressionPercent(self.regression_percent));
+        }
+        for (index, wv) in self.waivers.iter().enumerate() {
+            if !known.contains(&wv.check) {
+                let mut ids: Vec<&str> = known.iter().map(CheckId::as_str).collect();
+                ids.sort_unstable();
+                ids.dedup();
+                return Err(ScoreError::UnknownCheck {
+                    index,
+                    check: wv.check.to_string(),
+                    known: ids.join(", "),
+                });
+            }
+            for (field, v) in [("reason", &wv.reason), ("owner", &wv.owner)] {
+                if v.trim().is_empty() {
+                    return Err(ScoreError::WaiverField {
+                        index,
+                        check: wv.check.to_string(),
+                        field,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A threshold must be a number in 0–100.
+pub fn validate_threshold(t: f64) -> Result<(), ScoreError> {
+    if t.is_finite() && (0.0..=100.0).contains(&t) {
+        Ok(())
+    } else {
+        Err(ScoreError::Threshold(t))
+    }
+}

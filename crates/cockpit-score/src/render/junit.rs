@@ -1,0 +1,106 @@
+//! JUnit XML (quick-junit): one test suite per pillar, one test case per
+//! finding. Failures carry the evidence: the finding, every measurement
+//! with its method and sample count, the location and the move.
+
+use cockpit_core::{Finding, Status};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+
+use crate::{Certification, ScoreError, ScoredFinding, Treatment};
+
+fn evidence(f: &Finding) -> String {
+    let mut lines = vec![f.summary.clone()];
+    for m in &f.measurements {
+        lines.push(format!(
+            "{}: {} — {} (n={})",
+            m.name,
+            m.display_value(),
+            m.method,
+            m.samples
+        ));
+    }
+    if let Some(l) = &f.location {
+        lines.push(format!("location: {l}"));
+    }
+    if let Some(r) = &f.recommendation {
+        lines.push(format!("move: {r}"));
+    }
+    lines.push(format!("doc: {}", f.doc));
+    lines.join("\n")
+}
+
+fn case(cert: &Certification, s: &ScoredFinding) -> TestCase {
+    let f = &cert.report.findings[s.index];
+    let failure = |kind: NonSuccessKind, ty: &str| {
+        let mut st = TestCaseStatus::non_success(kind);
+        st.set_message(f.summary.clone())
+            .set_type(ty)
+            .set_description(evidence(f));
+        st
+    };
+    let status = match (s.treatment, f.status) {
+        (Treatment::Waived, _) => {
+            let w = s.waiver.map(|i| &cert.waivers[i].waiver);
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(match w {
+                Some(w) => format!(
+                    "waived until {} (owner {}): {}",
+                    w.expires, w.owner, w.reason
+                ),
+                None => "waived".into(),
+            })
+            .set_description(evidence(f));
+            st
+        }
+        (Treatment::Skipped, _) => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(f.summary.clone());
+            st
+        }
+        (Treatment::Unscored, _) => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(format!(
+                "not measured (gate.fail_closed = false): {}",
+                f.summary
+            ))
+            .set_description(evidence(f));
+            st
+        }
+        (_, Status::Fail) => failure(NonSuccessKind::Failure, "fail"),
+        (_, Status::NotMeasured) => failure(NonSuccessKind::Failure, "not-measured"),
+        (_, Status::Error) => failure(NonSuccessKind::Error, "error"),
+        _ => TestCaseStatus::success(),
+    };
+    let name = match (&f.subject, &f.location) {
+        (Some(s), _) => format!("{} {s}", f.check_id),
+        (None, Some(l)) => format!("{} {l}", f.check_id),
+        (None, None) => f.check_id.to_string(),
+    };
+    let mut tc = TestCase::new(name, status);
+    tc.set_classname(format!("agentops-cockpit.{}", f.pillar.as_str()));
+    tc.add_property(Property::new("severity", f.severity.as_str()));
+    tc.add_property(Property::new("status", f.status.as_str()));
+    if f.status == Status::Warn {
+        tc.set_system_out(format!("WARN: {}", evidence(f)));
+    }
+    tc
+}
+
+/// The certification as JUnit XML.
+pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
+    let mut report = Report::new("agentops-cockpit certify");
+    for p in &cert.pillars {
+        let mut suite = TestSuite::new(p.pillar.display_name());
+        suite.add_property(Property::new("verdict", p.verdict.label()));
+        if let Some(score) = p.score {
+            suite.add_property(Property::new("score", format!("{score:.1}")));
+        }
+        for s in cert.findings.iter().filter(|s| s.pillar == p.pillar) {
+            suite.add_test_case(case(cert, s));
+        }
+        report.add_test_suite(suite);
+    }
+    report.to_string().map_err(|e| ScoreError::Render {
+        format: "junit",
+        message: e.to_string(),
+    })
+}

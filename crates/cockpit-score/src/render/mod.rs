@@ -1,0 +1,185 @@
+//! Renderers: every output is rendered from the Report JSON model (a
+//! [`Report`], or a [`Certification`] that carries its report), never from
+//! values computed elsewhere. Deterministic: no clock, no environment, so
+//! the same input renders byte-for-byte the same output.
+
+mod badge;
+mod html;
+mod junit;
+mod markdown;
+mod sarif;
+mod terminal;
+
+pub use badge::badge;
+pub use html::html;
+pub use junit::junit;
+pub use markdown::{certification_markdown, comparison_markdown, markdown};
+pub use sarif::sarif;
+pub use terminal::{certification_table, comparison_table, table};
+
+use cockpit_core::{Finding, Report, Status};
+
+use crate::{Certification, ScoreError};
+
+/// An output format of `certify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// The approval matrix, the score and the findings, for a terminal.
+    Table,
+    /// The certification JSON (it carries the report).
+    Json,
+    /// For a pull-request comment.
+    Markdown,
+    /// JUnit XML: one test case per finding.
+    Junit,
+    /// SARIF 2.1.0, for code scanning.
+    Sarif,
+    /// A self-contained HTML page with charts.
+    Html,
+    /// A shields-style SVG badge.
+    Badge,
+}
+
+impl Format {
+    pub const ALL: [Format; 7] = [
+        Format::Table,
+        Format::Json,
+        Format::Markdown,
+        Format::Junit,
+        Format::Sarif,
+        Format::Html,
+        Format::Badge,
+    ];
+
+    /// The file it is written to under `--out`.
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Table => "certification.txt",
+            Format::Json => "certification.json",
+            Format::Markdown => "certification.md",
+            Format::Junit => "junit.xml",
+            Format::Sarif => "report.sarif",
+            Format::Html => "report.html",
+            Format::Badge => "badge.svg",
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Table => "table",
+            Format::Json => "json",
+            Format::Markdown => "markdown",
+            Format::Junit => "junit",
+            Format::Sarif => "sarif",
+            Format::Html => "html",
+            Format::Badge => "badge",
+        }
+    }
+
+    /// Render a certification; `colour` only affects [`Format::Table`].
+    pub fn render(self, cert: &Certification, colour: bool) -> Result<String, ScoreError> {
+        Ok(match self {
+            Format::Table => certification_table(cert, colour),
+            Format::Json => {
+                let mut s = serde_json::to_string_pretty(cert).map_err(|e| ScoreError::Render {
+                    format: "json",
+                    message: e.to_string(),
+                })?;
+                s.push('\n');
+                s
+            }
+            Format::Markdown => certification_markdown(cert),
+            Format::Junit => junit(cert)?,
+            Format::Sarif => sarif(cert)?,
+            Format::Html => html(cert),
+            Format::Badge => badge(cert),
+        })
+    }
+}
+
+pub(crate) fn status_label(s: Status) -> &'static str {
+    match s {
+        Status::Pass => "PASS",
+        Status::Warn => "WARN",
+        Status::Fail => "FAIL",
+        Status::NotMeasured => "NOT MEASURED",
+        Status::Error => "ERROR",
+        Status::Skipped => "SKIPPED",
+        _ => "?",
+    }
+}
+
+/// Findings by pillar, then worst status first, then check id.
+pub(crate) fn ordered(report: &Report) -> Vec<&Finding> {
+    let mut v: Vec<&Finding> = report.findings.iter().collect();
+    v.sort_by(|a, b| {
+        (
+            a.pillar,
+            crate::score::status_rank(a.status),
+            a.check_id.as_str(),
+            &a.subject,
+        )
+            .cmp(&(
+                b.pillar,
+                crate::score::status_rank(b.status),
+                b.check_id.as_str(),
+                &b.subject,
+            ))
+    });
+    v
+}
+
+/// `12 findings, 9 pass, 1 fail …` (and INTERRUPTED when partial).
+pub fn summary_line(report: &Report) -> String {
+    let mut parts = vec![format!("{} findings", report.summary.total)];
+    for s in [
+        Status::Pass,
+        Status::Warn,
+        Status::Fail,
+        Status::NotMeasured,
+        Status::Error,
+        Status::Skipped,
+    ] {
+        let n = report.count(s);
+        if n > 0 {
+            parts.push(format!("{n} {s}"));
+        }
+    }
+    let mut line = parts.join(", ");
+    if report.interrupted {
+        line.push_str(" — INTERRUPTED: partial results");
+    }
+    line
+}
+
+/// `name value (n=…)` for a finding's first `max` measurements.
+pub(crate) fn evidence_lines(f: &Finding, max: usize) -> Vec<String> {
+    f.measurements
+        .iter()
+        .take(max)
+        .map(|m| format!("{} {} (n={})", m.name, m.display_value(), m.samples))
+        .collect()
+}
+
+/// The provenance line: tool, config hash, git revision.
+pub(crate) fn provenance_line(report: &Report) -> String {
+    let mut parts = vec![format!(
+        "{} {} · report schema {} · {}",
+        report.tool.name, report.tool.version, report.schema_version, report.generated_at
+    )];
+    if let Some(p) = &report.provenance {
+        if let Some(h) = &p.config_sha256 {
+            parts.push(format!("config sha256 {}", &h[..h.len().min(12)]));
+        }
+        if let Some(g) = &p.git {
+            parts.push(format!(
+                "git {} (tree {}){}",
+                &g.commit[..g.commit.len().min(12)],
+                &g.tree[..g.tree.len().min(12)],
+                if g.dirty { ", dirty" } else { "" }
+            ));
+        }
+    }
+    parts.join(" · ")
+}

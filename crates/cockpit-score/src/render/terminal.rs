@@ -1,0 +1,212 @@
+//! The terminal renderer: tables, coloured only when asked (the caller
+//! decides: a TTY and no NO_COLOR).
+
+use std::fmt::Write as _;
+
+use cockpit_core::{Report, Status};
+use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+
+use super::{evidence_lines, ordered, provenance_line, status_label, summary_line};
+use crate::{Certification, Comparison, Verdict, WaiverState};
+
+fn status_cell(s: Status, colour: bool) -> Cell {
+    let cell = Cell::new(status_label(s));
+    if !colour {
+        return cell;
+    }
+    let c = match s {
+        Status::Pass => Color::Green,
+        Status::Warn => Color::Yellow,
+        Status::Fail | Status::Error => Color::Red,
+        _ => Color::DarkGrey,
+    };
+    cell.fg(c).add_attribute(Attribute::Bold)
+}
+
+fn verdict_cell(v: Verdict, colour: bool) -> Cell {
+    let cell = Cell::new(v.label());
+    if !colour {
+        return cell;
+    }
+    let c = match v {
+        Verdict::Pass => Color::Green,
+        Verdict::Warn => Color::Yellow,
+        Verdict::Fail => Color::Red,
+        _ => Color::DarkGrey,
+    };
+    cell.fg(c).add_attribute(Attribute::Bold)
+}
+
+fn new_table(colour: bool) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !colour {
+        t.force_no_tty();
+        // A fixed width without a terminal, so files and pipes read the same everywhere.
+        t.set_width(160);
+    }
+    t
+}
+
+/// The terminal table: one row per finding, then the moves to make.
+pub fn table(report: &Report, colour: bool) -> String {
+    let mut t = new_table(colour);
+    t.set_header(vec![
+        "Status", "Check", "Pillar", "Subject", "Finding", "Evidence",
+    ]);
+    for f in ordered(report) {
+        t.add_row(vec![
+            status_cell(f.status, colour),
+            Cell::new(f.check_id.as_str()),
+            Cell::new(f.pillar.display_name()),
+            Cell::new(f.subject.as_deref().unwrap_or("-")),
+            Cell::new(&f.summary),
+            Cell::new(evidence_lines(f, 4).join("\n")),
+        ]);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "{t}");
+    let _ = writeln!(out, "{}", summary_line(report));
+    let moves: Vec<_> = ordered(report)
+        .into_iter()
+        .filter(|f| {
+            f.recommendation.is_some()
+                && matches!(
+                    f.status,
+                    Status::Fail | Status::Warn | Status::NotMeasured | Status::Error
+                )
+        })
+        .collect();
+    if !moves.is_empty() {
+        let _ = writeln!(out, "\nRecommended moves:");
+        for f in moves {
+            let _ = writeln!(
+                out,
+                "  {} {}{}: {}",
+                f.check_id,
+                f.subject.as_deref().unwrap_or(""),
+                f.location
+                    .as_ref()
+                    .map(|l| format!(" ({l})"))
+                    .unwrap_or_default(),
+                f.recommendation.as_deref().unwrap_or("")
+            );
+        }
+    }
+    out
+}
+
+/// The approval matrix and the score, then the waivers and every finding.
+pub fn certification_table(cert: &Certification, colour: bool) -> String {
+    let mut out = String::new();
+    let mut m = new_table(colour);
+    m.set_header(vec![
+        "Pillar",
+        "Status",
+        "Score",
+        "Primary risk",
+        "Recommended move",
+    ]);
+    for p in &cert.pillars {
+        let risk = p
+            .primary_risk
+            .as_ref()
+            .map(|r| {
+                let mut s = format!("{}: {}", r.check_id, r.summary);
+                if let Some(fig) = &r.figure {
+                    s.push_str(&format!("\n{fig}"));
+                }
+                s
+            })
+            .unwrap_or_else(|| "-".into());
+        m.add_row(vec![
+            Cell::new(p.pillar.display_name()),
+            verdict_cell(p.verdict, colour),
+            Cell::new(
+                p.score
+                    .map(|s| format!("{s:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            Cell::new(risk),
+            Cell::new(p.recommended_move.as_deref().unwrap_or("-")),
+        ]);
+    }
+    let _ = writeln!(out, "Infrastructure Approval Matrix");
+    let _ = writeln!(out, "{m}");
+    let verdict = if cert.passed { "PASSED" } else { "FAILED" };
+    let verdict = if colour {
+        let c = if cert.passed { "32" } else { "31" };
+        format!("\u{1b}[1;{c}m{verdict}\u{1b}[0m")
+    } else {
+        verdict.to_string()
+    };
+    let _ = writeln!(
+        out,
+        "Score {} / 100 (threshold {:.1}): gate {verdict}",
+        cert.score_label(),
+        cert.threshold
+    );
+    if let (Some(u), Some(s)) = (cert.uncapped_score, cert.score)
+        && u != s
+    {
+        let _ = writeln!(out, "  weighted score {u:.1}, capped by critical failure");
+    }
+    for r in &cert.reasons {
+        let _ = writeln!(out, "  - {r}");
+    }
+    if !cert.waivers.is_empty() {
+        let _ = writeln!(out, "\nWaivers:");
+        for w in &cert.waivers {
+            let tag = match w.state {
+                WaiverState::InForce => "in force",
+                WaiverState::Unused => "unused",
+                WaiverState::Expired => "EXPIRED",
+            };
+            let _ = writeln!(out, "  [{tag}] {}", w.note);
+        }
+    }
+    let _ = writeln!(out, "{}\n", provenance_line(&cert.report));
+    out.push_str(&table(&cert.report, colour));
+    out
+}
+
+/// Changes against a baseline run, regressions first.
+pub fn comparison_table(c: &Comparison) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nCompared with the run of {} ({} regression(s); measurements that moved ≥ {}%):",
+        c.baseline_generated_at,
+        c.regressions(),
+        c.regression_percent
+    );
+    for s in &c.status_changes {
+        let _ = writeln!(
+            out,
+            "  {} {} {}: {} → {}",
+            if s.regression { "REGRESSION" } else { "change" },
+            s.check_id,
+            s.subject.as_deref().unwrap_or(""),
+            s.before,
+            s.after
+        );
+    }
+    for m in &c.changes {
+        let _ = writeln!(
+            out,
+            "  {} {} {} {}: {} → {} ({:+.1}%)",
+            if m.regression { "REGRESSION" } else { "change" },
+            m.check_id,
+            m.subject.as_deref().unwrap_or(""),
+            m.name,
+            m.before,
+            m.after,
+            m.change_percent.unwrap_or(0.0)
+        );
+    }
+    if c.status_changes.is_empty() && c.changes.is_empty() {
+        let _ = writeln!(out, "  no status change and no measurement moved that much");
+    }
+    out
+}
