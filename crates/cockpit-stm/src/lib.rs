@@ -1,0 +1,267 @@
+//! Measures whether an AI agent's short-term (session) memory will survive:
+//! the Redis / Memorystore it lives in is reachable and fast (STA-LATENCY),
+//! writes to disk (STA-PERSIST, STA-FSYNC), does not evict sessions under
+//! memory pressure (STA-EVICT), has a replica (STA-HA), and returns a
+//! session document byte-exact with its TTL (STA-ROUNDTRIP). Opt-in: a SCAN
+//! sample of the agent's session keys for TTL and size (STA-KEYS), and a
+//! real restart to see whether a marker survives (STA-SURVIVAL). The agents'
+//! own declarations are checked too: session memory in pod memory fails
+//! (STA-EXTERNAL, the "Memory Loss" risk).
+//!
+//! Every verdict rests on something read from the server (`INFO`, `CONFIG
+//! GET` where allowed, `TIME`) or measured against it; what cannot be read
+//! (e.g. `CONFIG` blocked on managed Redis) is reported as not-measured,
+//! never as a pass. Findings are [`cockpit_core::Finding`]s.
+//!
+//! ```
+//! use cockpit_stm::{checks, Info};
+//! use cockpit_core::Status;
+//!
+//! // The pure half of every check: evidence in, finding out.
+//! let info = Info::parse("aof_enabled:0\nrdb_last_bgsave_status:ok\nrdb_last_bgsave_time_sec:-1\n");
+//! let no_save_points = Ok(Some(String::new()));
+//! let f = checks::persist::evaluate("redis://127.0.0.1:6379", &info, &no_save_points, None);
+//! assert_eq!(f.status, Status::Fail);
+//! assert!(f.summary.contains("no persistence"));
+//! ```
+//!
+//! Against a server (fred underneath):
+//!
+//! ```no_run
+//! # async fn demo() {
+//! let cfg = cockpit_stm::StmConfig::for_url("redis://:secret@127.0.0.1:6379");
+//! let report = cockpit_stm::audit(&cfg).await;
+//! for f in &report.findings {
+//!     println!("{} {} {}", f.check_id, f.status, f.summary);
+//! }
+//! # }
+//! ```
+//!
+//! # What it never does
+//!
+//! It never reads, lists or writes a key it did not create: its own keys are
+//! `{key_prefix}cockpit-check:{uuid}`, written with `NX` and a TTL (so they
+//! expire even if the process is killed), and deleted before [`audit`]
+//! returns — also on error and when cancelled (Ctrl-C). It never sends
+//! `KEYS`; the opt-in key sample uses `SCAN` and reads only `TTL` and
+//! `MEMORY USAGE` of the keys it finds, never their values. `DEBUG
+//! RESTART` / `DEBUG CRASH-AND-RECOVER` are sent only when
+//! [`StmConfig::disruptive`] is set. It never prints, and never shows a
+//! password: URLs are redacted with [`cockpit_core::redact_url`] in
+//! findings, errors and tracing spans. Every command has a timeout.
+
+pub mod checks;
+mod config;
+mod conn;
+mod error;
+mod info;
+mod latency;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::time::Duration;
+
+use cockpit_core::{Finding, redact_url};
+use tokio_util::sync::CancellationToken;
+
+pub use config::{DeclaredStm, StmBackend, StmConfig, SurvivalMode};
+pub use error::StmError;
+pub use info::Info;
+pub use latency::{LatencyOptions, LatencyReport, measure_latency};
+
+use checks::{
+    evict, external, fsync, ha, keys, latency as lat, not_measured, persist, roundtrip, survival,
+};
+use conn::Conn;
+
+/// What marks the check's own keys: `{key_prefix}cockpit-check:…`.
+pub const CHECK_KEY_MARK: &str = "cockpit-check:";
+
+/// What an STM audit produced.
+#[derive(Debug, Default)]
+pub struct StmReport {
+    pub findings: Vec<Finding>,
+    /// Cancelled before every check finished (the own keys are deleted all the same).
+    pub interrupted: bool,
+    /// Redis endpoints the configuration asked to measure (0 or 1).
+    pub subjects: usize,
+    /// Of those, how many answered.
+    pub reached: usize,
+}
+
+/// Run every State check `cfg` enables.
+pub async fn audit(cfg: &StmConfig) -> StmReport {
+    audit_with_cancel(cfg, &CancellationToken::new()).await
+}
+
+/// [`audit`], stopped early (findings so far kept, own keys deleted) when
+/// `cancel` is cancelled.
+pub async fn audit_with_cancel(cfg: &StmConfig, cancel: &CancellationToken) -> StmReport {
+    let mut out = StmReport::default();
+    let shown = cfg.url.as_deref().map(redact_url);
+    out.findings
+        .extend(external::evaluate(&cfg.agents, shown.as_deref()));
+    let (Some(url), Some(shown)) = (cfg.url.as_deref(), shown) else {
+        return out;
+    };
+    out.subjects = 1;
+    let span = tracing::info_span!("stm_audit", target = %shown);
+    let _g = span.enter();
+
+    let opened = tokio::select! {
+        biased;
+        _ = cancel.cancelled() => { out.interrupted = true; return out; }
+        r = Conn::open(url, cfg.timeout, None) => r,
+    };
+    let (conn, connect) = match opened {
+        Ok(c) => c,
+        Err(e) => {
+            for spec in redis_checks(cfg) {
+                out.findings.push(not_measured(&spec, &shown, &e));
+            }
+            return out;
+        }
+    };
+    out.reached = 1;
+    let key = check_key(&cfg.key_prefix);
+
+    let finished = run_checks(cfg, &conn, connect, &key, &shown, cancel, &mut out.findings).await;
+    // Whatever happened above, the check's own key goes.
+    delete_own_key(&conn, &key).await;
+    conn.close().await;
+
+    if finished && cfg.disruptive && !cancel.is_cancelled() {
+        let r = survival::run(
+            url,
+            &cfg.key_prefix,
+            cfg.survival_mode,
+            cfg.timeout,
+            cfg.survival_timeout,
+            cancel,
+        )
+        .await;
+        out.findings
+            .push(survival::evaluate(&shown, cfg.survival_mode, &r));
+    }
+    out.interrupted = cancel.is_cancelled();
+    out
+}
+
+/// The checks that need the server, in the order they run.
+fn redis_checks(cfg: &StmConfig) -> Vec<cockpit_core::CheckSpec> {
+    let mut v = vec![
+        persist::STA_PERSIST,
+        fsync::STA_FSYNC,
+        evict::STA_EVICT,
+        ha::STA_HA,
+        roundtrip::STA_ROUNDTRIP,
+        lat::STA_LATENCY,
+    ];
+    if cfg.sample_sessions.is_some() {
+        v.push(keys::STA_KEYS);
+    }
+    if cfg.disruptive {
+        v.push(survival::STA_SURVIVAL);
+    }
+    v
+}
+
+/// Returns whether every check ran (false when cancelled).
+async fn run_checks(
+    cfg: &StmConfig,
+    conn: &Conn,
+    connect: Duration,
+    key: &str,
+    shown: &str,
+    cancel: &CancellationToken,
+    findings: &mut Vec<Finding>,
+) -> bool {
+    // Read-only evidence first.
+    let info = match conn.info().await {
+        Ok(i) => i,
+        Err(e) => {
+            for spec in [
+                &persist::STA_PERSIST,
+                &fsync::STA_FSYNC,
+                &evict::STA_EVICT,
+                &ha::STA_HA,
+            ] {
+                findings.push(not_measured(spec, shown, &e));
+            }
+            Info::default()
+        }
+    };
+    let config = |p: &'static str| async move {
+        conn.config_get(p).await.map_err(|e| match e {
+            StmError::Command { message, .. } => message,
+            other => other.to_string(),
+        })
+    };
+    if !info.is_empty() {
+        let save = config("save").await;
+        let now = conn.server_time().await.ok();
+        findings.push(persist::evaluate(shown, &info, &save, now));
+        let appendfsync = config("appendfsync").await;
+        let aof = info.get_i64("aof_enabled").map(|v| v == 1);
+        findings.push(fsync::evaluate(shown, aof, &appendfsync));
+    }
+    if cancel.is_cancelled() {
+        return false;
+    }
+    let sample = match cfg.sample_sessions {
+        Some(n) => {
+            let r = keys::run(conn, &cfg.key_prefix, n, cancel).await;
+            findings.push(keys::evaluate(shown, &cfg.key_prefix, &r));
+            r.ok()
+        }
+        None => None,
+    };
+    if !info.is_empty() {
+        let fallback = if info.get("maxmemory_policy").is_none() {
+            config("maxmemory-policy").await.ok().flatten()
+        } else {
+            None
+        };
+        findings.push(evict::evaluate(
+            shown,
+            &info,
+            fallback.as_deref(),
+            sample.as_ref(),
+        ));
+        findings.push(ha::evaluate(shown, &info));
+    }
+    if cancel.is_cancelled() {
+        return false;
+    }
+    let rt = roundtrip::run(conn, key, cfg.check_key_ttl, cancel).await;
+    findings.push(roundtrip::evaluate(shown, &rt));
+    if cancel.is_cancelled() {
+        return false;
+    }
+    let opts = LatencyOptions {
+        samples: cfg.latency_samples,
+        warmup: 1,
+        timeout: cfg.timeout,
+        key_prefix: cfg.key_prefix.clone(),
+        key_ttl: cfg.check_key_ttl,
+        cancel: cancel.clone(),
+    };
+    let r = latency::measure_on(conn, connect, key, &opts).await;
+    findings.push(lat::evaluate(&r, cfg.latency_p99));
+    !cancel.is_cancelled()
+}
+
+/// A fresh key of the check's own: `{prefix}cockpit-check:{uuid}`.
+pub(crate) fn check_key(prefix: &str) -> String {
+    format!("{prefix}{CHECK_KEY_MARK}{}", uuid::Uuid::new_v4())
+}
+
+/// `DEL` the check's own key, bounded, never cancelled: it runs after a
+/// cancel too.
+pub(crate) async fn delete_own_key(conn: &Conn, key: &str) {
+    use fred::prelude::*;
+    let r: Result<i64, StmError> = conn.call("DEL", conn.client.del(key)).await;
+    if let Err(e) = r {
+        tracing::warn!(error = %e, "could not delete the check's own key; it expires by its TTL");
+    }
+}

@@ -1,0 +1,372 @@
+//! The State checks against real redis-server processes, one per case,
+//! started on free 127.0.0.1 ports by `cockpit_stm::testing`.
+
+use std::time::Duration;
+
+use cockpit_core::{Finding, Status};
+use cockpit_stm::testing::{self, RedisServer};
+use cockpit_stm::{DeclaredStm, StmBackend, StmConfig, StmReport, SurvivalMode};
+
+fn cfg(server: &RedisServer) -> StmConfig {
+    StmConfig {
+        latency_samples: 20,
+        // Not a timing assertion: the bound is loose so the verdicts below
+        // depend only on the server's configuration.
+        latency_p99: Duration::from_secs(5),
+        ..StmConfig::for_url(server.url())
+    }
+}
+
+fn find<'a>(r: &'a StmReport, id: &str) -> &'a Finding {
+    r.findings
+        .iter()
+        .find(|f| f.check_id.as_str() == id)
+        .unwrap_or_else(|| panic!("no {id} finding in {:#?}", r.findings))
+}
+
+fn no_check_keys_left(server: &RedisServer) {
+    let left = server.keys("*cockpit-check:*");
+    assert!(left.is_empty(), "the check left keys behind: {left:?}");
+}
+
+#[tokio::test]
+async fn aof_everysec_with_noeviction_passes() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    assert_eq!((r.subjects, r.reached, r.interrupted), (1, 1, false));
+    for id in [
+        "STA-PERSIST",
+        "STA-FSYNC",
+        "STA-EVICT",
+        "STA-ROUNDTRIP",
+        "STA-LATENCY",
+    ] {
+        let f = find(&r, id);
+        assert_eq!(f.status, Status::Pass, "{id}: {}", f.summary);
+    }
+    // A lone primary: the Basic-tier warning.
+    assert_eq!(find(&r, "STA-HA").status, Status::Warn);
+    let lat = find(&r, "STA-LATENCY");
+    let ping = lat.measurement("ping_p99").expect("ping_p99");
+    assert_eq!(ping.samples, 20);
+    assert!(ping.distribution.is_some());
+    assert_eq!(lat.measurement("set_p99").expect("set_p99").samples, 20);
+    assert_eq!(
+        find(&r, "STA-PERSIST")
+            .measurement("aof_enabled")
+            .unwrap()
+            .value,
+        1.0
+    );
+    // Nothing the check wrote is left, and nothing else was touched.
+    no_check_keys_left(&server);
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+}
+
+#[tokio::test]
+async fn no_persistence_with_allkeys_lru_fails_for_both_reasons() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE_ALLKEYS_LRU);
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Fail, "{}", p.summary);
+    assert!(p.summary.contains("no persistence"), "{}", p.summary);
+    assert!(p.recommendation.is_some());
+    let e = find(&r, "STA-EVICT");
+    assert_eq!(e.status, Status::Fail, "{}", e.summary);
+    assert!(e.summary.contains("allkeys-lru"), "{}", e.summary);
+    assert_eq!(find(&r, "STA-FSYNC").status, Status::Skipped);
+    no_check_keys_left(&server);
+}
+
+#[tokio::test]
+async fn rdb_only_warns_with_the_window() {
+    let server = RedisServer::start(testing::RDB_ONLY);
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Warn, "{}", p.summary);
+    assert_eq!(p.measurement("rdb_save_window").unwrap().value, 3600.0);
+    assert!(p.measurement("rdb_last_save_age").is_some(), "{p:#?}");
+    assert!(p.summary.contains("RDB snapshots only"), "{}", p.summary);
+}
+
+#[tokio::test]
+async fn requirepass_authenticates_and_a_wrong_password_is_reported_not_printed() {
+    let secret = "s3cret-Pa55word";
+    let server = RedisServer::start(&format!(
+        "{}requirepass {secret}\n",
+        testing::AOF_NOEVICTION
+    ));
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    assert_eq!(find(&r, "STA-ROUNDTRIP").status, Status::Pass);
+    let json = serde_json::to_string(&r.findings).unwrap();
+    assert!(!json.contains(secret), "the password leaked: {json}");
+
+    let wrong = "not-the-password";
+    let bad = StmConfig {
+        url: Some(format!("redis://:{wrong}@127.0.0.1:{}", server.port())),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&bad).await;
+    assert_eq!((r.subjects, r.reached), (1, 0));
+    let f = find(&r, "STA-PERSIST");
+    assert_eq!(f.status, Status::NotMeasured);
+    assert!(f.summary.contains("authentication failed"), "{}", f.summary);
+    let json = serde_json::to_string(&r.findings).unwrap();
+    assert!(!json.contains(wrong), "the password leaked: {json}");
+    // No password at all.
+    let none = StmConfig {
+        url: Some(format!("redis://127.0.0.1:{}", server.port())),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&none).await;
+    assert_eq!(find(&r, "STA-ROUNDTRIP").status, Status::NotMeasured);
+}
+
+#[tokio::test]
+async fn primary_with_a_replica_passes_ha_and_the_replica_refuses_writes() {
+    let primary = RedisServer::start(testing::AOF_NOEVICTION);
+    let replica = RedisServer::start_replica(&primary, testing::AOF_NOEVICTION);
+    let r = cockpit_stm::audit(&cfg(&primary)).await;
+    let ha = find(&r, "STA-HA");
+    assert_eq!(ha.status, Status::Pass, "{}", ha.summary);
+    assert_eq!(ha.measurement("online_replicas").unwrap().value, 1.0);
+
+    let r = cockpit_stm::audit(&cfg(&replica)).await;
+    let ha = find(&r, "STA-HA");
+    assert!(
+        ha.summary.contains("replica of 127.0.0.1"),
+        "{}",
+        ha.summary
+    );
+    let rt = find(&r, "STA-ROUNDTRIP");
+    assert_eq!(rt.status, Status::NotMeasured, "{}", rt.summary);
+    assert!(rt.summary.contains("read-only replica"), "{}", rt.summary);
+    let lat = find(&r, "STA-LATENCY");
+    assert!(lat.measurement("ping_p99").is_some());
+    assert!(lat.measurement("set_p99").is_none());
+    assert!(lat.summary.contains("READONLY"), "{}", lat.summary);
+}
+
+#[tokio::test]
+async fn restart_with_aof_keeps_the_marker() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    let c = StmConfig {
+        disruptive: true,
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c).await;
+    let s = find(&r, "STA-SURVIVAL");
+    assert_eq!(
+        s.status,
+        Status::Pass,
+        "{}\nlog: {}",
+        s.summary,
+        server.log()
+    );
+    let outage = s.measurement("outage").unwrap();
+    assert!(outage.value > 0.0 && outage.samples == 1);
+    no_check_keys_left(&server);
+}
+
+#[tokio::test]
+async fn restart_without_persistence_loses_the_marker() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let c = StmConfig {
+        disruptive: true,
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c).await;
+    let s = find(&r, "STA-SURVIVAL");
+    assert_eq!(
+        s.status,
+        Status::Fail,
+        "{}\nlog: {}",
+        s.summary,
+        server.log()
+    );
+    assert!(s.summary.contains("Memory Loss"), "{}", s.summary);
+}
+
+#[tokio::test]
+async fn crash_restart_of_rdb_only_loses_what_a_graceful_one_saves() {
+    let server = RedisServer::start(testing::RDB_ONLY);
+    let c = StmConfig {
+        disruptive: true,
+        survival_mode: SurvivalMode::Crash,
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c).await;
+    let s = find(&r, "STA-SURVIVAL");
+    assert_eq!(
+        s.status,
+        Status::Fail,
+        "{}\nlog: {}",
+        s.summary,
+        server.log()
+    );
+    assert!(s.summary.contains("CRASH-AND-RECOVER"), "{}", s.summary);
+}
+
+#[tokio::test]
+async fn without_disruptive_no_restart_is_attempted() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let run_id = |s: &RedisServer| {
+        s.cli(&["INFO", "server"])
+            .lines()
+            .find_map(|l| l.strip_prefix("run_id:").map(str::to_string))
+            .expect("run_id")
+    };
+    let before = run_id(&server);
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    assert!(
+        r.findings
+            .iter()
+            .all(|f| f.check_id.as_str() != "STA-SURVIVAL")
+    );
+    // A restart would have given the server a new run id.
+    assert_eq!(run_id(&server), before);
+    let c = StmConfig {
+        disruptive: true,
+        ..cfg(&server)
+    };
+    cockpit_stm::audit(&c).await;
+    assert_ne!(run_id(&server), before, "--disruptive restarts the server");
+}
+
+#[tokio::test]
+async fn session_key_sample_reports_keys_without_ttl_and_touches_nothing_else() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    for i in 0..6 {
+        server.cli(&[
+            "SET",
+            &format!("agent:stm:s{i}"),
+            &"x".repeat(100 * (i + 1)),
+        ]);
+    }
+    for i in 0..4 {
+        server.cli(&["EXPIRE", &format!("agent:stm:s{i}"), "3600"]);
+    }
+    server.cli(&["SET", "other:key", "untouched"]);
+    let c = StmConfig {
+        sample_sessions: Some(100),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c).await;
+    let k = find(&r, "STA-KEYS");
+    assert_eq!(k.status, Status::Warn, "{}", k.summary);
+    assert_eq!(k.measurement("keys_sampled").unwrap().value, 6.0);
+    assert_eq!(k.measurement("keys_without_ttl").unwrap().value, 2.0);
+    assert!(k.measurement("key_size_max").unwrap().value >= 600.0);
+    // Keys it did not create are as they were.
+    assert_eq!(server.cli(&["GET", "other:key"]).trim(), "untouched");
+    assert_eq!(server.cli(&["TTL", "agent:stm:s5"]).trim(), "-1");
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "7");
+    // The sample is bounded by N.
+    let c = StmConfig {
+        sample_sessions: Some(3),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c).await;
+    assert_eq!(
+        find(&r, "STA-KEYS")
+            .measurement("keys_sampled")
+            .unwrap()
+            .value,
+        3.0
+    );
+}
+
+#[tokio::test]
+async fn unreachable_and_non_redis_ports_are_not_measured_with_a_reason() {
+    let port = testing::free_port();
+    let mut c = StmConfig::for_url(format!("redis://127.0.0.1:{port}"));
+    c.timeout = Duration::from_secs(2);
+    let r = cockpit_stm::audit(&c).await;
+    assert_eq!((r.subjects, r.reached), (1, 0));
+    for f in &r.findings {
+        assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
+        assert!(f.summary.contains("cannot connect"), "{}", f.summary);
+    }
+
+    // A port that answers, but not in RESP.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in listener.incoming().flatten() {
+            use std::io::Write;
+            let mut s = s;
+            let _ = s.write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n");
+            std::thread::sleep(Duration::from_secs(5));
+        }
+    });
+    let mut c = StmConfig::for_url(format!("redis://127.0.0.1:{port}"));
+    c.timeout = Duration::from_secs(2);
+    let r = cockpit_stm::audit(&c).await;
+    assert_eq!(r.reached, 0);
+    for f in &r.findings {
+        assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
+    }
+}
+
+#[tokio::test]
+async fn config_disabled_is_not_measured_not_passed() {
+    // As on managed Redis: CONFIG renamed away.
+    let server = RedisServer::start(&format!(
+        "{}rename-command CONFIG \"\"\n",
+        testing::NO_PERSISTENCE
+    ));
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let fsync = find(&r, "STA-FSYNC");
+    assert_eq!(fsync.status, Status::Skipped); // AOF off: nothing to read
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::NotMeasured, "{}", p.summary);
+    assert!(
+        p.summary.contains("CONFIG GET save refused"),
+        "{}",
+        p.summary
+    );
+    // INFO still gives the eviction policy.
+    assert_eq!(find(&r, "STA-EVICT").status, Status::Pass);
+    let server = RedisServer::start(&format!(
+        "{}rename-command CONFIG \"\"\n",
+        testing::AOF_NOEVICTION
+    ));
+    let r = cockpit_stm::audit(&cfg(&server)).await;
+    assert_eq!(find(&r, "STA-FSYNC").status, Status::NotMeasured);
+    assert_eq!(find(&r, "STA-PERSIST").status, Status::Pass);
+}
+
+#[tokio::test]
+async fn declared_in_process_memory_fails_without_any_redis() {
+    let c = StmConfig {
+        agents: vec![DeclaredStm {
+            agent: "chat".into(),
+            backend: StmBackend::InProcess,
+        }],
+        ..StmConfig::default()
+    };
+    let r = cockpit_stm::audit(&c).await;
+    assert_eq!(r.subjects, 0);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].status, Status::Fail);
+    assert_eq!(r.findings[0].subject.as_deref(), Some("chat"));
+}
+
+#[tokio::test]
+async fn probe_latency_reports_distributions_and_cleans_up() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    let opts = cockpit_stm::LatencyOptions {
+        samples: 30,
+        ..Default::default()
+    };
+    let r = cockpit_stm::measure_latency(&server.url(), &opts)
+        .await
+        .unwrap();
+    assert_eq!(r.samples, 30);
+    assert_eq!(r.ping.count, 30);
+    assert_eq!(r.get.unwrap().count, 30);
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["protocol"], "redis");
+    assert!(v["ping"]["p99_ms"].as_f64().unwrap() > 0.0);
+    no_check_keys_left(&server);
+}
