@@ -195,14 +195,15 @@ pub fn comparison_table(c: &Comparison) -> String {
     for m in &c.changes {
         let _ = writeln!(
             out,
-            "  {} {} {} {}: {} → {} ({:+.1}%)",
+            "  {} {} {} {}: {} {u} → {} {u} ({:+.1}%)",
             if m.regression { "REGRESSION" } else { "change" },
             m.check_id,
             m.subject.as_deref().unwrap_or(""),
             m.name,
             m.before,
             m.after,
-            m.change_percent.unwrap_or(0.0)
+            m.change_percent.unwrap_or(0.0),
+            u = m.unit.suffix()
         );
     }
     if c.status_changes.is_empty() && c.changes.is_empty() {

@@ -1,0 +1,141 @@
+//! The HTML report opened in headless Chromium (Debian's `chromium`;
+//! `cargo xtask ci` installs it when missing): a screenshot is taken, and
+//! the DOM Chromium built is checked for the charts, the matrix, and for
+//! hostile markup from a measured system arriving as text, not as elements.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cockpit_score::{Date, Format, GatePolicy, certify, read_report};
+
+/// A hang guard for one browser run, not a timing assertion.
+const BROWSER_TIMEOUT: Duration = Duration::from_secs(90);
+
+fn chromium() -> PathBuf {
+    for name in ["chromium", "chromium-browser", "google-chrome"] {
+        if let Some(p) = std::env::var_os("PATH").and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|d| d.join(name))
+                .find(|p| p.is_file())
+        }) {
+            return p;
+        }
+    }
+    panic!(
+        "headless Chromium is needed for this test: `apt-get install chromium` (cargo xtask ci installs it)"
+    );
+}
+
+/// Run Chromium headless on `page` with `extra` flags; stdout is returned.
+fn run_chromium(page: &Path, profile: &Path, extra: &[String]) -> String {
+    let mut child = Command::new(chromium())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--disable-dev-shm-usage",
+            "--window-size=1280,2400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(format!("file://{}", page.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start chromium");
+    // Read stdout on a thread so a large DOM cannot block the browser.
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
+        s
+    });
+    let deadline = Instant::now() + BROWSER_TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "chromium exited with {status}");
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within {BROWSER_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}
+
+#[test]
+fn html_report_renders_in_headless_chromium_with_its_charts() {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fail.json");
+    let report = read_report(&fixture).unwrap();
+    let cert = certify(
+        &report,
+        &GatePolicy::default(),
+        Date::new(2026, 3, 1).unwrap(),
+    );
+    let html = Format::Html.render(&cert, false).unwrap();
+    // Self-contained: no script, no stylesheet link, no attribute that
+    // fetches (maud quotes every attribute and escapes quotes in text, so
+    // ` src="` can only be an attribute), no CSS url().
+    for needle in [
+        "<script", "<link", " src=\"", " href=\"", "@import", "url(http",
+    ] {
+        assert!(!html.contains(needle), "the page contains {needle:?}");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    std::fs::write(&page, &html).unwrap();
+    let shot = dir.path().join("screenshot.png");
+    run_chromium(
+        &page,
+        &dir.path().join("profile-shot"),
+        &[format!("--screenshot={}", shot.display())],
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
+    assert!(
+        png.len() > 10_000,
+        "a {}-byte screenshot is blank",
+        png.len()
+    );
+
+    let dom = run_chromium(
+        &page,
+        &dir.path().join("profile-dom"),
+        &["--dump-dom".to_string()],
+    );
+    assert!(
+        dom.contains("id=\"chart-pillars\""),
+        "pillar chart missing:\n{dom}"
+    );
+    // One bar per scored pillar.
+    assert_eq!(dom.matches("data-pillar=\"network\"").count(), 2, "{dom}");
+    let dists = dom.matches("class=\"chart chart-distribution\"").count();
+    assert_eq!(dists, 3, "one chart per measurement with a distribution");
+    assert!(dom.contains("data-measurement=\"ttft_p95\""), "{dom}");
+    assert!(dom.contains("data-quantile=\"p99.9\""), "{dom}");
+    assert!(dom.contains("id=\"matrix\""), "{dom}");
+    assert!(dom.contains("Regional Mismatch"), "{dom}");
+    // The hostile error message is text in the DOM, never an element.
+    assert!(
+        !dom.contains("<script>alert"),
+        "markup from a measured system became an element"
+    );
+    assert!(
+        !dom.contains("<img src=\"x\""),
+        "markup from a measured system became an element"
+    );
+    assert!(
+        dom.contains("&lt;script&gt;alert('x')&lt;/script&gt;"),
+        "{dom}"
+    );
+}
