@@ -3,37 +3,111 @@
 use std::path::{Path, PathBuf};
 
 use cockpit_core::Report;
+use cockpit_score::{Comparison, EvidenceLake, render as score_render};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AuditArgs, ReportFormat};
+use crate::config::CockpitConfig;
 use crate::{CliError, Outcome, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
-    let (cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
-    let ev = evidence::collect(&cfg, &cancel).await;
+    let path = evidence::config_path(args.config.as_deref(), args.testbed);
+    let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
+    if (args.sample_sessions.is_some() || args.disruptive) && cfg.stm.is_none() {
+        return Err(CliError::Usage(
+            "--sample-sessions and --disruptive need an [stm] section (the Redis to audit) in the configuration".into(),
+        ));
+    }
+    cfg.stm_sample_sessions = args.sample_sessions;
+    cfg.stm_disruptive = args.disruptive;
+    let baseline = baseline(&cfg, args.compare.as_deref())?;
+    let mut ev = evidence::collect(&cfg, &cancel).await;
     if let Some(tb) = testbed {
         tb.shutdown().await;
     }
-    emit(&ev.report, &args.format, args.out.as_deref())?;
+    ev.report.provenance = Some(evidence::provenance(&cfg, path.as_deref()));
+    let comparison =
+        baseline.map(|b| cockpit_score::compare(&b, &ev.report, cfg.gate.regression_percent));
+    if !args.no_evidence {
+        store(&cfg, &ev.report, &[])?;
+    }
+    emit(
+        &ev.report,
+        &args.format,
+        args.out.as_deref(),
+        comparison.as_ref(),
+    )?;
     ev.outcome()
 }
 
+/// The run `--compare` names, read before this run is stored (so `last`
+/// means the run before this one).
+pub fn baseline(cfg: &CockpitConfig, spec: Option<&str>) -> Result<Option<Report>, CliError> {
+    let Some(spec) = spec else { return Ok(None) };
+    let lake = EvidenceLake::new(&cfg.gate.evidence_dir);
+    let path = lake
+        .resolve(spec)
+        .map_err(|e| CliError::Usage(format!("--compare {spec}: {e}")))?;
+    cockpit_score::read_report(&path)
+        .map(Some)
+        .map_err(|e| CliError::Usage(format!("--compare: {e}")))
+}
+
+/// Store a run in the evidence lake; says where on stderr.
+pub fn store(cfg: &CockpitConfig, report: &Report, extra: &[(&str, &str)]) -> Result<(), CliError> {
+    let lake = EvidenceLake::new(&cfg.gate.evidence_dir);
+    let dir = lake
+        .store(report, extra)
+        .map_err(|e| CliError::Usage(format!("cannot store the run in the evidence lake: {e}")))?;
+    eprintln!("evidence stored in {}", dir.display());
+    Ok(())
+}
+
 /// Print the chosen formats and, with `--out`, write them (and report.json) as files.
-fn emit(report: &Report, formats: &[ReportFormat], out: Option<&Path>) -> Result<(), CliError> {
+fn emit(
+    report: &Report,
+    formats: &[ReportFormat],
+    out: Option<&Path>,
+    comparison: Option<&Comparison>,
+) -> Result<(), CliError> {
     let json = report
         .to_json_pretty()
         .map_err(|e| CliError::Usage(format!("cannot serialise the report: {e}")))?;
     let colour = out.is_none() && render::use_colour();
+    let table = |colour| {
+        let mut t = score_render::table(report, colour);
+        if let Some(c) = comparison {
+            t.push_str(&score_render::comparison_table(c));
+        }
+        t
+    };
+    let markdown = || {
+        let mut m = score_render::markdown(report);
+        if let Some(c) = comparison {
+            m.push('\n');
+            m.push_str(&score_render::comparison_markdown(c));
+        }
+        m
+    };
     let mut stdout = String::new();
     for f in formats {
         match f {
-            ReportFormat::Table => stdout.push_str(&render::table(report, colour)),
+            ReportFormat::Table => stdout.push_str(&table(colour)),
             ReportFormat::Json => {
                 stdout.push_str(&json);
                 stdout.push('\n');
             }
-            ReportFormat::Markdown => stdout.push_str(&render::markdown(report)),
+            ReportFormat::Markdown => stdout.push_str(&markdown()),
         }
+    }
+    if let Some(c) = comparison
+        && c.regressions() > 0
+    {
+        eprintln!(
+            "{} regression(s) against the run of {}",
+            c.regressions(),
+            c.baseline_generated_at
+        );
     }
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
@@ -43,19 +117,22 @@ fn emit(report: &Report, formats: &[ReportFormat], out: Option<&Path>) -> Result
         write(&dir.join("report.json"), &json)?;
         for f in formats {
             match f {
-                ReportFormat::Table => {
-                    write(&dir.join("report.txt"), &render::table(report, false))?
-                }
-                ReportFormat::Markdown => write(&dir.join("report.md"), &render::markdown(report))?,
+                ReportFormat::Table => write(&dir.join("report.txt"), &table(false))?,
+                ReportFormat::Markdown => write(&dir.join("report.md"), &markdown())?,
                 ReportFormat::Json => {}
             }
+        }
+        if let Some(c) = comparison {
+            let text = serde_json::to_string_pretty(c)
+                .map_err(|e| CliError::Usage(format!("cannot serialise the comparison: {e}")))?;
+            write(&dir.join("compare.json"), &text)?;
         }
         eprintln!("report written to {}", dir.display());
     }
     crate::print_stdout(&stdout)
 }
 
-fn write(path: &PathBuf, text: &str) -> Result<(), CliError> {
+pub fn write(path: &PathBuf, text: &str) -> Result<(), CliError> {
     std::fs::write(path, text).map_err(|source| CliError::Write {
         path: path.clone(),
         source,

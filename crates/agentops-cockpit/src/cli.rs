@@ -35,6 +35,9 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The Sovereign Gate: score the evidence, print the approval matrix,
+    /// exit 0 at score >= threshold, 1 below, 2 bad input, 3 could not measure.
+    Certify(CertifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +51,8 @@ pub enum ProtocolArg {
     Http,
     Openai,
     Grpc,
+    /// Redis / Memorystore: PING, and SET/GET on a key of the probe's own.
+    Redis,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -146,6 +151,88 @@ pub struct AuditArgs {
     /// Directory to write report.json (always) and the chosen formats into.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Show what changed against an earlier run: a report.json, a run
+    /// directory, or `last` (the latest run in the evidence lake).
+    #[arg(long, value_name = "PATH|last")]
+    pub compare: Option<String>,
+    /// Do not store this run in the evidence lake ([gate] evidence_dir).
+    #[arg(long)]
+    pub no_evidence: bool,
+    /// State pillar: SCAN at most N session keys under [stm] key_prefix and
+    /// report how many lack a TTL, and their sizes (never KEYS, never values).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sample_sessions: Option<u32>,
+    /// State pillar, for a Redis you own: restart the [stm] server (DEBUG
+    /// RESTART) and report whether a marker survived and how long it was down.
+    #[arg(long)]
+    pub disruptive: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
+pub enum CertifyFormat {
+    Table,
+    Json,
+    Markdown,
+    Junit,
+    Sarif,
+    Html,
+    Badge,
+}
+
+impl CertifyFormat {
+    pub fn format(self) -> cockpit_score::Format {
+        use cockpit_score::Format;
+        match self {
+            CertifyFormat::Table => Format::Table,
+            CertifyFormat::Json => Format::Json,
+            CertifyFormat::Markdown => Format::Markdown,
+            CertifyFormat::Junit => Format::Junit,
+            CertifyFormat::Sarif => Format::Sarif,
+            CertifyFormat::Html => Format::Html,
+            CertifyFormat::Badge => Format::Badge,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct CertifyArgs {
+    /// Configuration file (its [gate] table is the policy). Without it,
+    /// ./cockpit.toml is used if present, else the embedded testbed is audited.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Certify the embedded reference testbed.
+    #[arg(long, conflicts_with_all = ["config", "from"])]
+    pub testbed: bool,
+    /// Re-score a saved report (report.json or certification.json) without probing.
+    #[arg(long, value_name = "REPORT.json")]
+    pub from: Option<PathBuf>,
+    /// The passing score, 0–100 (overrides [gate] threshold; default 90).
+    #[arg(long, value_parser = parse_threshold)]
+    pub threshold: Option<f64>,
+    /// Output formats (repeatable). Without --out they go to stdout; with
+    /// --out each is written as a file and only `table` is printed.
+    #[arg(long, value_enum, default_values_t = [CertifyFormat::Table])]
+    pub format: Vec<CertifyFormat>,
+    /// Directory to write report.json and the chosen formats into.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Show what changed against an earlier run: a report.json, a run
+    /// directory, or `last` (the latest run in the evidence lake).
+    #[arg(long, value_name = "PATH|last")]
+    pub compare: Option<String>,
+    /// Do not store this run in the evidence lake ([gate] evidence_dir).
+    #[arg(long)]
+    pub no_evidence: bool,
+}
+
+/// A threshold: a number in 0–100.
+pub fn parse_threshold(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number (expected 0–100)"))?;
+    cockpit_score::validate_threshold(v).map_err(|e| e.to_string())?;
+    Ok(v)
 }
 
 /// `30s`, `500ms`, `2m`, or a bare number of seconds.
@@ -189,5 +276,15 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap().as_secs(), 3);
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("0s").is_err());
+    }
+
+    #[test]
+    fn thresholds() {
+        assert_eq!(parse_threshold("95").unwrap(), 95.0);
+        assert_eq!(parse_threshold("0").unwrap(), 0.0);
+        assert!(parse_threshold("100.5").is_err());
+        assert!(parse_threshold("-1").is_err());
+        assert!(parse_threshold("NaN").is_err());
+        assert!(parse_threshold("high").is_err());
     }
 }

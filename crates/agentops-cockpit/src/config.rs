@@ -19,9 +19,48 @@ pub struct CockpitConfig {
     pub thresholds: Thresholds,
     #[serde(default)]
     pub probe: ProbeSettings,
+    /// `[stm]`: the Redis / Memorystore holding the agents' session memory.
+    #[serde(default)]
+    pub stm: Option<cockpit_stm::StmSettings>,
+    /// `--sample-sessions N` (command line only).
+    #[serde(skip)]
+    pub stm_sample_sessions: Option<u32>,
+    /// `--disruptive` (command line only): restart the [stm] server.
+    #[serde(skip)]
+    pub stm_disruptive: bool,
+    /// The Sovereign Gate: threshold, pillar weights, fail-closed, waivers, evidence lake.
+    #[serde(default)]
+    pub gate: cockpit_score::GatePolicy,
 }
 
 impl CockpitConfig {
+    /// The State audit: the `[stm]` settings, the command-line opt-ins, and
+    /// what each agent declares about its session memory.
+    pub fn stm_config(&self) -> cockpit_stm::StmConfig {
+        let mut c = match &self.stm {
+            Some(s) => s.to_config(),
+            None => cockpit_stm::StmConfig::default(),
+        };
+        c.sample_sessions = self.stm_sample_sessions;
+        c.disruptive = self.stm_disruptive;
+        c.agents = self
+            .agents
+            .iter()
+            .filter_map(|a| {
+                let backend = match a.stm? {
+                    cockpit_probe::checks::StmKind::Redis => cockpit_stm::StmBackend::Redis,
+                    cockpit_probe::checks::StmKind::InProcess => cockpit_stm::StmBackend::InProcess,
+                    _ => return None,
+                };
+                Some(cockpit_stm::DeclaredStm {
+                    agent: a.name.clone(),
+                    backend,
+                })
+            })
+            .collect();
+        c
+    }
+
     pub fn network(&self) -> NetworkAuditConfig {
         NetworkAuditConfig {
             agents: self.agents.clone(),
@@ -191,6 +230,14 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             ));
         }
     }
+    if let Some(stm) = &mut cfg.stm {
+        let raw = stm.url.clone();
+        stm.url = expand_env(&stm.url).map_err(|m| err(&raw, format!("stm.url: {m}")))?;
+        stm.validate().map_err(|(key, m)| match key {
+            "url" => err(&raw, m),
+            key => err(key, m),
+        })?;
+    }
     let p = &cfg.probe;
     if p.samples == 0 || p.samples > 100_000 {
         return Err(err(
@@ -210,7 +257,48 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             format!("probe.timeout_s must be positive, got {}", p.timeout_s),
         ));
     }
-    Ok(())
+    validate_gate(path, src, &cfg.gate)
+}
+
+/// `[gate]`: the policy's own checks, each error pointed at its key or at
+/// the waiver's check id.
+fn validate_gate(
+    path: &Path,
+    src: &str,
+    gate: &cockpit_score::GatePolicy,
+) -> Result<(), ConfigError> {
+    use cockpit_score::ScoreError;
+    let known = crate::evidence::check_catalogue();
+    gate.validate(&known).map_err(|e| {
+        let needle = match &e {
+            ScoreError::Threshold(_) => "threshold".to_string(),
+            ScoreError::Weight { pillar, .. } if pillar != "*" => pillar.clone(),
+            ScoreError::Weight { .. } => "weights".to_string(),
+            ScoreError::RegressionPercent(_) => "regression_percent".to_string(),
+            ScoreError::UnknownCheck { check, .. } | ScoreError::WaiverField { check, .. } => {
+                format!("\"{check}\"")
+            }
+            _ => "gate".to_string(),
+        };
+        // Search from the `[gate` tables on, so `threshold` is not found in `[thresholds]`.
+        let from = src.find("[gate").unwrap_or(0);
+        let message = format!("[gate] {e}");
+        match src[from..].find(&needle) {
+            Some(at) => {
+                let (line, column) = line_col(src, from + at);
+                ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line,
+                    column,
+                    message,
+                }
+            }
+            None => ConfigError::Unlocated {
+                path: path.to_path_buf(),
+                message,
+            },
+        }
+    })
 }
 
 /// Replace `${VAR}` with the environment variable's value.

@@ -65,6 +65,45 @@ pub async fn resolve(
     }
 }
 
+/// Every check id the pillars define: waivers may name only these. Each
+/// pillar wired into [`collect`] adds its `checks::ALL` here.
+pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
+    let mut ids: Vec<cockpit_core::CheckId> = cockpit_probe::checks::ALL
+        .iter()
+        .chain(cockpit_stm::checks::ALL.iter())
+        .map(|c| c.id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// What a report is traced back to: the effective configuration's hash
+/// (its parsed, defaulted, environment-expanded form, so secrets are hashed,
+/// never written), the file it came from, and the git revision of the
+/// working directory (read-only).
+pub fn provenance(cfg: &CockpitConfig, config_path: Option<&Path>) -> cockpit_core::Provenance {
+    cockpit_core::Provenance {
+        config_sha256: Some(cockpit_score::config_sha256(&format!("{cfg:#?}"))),
+        config_path: config_path.map(|p| p.display().to_string()),
+        git: std::env::current_dir()
+            .ok()
+            .and_then(|d| cockpit_score::git_revision(&d)),
+    }
+}
+
+/// The configuration file [`resolve`] reads for these arguments, if any.
+pub fn config_path(config_path: Option<&Path>, testbed: bool) -> Option<std::path::PathBuf> {
+    let default_path = Path::new("cockpit.toml");
+    if testbed {
+        None
+    } else if let Some(p) = config_path {
+        Some(p.to_path_buf())
+    } else {
+        default_path.exists().then(|| default_path.to_path_buf())
+    }
+}
+
 /// Run every pillar the configuration enables and build the report.
 pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidence {
     let mut findings = Vec::new();
@@ -77,6 +116,18 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     interrupted |= net.interrupted;
     subjects += net.subjects;
     reached += net.reached;
+
+    // State (cockpit-stm): the [stm] Redis, and the agents' declared session memory.
+    if !cancel.is_cancelled() {
+        let stm_cfg = cfg.stm_config();
+        if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
+            let stm = cockpit_stm::audit_with_cancel(&stm_cfg, cancel).await;
+            findings.extend(stm.findings);
+            interrupted |= stm.interrupted;
+            subjects += stm.subjects;
+            reached += stm.reached;
+        }
+    }
 
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), findings);
     report.interrupted = interrupted || cancel.is_cancelled();

@@ -3,6 +3,7 @@
 //! renders, and sets the exit code — no domain logic lives here.
 
 mod audit;
+mod certify;
 mod cli;
 mod config;
 mod evidence;
@@ -135,6 +136,7 @@ fn main() -> ExitCode {
             Command::Audit {
                 command: AuditCommand::Report(args),
             } => audit::run(args, cancel).await,
+            Command::Certify(args) => certify::run(args, cancel).await,
         }
     });
     exit_code(result)

@@ -1,0 +1,147 @@
+//! `certify`: the Sovereign Gate. Gather the evidence (or read a saved
+//! report), score it with cockpit-score, render, store, and exit 0 when the
+//! gate passes, 1 when it fails, 3 when nothing could be measured.
+
+use std::path::Path;
+
+use cockpit_score::{Certification, Comparison, Date, render as score_render};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::CertifyArgs;
+use crate::config::{self, CockpitConfig};
+use crate::{CliError, Outcome, audit, evidence, render};
+
+pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    let path = evidence::config_path(args.config.as_deref(), args.testbed);
+    let (report, cfg, measured) = if let Some(from) = &args.from {
+        let mut cfg = match &path {
+            Some(p) => config::load(p)?,
+            None => CockpitConfig::default(),
+        };
+        if let Some(t) = args.threshold {
+            cfg.gate.threshold = t;
+        }
+        let report = cockpit_score::read_report(from)
+            .map_err(|e| CliError::Usage(format!("--from: {e}")))?;
+        (report, cfg, None)
+    } else {
+        let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
+        if let Some(t) = args.threshold {
+            cfg.gate.threshold = t;
+        }
+        let mut ev = evidence::collect(&cfg, &cancel).await;
+        if let Some(tb) = testbed {
+            tb.shutdown().await;
+        }
+        ev.report.provenance = Some(evidence::provenance(&cfg, path.as_deref()));
+        let outcome = ev.outcome();
+        (ev.report, cfg, Some(outcome))
+    };
+    let baseline = audit::baseline(&cfg, args.compare.as_deref())?;
+    let cert = cockpit_score::certify(&report, &cfg.gate, Date::today());
+    let comparison =
+        baseline.map(|b| cockpit_score::compare(&b, &report, cfg.gate.regression_percent));
+    // A new measurement is stored; re-scoring saved evidence adds nothing to the lake.
+    if measured.is_some() && !args.no_evidence {
+        let json = score_render::Format::Json
+            .render(&cert, false)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        audit::store(&cfg, &report, &[("certification.json", &json)])?;
+    }
+    emit(&cert, &args, comparison.as_ref())?;
+
+    match measured {
+        Some(Ok(Outcome::Interrupted)) => return Ok(Outcome::Interrupted),
+        Some(Err(e)) => return Err(e),
+        _ => {}
+    }
+    if cert.could_not_measure() {
+        return Err(CliError::Unreachable(format!(
+            "nothing could be measured: {} configured subject(s) are not-measured; the report says why",
+            cert.not_measured.len()
+        )));
+    }
+    eprintln!(
+        "gate {}: score {} (threshold {:.1})",
+        if cert.passed { "passed" } else { "FAILED" },
+        cert.score_label(),
+        cert.threshold
+    );
+    Ok(if cert.passed {
+        Outcome::Success
+    } else {
+        Outcome::GateFailed
+    })
+}
+
+fn emit(
+    cert: &Certification,
+    args: &CertifyArgs,
+    comparison: Option<&Comparison>,
+) -> Result<(), CliError> {
+    let out = args.out.as_deref();
+    let colour = out.is_none() && render::use_colour();
+    let render_err = |e: cockpit_score::ScoreError| CliError::Usage(e.to_string());
+    let mut stdout = String::new();
+    for f in &args.format {
+        let f = f.format();
+        if out.is_some() && f != score_render::Format::Table {
+            continue;
+        }
+        stdout.push_str(&f.render(cert, colour).map_err(render_err)?);
+        if let Some(c) = comparison {
+            match f {
+                score_render::Format::Table => stdout.push_str(&score_render::comparison_table(c)),
+                score_render::Format::Markdown => {
+                    stdout.push('\n');
+                    stdout.push_str(&score_render::comparison_markdown(c));
+                }
+                _ => {}
+            }
+        }
+    }
+    if let Some(c) = comparison
+        && c.regressions() > 0
+    {
+        eprintln!(
+            "{} regression(s) against the run of {}",
+            c.regressions(),
+            c.baseline_generated_at
+        );
+    }
+    if let Some(dir) = out {
+        write_all(cert, args, dir, comparison)?;
+    }
+    crate::print_stdout(&stdout)
+}
+
+fn write_all(
+    cert: &Certification,
+    args: &CertifyArgs,
+    dir: &Path,
+    comparison: Option<&Comparison>,
+) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let report = cert
+        .report
+        .to_json_pretty()
+        .map_err(|e| CliError::Usage(format!("cannot serialise the report: {e}")))?;
+    audit::write(&dir.join("report.json"), &report)?;
+    for f in &args.format {
+        let f = f.format();
+        let text = f
+            .render(cert, false)
+            .map_err(|e| CliError::Usage(e.to_string()))?;
+        audit::write(&dir.join(f.file_name()), &text)?;
+    }
+    if let Some(c) = comparison {
+        let text = serde_json::to_string_pretty(c)
+            .map_err(|e| CliError::Usage(format!("cannot serialise the comparison: {e}")))?;
+        audit::write(&dir.join("compare.json"), &text)?;
+    }
+    eprintln!("certification written to {}", dir.display());
+    Ok(())
+}
