@@ -75,6 +75,49 @@ impl Distribution {
         &self.hist
     }
 
+    /// The histogram in HdrHistogram's V2 binary encoding (the same bytes
+    /// every HdrHistogram implementation reads), so that distributions
+    /// measured by separate workers can be shipped and merged exactly.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cockpit_core::Distribution;
+    /// let mut worker_a = Distribution::new();
+    /// worker_a.record(Duration::from_millis(3));
+    /// let mut total = Distribution::from_v2_bytes(&worker_a.to_v2_bytes()).unwrap();
+    /// let mut worker_b = Distribution::new();
+    /// worker_b.record(Duration::from_millis(9));
+    /// total.merge(&Distribution::from_v2_bytes(&worker_b.to_v2_bytes()).unwrap());
+    /// assert_eq!(total.count(), 2);
+    /// ```
+    pub fn to_v2_bytes(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and a u64 histogram always encodes.
+        let _ = V2Serializer::new().serialize(&self.hist, &mut out);
+        out
+    }
+
+    /// Read a histogram written by [`Distribution::to_v2_bytes`] (or by any
+    /// HdrHistogram implementation, V2 or V2-deflate encoded). Its samples
+    /// are re-recorded into this type's bounds (1 µs to one hour, three
+    /// significant digits), so the result merges exactly with any other
+    /// `Distribution`; a histogram with coarser precision is refused.
+    pub fn from_v2_bytes(bytes: &[u8]) -> Result<Distribution, DistributionError> {
+        use hdrhistogram::serialization::Deserializer;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| DistributionError::Decode(format!("{e:?}")))?;
+        if h.sigfig() < 3 {
+            return Err(DistributionError::Precision(h.sigfig()));
+        }
+        let mut d = Distribution::new();
+        d.hist
+            .add(&h)
+            .map_err(|e| DistributionError::Decode(format!("{e:?}")))?;
+        Ok(d)
+    }
+
     /// Percentiles in milliseconds; all zero with `count == 0` when empty.
     pub fn summary(&self) -> LatencySummary {
         if self.is_empty() {
@@ -94,6 +137,18 @@ impl Distribution {
             max_ms: ms(h.max()),
         }
     }
+}
+
+/// Why bytes could not be read as a [`Distribution`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DistributionError {
+    /// Not an HdrHistogram V2 (or V2-deflate) encoding, or values beyond an hour.
+    #[error("not a readable HdrHistogram V2 histogram: {0}")]
+    Decode(String),
+    /// The histogram keeps fewer than three significant digits.
+    #[error("histogram precision is {0} significant digits; at least 3 are needed")]
+    Precision(u8),
 }
 
 /// The percentiles of a [`Distribution`], in milliseconds.
@@ -130,6 +185,34 @@ mod tests {
         }
         a.merge(&b);
         assert_eq!(a.summary(), all.summary());
+    }
+
+    #[test]
+    fn v2_bytes_round_trip_and_merge_exactly() {
+        let mut a = Distribution::new();
+        let mut b = Distribution::new();
+        let mut all = Distribution::new();
+        for i in 0..5000u64 {
+            let d = Duration::from_micros(1 + i * i % 2_000_000);
+            if i % 2 == 0 {
+                a.record(d)
+            } else {
+                b.record(d)
+            }
+            all.record(d);
+        }
+        let mut merged = Distribution::from_v2_bytes(&a.to_v2_bytes()).unwrap();
+        merged.merge(&Distribution::from_v2_bytes(&b.to_v2_bytes()).unwrap());
+        assert_eq!(merged.histogram(), all.histogram());
+        assert!(Distribution::from_v2_bytes(b"not a histogram").is_err());
+        let coarse = Histogram::<u64>::new_with_bounds(1, 1000, 1).unwrap();
+        let mut bytes = Vec::new();
+        use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+        V2Serializer::new().serialize(&coarse, &mut bytes).unwrap();
+        assert_eq!(
+            Distribution::from_v2_bytes(&bytes).unwrap_err(),
+            DistributionError::Precision(1)
+        );
     }
 
     #[test]

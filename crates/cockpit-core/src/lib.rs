@@ -41,7 +41,7 @@ mod finding;
 mod redact;
 mod report;
 
-pub use distribution::{Distribution, LatencySummary};
+pub use distribution::{Distribution, DistributionError, LatencySummary};
 pub use finding::{
     CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
 };

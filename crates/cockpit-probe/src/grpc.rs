@@ -287,16 +287,18 @@ struct Outcome {
 }
 
 /// One gRPC sample: StreamComplete (first, so that `ttft_incl_connect` runs
-/// from the connect it may have opened), then Complete.
+/// from the connect it may have opened), then Complete. Returns the TTFT of
+/// a successful one.
 pub(crate) async fn sample(
     plan: &GrpcPlan,
     w: &mut GrpcWorker,
     stats: &mut Stats,
     index: u32,
     measured: bool,
-) {
+) -> Option<Duration> {
     if plan.search.is_some() {
-        return search_sample(plan, w, stats, measured).await;
+        search_sample(plan, w, stats, measured).await;
+        return None;
     }
     w.gaps.clear();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
@@ -313,6 +315,7 @@ pub(crate) async fn sample(
         output_tokens: r.as_ref().ok().map(|o| o.tokens),
         error: r.as_ref().err().map(|f| f.kind),
     });
+    let ttft = r.as_ref().ok().map(|o| o.ttft);
     match r {
         Ok(o) => {
             if measured {
@@ -353,6 +356,7 @@ pub(crate) async fn sample(
     if !plan.reuse {
         w.channel = None;
     }
+    ttft
 }
 
 async fn sample_inner(

@@ -61,6 +61,7 @@ mod target;
 
 pub mod checks;
 pub mod compare;
+pub mod load;
 pub mod metrics;
 pub mod openai;
 pub mod rtt;

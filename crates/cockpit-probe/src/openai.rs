@@ -189,7 +189,7 @@ struct Outcome {
     from_usage: bool,
 }
 
-/// One OpenAI streaming sample.
+/// One OpenAI streaming sample; returns the TTFT of a successful one.
 pub(crate) async fn sample(
     plan: &OpenAiPlan,
     slot: &mut Option<HttpConn>,
@@ -197,7 +197,7 @@ pub(crate) async fn sample(
     stats: &mut Stats,
     index: u32,
     measured: bool,
-) {
+) -> Option<Duration> {
     scratch.gaps.clear();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
@@ -222,6 +222,7 @@ pub(crate) async fn sample(
         output_tokens: r.as_ref().ok().map(|o| o.tokens),
         error: r.as_ref().err().map(|f| f.kind),
     });
+    let ttft = r.as_ref().ok().map(|o| o.ttft);
     match r {
         Ok(o) => {
             if measured {
@@ -259,6 +260,7 @@ pub(crate) async fn sample(
     if !plan.endpoint.reuse {
         *slot = None;
     }
+    ttft
 }
 
 fn sse_failure(e: &SseError, what: &str) -> Failure {

@@ -108,10 +108,10 @@ async fn sample(plan: &Plan, state: &mut WorkerState, stats: &mut Stats, i: u32,
             crate::http::sample(p, slot, stats, measured).await
         }
         (Plan::OpenAi(p), WorkerState::OpenAi(slot, scratch)) => {
-            crate::openai::sample(p, slot, scratch, stats, i, measured).await
+            crate::openai::sample(p, slot, scratch, stats, i, measured).await;
         }
         (Plan::Grpc(p), WorkerState::Grpc(w)) => {
-            crate::grpc::sample(p, w, stats, i, measured).await
+            crate::grpc::sample(p, w, stats, i, measured).await;
         }
         _ => unreachable!("worker state is built from its plan"),
     }

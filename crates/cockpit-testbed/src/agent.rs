@@ -46,6 +46,9 @@ pub(crate) struct Agent {
     last_completion: Mutex<Option<Instant>>,
     prefix_cache: Mutex<PrefixCache>,
     in_flight: AtomicUsize,
+    /// Set by [`Testbed::pause_for`](crate::Testbed::pause_for): HTTP
+    /// requests arriving before this instant wait for it.
+    pub paused_until: Mutex<Option<Instant>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -135,6 +138,7 @@ impl Agent {
             last_completion: Mutex::new(None),
             prefix_cache: Mutex::new(PrefixCache::new(PREFIX_CACHE_CAPACITY)),
             in_flight: AtomicUsize::new(0),
+            paused_until: Mutex::new(None),
         }
     }
 
@@ -270,6 +274,16 @@ impl Agent {
         tokio::select! {
             () = tokio::time::sleep_until(deadline) => Ok(()),
             () = self.shutdown.cancelled() => Err(ShuttingDown),
+        }
+    }
+
+    /// Waits out a pause set by `Testbed::pause_for` (or until shutdown).
+    pub async fn wait_while_paused(&self) {
+        let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(until) = until {
+            if until > Instant::now() {
+                let _ = self.sleep_until(until).await;
+            }
         }
     }
 

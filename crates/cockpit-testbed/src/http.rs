@@ -48,7 +48,18 @@ pub(crate) fn router(agent: Arc<Agent>) -> Router {
             agent.clone(),
             count_requests,
         ))
+        .layer(middleware::from_fn_with_state(
+            agent.clone(),
+            hold_while_paused,
+        ))
         .with_state(agent)
+}
+
+/// Holds every request that arrives during a `Testbed::pause_for` until the
+/// pause ends (the whole server looks stalled, as in a GC pause).
+async fn hold_while_paused(State(agent): State<Arc<Agent>>, req: Request, next: Next) -> Response {
+    agent.wait_while_paused().await;
+    next.run(req).await
 }
 
 /// Counts every answered request by route template and status code.

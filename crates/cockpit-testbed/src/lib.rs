@@ -45,6 +45,9 @@
 //! | `GET /testbed/stamps/{request_id}` | the request's [`Stamp`], times in unix nanoseconds; 404 if unknown |
 //! | `GET /testbed/sessions/{session_id}` | the session's turns |
 //!
+//! [`Testbed::pause_for`] stalls every HTTP route for a while (a
+//! stop-the-world pause), for coordinated-omission tests of load generators.
+//!
 //! Request headers: `x-request-id` (echoed; generated when absent),
 //! `x-session-id` (remember the exchange), and the per-request overrides
 //! `x-testbed-fault` (a [`Fault`] name or `none`), `x-testbed-ttft-ms`,
@@ -279,6 +282,20 @@ impl Testbed {
     /// The session memory.
     pub fn sessions(&self) -> &dyn SessionStore {
         &*self.agent.sessions
+    }
+
+    /// Stalls the whole HTTP server for `d` from now: every HTTP request
+    /// that arrives (or is waiting to be read) during the pause is held
+    /// until it ends, then answered as usual — a stop-the-world pause, for
+    /// testing that a load generator sees it (coordinated omission). gRPC is
+    /// not paused. A later call replaces the pause.
+    pub fn pause_for(&self, d: Duration) {
+        let until = tokio::time::Instant::now() + d.min(config::MAX_OVERRIDE_DELAY);
+        *self
+            .agent
+            .paused_until
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(until);
     }
 
     /// Stops accepting, ends stalled and pending answers, and waits at most

@@ -1,0 +1,503 @@
+//! The load engine: how much an endpoint sustains, and how its latency
+//! behaves on the way there.
+//!
+//! - **Closed loop** ([`RatePlan`] `None`): `connections` connections, each
+//!   sending its next request as soon as the previous answer is read, for
+//!   `duration` (and at most `max_requests`). Latency runs from the instant
+//!   before the request is written to the last byte of the answer. A closed
+//!   loop measures capacity; by design it sends less when the server slows
+//!   down, so it hides stalls (coordinated omission).
+//! - **Open loop** ([`RatePlan::Fixed`]): requests are *scheduled* at a fixed
+//!   arrival rate, constant or Poisson ([`Arrival`]), at absolute offsets
+//!   from the run's start ([`Schedule`]), and sent on the first free
+//!   connection. `latency` runs from each request's **intended** send time,
+//!   so a stalled server shows in the percentiles instead of hiding behind
+//!   the requests that were never sent; `service` (from the actual write)
+//!   and `dispatch_lag` (intended → actual) are reported beside it.
+//! - **Sweep** ([`RatePlan::Sweep`]): open-loop steps of rising rate; each
+//!   step is reported on its own and the *knee* is the highest rate whose
+//!   SLOs hold.
+//!
+//! Every distribution is an HDR histogram ([`Distribution`]); each worker
+//! thread records into its own and they are merged at the end, exactly, so
+//! memory stays flat however long the run. Distributions serialise
+//! ([`Distribution::to_v2_bytes`], [`HdrLogWriter`]) and merge exactly
+//! across processes, the basis of distributed runs (docs/load-testing.md).
+//!
+//! Client paths: plain `http://` over HTTP/1.1 uses a lean client
+//! (`httparse`, pre-built request bytes, one buffer per connection);
+//! HTTPS, HTTP/2 and `openai` use the probe's hyper connections; `grpc`
+//! uses tonic. The report says which (`client_path`).
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use cockpit_probe::load::{run_load, LoadOptions, RatePlan};
+//!
+//! # async fn demo() -> Result<(), cockpit_probe::ProbeError> {
+//! let opts = LoadOptions {
+//!     connections: 16,
+//!     duration: Duration::from_secs(10),
+//!     rate: Some(RatePlan::Fixed(500.0)),
+//!     slos: vec!["p(99)<250ms".parse()?, "errors<0.1%".parse()?],
+//!     ..LoadOptions::default()
+//! };
+//! let report = run_load("http://127.0.0.1:8080/healthz", &opts).await?;
+//! println!("{} req/s, p99 {} ms, SLOs hold: {}", report.achieved_rps, report.latency.p99_ms, report.slo_pass);
+//! # Ok(()) }
+//! ```
+//!
+//! It never retries a request, never follows a redirect, never sends more
+//! than the schedule (or the closed loop) asks, and stops on time: at the
+//! end of the run requests still in flight are abandoned and counted
+//! (`in_flight_at_end`), scheduled requests never sent are counted
+//! (`unsent`).
+
+mod http1;
+mod interval;
+mod schedule;
+mod slo;
+mod sweep;
+mod worker;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use cockpit_core::{Distribution, LatencySummary};
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
+pub use schedule::{Arrival, Intended, RateStep, Schedule};
+pub use slo::{Aggregate, Op, Slo, SloInputs, SloMetric, SloResult};
+
+use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
+
+/// The most connections a run may open.
+pub const MAX_CONNECTIONS: u32 = 100_000;
+/// The highest arrival rate, requests per second.
+pub const MAX_RATE: f64 = 10_000_000.0;
+/// The longest run.
+pub const MAX_DURATION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The most steps a sweep may have.
+pub const MAX_STEPS: usize = 1000;
+/// At most this many intervals are kept in the report's series (a week of
+/// one-second intervals); later ones still reach the progress channel.
+pub const MAX_INTERVALS: usize = 7 * 24 * 3600;
+
+/// How requests are paced.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum RatePlan {
+    /// Open loop at this many requests per second.
+    Fixed(f64),
+    /// Open-loop steps `from`, `from + step`, … up to `to` (inclusive), each
+    /// for `step_duration`.
+    Sweep {
+        from: f64,
+        to: f64,
+        step: f64,
+        step_duration: Duration,
+    },
+}
+
+impl RatePlan {
+    /// Parse `N` or `A:B:STEP` (a sweep lasting `step_duration` per step).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cockpit_probe::load::RatePlan;
+    /// assert_eq!(RatePlan::parse("200", Duration::from_secs(20)).unwrap(), RatePlan::Fixed(200.0));
+    /// let s = RatePlan::parse("50:400:50", Duration::from_secs(20)).unwrap();
+    /// assert_eq!(s.steps(Duration::ZERO).len(), 8);
+    /// assert!(RatePlan::parse("400:50:50", Duration::from_secs(1)).is_err());
+    /// ```
+    pub fn parse(s: &str, step_duration: Duration) -> Result<RatePlan, ProbeError> {
+        let bad = |reason: String| ProbeError::InvalidOption {
+            name: "rate",
+            reason: format!("{s:?}: {reason}"),
+        };
+        let num = |t: &str| -> Result<f64, ProbeError> {
+            t.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v > 0.0 && *v <= MAX_RATE)
+                .ok_or_else(|| {
+                    bad(format!(
+                        "{t:?} is not a rate in (0, {MAX_RATE}] requests per second"
+                    ))
+                })
+        };
+        let parts: Vec<&str> = s.split(':').collect();
+        let plan = match parts.as_slice() {
+            [r] => RatePlan::Fixed(num(r)?),
+            [a, b, st] => {
+                let (from, to, step) = (num(a)?, num(b)?, num(st)?);
+                if to < from {
+                    return Err(bad("a sweep goes up: A must be at most B".into()));
+                }
+                RatePlan::Sweep {
+                    from,
+                    to,
+                    step,
+                    step_duration,
+                }
+            }
+            _ => return Err(bad("expected N or A:B:STEP".into())),
+        };
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn validate(&self) -> Result<(), ProbeError> {
+        let bad = |reason: String| {
+            Err(ProbeError::InvalidOption {
+                name: "rate",
+                reason,
+            })
+        };
+        match *self {
+            RatePlan::Fixed(r) if !(r.is_finite() && r > 0.0 && r <= MAX_RATE) => {
+                bad(format!("{r} is not in (0, {MAX_RATE}] requests per second"))
+            }
+            RatePlan::Sweep {
+                from,
+                to,
+                step,
+                step_duration,
+            } => {
+                if !(from > 0.0 && to >= from && step > 0.0 && to <= MAX_RATE) {
+                    return bad(format!(
+                        "sweep {from}:{to}:{step} must rise within (0, {MAX_RATE}]"
+                    ));
+                }
+                if step_duration.is_zero() {
+                    return bad("the step duration must be more than zero".into());
+                }
+                let n = ((to - from) / step).floor() + 1.0;
+                if n > MAX_STEPS as f64 {
+                    return bad(format!(
+                        "sweep {from}:{to}:{step} has {n} steps; at most {MAX_STEPS}"
+                    ));
+                }
+                Ok(())
+            }
+            RatePlan::Fixed(_) => Ok(()),
+        }
+    }
+
+    /// The steps of this plan; a fixed rate is one step of `duration`.
+    pub fn steps(&self, duration: Duration) -> Vec<RateStep> {
+        match *self {
+            RatePlan::Fixed(rate) => vec![RateStep { rate, duration }],
+            RatePlan::Sweep {
+                from,
+                to,
+                step,
+                step_duration,
+            } => {
+                let n = (((to - from) / step) + 1e-9).floor() as usize + 1;
+                (0..n.min(MAX_STEPS))
+                    .map(|i| RateStep {
+                        rate: from + step * i as f64,
+                        duration: step_duration,
+                    })
+                    .collect()
+            }
+        }
+    }
+}
+
+/// What a load run does.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    pub protocol: Protocol,
+    /// Connections (closed loop: requests in flight; open loop: the most
+    /// requests in flight at once).
+    pub connections: u32,
+    /// How long a closed-loop or fixed-rate run lasts (a sweep lasts its
+    /// steps).
+    pub duration: Duration,
+    /// Closed loop: stop after this many requests (the duration still bounds it).
+    pub max_requests: Option<u64>,
+    /// `None`: closed loop.
+    pub rate: Option<RatePlan>,
+    pub arrival: Arrival,
+    /// Seed of the Poisson schedule; `None`: one is drawn and reported.
+    pub seed: Option<u64>,
+    /// Worker threads, each a single-threaded runtime; `None`: one per CPU
+    /// this process may run on (its affinity mask), at most `connections`.
+    pub threads: Option<usize>,
+    /// Length of the per-interval series.
+    pub interval: Duration,
+    /// Checked after the run (and per sweep step).
+    pub slos: Vec<Slo>,
+    /// What each request is: method, body, headers, TLS, HTTP version,
+    /// timeout (per request), prompt and model for `openai` / `grpc`. Its
+    /// `samples`, `concurrency`, `warmup`, `deadline`, `cancel` and
+    /// `reuse_connection` are not used (connections are always kept).
+    pub request: ProbeOptions,
+    /// Stops the run; what was measured is returned with `interrupted`.
+    pub cancel: CancellationToken,
+    /// Receives every interval as it completes (progress displays, logs).
+    pub progress: Option<tokio::sync::mpsc::UnboundedSender<IntervalReport>>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            protocol: Protocol::Http,
+            connections: 64,
+            duration: Duration::from_secs(10),
+            max_requests: None,
+            rate: None,
+            arrival: Arrival::Constant,
+            seed: None,
+            threads: None,
+            interval: Duration::from_secs(1),
+            slos: Vec::new(),
+            request: ProbeOptions {
+                timeout: Duration::from_secs(10),
+                ..ProbeOptions::default()
+            },
+            cancel: CancellationToken::new(),
+            progress: None,
+        }
+    }
+}
+
+impl LoadOptions {
+    /// Check everything that can be checked before a request is sent.
+    pub fn validate(&self) -> Result<(), ProbeError> {
+        let bad = |name, reason: String| Err(ProbeError::InvalidOption { name, reason });
+        if self.connections == 0 || self.connections > MAX_CONNECTIONS {
+            return bad(
+                "connections",
+                format!("must be within 1..={MAX_CONNECTIONS}"),
+            );
+        }
+        if self.duration.is_zero() || self.duration > MAX_DURATION {
+            return bad(
+                "duration",
+                format!("must be more than zero and at most {MAX_DURATION:?}"),
+            );
+        }
+        if self.max_requests == Some(0) {
+            return bad("max_requests", "must be at least 1".into());
+        }
+        if self.max_requests.is_some() && self.rate.is_some() {
+            return bad(
+                "max_requests",
+                "applies to closed-loop runs only (no --rate)".into(),
+            );
+        }
+        if self.interval < Duration::from_millis(10) {
+            return bad("interval", "must be at least 10ms".into());
+        }
+        if self.threads == Some(0) {
+            return bad("threads", "must be at least 1".into());
+        }
+        if self.request.timeout.is_zero() {
+            return bad("timeout", "must be more than zero".into());
+        }
+        if let Some(r) = &self.rate {
+            r.validate()?;
+            let total: Duration = r.steps(self.duration).iter().map(|s| s.duration).sum();
+            if total > MAX_DURATION {
+                return bad(
+                    "rate",
+                    format!("the sweep lasts {total:?}; at most {MAX_DURATION:?}"),
+                );
+            }
+        }
+        for s in &self.slos {
+            s.check_protocol(self.protocol)?;
+        }
+        Ok(())
+    }
+
+    fn mode(&self) -> LoadMode {
+        match self.rate {
+            None => LoadMode::Closed,
+            Some(RatePlan::Fixed(_)) => LoadMode::Open,
+            Some(RatePlan::Sweep { .. }) => LoadMode::Sweep,
+        }
+    }
+}
+
+/// Which loop a run used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum LoadMode {
+    Closed,
+    Open,
+    Sweep,
+}
+
+/// Request tallies of a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// Requests written (or attempted: a failed connect counts).
+    pub sent: u64,
+    /// Answered with a 2xx (gRPC: OK; openai: a complete stream).
+    pub ok: u64,
+    /// Failed, by any [`ErrorKind`].
+    pub errors: u64,
+    /// Written but unanswered when the run ended (abandoned, not counted
+    /// as successes or errors).
+    pub in_flight_at_end: u64,
+    /// Open loop: requests scheduled before the run ended.
+    pub scheduled: Option<u64>,
+    /// Open loop: scheduled before the end but never sent (all connections
+    /// were busy).
+    pub unsent: Option<u64>,
+}
+
+/// One step of a sweep.
+#[derive(Debug, Clone, Serialize)]
+pub struct StepReport {
+    pub offered_rps: f64,
+    pub achieved_rps: f64,
+    pub requests: RequestCounts,
+    pub latency: LatencySummary,
+    pub service: LatencySummary,
+    pub dispatch_lag: LatencySummary,
+    pub slos: Vec<SloResult>,
+    /// Every SLO held on this step (without SLOs: errors ≤ 1 % and achieved
+    /// ≥ 95 % of offered).
+    pub holds: bool,
+}
+
+/// The result of a load run. Its JSON form is what `agentops-cockpit load
+/// --format json` prints.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadReport {
+    /// The target, credentials redacted.
+    pub target: String,
+    pub protocol: Protocol,
+    pub mode: LoadMode,
+    /// `lean-http1`, `hyper` or `tonic`: which client sent the requests.
+    pub client_path: &'static str,
+    pub connections: u32,
+    /// Worker threads (single-threaded runtimes).
+    pub workers: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arrival: Option<Arrival>,
+    /// Open loop: the schedule's seed (rerun with `--seed` to repeat it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+    /// From the run's start to the last worker's stop.
+    pub elapsed_s: f64,
+    /// Open loop: scheduled requests per second of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offered_rps: Option<f64>,
+    /// Successful requests per second.
+    pub achieved_rps: f64,
+    pub requests: RequestCounts,
+    /// Failures by kind (`connect`, `timeout`, `http_4xx`, `http_5xx`, …).
+    pub errors: BTreeMap<ErrorKind, u64>,
+    pub error_examples: BTreeMap<ErrorKind, String>,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub latency: LatencySummary,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dispatch_lag: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ttft: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub itl: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tpot: Option<LatencySummary>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_tokens_per_s: Option<RateSummary>,
+    /// Successful requests per second that met every per-request SLO bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub goodput_rps: Option<f64>,
+    pub slos: Vec<SloResult>,
+    /// Every SLO held (true when there are none).
+    pub slo_pass: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<StepReport>,
+    /// Sweep: the highest offered rate whose step held.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub knee_rps: Option<f64>,
+    pub intervals: Vec<IntervalReport>,
+    /// Stopped early (cancel / Ctrl-C).
+    pub interrupted: bool,
+    /// How each distribution was measured, with its sample count.
+    pub methods: BTreeMap<&'static str, String>,
+    #[serde(skip)]
+    latency_dist: Distribution,
+    #[serde(skip)]
+    service_dist: Distribution,
+}
+
+impl LoadReport {
+    /// The run's latency histogram (from the intended send time in open loop).
+    pub fn latency_distribution(&self) -> &Distribution {
+        &self.latency_dist
+    }
+
+    /// The run's service-time histogram (from the actual write).
+    pub fn service_distribution(&self) -> &Distribution {
+        &self.service_dist
+    }
+
+    /// Failures of `kind`.
+    pub fn error_count(&self, kind: ErrorKind) -> u64 {
+        self.errors.get(&kind).copied().unwrap_or(0)
+    }
+}
+
+/// Run load against `url` as `opts` says. Errors only for what is wrong
+/// before the first request (options, URL, TLS configuration); failures of
+/// requests are counted in the report.
+pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, ProbeError> {
+    opts.validate()?;
+    let plan = worker::ClientPlan::new(url, opts).await?;
+    let target = plan.target().to_string();
+    let span = tracing::info_span!("load", target = %target, protocol = %opts.protocol);
+    let seed = opts.seed.unwrap_or_else(|| {
+        let u = uuid::Uuid::new_v4().as_u128();
+        (u as u64) ^ ((u >> 64) as u64)
+    });
+    let workers = opts
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .clamp(1, opts.connections as usize);
+    let steps = opts
+        .rate
+        .map(|r| r.steps(opts.duration))
+        .unwrap_or_default();
+    let end = if steps.is_empty() {
+        opts.duration
+    } else {
+        steps.iter().map(|s| s.duration).sum()
+    };
+    let bounds = opts
+        .slos
+        .iter()
+        .filter_map(Slo::per_request_bound)
+        .collect();
+    let run = Arc::new(worker::Run {
+        plan,
+        steps: steps.clone(),
+        arrival: opts.arrival,
+        seed,
+        workers,
+        connections: opts.connections,
+        timeout: opts.request.timeout,
+        end,
+        tickets: opts.max_requests.map(std::sync::atomic::AtomicU64::new),
+        cancel: opts.cancel.clone(),
+        interval: opts.interval,
+        bounds,
+    });
+    let out =
+        tracing::Instrument::instrument(worker::execute(run.clone(), opts.progress.clone()), span)
+            .await;
+    Ok(sweep::build_report(target, opts, &run, out))
+}

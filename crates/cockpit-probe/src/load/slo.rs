@@ -1,0 +1,515 @@
+//! Service-level objectives in the k6 style: `metric:aggregate<value`.
+//!
+//! | metric | aggregates | value |
+//! | --- | --- | --- |
+//! | `latency` (default; alias `http_req_duration`), `service`, `dispatch_lag`, `ttft`, `itl`, `tpot` | `p(N)`, `avg`, `med`, `min`, `max` | a duration: `250ms`, `1.5s`, `800us`, a bare number is milliseconds |
+//! | `errors` (alias `http_req_failed`), `http_5xx` | `rate` (default), `count` | a rate: `0.1%` or `0.001`; a count: `10` |
+//! | `rps`, `goodput` | `rate` (default) | requests per second |
+//! | `tokens_per_s` | `p(N)`, `avg`, `med`, `min`, `max` | output tokens per second, per request |
+//!
+//! Operators: `<`, `<=`, `>`, `>=`. Everything is checked when parsed, so an
+//! unknown metric or aggregate is an error before any request is sent,
+//! never a silent pass; a metric that took no sample fails its SLO.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use cockpit_core::Distribution;
+use serde::Serialize;
+
+use crate::{ProbeError, Protocol, RateDistribution};
+
+/// What an SLO is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum SloMetric {
+    Latency,
+    Service,
+    DispatchLag,
+    Ttft,
+    Itl,
+    Tpot,
+    Errors,
+    Http5xx,
+    Rps,
+    Goodput,
+    TokensPerS,
+}
+
+impl SloMetric {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "latency" | "http_req_duration" => SloMetric::Latency,
+            "service" => SloMetric::Service,
+            "dispatch_lag" => SloMetric::DispatchLag,
+            "ttft" => SloMetric::Ttft,
+            "itl" => SloMetric::Itl,
+            "tpot" => SloMetric::Tpot,
+            "errors" | "http_req_failed" => SloMetric::Errors,
+            "http_5xx" => SloMetric::Http5xx,
+            "rps" => SloMetric::Rps,
+            "goodput" => SloMetric::Goodput,
+            "tokens_per_s" => SloMetric::TokensPerS,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SloMetric::Latency => "latency",
+            SloMetric::Service => "service",
+            SloMetric::DispatchLag => "dispatch_lag",
+            SloMetric::Ttft => "ttft",
+            SloMetric::Itl => "itl",
+            SloMetric::Tpot => "tpot",
+            SloMetric::Errors => "errors",
+            SloMetric::Http5xx => "http_5xx",
+            SloMetric::Rps => "rps",
+            SloMetric::Goodput => "goodput",
+            SloMetric::TokensPerS => "tokens_per_s",
+        }
+    }
+
+    fn is_duration(self) -> bool {
+        matches!(
+            self,
+            SloMetric::Latency
+                | SloMetric::Service
+                | SloMetric::DispatchLag
+                | SloMetric::Ttft
+                | SloMetric::Itl
+                | SloMetric::Tpot
+        )
+    }
+
+    /// Measured only on streaming protocols.
+    fn streaming_only(self) -> bool {
+        matches!(
+            self,
+            SloMetric::Ttft | SloMetric::Itl | SloMetric::Tpot | SloMetric::TokensPerS
+        )
+    }
+}
+
+/// How the metric's samples are reduced to one number.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Aggregate {
+    /// The percentile `p(N)`, N in 0..=100.
+    Percentile(f64),
+    Avg,
+    Med,
+    Min,
+    Max,
+    Rate,
+    Count,
+}
+
+/// Comparison operator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub enum Op {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+}
+
+impl Op {
+    fn holds(self, observed: f64, threshold: f64) -> bool {
+        match self {
+            Op::Lt => observed < threshold,
+            Op::Le => observed <= threshold,
+            Op::Gt => observed > threshold,
+            Op::Ge => observed >= threshold,
+        }
+    }
+}
+
+/// One parsed objective. Thresholds are held in the metric's unit:
+/// milliseconds for durations, a fraction for rates, per second for
+/// throughputs, a plain number for counts.
+///
+/// ```
+/// use cockpit_probe::load::Slo;
+/// let s: Slo = "ttft:p(95)<800ms".parse().unwrap();
+/// assert_eq!(s.threshold, 800.0);
+/// let e: Slo = "errors<0.1%".parse().unwrap();
+/// assert!((e.threshold - 0.001).abs() < 1e-12);
+/// assert!("latency:p(99)<fast".parse::<Slo>().is_err());
+/// assert!("latncy:p(99)<1s".parse::<Slo>().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Slo {
+    /// The text as given.
+    pub text: String,
+    pub metric: SloMetric,
+    pub aggregate: Aggregate,
+    pub op: Op,
+    pub threshold: f64,
+}
+
+fn bad(text: &str, reason: impl fmt::Display) -> ProbeError {
+    ProbeError::InvalidOption {
+        name: "slo",
+        reason: format!("{text:?}: {reason}"),
+    }
+}
+
+fn parse_aggregate(s: &str) -> Option<Aggregate> {
+    Some(match s {
+        "avg" | "mean" => Aggregate::Avg,
+        "med" => Aggregate::Med,
+        "min" => Aggregate::Min,
+        "max" => Aggregate::Max,
+        "rate" => Aggregate::Rate,
+        "count" => Aggregate::Count,
+        _ => {
+            let n = s.strip_prefix("p(")?.strip_suffix(')')?;
+            let v: f64 = n.trim().parse().ok()?;
+            if !(0.0..=100.0).contains(&v) {
+                return None;
+            }
+            Aggregate::Percentile(v)
+        }
+    })
+}
+
+fn parse_duration_ms(s: &str) -> Option<f64> {
+    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix("us").or_else(|| s.strip_suffix("µs")) {
+        (n, 0.001)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else {
+        (s, 1.0)
+    };
+    let v: f64 = num.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then_some(v * scale)
+}
+
+impl FromStr for Slo {
+    type Err = ProbeError;
+
+    fn from_str(text: &str) -> Result<Self, ProbeError> {
+        let t = text.trim();
+        let op_at = t
+            .find(['<', '>'])
+            .ok_or_else(|| bad(t, "expected metric:aggregate<value (or >, <=, >=)"))?;
+        let (lhs, rest) = t.split_at(op_at);
+        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+            (Op::Le, v)
+        } else if let Some(v) = rest.strip_prefix(">=") {
+            (Op::Ge, v)
+        } else if let Some(v) = rest.strip_prefix('<') {
+            (Op::Lt, v)
+        } else {
+            (Op::Gt, &rest[1..])
+        };
+        let lhs = lhs.trim().to_ascii_lowercase();
+        let value = value.trim();
+        let (metric, aggregate) = match lhs.split_once(':') {
+            Some((m, a)) => {
+                let metric = SloMetric::parse(m.trim()).ok_or_else(|| {
+                    bad(t, format!("unknown metric {:?} (known: latency, service, dispatch_lag, ttft, itl, tpot, errors, http_5xx, rps, goodput, tokens_per_s)", m.trim()))
+                })?;
+                let agg = parse_aggregate(a.trim()).ok_or_else(|| {
+                    bad(
+                        t,
+                        format!(
+                            "unknown aggregate {:?} (known: p(N), avg, med, min, max, rate, count)",
+                            a.trim()
+                        ),
+                    )
+                })?;
+                (metric, agg)
+            }
+            None => match (SloMetric::parse(&lhs), parse_aggregate(&lhs)) {
+                (Some(m), _) if m.is_duration() || m == SloMetric::TokensPerS => {
+                    return Err(bad(
+                        t,
+                        format!(
+                            "{} needs an aggregate, e.g. {}:p(99)",
+                            m.as_str(),
+                            m.as_str()
+                        ),
+                    ));
+                }
+                (Some(m), _) => (m, Aggregate::Rate),
+                (None, Some(a)) => (SloMetric::Latency, a),
+                (None, None) => return Err(bad(t, format!("unknown metric or aggregate {lhs:?}"))),
+            },
+        };
+        let allowed = match metric {
+            m if m.is_duration() || m == SloMetric::TokensPerS => matches!(
+                aggregate,
+                Aggregate::Percentile(_)
+                    | Aggregate::Avg
+                    | Aggregate::Med
+                    | Aggregate::Min
+                    | Aggregate::Max
+            ),
+            SloMetric::Errors | SloMetric::Http5xx => {
+                matches!(aggregate, Aggregate::Rate | Aggregate::Count)
+            }
+            _ => aggregate == Aggregate::Rate,
+        };
+        if !allowed {
+            return Err(bad(
+                t,
+                format!(
+                    "aggregate {aggregate:?} does not apply to {}",
+                    metric.as_str()
+                ),
+            ));
+        }
+        let threshold = if metric.is_duration() {
+            parse_duration_ms(value)
+                .ok_or_else(|| bad(t, format!("{value:?} is not a duration (e.g. 250ms, 1.5s)")))?
+        } else if aggregate == Aggregate::Rate
+            && matches!(metric, SloMetric::Errors | SloMetric::Http5xx)
+        {
+            let (n, scale) = match value.strip_suffix('%') {
+                Some(n) => (n, 0.01),
+                None => (value, 1.0),
+            };
+            let v: f64 = n
+                .trim()
+                .parse()
+                .ok()
+                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| bad(t, format!("{value:?} is not a rate (e.g. 0.1% or 0.001)")))?;
+            let v = v * scale;
+            if v > 1.0 {
+                return Err(bad(t, "a rate is at most 100%"));
+            }
+            v
+        } else {
+            value
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite() && *v >= 0.0)
+                .ok_or_else(|| bad(t, format!("{value:?} is not a non-negative number")))?
+        };
+        Ok(Slo {
+            text: t.to_string(),
+            metric,
+            aggregate,
+            op,
+            threshold,
+        })
+    }
+}
+
+impl Slo {
+    /// Refuse SLOs the protocol cannot measure (e.g. `ttft` on plain HTTP).
+    pub fn check_protocol(&self, protocol: Protocol) -> Result<(), ProbeError> {
+        if self.metric.streaming_only() && protocol == Protocol::Http {
+            return Err(bad(
+                &self.text,
+                format!(
+                    "{} is measured only with --protocol openai or grpc",
+                    self.metric.as_str()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The per-request bound this SLO implies, for goodput: a latency-like
+    /// percentile or max SLO with `<`/`<=` (a request is good when its own
+    /// value is within the threshold).
+    pub(crate) fn per_request_bound(&self) -> Option<(SloMetric, Duration)> {
+        let per_request = matches!(
+            self.aggregate,
+            Aggregate::Percentile(_) | Aggregate::Max | Aggregate::Med
+        );
+        (per_request
+            && matches!(self.op, Op::Lt | Op::Le)
+            && matches!(
+                self.metric,
+                SloMetric::Latency | SloMetric::Service | SloMetric::Ttft
+            ))
+        .then(|| {
+            (
+                self.metric,
+                Duration::from_secs_f64(self.threshold / 1000.0),
+            )
+        })
+    }
+
+    /// Evaluate against what a run (or one sweep step) measured.
+    pub fn evaluate(&self, m: &SloInputs<'_>) -> SloResult {
+        let dist = |d: Option<&Distribution>| -> Option<f64> {
+            let d = d.filter(|d| !d.is_empty())?;
+            let h = d.histogram();
+            let ms = |us: u64| us as f64 / 1000.0;
+            Some(match self.aggregate {
+                Aggregate::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
+                Aggregate::Avg => h.mean() / 1000.0,
+                Aggregate::Med => ms(h.value_at_quantile(0.5)),
+                Aggregate::Min => ms(h.min()),
+                Aggregate::Max => ms(h.max()),
+                _ => return None,
+            })
+        };
+        let rate_dist = |d: Option<&RateDistribution>| -> Option<f64> {
+            let d = d.filter(|d| d.count() > 0)?;
+            match self.aggregate {
+                Aggregate::Percentile(p) => d.quantile(p / 100.0),
+                Aggregate::Avg => Some(d.summary().mean),
+                Aggregate::Med => d.quantile(0.5),
+                Aggregate::Min => Some(d.summary().min),
+                Aggregate::Max => Some(d.summary().max),
+                _ => None,
+            }
+        };
+        let completed = m.ok + m.errors;
+        let secs = m.elapsed.as_secs_f64();
+        let count_or_rate = |n: u64| match self.aggregate {
+            Aggregate::Count => Some(n as f64),
+            _ => (completed > 0).then(|| n as f64 / completed as f64),
+        };
+        let observed = match self.metric {
+            SloMetric::Latency => dist(Some(m.latency)),
+            SloMetric::Service => dist(Some(m.service)),
+            SloMetric::DispatchLag => dist(m.dispatch_lag),
+            SloMetric::Ttft => dist(m.ttft),
+            SloMetric::Itl => dist(m.itl),
+            SloMetric::Tpot => dist(m.tpot),
+            SloMetric::TokensPerS => rate_dist(m.tokens_per_s),
+            SloMetric::Errors => count_or_rate(m.errors),
+            SloMetric::Http5xx => count_or_rate(m.http_5xx),
+            SloMetric::Rps => (secs > 0.0).then(|| m.ok as f64 / secs),
+            SloMetric::Goodput => (secs > 0.0).then(|| m.good as f64 / secs),
+        };
+        SloResult {
+            slo: self.text.clone(),
+            observed,
+            pass: observed.is_some_and(|o| self.op.holds(o, self.threshold)),
+        }
+    }
+}
+
+/// What an SLO is evaluated on.
+#[derive(Debug, Clone, Copy)]
+pub struct SloInputs<'a> {
+    pub latency: &'a Distribution,
+    pub service: &'a Distribution,
+    pub dispatch_lag: Option<&'a Distribution>,
+    pub ttft: Option<&'a Distribution>,
+    pub itl: Option<&'a Distribution>,
+    pub tpot: Option<&'a Distribution>,
+    pub tokens_per_s: Option<&'a RateDistribution>,
+    pub ok: u64,
+    pub errors: u64,
+    pub http_5xx: u64,
+    pub good: u64,
+    pub elapsed: Duration,
+}
+
+/// One SLO's verdict. `observed` is in the SLO's unit (milliseconds for
+/// durations, a fraction for rates), `None` when nothing was measured — a
+/// failure, never a pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SloResult {
+    pub slo: String,
+    pub observed: Option<f64>,
+    pub pass: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_k6_forms() {
+        let s: Slo = "p(99)<250ms".parse().unwrap();
+        assert_eq!(
+            (s.metric, s.aggregate, s.op),
+            (SloMetric::Latency, Aggregate::Percentile(99.0), Op::Lt)
+        );
+        assert_eq!(s.threshold, 250.0);
+        let s: Slo = "http_req_duration:p(95)<200".parse().unwrap();
+        assert_eq!((s.metric, s.threshold), (SloMetric::Latency, 200.0));
+        let s: Slo = "errors:count<=3".parse().unwrap();
+        assert_eq!(
+            (s.aggregate, s.op, s.threshold),
+            (Aggregate::Count, Op::Le, 3.0)
+        );
+        let s: Slo = "rps>=1000".parse().unwrap();
+        assert_eq!((s.metric, s.op), (SloMetric::Rps, Op::Ge));
+        let s: Slo = "service:max<1.5s".parse().unwrap();
+        assert_eq!(s.threshold, 1500.0);
+        let s: Slo = "http_5xx<1%".parse().unwrap();
+        assert!((s.threshold - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_what_it_cannot_check() {
+        for bad in [
+            "latncy:p(99)<1s",
+            "latency:p99<1s",
+            "latency:p(101)<1s",
+            "latency:rate<1s",
+            "errors:p(99)<1%",
+            "errors<150%",
+            "ttft<800ms",
+            "p(99)=250ms",
+            "p(99)<soon",
+            "",
+        ] {
+            assert!(bad.parse::<Slo>().is_err(), "{bad} was accepted");
+        }
+        let e = "wat:p(99)<1s".parse::<Slo>().unwrap_err().to_string();
+        assert!(e.contains("unknown metric"), "{e}");
+        let e = "latency:p50x<1s".parse::<Slo>().unwrap_err().to_string();
+        assert!(e.contains("unknown aggregate"), "{e}");
+        let t: Slo = "ttft:p(95)<800ms".parse().unwrap();
+        assert!(t.check_protocol(Protocol::Http).is_err());
+        assert!(t.check_protocol(Protocol::OpenAi).is_ok());
+    }
+
+    #[test]
+    fn evaluates_and_never_passes_without_samples() {
+        let mut lat = Distribution::new();
+        for ms in 1..=100 {
+            lat.record(Duration::from_millis(ms));
+        }
+        let empty = Distribution::new();
+        let m = SloInputs {
+            latency: &lat,
+            service: &lat,
+            dispatch_lag: None,
+            ttft: Some(&empty),
+            itl: None,
+            tpot: None,
+            tokens_per_s: None,
+            ok: 99,
+            errors: 1,
+            http_5xx: 1,
+            good: 50,
+            elapsed: Duration::from_secs(10),
+        };
+        let r = |s: &str| s.parse::<Slo>().unwrap().evaluate(&m);
+        assert!(r("p(99)<100ms").pass);
+        assert!(!r("p(99)<90ms").pass);
+        assert!(r("errors<2%").pass);
+        assert!(!r("errors<0.5%").pass);
+        assert!(r("errors:count<2").pass);
+        assert!(r("rps>9").pass);
+        assert!((r("goodput>1").observed.unwrap() - 5.0).abs() < 1e-9);
+        let t = r("ttft:p(95)<800ms");
+        assert!(!t.pass && t.observed.is_none());
+    }
+}

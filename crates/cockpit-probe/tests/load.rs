@@ -1,0 +1,339 @@
+//! The load engine against the reference testbed on 127.0.0.1: counts
+//! checked against the server's own counters, the coordinated-omission
+//! stall, reproducible schedules, errors by kind, SLOs, sweeps, gRPC and
+//! cancellation.
+
+mod common;
+
+use std::time::Duration;
+
+use cockpit_probe::load::{Arrival, LoadOptions, RatePlan, Schedule, run_load};
+use cockpit_probe::{ErrorKind, ProbeOptions, Protocol};
+use cockpit_testbed::{Testbed, TestbedConfig};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// `testbed_requests_total{route,code}` from the testbed's /metrics.
+async fn server_count(tb: &Testbed, route: &str, code: &str) -> u64 {
+    let mut c = tokio::net::TcpStream::connect(tb.http_addr())
+        .await
+        .unwrap();
+    c.write_all(b"GET /metrics HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    c.read_to_string(&mut text).await.unwrap();
+    let key = format!("testbed_requests_total{{route=\"{route}\",code=\"{code}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map_or(0, |n| n.trim().parse().unwrap())
+}
+
+fn opts(connections: u32, duration: Duration) -> LoadOptions {
+    LoadOptions {
+        connections,
+        duration,
+        threads: Some(2),
+        interval: Duration::from_millis(250),
+        request: ProbeOptions {
+            timeout: Duration::from_secs(5),
+            ..ProbeOptions::default()
+        },
+        ..LoadOptions::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closed_loop_counts_match_the_servers_counters() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let url = format!("{}/healthz", tb.base_url());
+    let r = run_load(
+        &url,
+        &LoadOptions {
+            max_requests: Some(3000),
+            ..opts(8, Duration::from_secs(60))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.client_path, "lean-http1");
+    assert_eq!(
+        (r.requests.sent, r.requests.ok, r.requests.errors),
+        (3000, 3000, 0),
+        "{:?}",
+        r.errors
+    );
+    assert_eq!(r.requests.in_flight_at_end, 0);
+    assert_eq!(server_count(&tb, "/healthz", "200").await, 3000);
+    assert_eq!(r.latency.count, 3000);
+    assert!(r.bytes_read > 3000 * 2, "{}", r.bytes_read);
+    assert!(!r.interrupted && r.slo_pass);
+    assert!(
+        r.methods["latency"].contains("3000 samples"),
+        "{}",
+        r.methods["latency"]
+    );
+
+    // Bounded by time: every request the server answered was either read
+    // by the client or abandoned in flight at the end.
+    let before = server_count(&tb, "/healthz", "200").await;
+    let r = run_load(&url, &opts(8, Duration::from_millis(600)))
+        .await
+        .unwrap();
+    let served = server_count(&tb, "/healthz", "200").await - before;
+    assert!(r.requests.ok > 0);
+    assert_eq!(
+        r.requests.sent,
+        r.requests.ok + r.requests.errors + r.requests.in_flight_at_end
+    );
+    assert!(
+        served >= r.requests.ok && served <= r.requests.ok + r.requests.in_flight_at_end,
+        "server {served}, client {:?}",
+        r.requests
+    );
+    let per_interval: u64 = r.intervals.iter().map(|i| i.requests).sum();
+    assert_eq!(per_interval, r.requests.ok, "intervals add up to the run");
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_shows_a_stall_that_a_closed_loop_hides() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let url = format!("{}/healthz", tb.base_url());
+    // Open loop: 200 requests per second for 3 s; the server stalls 1 s mid-run.
+    let open_opts = LoadOptions {
+        rate: Some(RatePlan::Fixed(200.0)),
+        ..opts(8, Duration::from_secs(3))
+    };
+    let (open, ()) = tokio::join!(
+        run_load(&url, &open_opts),
+        stall_after(&tb, Duration::from_secs(1))
+    );
+    let open = open.unwrap();
+    // Closed loop, same connections and stall.
+    let closed_opts = opts(8, Duration::from_secs(3));
+    let (closed, ()) = tokio::join!(
+        run_load(&url, &closed_opts),
+        stall_after(&tb, Duration::from_secs(1))
+    );
+    let closed = closed.unwrap();
+
+    assert!(open.requests.ok > 400, "{:?}", open.requests);
+    // A fifth of the intended sends fell inside the stall: the open loop's
+    // p99 is most of the stall, its max nearly all of it.
+    assert!(
+        open.latency.max_ms >= 900.0,
+        "open max {}",
+        open.latency.max_ms
+    );
+    assert!(
+        open.latency.p99_ms >= 500.0,
+        "open p99 {}",
+        open.latency.p99_ms
+    );
+    assert!(
+        open.dispatch_lag.unwrap().max_ms >= 500.0,
+        "requests waited for a connection"
+    );
+    // The closed loop also saw one slow request per connection (max), but
+    // it simply stopped sending, so its percentiles do not show the stall.
+    assert!(
+        closed.latency.max_ms >= 900.0,
+        "closed max {}",
+        closed.latency.max_ms
+    );
+    assert!(
+        closed.latency.p99_ms * 5.0 < open.latency.p99_ms,
+        "closed p99 {} vs open p99 {}",
+        closed.latency.p99_ms,
+        open.latency.p99_ms
+    );
+    tb.shutdown().await;
+}
+
+/// Stall the testbed for 1 s, `after` from now.
+async fn stall_after(tb: &Testbed, after: Duration) {
+    tokio::time::sleep(after).await;
+    tb.pause_for(Duration::from_secs(1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seeded_poisson_run_sends_exactly_its_schedule() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let url = format!("{}/healthz", tb.base_url());
+    let o = LoadOptions {
+        rate: Some(RatePlan::Fixed(400.0)),
+        arrival: Arrival::Poisson,
+        seed: Some(42),
+        ..opts(4, Duration::from_secs(1))
+    };
+    let r = run_load(&url, &o).await.unwrap();
+    assert_eq!(r.seed, Some(42));
+    let steps = o.rate.unwrap().steps(o.duration);
+    let expected: u64 = (0..2)
+        .map(|w| Schedule::new(&steps, Arrival::Poisson, 42, w, 2).count() as u64)
+        .sum();
+    assert_eq!(r.requests.scheduled, Some(expected));
+    assert_eq!(
+        r.requests.ok
+            + r.requests.in_flight_at_end
+            + r.requests.errors
+            + r.requests.unsent.unwrap(),
+        expected
+    );
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_connections_are_counted_and_the_run_ends_on_time() {
+    let port = common::refused_port().await;
+    let started = std::time::Instant::now();
+    let r = run_load(
+        &format!("http://127.0.0.1:{port}/"),
+        &opts(4, Duration::from_millis(300)),
+    )
+    .await
+    .unwrap();
+    assert!(r.error_count(ErrorKind::Connect) > 0, "{:?}", r.errors);
+    assert_eq!(r.requests.ok, 0);
+    assert!(r.error_examples[&ErrorKind::Connect].contains(&port.to_string()));
+    // A hang guard, not a timing assertion: the run is bounded.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_open_loop_counts_5xx_and_checks_slos() {
+    let tb = common::testbed(Duration::from_millis(5), Duration::from_millis(1), 4).await;
+    let mut o = LoadOptions {
+        protocol: Protocol::OpenAi,
+        rate: Some(RatePlan::Fixed(40.0)),
+        slos: vec![
+            "ttft:p(95)<5s".parse().unwrap(),
+            "errors<1%".parse().unwrap(),
+        ],
+        ..opts(4, Duration::from_millis(750))
+    };
+    let r = run_load(&tb.openai_url(), &o).await.unwrap();
+    assert_eq!(r.client_path, "hyper");
+    assert_eq!(r.requests.errors, 0, "{:?}", r.error_examples);
+    assert!(r.ttft.unwrap().count > 10);
+    assert!(r.output_tokens_per_s.is_some());
+    assert!(r.slo_pass, "{:?}", r.slos);
+    assert!(r.goodput_rps.unwrap() > 0.0);
+
+    o.request = common::with_header(o.request.clone(), "x-testbed-fault", "http500");
+    let r = run_load(&tb.openai_url(), &o).await.unwrap();
+    assert_eq!(r.requests.ok, 0);
+    assert_eq!(r.error_count(ErrorKind::Http5xx), r.requests.errors);
+    assert!(r.requests.errors > 10);
+    assert!(!r.slo_pass);
+    let errors = r.slos.iter().find(|s| s.slo == "errors<1%").unwrap();
+    assert_eq!(errors.observed, Some(1.0));
+    let ttft = r.slos.iter().find(|s| s.slo.starts_with("ttft")).unwrap();
+    assert!(
+        !ttft.pass && ttft.observed.is_none(),
+        "no sample is never a pass"
+    );
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_reports_each_step_and_the_knee() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let o = LoadOptions {
+        rate: Some(RatePlan::parse("100:300:100", Duration::from_millis(400)).unwrap()),
+        slos: vec![
+            "p(99)<2s".parse().unwrap(),
+            "latency:max<1us".parse().unwrap(),
+        ],
+        ..opts(4, Duration::from_secs(1))
+    };
+    let r = run_load(&format!("{}/healthz", tb.base_url()), &o)
+        .await
+        .unwrap();
+    assert_eq!(r.steps.len(), 3);
+    assert_eq!(r.steps[2].offered_rps, 300.0);
+    assert!(r.steps.iter().all(|s| s.requests.ok > 0));
+    // `latency:max<1us` cannot hold: no step holds, there is no knee.
+    assert!(r.steps.iter().all(|s| !s.holds) && r.knee_rps.is_none());
+    let o = LoadOptions {
+        slos: vec!["p(99)<2s".parse().unwrap()],
+        ..o
+    };
+    let r = run_load(&format!("{}/healthz", tb.base_url()), &o)
+        .await
+        .unwrap();
+    assert_eq!(r.knee_rps, Some(300.0), "{:?}", r.steps);
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_closed_loop() {
+    let tb = common::testbed(Duration::from_millis(1), Duration::from_millis(0), 3).await;
+    let r = run_load(
+        &tb.grpc_url(),
+        &LoadOptions {
+            protocol: Protocol::Grpc,
+            max_requests: Some(30),
+            ..opts(2, Duration::from_secs(30))
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.client_path, "tonic");
+    assert_eq!(r.requests.ok, 30, "{:?}", r.error_examples);
+    assert_eq!(r.ttft.unwrap().count, 30);
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_returns_partial_results() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let o = opts(4, Duration::from_secs(60));
+    let cancel = o.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        cancel.cancel();
+    });
+    let r = run_load(&format!("{}/healthz", tb.base_url()), &o)
+        .await
+        .unwrap();
+    assert!(r.interrupted);
+    assert!(r.requests.ok > 0);
+    assert!(r.elapsed_s < 30.0, "{}", r.elapsed_s);
+    tb.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_options_are_refused_before_any_request() {
+    let bad = [
+        LoadOptions {
+            connections: 0,
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            duration: Duration::ZERO,
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            rate: Some(RatePlan::Fixed(-1.0)),
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            rate: Some(RatePlan::Fixed(5.0)),
+            max_requests: Some(3),
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            slos: vec!["ttft:p(99)<1s".parse().unwrap()],
+            ..LoadOptions::default()
+        },
+    ];
+    for o in bad {
+        assert!(run_load("http://127.0.0.1:9/", &o).await.is_err(), "{o:?}");
+    }
+    assert!(
+        run_load("ftp://127.0.0.1/", &LoadOptions::default())
+            .await
+            .is_err()
+    );
+}
