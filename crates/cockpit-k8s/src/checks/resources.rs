@@ -1,0 +1,135 @@
+//! CMP-RES: resource requests and limits. LLM serving is memory-bound: a
+//! memory request below the floor, or CPU-only sizing, gets the pod
+//! scheduled where it will be OOM-killed or evicted. Autopilot's
+//! `autopilot.gke.io/resource-adjustment` annotation means the cluster
+//! changed what the manifest asked for.
+
+use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status, Unit};
+
+use super::{join, parse_quantity, read, worst};
+use crate::object::{Inventory, Role, Workload};
+
+pub const CMP_RES: CheckSpec = CheckSpec {
+    id: CheckId::new("CMP-RES"),
+    pillar: Pillar::Compute,
+    severity: Severity::High,
+    title: "Resource requests and limits",
+};
+
+const ADJUSTED: &str = "autopilot.gke.io/resource-adjustment";
+
+pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding {
+    let mut status = Status::Pass;
+    let mut issues = Vec::new();
+    let mut measurements = Vec::new();
+    let floor = memory_floor_mib as f64 * 1024.0 * 1024.0;
+    for c in w.containers() {
+        let n = Workload::container_name(c);
+        let res = c.resources.clone().unwrap_or_default();
+        let get =
+            |m: &Option<
+                std::collections::BTreeMap<
+                    String,
+                    k8s_openapi::apimachinery::pkg::api::resource::Quantity,
+                >,
+            >,
+             k: &str| { m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone()) };
+        let (req_cpu, req_mem) = (get(&res.requests, "cpu"), get(&res.requests, "memory"));
+        let lim_mem = get(&res.limits, "memory");
+        if w.is_knative() {
+            // Cloud Run sizes instances by limits only.
+            let mem = lim_mem.as_deref().and_then(parse_quantity);
+            if let Some(b) = mem {
+                measurements.push(read(
+                    &format!("{n}_memory_limit"),
+                    b,
+                    Unit::Bytes,
+                    "read from resources.limits.memory",
+                ));
+                if w.role == Role::Agent && b < floor {
+                    status = worst(status, Status::Warn);
+                    issues.push(format!("{n}: memory limit {} is below the {memory_floor_mib} MiB floor for a model-serving agent", lim_mem.unwrap_or_default()));
+                }
+            } else {
+                status = worst(status, Status::Warn);
+                issues.push(format!(
+                    "{n}: no resources.limits.memory (Cloud Run's default 512Mi applies)"
+                ));
+            }
+            continue;
+        }
+        match (&req_cpu, &req_mem) {
+            (None, None) => {
+                status = worst(status, Status::Fail);
+                issues.push(format!(
+                    "{n}: no resource requests (scheduled anywhere, first to be evicted)"
+                ));
+            }
+            (Some(_), None) => {
+                status = worst(status, Status::Warn);
+                issues.push(format!(
+                    "{n}: CPU-only sizing — no memory request for a memory-bound workload"
+                ));
+            }
+            (None, Some(_)) => {
+                status = worst(status, Status::Warn);
+                issues.push(format!("{n}: no CPU request"));
+            }
+            _ => {}
+        }
+        if let Some(b) = req_mem.as_deref().and_then(parse_quantity) {
+            measurements.push(read(
+                &format!("{n}_memory_request"),
+                b,
+                Unit::Bytes,
+                "read from resources.requests.memory",
+            ));
+            if w.role == Role::Agent && b < floor {
+                status = worst(status, Status::Warn);
+                issues.push(format!(
+                    "{n}: memory request {} is below the {memory_floor_mib} MiB floor for a model-serving agent",
+                    req_mem.clone().unwrap_or_default()
+                ));
+            }
+        }
+        if lim_mem.is_none() && (req_cpu.is_some() || req_mem.is_some()) {
+            status = worst(status, Status::Warn);
+            issues.push(format!("{n}: no memory limit"));
+        }
+    }
+    let adjusted = w
+        .template_annotation(ADJUSTED)
+        .map(str::to_string)
+        .or_else(|| {
+            inv.pods_of(w).find_map(|p| {
+                p.metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(ADJUSTED).cloned())
+            })
+        });
+    if let Some(a) = adjusted {
+        status = worst(status, Status::Warn);
+        let short: String = a.chars().take(200).collect();
+        issues.push(format!(
+            "Autopilot adjusted the requested resources ({ADJUSTED}: {short})"
+        ));
+    }
+    let f = if issues.is_empty() {
+        CMP_RES.finding(
+            Status::Pass,
+            if w.is_knative() {
+                "memory limits set on every container (Cloud Run sizes by limits)"
+            } else {
+                "requests and memory limits set on every container"
+            },
+        )
+    } else {
+        CMP_RES.finding(status, join(&issues)).with_recommendation(
+            "Set requests.cpu, requests.memory and limits.memory on every container; size the agent's memory for the model and its KV-cache (Autopilot uses requests as limits).",
+        )
+    };
+    f.with_measurements(measurements)
+        .with_subject(w.origin.object_path())
+        .with_location(w.origin.location_at_any(&["resources:", "containers:"]))
+}

@@ -1,0 +1,285 @@
+//! Reading a live cluster: every list call bounded (limit, timeout), a
+//! forbidden or failed call turned into a not-measured finding naming the
+//! resource and verb, the rest of the audit still run.
+
+use std::time::Duration;
+
+use cockpit_core::{Finding, Location, Status};
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::core::v1::{Event, Node, Pod, Service, ServiceAccount};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::{Client, Config};
+use serde::de::DeserializeOwned;
+
+use crate::checks::manifest::CMP_MANIFEST;
+use crate::manifest::workload;
+use crate::object::{Inventory, Origin, WorkloadKind};
+use crate::{K8sConfig, K8sError};
+
+/// Most objects listed per resource (one page; the audit says so when the
+/// page is full).
+pub const LIST_LIMIT: u32 = 1000;
+
+/// A kube error as ours, naming verb and resource; 403 says RBAC.
+pub fn api_error(verb: &'static str, resource: &str, e: kube::Error) -> K8sError {
+    let message = match &e {
+        kube::Error::Api(s) if s.code == 403 => format!("forbidden by RBAC (403): {}", s.message),
+        kube::Error::Api(s) if s.code == 401 => format!("unauthorised (401): {}", s.message),
+        kube::Error::Api(s) => format!("API error {}: {}", s.code, s.message),
+        other => other.to_string(),
+    };
+    K8sError::Api {
+        verb,
+        resource: resource.to_string(),
+        message,
+    }
+}
+
+/// A client for the kubeconfig context (`None`: the current context), with
+/// connect and read timeouts. The kubeconfig is `$KUBECONFIG` or
+/// `~/.kube/config`; a missing file or unknown context is an error saying so.
+pub async fn connect(context: Option<&str>, timeout: Duration) -> Result<Client, K8sError> {
+    let kubeconfig = Kubeconfig::read().map_err(|e| {
+        K8sError::Kubeconfig(format!(
+            "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config): {e}"
+        ))
+    })?;
+    let opts = KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &opts)
+        .await
+        .map_err(|e| {
+            K8sError::Kubeconfig(match context {
+                Some(c) => format!("context `{c}`: {e}"),
+                None => e.to_string(),
+            })
+        })?;
+    config.connect_timeout = Some(timeout);
+    config.read_timeout = Some(timeout);
+    config.write_timeout = Some(timeout);
+    Client::try_from(config)
+        .map_err(|e| K8sError::Kubeconfig(format!("cannot build a client: {e}")))
+}
+
+/// The reading of one cluster.
+pub(crate) struct LiveRead {
+    pub inventory: Inventory,
+    pub findings: Vec<Finding>,
+    /// List calls that answered / were made.
+    pub answered: usize,
+    pub calls: usize,
+}
+
+async fn list<K>(
+    api: Api<K>,
+    resource: &str,
+    scope: &str,
+    timeout: Duration,
+    read: &mut LiveRead,
+) -> Vec<K>
+where
+    K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
+{
+    read.calls += 1;
+    let lp = ListParams::default().limit(LIST_LIMIT);
+    let res = tokio::time::timeout(timeout, api.list(&lp)).await;
+    let err = match res {
+        Ok(Ok(list)) => {
+            read.answered += 1;
+            if list.items.len() as u32 >= LIST_LIMIT {
+                tracing::warn!(resource, "list truncated at {LIST_LIMIT} objects");
+            }
+            return list.items;
+        }
+        Ok(Err(e)) => api_error("list", &format!("{resource} {scope}"), e),
+        Err(_) => K8sError::Api {
+            verb: "list",
+            resource: format!("{resource} {scope}"),
+            message: format!("timed out after {:.1} s", timeout.as_secs_f64()),
+        },
+    };
+    read.findings.push(
+        CMP_MANIFEST
+            .finding(Status::NotMeasured, format!("not measured: {err}; the checks that read {resource} are incomplete"))
+            .with_subject(format!("{resource} {scope}"))
+            .with_location(Location::Object { namespace: None, kind: resource.to_string(), name: scope.to_string() })
+            .with_recommendation(format!("Grant the auditing identity `list` on {resource} (a read-only ClusterRole such as `view`), or audit the manifests offline.")),
+    );
+    Vec::new()
+}
+
+/// List everything the checks read in `namespace`.
+pub(crate) async fn read_cluster(client: &Client, namespace: &str, cfg: &K8sConfig) -> LiveRead {
+    let t = cfg.request_timeout();
+    let mut read = LiveRead {
+        inventory: Inventory {
+            live: true,
+            ..Inventory::default()
+        },
+        findings: Vec::new(),
+        answered: 0,
+        calls: 0,
+    };
+    let scope = format!("in namespace {namespace}");
+    let ns = |c: &Client| c.clone();
+    let deployments: Vec<Deployment> = list(
+        Api::namespaced(ns(client), namespace),
+        "deployments",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let statefulsets: Vec<StatefulSet> = list(
+        Api::namespaced(ns(client), namespace),
+        "statefulsets",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let pods: Vec<Pod> = list(
+        Api::namespaced(ns(client), namespace),
+        "pods",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let nodes: Vec<Node> = list(
+        Api::all(ns(client)),
+        "nodes",
+        "(cluster-scoped)",
+        t,
+        &mut read,
+    )
+    .await;
+    let services: Vec<Service> = list(
+        Api::namespaced(ns(client), namespace),
+        "services",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let slices: Vec<EndpointSlice> = list(
+        Api::namespaced(ns(client), namespace),
+        "endpointslices",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let hpas: Vec<HorizontalPodAutoscaler> = list(
+        Api::namespaced(ns(client), namespace),
+        "horizontalpodautoscalers",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let pdbs: Vec<PodDisruptionBudget> = list(
+        Api::namespaced(ns(client), namespace),
+        "poddisruptionbudgets",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let sas: Vec<ServiceAccount> = list(
+        Api::namespaced(ns(client), namespace),
+        "serviceaccounts",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+    let events: Vec<Event> = list(
+        Api::namespaced(ns(client), namespace),
+        "events",
+        &scope,
+        t,
+        &mut read,
+    )
+    .await;
+
+    let origin = |kind: &str, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
+        Origin::live(
+            m.namespace.clone().or_else(|| Some(namespace.to_string())),
+            kind,
+            m.name.as_deref().unwrap_or("<unnamed>"),
+        )
+    };
+    let inv = &mut read.inventory;
+    for d in deployments {
+        let spec = d.spec.clone();
+        inv.workloads.push(workload(
+            origin("Deployment", &d.metadata),
+            WorkloadKind::Deployment,
+            &d.metadata,
+            spec.replicas,
+            d.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
+            Some(spec.selector),
+            spec.template,
+            cfg,
+        ));
+    }
+    for s in statefulsets {
+        let spec = s.spec.clone();
+        inv.workloads.push(workload(
+            origin("StatefulSet", &s.metadata),
+            WorkloadKind::StatefulSet,
+            &s.metadata,
+            spec.replicas,
+            s.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
+            Some(spec.selector),
+            spec.template,
+            cfg,
+        ));
+    }
+    inv.services = services
+        .into_iter()
+        .map(|s| (origin("Service", &s.metadata), s))
+        .collect();
+    inv.hpas = hpas
+        .into_iter()
+        .map(|h| (origin("HorizontalPodAutoscaler", &h.metadata), h))
+        .collect();
+    inv.pdbs = pdbs
+        .into_iter()
+        .map(|p| (origin("PodDisruptionBudget", &p.metadata), p))
+        .collect();
+    inv.service_accounts = sas
+        .into_iter()
+        .map(|s| (origin("ServiceAccount", &s.metadata), s))
+        .collect();
+    // Pods listed in a namespace carry it; keep matching simple when the
+    // recorded object omits it.
+    inv.pods = pods
+        .into_iter()
+        .map(|mut p| {
+            p.metadata
+                .namespace
+                .get_or_insert_with(|| namespace.to_string());
+            p
+        })
+        .collect();
+    inv.nodes = nodes;
+    inv.endpoint_slices = slices
+        .into_iter()
+        .map(|mut s| {
+            s.metadata
+                .namespace
+                .get_or_insert_with(|| namespace.to_string());
+            s
+        })
+        .collect();
+    inv.events = events;
+    read
+}

@@ -1,0 +1,110 @@
+//! Watching a LoadBalancer Service until it has an external address.
+
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::{Event, Service};
+use kube::Client;
+use kube::api::{Api, ListParams};
+
+use crate::K8sError;
+use crate::cluster::api_error;
+
+/// What polling a LoadBalancer Service found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LbPoll {
+    /// The first `status.loadBalancer.ingress` IP or hostname, if it came.
+    pub address: Option<String>,
+    /// From the first GET to the answer carrying the address (or to the timeout).
+    pub elapsed: Duration,
+    /// GET requests sent.
+    pub polls: u32,
+    /// On timeout: the Service's events, `Reason: message`, oldest first.
+    pub events: Vec<String>,
+}
+
+/// First delay between polls; doubled after each until [`MAX_BACKOFF`].
+pub const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+/// Poll `namespace/name` (GET, with backoff 200 ms doubling to 5 s) until
+/// `status.loadBalancer.ingress` has an IP or hostname, or `timeout`
+/// passes; then read the Service's events so the caller can say why it is
+/// still pending. Each request is bounded by the time left (at most 10 s).
+/// A Service that does not exist, or a forbidden GET, is an error.
+pub async fn poll_external_ip(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<LbPoll, K8sError> {
+    let _span =
+        tracing::info_span!("poll_external_ip", check = "NET-LB", namespace, name).entered();
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let start = Instant::now();
+    let deadline = start + timeout;
+    let mut backoff = FIRST_BACKOFF;
+    let mut polls = 0u32;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        polls += 1;
+        let per_call = left.clamp(Duration::from_millis(100), Duration::from_secs(10));
+        let got = tokio::time::timeout(per_call, api.get(name)).await;
+        match got {
+            Ok(Ok(svc)) => {
+                if let Some(addr) = crate::checks::lb::address(&svc) {
+                    return Ok(LbPoll {
+                        address: Some(addr),
+                        elapsed: start.elapsed(),
+                        polls,
+                        events: Vec::new(),
+                    });
+                }
+            }
+            Ok(Err(e)) => {
+                return Err(api_error(
+                    "get",
+                    &format!("services/{name} in namespace {namespace}"),
+                    e,
+                ));
+            }
+            Err(_) => {} // this request timed out; the deadline decides
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        tokio::time::sleep(backoff.min(left)).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+    let elapsed = start.elapsed();
+    let events_api: Api<Event> = Api::namespaced(client.clone(), namespace);
+    let lp = ListParams::default()
+        .fields(&format!(
+            "involvedObject.kind=Service,involvedObject.name={name}"
+        ))
+        .limit(100);
+    let events = match tokio::time::timeout(Duration::from_secs(10), events_api.list(&lp)).await {
+        Ok(Ok(list)) => list
+            .items
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    e.reason.clone().unwrap_or_default(),
+                    e.message.clone().unwrap_or_default()
+                )
+            })
+            .collect(),
+        Ok(Err(e)) => vec![format!(
+            "events not readable: {}",
+            api_error("list", "events", e)
+        )],
+        Err(_) => vec!["events not readable: the request timed out".into()],
+    };
+    Ok(LbPoll {
+        address: None,
+        elapsed,
+        polls,
+        events,
+    })
+}
