@@ -11,6 +11,7 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         ProtocolArg::Http => Protocol::Http,
         ProtocolArg::Openai => Protocol::OpenAi,
         ProtocolArg::Grpc => Protocol::Grpc,
+        ProtocolArg::Redis => return redis(args, cancel).await,
     };
     let mut opts = ProbeOptions {
         samples: args.samples,
@@ -89,6 +90,65 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
             "no successful sample from {} ({} attempted); see errors above",
             cockpit_core::redact_url(&args.url),
             report.attempted
+        )));
+    }
+    Ok(Outcome::Success)
+}
+
+/// `--protocol redis`: cockpit-stm's latency measurement (PING, and SET/GET
+/// on a key of its own, `cockpit-check:{uuid}`, deleted before it returns),
+/// one command at a time on one connection, like `redis-cli --latency`.
+async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    if args.concurrency > 1 || args.compare_reuse || args.compare_prefix {
+        return Err(CliError::Usage(
+            "--protocol redis measures one command at a time on one connection: -c, --compare-reuse and --compare-prefix do not apply".into(),
+        ));
+    }
+    // The deadline stops the run like Ctrl-C does: what was measured is reported.
+    let stop = cancel.child_token();
+    let timer = {
+        let stop = stop.clone();
+        let deadline = args.deadline;
+        tokio::spawn(async move {
+            tokio::time::sleep(deadline).await;
+            stop.cancel();
+        })
+    };
+    let opts = cockpit_stm::LatencyOptions {
+        samples: args.samples,
+        warmup: args.warmup,
+        timeout: args.timeout,
+        cancel: stop,
+        ..cockpit_stm::LatencyOptions::default()
+    };
+    let result = cockpit_stm::measure_latency(&args.url, &opts).await;
+    timer.abort();
+    let report = result.map_err(|e| match e {
+        cockpit_stm::StmError::Url { .. } => CliError::Usage(e.to_string()),
+        e => CliError::Unreachable(e.to_string()),
+    })?;
+    let value = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let text = match args.format {
+        ProbeFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
+        ProbeFormat::Table => {
+            let mut t = render::probe_table(&value, render::use_colour());
+            if let Some(why) = &report.writes_skipped {
+                t.push_str(&format!("SET/GET not measured: {why}\n"));
+            }
+            t
+        }
+    };
+    crate::print_stdout(&text)?;
+    if cancel.is_cancelled() {
+        return Ok(Outcome::Interrupted);
+    }
+    if report.samples == 0 {
+        return Err(CliError::Unreachable(format!(
+            "no PING answered by {} ({} commands attempted); see errors above",
+            report.target, report.attempted
         )));
     }
     Ok(Outcome::Success)

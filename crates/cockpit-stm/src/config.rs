@@ -49,7 +49,7 @@ impl SurvivalMode {
 
 /// The configuration of one STM audit. `Default` gives the documented
 /// defaults with no URL (only STA-EXTERNAL runs).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StmConfig {
     /// `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS). None:
     /// only the declarations (STA-EXTERNAL) are checked.
@@ -102,5 +102,159 @@ impl StmConfig {
             url: Some(url.into()),
             ..StmConfig::default()
         }
+    }
+}
+
+/// The `[stm]` section of `cockpit.toml`, as written (units in the key
+/// names). Unknown keys are rejected. `--sample-sessions` and `--disruptive`
+/// are command-line flags, not settings: a restart is asked for per run.
+#[derive(Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StmSettings {
+    /// `redis://[user:password@]host:port[/db]` or `rediss://…`; `${VAR}` is
+    /// expanded by the CLI (keep the password in the environment).
+    pub url: String,
+    #[serde(default = "default_prefix")]
+    pub key_prefix: String,
+    /// STA-LATENCY bound on PING p99, milliseconds.
+    #[serde(default = "default_latency_ms")]
+    pub latency_p99_ms: f64,
+    #[serde(default = "default_latency_samples")]
+    pub latency_samples: u32,
+    /// Timeout of the connection and of every command, seconds.
+    #[serde(default = "default_timeout_s")]
+    pub timeout_s: f64,
+    /// TTL of the check's own keys, seconds.
+    #[serde(default = "default_key_ttl_s")]
+    pub check_key_ttl_s: u64,
+    /// How `--disruptive` takes the server down: `restart` or `crash`.
+    #[serde(default)]
+    pub survival: SurvivalMode,
+    /// How long `--disruptive` waits for the server to answer again, seconds.
+    #[serde(default = "default_survival_timeout_s")]
+    pub survival_timeout_s: f64,
+}
+
+fn default_prefix() -> String {
+    StmConfig::default().key_prefix
+}
+fn default_latency_ms() -> f64 {
+    StmConfig::default().latency_p99.as_secs_f64() * 1000.0
+}
+fn default_latency_samples() -> u32 {
+    StmConfig::default().latency_samples
+}
+fn default_timeout_s() -> f64 {
+    StmConfig::default().timeout.as_secs_f64()
+}
+fn default_key_ttl_s() -> u64 {
+    StmConfig::default().check_key_ttl.as_secs()
+}
+fn default_survival_timeout_s() -> f64 {
+    StmConfig::default().survival_timeout.as_secs_f64()
+}
+
+impl StmSettings {
+    /// Check the values serde cannot: `Err((key, message))` names the key.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        let scheme = self.url.split_once("://").map(|(s, _)| s);
+        let allowed = ["redis", "rediss", "valkey", "valkeys"];
+        if !scheme.is_some_and(|s| allowed.contains(&s)) {
+            return Err((
+                "url",
+                format!(
+                    "stm.url `{}` must start with redis:// or rediss:// (TLS)",
+                    cockpit_core::redact_url(&self.url)
+                ),
+            ));
+        }
+        for (key, v) in [
+            ("latency_p99_ms", self.latency_p99_ms),
+            ("timeout_s", self.timeout_s),
+            ("survival_timeout_s", self.survival_timeout_s),
+        ] {
+            if !(v.is_finite() && v > 0.0 && v < 86_400_000.0) {
+                return Err((key, format!("stm.{key} must be a positive number, got {v}")));
+            }
+        }
+        if self.latency_samples == 0 || self.latency_samples > 10_000_000 {
+            return Err((
+                "latency_samples",
+                format!(
+                    "stm.latency_samples must be 1..=10000000, got {}",
+                    self.latency_samples
+                ),
+            ));
+        }
+        if self.check_key_ttl_s == 0 {
+            return Err((
+                "check_key_ttl_s",
+                "stm.check_key_ttl_s must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The audit configuration these settings describe.
+    pub fn to_config(&self) -> StmConfig {
+        StmConfig {
+            url: Some(self.url.clone()),
+            key_prefix: self.key_prefix.clone(),
+            latency_p99: Duration::from_secs_f64(self.latency_p99_ms / 1000.0),
+            latency_samples: self.latency_samples,
+            timeout: Duration::from_secs_f64(self.timeout_s),
+            check_key_ttl: Duration::from_secs(self.check_key_ttl_s),
+            survival_mode: self.survival,
+            survival_timeout: Duration::from_secs_f64(self.survival_timeout_s),
+            ..StmConfig::default()
+        }
+    }
+}
+
+// Debug by hand: the URL may hold a password, so it is shown redacted.
+impl std::fmt::Debug for StmSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StmSettings")
+            .field("url", &cockpit_core::redact_url(&self.url))
+            .field("key_prefix", &self.key_prefix)
+            .field("latency_p99_ms", &self.latency_p99_ms)
+            .field("latency_samples", &self.latency_samples)
+            .field("timeout_s", &self.timeout_s)
+            .field("survival", &self.survival)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for StmConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StmConfig")
+            .field("url", &self.url.as_deref().map(cockpit_core::redact_url))
+            .field("key_prefix", &self.key_prefix)
+            .field("latency_p99", &self.latency_p99)
+            .field("latency_samples", &self.latency_samples)
+            .field("timeout", &self.timeout)
+            .field("sample_sessions", &self.sample_sessions)
+            .field("disruptive", &self.disruptive)
+            .field("survival_mode", &self.survival_mode)
+            .field("agents", &self.agents)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let c = StmConfig::for_url("redis://:hunter2@127.0.0.1:6379");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let s: StmSettings = serde_json::from_str(r#"{"url":"redis://u:hunter2@h:1"}"#).unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert!(s.validate().is_ok());
+        let bad: StmSettings = serde_json::from_str(r#"{"url":"http://u:hunter2@h:1"}"#).unwrap();
+        let (key, msg) = bad.validate().unwrap_err();
+        assert_eq!(key, "url");
+        assert!(!msg.contains("hunter2"), "{msg}");
     }
 }

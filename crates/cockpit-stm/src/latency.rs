@@ -1,6 +1,7 @@
 //! The latency measurement behind STA-LATENCY and `probe --protocol redis`:
-//! PING like `redis-cli --latency`, and SET/GET on the check's own key, one
-//! command at a time, each timed from the call to its reply.
+//! rounds of one PING (like `redis-cli --latency`) then one SET and one GET
+//! of the check's own key, one command at a time, each timed from the call
+//! to its reply.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -172,23 +173,26 @@ pub(crate) async fn measure_on(
     let mut r = LatencyReport::new(conn.url.clone(), connect);
     let cancel = &opts.cancel;
     let total = opts.warmup + opts.samples;
+    let value = session_document(key, 256);
+    let ttl = opts.key_ttl.as_secs().max(1) as i64;
     let mut consecutive_errors = 0;
 
-    // PING.
+    // Each round: one PING, then SET and GET of the check's own key.
     for i in 0..total {
         if cancel.is_cancelled() || consecutive_errors >= 3 {
             break;
         }
+        let warm = i < opts.warmup;
         r.attempted += 1;
         let start = Instant::now();
-        let res: Result<String, StmError> = tokio::select! {
+        let ping: Result<String, StmError> = tokio::select! {
             biased;
             _ = cancel.cancelled() => break,
             res = conn.call("PING", conn.client.ping(None)) => res,
         };
         let elapsed = start.elapsed();
-        match res {
-            Ok(_) if i < opts.warmup => r.warmup_excluded += 1,
+        match ping {
+            Ok(_) if warm => r.warmup_excluded += 1,
             Ok(_) => {
                 r.ping_dist.record(elapsed);
                 r.samples += 1;
@@ -197,19 +201,13 @@ pub(crate) async fn measure_on(
             Err(e) => {
                 r.error(&e);
                 consecutive_errors += 1;
+                continue;
             }
         }
-    }
-
-    // SET/GET on the check's own key.
-    let value = session_document(key, 256);
-    let ttl = opts.key_ttl.as_secs().max(1) as i64;
-    consecutive_errors = 0;
-    for i in 0..total {
-        if cancel.is_cancelled() || consecutive_errors >= 3 || r.writes_skipped.is_some() {
-            break;
+        if r.writes_skipped.is_some() {
+            continue;
         }
-        r.attempted += 2;
+        r.attempted += 1;
         let start = Instant::now();
         let set: Result<(), StmError> = tokio::select! {
             biased;
@@ -225,6 +223,7 @@ pub(crate) async fn measure_on(
             consecutive_errors += 1;
             continue;
         }
+        r.attempted += 1;
         let start = Instant::now();
         let get: Result<Option<Vec<u8>>, StmError> = tokio::select! {
             biased;
@@ -233,11 +232,10 @@ pub(crate) async fn measure_on(
         };
         let get_elapsed = start.elapsed();
         match get {
-            Ok(_) if i < opts.warmup => r.warmup_excluded += 2,
+            Ok(_) if warm => r.warmup_excluded += 2,
             Ok(_) => {
                 r.set_dist.record(set_elapsed);
                 r.get_dist.record(get_elapsed);
-                consecutive_errors = 0;
             }
             Err(e) => {
                 r.error(&e);

@@ -64,7 +64,7 @@ use std::time::Duration;
 use cockpit_core::{Finding, redact_url};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{DeclaredStm, StmBackend, StmConfig, SurvivalMode};
+pub use config::{DeclaredStm, StmBackend, StmConfig, StmSettings, SurvivalMode};
 pub use error::StmError;
 pub use info::Info;
 pub use latency::{LatencyOptions, LatencyReport, measure_latency};

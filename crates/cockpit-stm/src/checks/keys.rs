@@ -124,7 +124,8 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
                 s.scan_calls,
                 if s.complete { ", whole keyspace" } else { "" }
             ),
-        );
+        )
+        .with_recommendation("Set [stm] key_prefix to the prefix the agent's session keys use.");
     }
     let method = format!(
         "SCAN MATCH {prefix}* COUNT 1000 ({} calls), TTL per key",
