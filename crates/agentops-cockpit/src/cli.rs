@@ -38,6 +38,9 @@ pub enum Command {
     /// The Sovereign Gate: score the evidence, print the approval matrix,
     /// exit 0 at score >= threshold, 1 below, 2 bad input, 3 could not measure.
     Certify(CertifyArgs),
+    /// Load-test one endpoint: closed loop, open loop at a fixed rate, or a
+    /// rate sweep; exit 1 when an --slo breaks.
+    Load(LoadArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -233,6 +236,89 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
         .map_err(|_| format!("`{s}` is not a number (expected 0–100)"))?;
     cockpit_score::validate_threshold(v).map_err(|e| e.to_string())?;
     Ok(v)
+}
+
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The endpoint: http(s)://… (a `/v1` base gets `/chat/completions` for openai), grpc(s)://host:port.
+    pub url: String,
+    /// What the endpoint speaks.
+    #[arg(long, value_enum, default_value_t = ProtocolArg::Http)]
+    pub protocol: ProtocolArg,
+    /// Connections (closed loop: requests in flight; open loop: the most in flight at once).
+    #[arg(short = 'c', long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub connections: u32,
+    /// Run length (default 10s; a sweep lasts its steps).
+    #[arg(short = 'd', long, value_parser = parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Closed loop: stop after this many requests (the duration still bounds the run).
+    #[arg(short = 'n', long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Open loop at N requests per second, or a sweep A:B:STEP (with --step).
+    #[arg(long)]
+    pub rate: Option<String>,
+    /// How long each sweep step lasts.
+    #[arg(long, value_parser = parse_duration)]
+    pub step: Option<std::time::Duration>,
+    /// Poisson arrivals (exponential gaps) instead of evenly spaced ones.
+    #[arg(long)]
+    pub poisson: bool,
+    /// Seed of the open-loop schedule (printed when drawn); the same seed repeats it.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Worker threads (default: one per CPU this process may run on).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub threads: Option<u16>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// A service-level objective, k6 style (repeatable): 'p(99)<250ms', 'errors<0.1%', 'ttft:p(95)<800ms'.
+    #[arg(long)]
+    pub slo: Vec<String>,
+    /// HTTP method (protocol http).
+    #[arg(long, default_value = "GET")]
+    pub method: String,
+    /// Extra request header "Name: value" (repeatable).
+    #[arg(short = 'H', long)]
+    pub header: Vec<String>,
+    /// Request body (protocol http), sent as application/json.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// HTTP version: auto (ALPN on TLS, 1.1 on cleartext), 1.1, or 2 (h2c on cleartext).
+    #[arg(long, value_enum, default_value_t = HttpVersionArg::Auto)]
+    pub http_version: HttpVersionArg,
+    /// Extra CA certificate bundle (PEM) to trust.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (lab use only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Model name sent with OpenAI requests.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The user message sent with OpenAI / gRPC requests.
+    #[arg(
+        long,
+        default_value = "Summarise the deployment checklist in three points."
+    )]
+    pub prompt: String,
+    /// max_tokens for OpenAI / gRPC requests.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Length of the per-interval series (and of the HdrHistogram log's intervals).
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub interval: std::time::Duration,
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+    /// Also write the JSON report to this file (partial results on Ctrl-C).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the per-interval latency histograms as an HdrHistogram interval log.
+    #[arg(long)]
+    pub hdr_log: Option<PathBuf>,
+    /// No progress display on stderr (it is shown only on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// `30s`, `500ms`, `2m`, or a bare number of seconds.

@@ -7,6 +7,7 @@ mod certify;
 mod cli;
 mod config;
 mod evidence;
+mod load;
 mod probe;
 mod render;
 
@@ -137,6 +138,7 @@ fn main() -> ExitCode {
                 command: AuditCommand::Report(args),
             } => audit::run(args, cancel).await,
             Command::Certify(args) => certify::run(args, cancel).await,
+            Command::Load(args) => load::run(args, cancel).await,
         }
     });
     exit_code(result)
