@@ -169,6 +169,34 @@ pub struct AuditArgs {
     /// RESTART) and report whether a marker survived and how long it was down.
     #[arg(long)]
     pub disruptive: bool,
+    /// Compute / CI/CD pillar, offline: manifest files, directories or globs
+    /// (`deploy/**/*.yaml`; quote it so the shell does not expand it). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub manifests: Vec<String>,
+    /// Audit a live cluster: this kubeconfig context ($KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "CTX")]
+    pub kube_context: Option<String>,
+    /// Namespace of the live audit (default: the context's namespace).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Cloud Run service exports (`gcloud run services describe S --format export`). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cloud_run: Vec<String>,
+    /// CI pipelines to check for the Sovereign Gate: files or directories
+    /// (`.github/workflows`, `.gitlab-ci.yml`). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub pipelines: Vec<String>,
+}
+
+impl AuditArgs {
+    /// Whether any Compute / CI/CD input was given on the command line.
+    pub fn has_k8s_inputs(&self) -> bool {
+        !self.manifests.is_empty()
+            || self.kube_context.is_some()
+            || self.namespace.is_some()
+            || !self.cloud_run.is_empty()
+            || !self.pipelines.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
@@ -210,7 +238,7 @@ pub struct CertifyArgs {
     #[arg(long, value_name = "REPORT.json")]
     pub from: Option<PathBuf>,
     /// The passing score, 0–100 (overrides [gate] threshold; default 90).
-    #[arg(long, value_parser = parse_threshold)]
+    #[arg(long, value_parser = parse_threshold, allow_negative_numbers = true)]
     pub threshold: Option<f64>,
     /// Output formats (repeatable). Without --out they go to stdout; with
     /// --out each is written as a file and only `table` is printed.

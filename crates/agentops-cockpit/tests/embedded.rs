@@ -42,6 +42,17 @@ async fn no_config_audits_the_embedded_testbed() {
         assert_ne!(f["status"], "not-measured", "{f:#}");
         assert_ne!(f["status"], "error", "{f:#}");
     }
-    // Nothing was written into the working directory.
-    assert_eq!(std::fs::read_dir(w.path()).unwrap().count(), 0);
+    // Nothing was written into the working directory but the run's
+    // report in the evidence lake.
+    let entries: Vec<_> = std::fs::read_dir(w.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(entries, [".cockpit"], "{entries:?}");
+    let runs: Vec<_> = std::fs::read_dir(w.join(".cockpit/evidence"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    assert_eq!(read_json(&runs[0].join("report.json")), report);
 }
