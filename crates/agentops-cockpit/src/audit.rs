@@ -12,7 +12,25 @@ use crate::{CliError, Outcome, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
-    let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
+    // Kubernetes inputs alone (no --config, no ./cockpit.toml) audit just
+    // those: no embedded testbed.
+    let k8s_only = args.has_k8s_inputs() && !args.testbed && path.is_none();
+    let (mut cfg, testbed) = if k8s_only {
+        (CockpitConfig::default(), None)
+    } else {
+        evidence::resolve(args.config.as_deref(), args.testbed).await?
+    };
+    let k = &mut cfg.kubernetes;
+    k.manifests.extend(args.manifests.iter().cloned());
+    k.cloud_run.extend(args.cloud_run.iter().cloned());
+    k.pipelines.extend(args.pipelines.iter().cloned());
+    if args.kube_context.is_some() {
+        k.context = args.kube_context.clone();
+    }
+    if args.namespace.is_some() {
+        k.namespace = args.namespace.clone();
+    }
+    evidence::k8s_inputs(k)?;
     if (args.sample_sessions.is_some() || args.disruptive) && cfg.stm.is_none() {
         return Err(CliError::Usage(
             "--sample-sessions and --disruptive need an [stm] section (the Redis to audit) in the configuration".into(),

@@ -31,6 +31,9 @@ pub struct CockpitConfig {
     /// The Sovereign Gate: threshold, pillar weights, fail-closed, waivers, evidence lake.
     #[serde(default)]
     pub gate: cockpit_score::GatePolicy,
+    /// `[kubernetes]`: manifests, Cloud Run exports, pipelines, a live cluster.
+    #[serde(default)]
+    pub kubernetes: cockpit_k8s::K8sConfig,
 }
 
 impl CockpitConfig {
@@ -214,6 +217,9 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
                 ));
             }
         }
+    }
+    if let Err((key, message)) = cfg.kubernetes.validate() {
+        return Err(err(key, message));
     }
     let t = &cfg.thresholds;
     for (key, v) in [

@@ -156,6 +156,30 @@ pub async fn audit_cluster(client: Client, cfg: &K8sConfig) -> K8sAudit {
     }
 }
 
+/// Connect with the kubeconfig (`$KUBECONFIG` or `~/.kube/config`, context
+/// `cfg.context` or the current one) and audit the cluster. A kubeconfig
+/// that is missing or lacks the context is one not-measured finding saying
+/// so, not an error: the rest of the audit still runs.
+pub async fn audit_kubeconfig(cfg: &K8sConfig) -> K8sAudit {
+    match connect(cfg.context.as_deref(), cfg.request_timeout()).await {
+        Ok(client) => audit_cluster(client, cfg).await,
+        Err(e) => K8sAudit {
+            findings: vec![
+                checks::manifest::CMP_MANIFEST
+                    .finding(Status::NotMeasured, format!("not measured: {e}"))
+                    .with_subject(match &cfg.context {
+                        Some(c) => format!("kube context {c}"),
+                        None => "kube context (current)".to_string(),
+                    })
+                    .with_recommendation(
+                        "Point $KUBECONFIG at a kubeconfig holding the context (e.g. `gcloud container clusters get-credentials`), or audit the manifests offline with --manifests.",
+                    ),
+            ],
+            ..K8sAudit::default()
+        },
+    }
+}
+
 /// Scan CI pipeline files and directories (GitHub Actions workflows under a
 /// directory: `*.yml` / `*.yaml`; GitLab `.gitlab-ci.yml`) for deploy steps
 /// without the Sovereign Gate before them (CIC-GATE). With no deploy step
