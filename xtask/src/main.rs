@@ -5,6 +5,11 @@
 //! - `cargo xtask bench probe-accuracy` — client-measured TTFT against the
 //!   testbed's server-side stamps at 1, 64 and 256 concurrent streams.
 //! - `cargo xtask bench sse` — the criterion bench of the SSE parser.
+//! - `cargo xtask bench load` — the load engine against wrk and oha, on nginx.
+//! - `cargo xtask load-test [--target URL]` — the standard load profile
+//!   (starts the testbed when no target is given).
+
+mod load;
 
 use std::process::{Command, ExitCode};
 
@@ -15,10 +20,12 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["bench"] | ["bench", "all"] => bench_sse().and_then(|_| bench_accuracy(&[])),
         ["bench", "sse"] => bench_sse(),
+        ["bench", "load", rest @ ..] => load::bench_load(rest),
+        ["load-test", rest @ ..] => load::load_test(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n"
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
             );
             return ExitCode::from(2);
         }
@@ -68,7 +75,34 @@ fn ensure_tools() -> Result<(), String> {
     if !deny_ok {
         run(cargo().args(["install", "--locked", "cargo-deny"]))?;
     }
+    // cockpit-score's HTML report test opens the report in headless Chromium.
+    ensure_apt_packages(&[("chromium", "chromium")])?;
     Ok(())
+}
+
+/// `apt-get install` the packages whose program is not on PATH (after one
+/// `apt-get update`), non-interactive and quiet.
+fn ensure_apt_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
+    let on_path = |program: &str| {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|d| d.join(program).is_file())
+        })
+    };
+    let missing: Vec<&str> = wanted
+        .iter()
+        .filter(|(program, _)| !on_path(program))
+        .map(|(_, package)| *package)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    run(Command::new("apt-get")
+        .args(["update", "-qq"])
+        .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq"])
+        .args(&missing)
+        .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 fn ci() -> Result<(), String> {
