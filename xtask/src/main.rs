@@ -5,6 +5,8 @@
 //! - `cargo xtask bench probe-accuracy` — client-measured TTFT against the
 //!   testbed's server-side stamps at 1, 64 and 256 concurrent streams.
 //! - `cargo xtask bench sse` — the criterion bench of the SSE parser.
+//! - `cargo xtask bench stm` — STA-LATENCY's per-command latency against
+//!   `redis-benchmark -t get,set` on the same redis-server, as ratios.
 //! - `cargo xtask bench load` — the load engine against wrk and oha, on nginx.
 //! - `cargo xtask load-test [--target URL]` — the standard load profile
 //!   (starts the testbed when no target is given).
@@ -20,12 +22,13 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["bench"] | ["bench", "all"] => bench_sse().and_then(|_| bench_accuracy(&[])),
         ["bench", "sse"] => bench_sse(),
+        ["bench", "stm", rest @ ..] => bench_stm(rest),
         ["bench", "load", rest @ ..] => load::bench_load(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
             );
             return ExitCode::from(2);
         }
