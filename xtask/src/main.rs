@@ -80,16 +80,42 @@ fn ensure_tools() -> Result<(), String> {
     }
     // cockpit-score's HTML report test opens the report in headless Chromium.
     ensure_apt_packages(&[("chromium", "chromium")])?;
+    ensure_redis()?;
     Ok(())
+}
+
+/// The State pillar's tests and bench start real `redis-server` processes
+/// and use `redis-cli` and `redis-benchmark` (Debian: redis-server, which
+/// pulls redis-tools).
+fn ensure_redis() -> Result<(), String> {
+    ensure_apt_packages(&[
+        ("redis-server", "redis-server"),
+        ("redis-cli", "redis-tools"),
+        ("redis-benchmark", "redis-tools"),
+    ])
+}
+
+fn bench_stm(rest: &[&str]) -> Result<(), String> {
+    ensure_redis()?;
+    let mut c = cargo();
+    c.args([
+        "bench",
+        "-p",
+        "cockpit-stm",
+        "--bench",
+        "vs_redis_benchmark",
+        "--",
+    ]);
+    c.args(rest);
+    run(&mut c)
 }
 
 /// `apt-get install` the packages whose program is not on PATH (after one
 /// `apt-get update`), non-interactive and quiet.
 fn ensure_apt_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
     let on_path = |program: &str| {
-        std::env::var_os("PATH").is_some_and(|paths| {
-            std::env::split_paths(&paths).any(|d| d.join(program).is_file())
-        })
+        std::env::var_os("PATH")
+            .is_some_and(|paths| std::env::split_paths(&paths).any(|d| d.join(program).is_file()))
     };
     let missing: Vec<&str> = wanted
         .iter()
