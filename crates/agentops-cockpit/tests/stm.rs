@@ -318,3 +318,60 @@ async fn probe_redis_prints_the_latency_distributions() {
         .await
         .assert_code(3);
 }
+
+/// The testbed keeping its sessions in Redis: turns survive a testbed
+/// restart, carry a TTL, and the key sample finds them healthy.
+#[tokio::test(flavor = "multi_thread")]
+async fn testbed_sessions_in_redis_survive_a_testbed_restart() {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    use cockpit_testbed::{RedisSessions, SessionStore, Testbed};
+
+    let server = RedisServer::start(&format!(
+        "{}requirepass {SECRET}\n",
+        testing::AOF_NOEVICTION
+    ));
+    let store = |s: &RedisServer| {
+        let url = format!("redis://:{SECRET}@127.0.0.1:{}", s.port());
+        Arc::new(
+            RedisSessions::connect(&url, "agent:stm:", Duration::from_secs(600)).expect("connect"),
+        )
+    };
+    let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let tb = Testbed::start_with_sessions(fast(), any, any, store(&server))
+        .await
+        .expect("testbed");
+    let body = r#"{"model":"m","stream":true,"messages":[{"role":"user","content":"hi"}]}"#;
+    let addr = tb.base_url().trim_start_matches("http://").to_string();
+    for _ in 0..2 {
+        // One plain HTTP/1.1 exchange with the session header.
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(&addr).expect("connect to the testbed");
+        write!(
+            s,
+            "POST /v1/chat/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\nx-session-id: s1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut reply = String::new();
+        s.read_to_string(&mut reply).unwrap();
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+        assert!(reply.contains("[DONE]"), "{reply}");
+    }
+    assert_eq!(tb.sessions().turns("s1").len(), 4);
+    tb.shutdown().await;
+
+    // In Redis, with a TTL, and still there for a new testbed process.
+    assert_eq!(server.cli(&["LLEN", "agent:stm:s1"]).trim(), "4");
+    let ttl: i64 = server.cli(&["TTL", "agent:stm:s1"]).trim().parse().unwrap();
+    assert!(ttl > 0 && ttl <= 600, "{ttl}");
+    let again = store(&server);
+    assert_eq!(again.turns("s1").len(), 4);
+    assert_eq!(again.turns("s1")[0].role, "user");
+
+    let w = Workdir::new();
+    let out = audit(&w, &stm_section(&server, ""), &["--sample-sessions", "50"]).await;
+    out.assert_code(0);
+    assert_eq!(status(&out.json(), "STA-KEYS"), "pass");
+}

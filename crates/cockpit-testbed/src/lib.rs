@@ -83,6 +83,7 @@ mod config;
 mod grpc;
 mod http;
 mod metrics;
+mod redis_sessions;
 mod retrieval;
 mod sessions;
 mod stamps;
@@ -103,6 +104,7 @@ pub use config::{
 pub use http::{
     RECEIVED_UNIX_NS_HEADER, REQUEST_ID_HEADER, SESSION_ID_HEADER, SESSION_TURNS_HEADER,
 };
+pub use redis_sessions::RedisSessions;
 pub use sessions::{InMemorySessions, SessionStore, Turn};
 pub use stamps::{STAMP_CAPACITY, Stamp, StampLog};
 
