@@ -22,13 +22,14 @@ fn main() -> ExitCode {
         ["ci"] => ci(),
         ["bench"] | ["bench", "all"] => bench_sse().and_then(|_| bench_accuracy(&[])),
         ["bench", "sse"] => bench_sse(),
+        ["bench", "manifests"] => bench_manifests(),
         ["bench", "stm", rest @ ..] => bench_stm(rest),
         ["bench", "load", rest @ ..] => load::bench_load(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
             );
             return ExitCode::from(2);
         }
@@ -157,6 +158,10 @@ fn ci() -> Result<(), String> {
     ]))?;
     run(cargo().args(["test", "--workspace", "--locked"]))?;
     Ok(())
+}
+
+fn bench_manifests() -> Result<(), String> {
+    run(cargo().args(["bench", "-p", "cockpit-k8s", "--bench", "manifests"]))
 }
 
 fn bench_sse() -> Result<(), String> {
