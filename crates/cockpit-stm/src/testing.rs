@@ -109,6 +109,12 @@ impl RedisServer {
         replica
     }
 
+    /// Kill the server now (SIGKILL), as a crash or a lost node would.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     pub fn port(&self) -> u16 {
         self.port
     }

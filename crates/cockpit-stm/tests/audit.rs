@@ -370,3 +370,32 @@ async fn probe_latency_reports_distributions_and_cleans_up() {
     assert!(v["ping"]["p99_ms"].as_f64().unwrap() > 0.0);
     no_check_keys_left(&server);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_server_that_stops_mid_check_is_reported_not_waited_for() {
+    let mut server = RedisServer::start(testing::NO_PERSISTENCE);
+    let c = StmConfig {
+        latency_samples: 10_000_000,
+        timeout: Duration::from_secs(2),
+        ..cfg(&server)
+    };
+    let audit = tokio::spawn(async move { cockpit_stm::audit(&c).await });
+    // Hang guard, not a timing assertion: wait until the latency loop runs.
+    let start = std::time::Instant::now();
+    while server.keys("*cockpit-check:*").is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the check never wrote its key"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    server.kill();
+    let r = tokio::time::timeout(Duration::from_secs(60), audit)
+        .await
+        .expect("the audit did not return after the server died")
+        .unwrap();
+    let lat = find(&r, "STA-LATENCY");
+    assert_eq!(lat.status, Status::Warn, "{}", lat.summary);
+    assert!(lat.summary.contains("commands failed"), "{}", lat.summary);
+    assert!(lat.measurement("ping_p99").unwrap().samples > 0);
+}
