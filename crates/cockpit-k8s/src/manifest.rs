@@ -71,8 +71,7 @@ pub fn split_documents(src: &str) -> Vec<RawDoc<'_>> {
     let mut start = 0usize; // byte offset of the current document
     let mut start_line = 1u32;
     let mut offset = 0usize;
-    let mut line_no = 1u32;
-    for line in src.split_inclusive('\n') {
+    for (line_no, line) in (1u32..).zip(src.split_inclusive('\n')) {
         let bare = line.trim_end_matches(['\n', '\r']);
         let is_start = bare == "---" || bare.starts_with("--- ") || bare.starts_with("---\t");
         let is_end = bare == "..." || bare.starts_with("... ");
@@ -88,7 +87,6 @@ pub fn split_documents(src: &str) -> Vec<RawDoc<'_>> {
             }
         }
         offset += line.len();
-        line_no += 1;
     }
     push(src, start, src.len(), start_line, &mut docs);
     docs

@@ -105,10 +105,10 @@ pub fn find_ttft_histogram(text: &str) -> Option<String> {
             continue;
         };
         let mut parts = rest.split_whitespace();
-        if let (Some(name), Some("histogram")) = (parts.next(), parts.next()) {
-            if looks_like_ttft(name) {
-                return Some(name.to_string());
-            }
+        if let (Some(name), Some("histogram")) = (parts.next(), parts.next())
+            && looks_like_ttft(name)
+        {
+            return Some(name.to_string());
         }
     }
     for line in text.lines() {
@@ -116,10 +116,10 @@ pub fn find_ttft_histogram(text: &str) -> Option<String> {
             continue;
         }
         let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-        if let Some(base) = line[..name_end].strip_suffix("_bucket") {
-            if looks_like_ttft(base) {
-                return Some(base.to_string());
-            }
+        if let Some(base) = line[..name_end].strip_suffix("_bucket")
+            && looks_like_ttft(base)
+        {
+            return Some(base.to_string());
         }
     }
     None

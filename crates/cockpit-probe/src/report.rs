@@ -363,10 +363,10 @@ impl Stats {
     }
 
     pub fn push_record(&mut self, r: SampleRecord) {
-        if let Some(v) = &mut self.records {
-            if v.len() < MAX_SAMPLE_RECORDS {
-                v.push(r);
-            }
+        if let Some(v) = &mut self.records
+            && v.len() < MAX_SAMPLE_RECORDS
+        {
+            v.push(r);
         }
     }
 

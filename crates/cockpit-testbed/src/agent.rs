@@ -280,10 +280,10 @@ impl Agent {
     /// Waits out a pause set by `Testbed::pause_for` (or until shutdown).
     pub async fn wait_while_paused(&self) {
         let until = *self.paused_until.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(until) = until {
-            if until > Instant::now() {
-                let _ = self.sleep_until(until).await;
-            }
+        if let Some(until) = until
+            && until > Instant::now()
+        {
+            let _ = self.sleep_until(until).await;
         }
     }
 
@@ -298,10 +298,10 @@ impl Agent {
         if self.in_flight.load(Ordering::Relaxed) > PRECISE_MAX_IN_FLIGHT {
             return self.sleep_until(deadline).await;
         }
-        if let Some(early) = deadline.checked_sub(PRECISE_WINDOW) {
-            if early > Instant::now() {
-                self.sleep_until(early).await?;
-            }
+        if let Some(early) = deadline.checked_sub(PRECISE_WINDOW)
+            && early > Instant::now()
+        {
+            self.sleep_until(early).await?;
         }
         // Yield to the scheduler (which also polls I/O) until the deadline.
         while Instant::now() < deadline {

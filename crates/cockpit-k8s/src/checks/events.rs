@@ -29,9 +29,12 @@ pub fn occurrences(e: &k8s_openapi::api::core::v1::Event) -> i64 {
         .max(1)
 }
 
+/// (namespace, kind, name, reason) of the involved object.
+type EventKey = (Option<String>, String, String, String);
+
 pub fn evaluate(inv: &Inventory) -> Vec<Finding> {
-    let mut groups: BTreeMap<(Option<String>, String, String, String), (i64, String)> =
-        BTreeMap::new();
+    // Occurrences and the latest message, per object and reason.
+    let mut groups: BTreeMap<EventKey, (i64, String)> = BTreeMap::new();
     let mut read = 0u64;
     for e in &inv.events {
         read += 1;
