@@ -174,7 +174,11 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
             if let Some(l) = log.as_mut() {
                 let start = Duration::from_secs_f64(iv.start_s);
                 let len = Duration::from_secs_f64(iv.length_s);
-                if let Err(e) = l.write("latency", start, len, &iv.latency) {
+                let written = match &iv.latency {
+                    Some(h) => l.write("latency", start, len, h),
+                    None => Ok(()),
+                };
+                if let Err(e) = written {
                     log_error.get_or_insert(e);
                 }
             }

@@ -59,12 +59,30 @@ pub struct IntervalReport {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub max_ms: f64,
-    /// The interval's latency histogram (for HdrHistogram interval logs).
+    /// The interval's latency histogram (for HdrHistogram interval logs):
+    /// present in what the progress channel receives, absent from the
+    /// report's series (so a long run's report stays small).
     #[serde(skip)]
-    pub latency: Distribution,
+    pub latency: Option<Distribution>,
 }
 
 impl IntervalReport {
+    /// The figures without the histogram.
+    pub(crate) fn clone_numbers(&self) -> IntervalReport {
+        IntervalReport {
+            index: self.index,
+            start_s: self.start_s,
+            length_s: self.length_s,
+            requests: self.requests,
+            errors: self.errors,
+            rps: self.rps,
+            p50_ms: self.p50_ms,
+            p99_ms: self.p99_ms,
+            max_ms: self.max_ms,
+            latency: None,
+        }
+    }
+
     pub(crate) fn from_acc(
         index: u64,
         start: Duration,
@@ -87,7 +105,7 @@ impl IntervalReport {
             p50_ms: s.p50_ms,
             p99_ms: s.p99_ms,
             max_ms: s.max_ms,
-            latency: acc.latency,
+            latency: Some(acc.latency),
         }
     }
 }

@@ -317,11 +317,11 @@ pub(crate) async fn execute(
                 .interval
                 .saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
             let r = IntervalReport::from_acc(index, start, end.saturating_sub(start), acc);
-            if let Some(p) = &progress {
-                let _ = p.send(r.clone());
-            }
             if intervals.len() < super::MAX_INTERVALS {
-                intervals.push(r);
+                intervals.push(r.clone_numbers());
+            }
+            if let Some(p) = &progress {
+                let _ = p.send(r);
             }
         };
     while done < workers {
