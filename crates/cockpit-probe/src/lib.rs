@@ -16,6 +16,9 @@
 //! - Comparisons ([`compare`]): kept-alive vs new connections, and repeated vs
 //!   fresh prompt prefixes (prefix caching); TCP connect RTT ([`rtt`]); and a
 //!   Prometheus endpoint's time-to-first-token histogram ([`metrics`]).
+//! - **Load** ([`load`]): closed loop, open loop at a fixed arrival rate
+//!   (measured from each request's intended send time, free of coordinated
+//!   omission), rate sweeps with their knee, and k6-style SLOs.
 //!
 //! Every distribution is an HDR histogram ([`cockpit_core::Distribution`]),
 //! so memory stays fixed however many samples a run takes; warm-up samples
