@@ -337,3 +337,21 @@ async fn bad_options_are_refused_before_any_request() {
             .is_err()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_runs_on_the_hyper_path_and_counts_match() {
+    let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+    let mut o = LoadOptions {
+        max_requests: Some(200),
+        ..opts(4, Duration::from_secs(30))
+    };
+    o.request.http_version = cockpit_probe::HttpVersion::Http2;
+    let before = server_count(&tb, "/healthz", "200").await;
+    let r = run_load(&format!("{}/healthz", tb.base_url()), &o)
+        .await
+        .unwrap();
+    assert_eq!(r.client_path, "hyper");
+    assert_eq!(r.requests.ok, 200, "{:?}", r.error_examples);
+    assert_eq!(server_count(&tb, "/healthz", "200").await - before, 200);
+    tb.shutdown().await;
+}
