@@ -460,8 +460,8 @@ impl Shared {
         g.interval.ok += 1;
     }
 
-    /// A failed request. `kind_recorded`: the probe's own sample function
-    /// already counted it in its `Stats`.
+    /// A failed request of `kind`. `f` is `None` when the probe's own
+    /// sample function already counted it (with its example) in its `Stats`.
     fn failed(&self, step: usize, f: Option<Failure>, kind: ErrorKind, was_sent: bool) {
         if was_sent {
             self.in_flight.set(self.in_flight.get().saturating_sub(1));
