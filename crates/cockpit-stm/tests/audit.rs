@@ -382,10 +382,19 @@ async fn a_server_that_stops_mid_check_is_reported_not_waited_for() {
     let audit = tokio::spawn(async move { cockpit_stm::audit(&c).await });
     // Hang guard, not a timing assertion: wait until the latency loop runs.
     let start = std::time::Instant::now();
-    while server.keys("*cockpit-check:*").is_empty() {
+    // Kill only once the latency loop has PINGed a few times, so there are
+    // samples to report (the server counts them in INFO commandstats).
+    let pings = |s: &RedisServer| {
+        s.cli(&["INFO", "commandstats"])
+            .lines()
+            .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+            .and_then(|v| v.split(',').next()?.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    while server.keys("*cockpit-check:*").is_empty() || pings(&server) < 20 {
         assert!(
             start.elapsed() < Duration::from_secs(60),
-            "the check never wrote its key"
+            "the check never started its latency loop"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
