@@ -33,6 +33,9 @@
 //! assert_eq!(back.findings[0].pillar, Pillar::Network);
 //! ```
 //!
+//! [`slo`] holds the service-level objective language (`ttft:p(95)<800ms`)
+//! that both `agentops-cockpit load --slo` and `certify --slo` speak.
+//!
 //! This crate does no I/O: no network, no files, no clock reads except in
 //! [`Report::new`], which stamps the generation time.
 
@@ -40,6 +43,7 @@ mod distribution;
 mod finding;
 mod redact;
 mod report;
+pub mod slo;
 
 pub use distribution::{Distribution, DistributionError, LatencySummary};
 pub use finding::{

@@ -7,6 +7,10 @@
 //! | `rps`, `goodput` | `rate` (default) | requests per second |
 //! | `tokens_per_s` | `p(N)`, `avg`, `med`, `min`, `max` | output tokens per second, per request |
 //!
+//! The grammar (`metric:aggregate<value`, the aggregates, the operators,
+//! the units) is [`cockpit_core::slo`]'s, shared with `certify --slo`; this
+//! module adds the load engine's metrics and evaluates them on a run.
+//!
 //! Operators: `<`, `<=`, `>`, `>=`. Everything is checked when parsed, so an
 //! unknown metric or aggregate is an error before any request is sent,
 //! never a silent pass; a metric that took no sample fails its SLO.
@@ -16,6 +20,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use cockpit_core::Distribution;
+pub use cockpit_core::slo::{Aggregate, Op};
+use cockpit_core::slo::{Slo as CoreSlo, SloError};
 use serde::Serialize;
 
 use crate::{ProbeError, Protocol, RateDistribution};
@@ -93,46 +99,6 @@ impl SloMetric {
     }
 }
 
-/// How the metric's samples are reduced to one number.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum Aggregate {
-    /// The percentile `p(N)`, N in 0..=100.
-    Percentile(f64),
-    Avg,
-    Med,
-    Min,
-    Max,
-    Rate,
-    Count,
-}
-
-/// Comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub enum Op {
-    #[serde(rename = "<")]
-    Lt,
-    #[serde(rename = "<=")]
-    Le,
-    #[serde(rename = ">")]
-    Gt,
-    #[serde(rename = ">=")]
-    Ge,
-}
-
-impl Op {
-    fn holds(self, observed: f64, threshold: f64) -> bool {
-        match self {
-            Op::Lt => observed < threshold,
-            Op::Le => observed <= threshold,
-            Op::Gt => observed > threshold,
-            Op::Ge => observed >= threshold,
-        }
-    }
-}
-
 /// One parsed objective. Thresholds are held in the metric's unit:
 /// milliseconds for durations, a fraction for rates, per second for
 /// throughputs, a plain number for counts.
@@ -163,92 +129,42 @@ fn bad(text: &str, reason: impl fmt::Display) -> ProbeError {
     }
 }
 
-fn parse_aggregate(s: &str) -> Option<Aggregate> {
-    Some(match s {
-        "avg" | "mean" => Aggregate::Avg,
-        "med" => Aggregate::Med,
-        "min" => Aggregate::Min,
-        "max" => Aggregate::Max,
-        "rate" => Aggregate::Rate,
-        "count" => Aggregate::Count,
-        _ => {
-            let n = s.strip_prefix("p(")?.strip_suffix(')')?;
-            let v: f64 = n.trim().parse().ok()?;
-            if !(0.0..=100.0).contains(&v) {
-                return None;
-            }
-            Aggregate::Percentile(v)
-        }
-    })
-}
-
-fn parse_duration_ms(s: &str) -> Option<f64> {
-    let (num, scale) = if let Some(n) = s.strip_suffix("ms") {
-        (n, 1.0)
-    } else if let Some(n) = s.strip_suffix("us").or_else(|| s.strip_suffix("µs")) {
-        (n, 0.001)
-    } else if let Some(n) = s.strip_suffix('s') {
-        (n, 1000.0)
-    } else if let Some(n) = s.strip_suffix('m') {
-        (n, 60_000.0)
-    } else {
-        (s, 1.0)
-    };
-    let v: f64 = num.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then_some(v * scale)
-}
-
+/// The grammar is [`cockpit_core::slo`]'s; this adds the load engine's
+/// vocabulary: which metrics exist, the aggregates each takes, and what
+/// its threshold's unit is.
 impl FromStr for Slo {
     type Err = ProbeError;
 
     fn from_str(text: &str) -> Result<Self, ProbeError> {
-        let t = text.trim();
-        let op_at = t
-            .find(['<', '>'])
-            .ok_or_else(|| bad(t, "expected metric:aggregate<value (or >, <=, >=)"))?;
-        let (lhs, rest) = t.split_at(op_at);
-        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
-            (Op::Le, v)
-        } else if let Some(v) = rest.strip_prefix(">=") {
-            (Op::Ge, v)
-        } else if let Some(v) = rest.strip_prefix('<') {
-            (Op::Lt, v)
-        } else {
-            (Op::Gt, &rest[1..])
-        };
-        let lhs = lhs.trim().to_ascii_lowercase();
-        let value = value.trim();
-        let (metric, aggregate) = match lhs.split_once(':') {
-            Some((m, a)) => {
-                let metric = SloMetric::parse(m.trim()).ok_or_else(|| {
-                    bad(t, format!("unknown metric {:?} (known: latency, service, dispatch_lag, ttft, itl, tpot, errors, http_5xx, rps, goodput, tokens_per_s)", m.trim()))
+        let core: CoreSlo = text
+            .parse()
+            .map_err(|e: SloError| ProbeError::InvalidOption {
+                name: "slo",
+                reason: e.to_string(),
+            })?;
+        let t = core.text.as_str();
+        let (metric, aggregate) = match (core.metric.as_deref(), core.aggregate) {
+            (Some(m), agg) => {
+                let metric = SloMetric::parse(m).ok_or_else(|| {
+                    bad(t, format!("unknown metric {m:?} (known: latency, service, dispatch_lag, ttft, itl, tpot, errors, http_5xx, rps, goodput, tokens_per_s)"))
                 })?;
-                let agg = parse_aggregate(a.trim()).ok_or_else(|| {
-                    bad(
-                        t,
-                        format!(
-                            "unknown aggregate {:?} (known: p(N), avg, med, min, max, rate, count)",
-                            a.trim()
-                        ),
-                    )
-                })?;
-                (metric, agg)
-            }
-            None => match (SloMetric::parse(&lhs), parse_aggregate(&lhs)) {
-                (Some(m), _) if m.is_duration() || m == SloMetric::TokensPerS => {
-                    return Err(bad(
-                        t,
-                        format!(
-                            "{} needs an aggregate, e.g. {}:p(99)",
-                            m.as_str(),
-                            m.as_str()
-                        ),
-                    ));
+                match agg {
+                    Some(a) => (metric, a),
+                    None if metric.is_duration() || metric == SloMetric::TokensPerS => {
+                        return Err(bad(
+                            t,
+                            format!(
+                                "{} needs an aggregate, e.g. {}:p(99)",
+                                metric.as_str(),
+                                metric.as_str()
+                            ),
+                        ));
+                    }
+                    None => (metric, Aggregate::Rate),
                 }
-                (Some(m), _) => (m, Aggregate::Rate),
-                (None, Some(a)) => (SloMetric::Latency, a),
-                (None, None) => return Err(bad(t, format!("unknown metric or aggregate {lhs:?}"))),
-            },
+            }
+            (None, Some(a)) => (SloMetric::Latency, a),
+            (None, None) => return Err(bad(t, "expected metric:aggregate<value")),
         };
         let allowed = match metric {
             m if m.is_duration() || m == SloMetric::TokensPerS => matches!(
@@ -273,39 +189,34 @@ impl FromStr for Slo {
                 ),
             ));
         }
+        let value = &core.threshold;
         let threshold = if metric.is_duration() {
-            parse_duration_ms(value)
-                .ok_or_else(|| bad(t, format!("{value:?} is not a duration (e.g. 250ms, 1.5s)")))?
+            value.millis().ok_or_else(|| {
+                bad(
+                    t,
+                    format!("\"{value}\" is not a duration (e.g. 250ms, 1.5s)"),
+                )
+            })?
         } else if aggregate == Aggregate::Rate
             && matches!(metric, SloMetric::Errors | SloMetric::Http5xx)
         {
-            let (n, scale) = match value.strip_suffix('%') {
-                Some(n) => (n, 0.01),
-                None => (value, 1.0),
-            };
-            let v: f64 = n
-                .trim()
-                .parse()
-                .ok()
-                .filter(|v: &f64| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| bad(t, format!("{value:?} is not a rate (e.g. 0.1% or 0.001)")))?;
-            let v = v * scale;
+            let v = value
+                .fraction()
+                .ok_or_else(|| bad(t, format!("\"{value}\" is not a rate (e.g. 0.1% or 0.001)")))?;
             if v > 1.0 {
                 return Err(bad(t, "a rate is at most 100%"));
             }
             v
         } else {
             value
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite() && *v >= 0.0)
-                .ok_or_else(|| bad(t, format!("{value:?} is not a non-negative number")))?
+                .plain()
+                .ok_or_else(|| bad(t, format!("\"{value}\" is not a non-negative number")))?
         };
         Ok(Slo {
-            text: t.to_string(),
+            text: core.text.clone(),
             metric,
             aggregate,
-            op,
+            op: core.op,
             threshold,
         })
     }
