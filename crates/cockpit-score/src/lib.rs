@@ -49,6 +49,7 @@ mod policy;
 mod provenance;
 pub mod render;
 mod score;
+mod slo;
 
 pub use compare::{Comparison, Direction, MeasurementChange, StatusChange, compare};
 pub use date::Date;
@@ -64,3 +65,4 @@ pub use score::{
     CERTIFICATION_VERSION, Certification, PillarScore, Risk, ScoredFinding, Treatment, Verdict,
     WaiverOutcome, WaiverState, certify, figure,
 };
+pub use slo::{GateMetric, SloOutcome, SloStatus, SloSubject, check_slo, evaluate_slo};

@@ -1,6 +1,7 @@
 //! The gate's policy: threshold, pillar weights, fail-closed, waivers. This
 //! is the `[gate]` table of `cockpit.toml`; unknown keys are errors.
 
+use cockpit_core::slo::Slo;
 use cockpit_core::{CheckId, Finding, Pillar, Severity, Status};
 use serde::{Deserialize, Serialize};
 
@@ -42,6 +43,10 @@ pub struct GatePolicy {
     pub regression_percent: f64,
     /// Accepted risks, each with an owner and an expiry date.
     pub waivers: Vec<Waiver>,
+    /// Service-level objectives held against the evidence
+    /// (`ttft:p(95)<800ms`); a broken one fails the gate. See [`crate::check_slo`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<Slo>,
 }
 
 impl Default for GatePolicy {
@@ -53,6 +58,7 @@ impl Default for GatePolicy {
             evidence_dir: DEFAULT_EVIDENCE_DIR.to_string(),
             regression_percent: 10.0,
             waivers: Vec::new(),
+            slos: Vec::new(),
         }
     }
 }
@@ -144,7 +150,7 @@ impl Waiver {
 impl GatePolicy {
     /// Check the policy: threshold in 0–100, weights finite and not
     /// negative (not all zero), every waiver naming a check in `known`
-    /// with a reason and an owner.
+    /// with a reason and an owner, every SLO one the gate can evaluate.
     pub fn validate(&self, known: &[CheckId]) -> Result<(), ScoreError> {
         validate_threshold(self.threshold)?;
         let w = &self.weights;
@@ -171,6 +177,9 @@ impl GatePolicy {
         }
         if !(self.regression_percent.is_finite() && self.regression_percent > 0.0) {
             return Err(ScoreError::RegressionPercent(self.regression_percent));
+        }
+        for slo in &self.slos {
+            crate::check_slo(slo)?;
         }
         for (index, wv) in self.waivers.iter().enumerate() {
             if !known.contains(&wv.check) {

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Date;
 use crate::policy::{GatePolicy, Waiver, severity_weight};
+use crate::slo::{SloOutcome, SloStatus, evaluate_slo};
 
 /// The version of the certification JSON (`--format json`).
 pub const CERTIFICATION_VERSION: &str = "1.0";
@@ -160,6 +161,9 @@ pub struct Certification {
     pub pillars: Vec<PillarScore>,
     pub findings: Vec<ScoredFinding>,
     pub waivers: Vec<WaiverOutcome>,
+    /// The policy's SLOs, each held against every subject with its evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<SloOutcome>,
     /// The evidence that was scored.
     pub report: Report,
 }
@@ -440,6 +444,22 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
             not_measured.len()
         ));
     }
+    let slos: Vec<SloOutcome> = policy
+        .slos
+        .iter()
+        .map(|s| evaluate_slo(report, s))
+        .collect();
+    for o in &slos {
+        match o.status {
+            SloStatus::Fail => reasons.push(format!("SLO {} failed: {}", o.slo, o.summary)),
+            SloStatus::Invalid => reasons.push(format!("SLO {}: {}", o.slo, o.summary)),
+            SloStatus::NotMeasured if policy.fail_closed => reasons.push(format!(
+                "SLO {} {} and the gate fails closed (gate.fail_closed = true)",
+                o.slo, o.summary
+            )),
+            _ => {}
+        }
+    }
     if report.interrupted {
         reasons.push("the run was interrupted: the evidence is partial".to_string());
     }
@@ -463,6 +483,7 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
         pillars,
         findings: scored,
         waivers,
+        slos,
         report: report.clone(),
     }
 }

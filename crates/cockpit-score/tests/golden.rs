@@ -62,7 +62,7 @@ fn waiver(check: &str, target: Option<&str>, expires: &str) -> Waiver {
     }
 }
 
-/// A policy exercising every waiver state on the `fail` fixture.
+/// A policy exercising every waiver state and every SLO outcome on the `fail` fixture.
 fn waivers_policy() -> GatePolicy {
     GatePolicy {
         waivers: vec![
@@ -70,6 +70,15 @@ fn waivers_policy() -> GatePolicy {
             waiver("CMP-WARM", None, "2026-02-28"),
             waiver("NET-TAIL", Some("vectors"), "2026-12-31"),
         ],
+        // One SLO broken, one held, one without evidence.
+        slos: [
+            "ttft:p(95)<800ms",
+            "retrieval:p(99)<10ms",
+            "store_ping:p(99)<5ms",
+        ]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect(),
         ..GatePolicy::default()
     }
 }

@@ -5,7 +5,7 @@
 use cockpit_core::{Finding, Status};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::{Certification, ScoreError, ScoredFinding, Treatment};
+use crate::{Certification, ScoreError, ScoredFinding, SloOutcome, SloStatus, Treatment};
 
 fn evidence(f: &Finding) -> String {
     let mut lines = vec![f.summary.clone()];
@@ -85,6 +85,41 @@ fn case(cert: &Certification, s: &ScoredFinding) -> TestCase {
     tc
 }
 
+/// One test case per SLO; a failure carries every subject's figure.
+fn slo_case(o: &SloOutcome, fail_closed: bool) -> TestCase {
+    let evidence = o
+        .subjects
+        .iter()
+        .map(|s| format!("{}: {}", s.status.as_str(), s.figure))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let status = match o.status {
+        SloStatus::Pass => TestCaseStatus::success(),
+        SloStatus::NotMeasured if !fail_closed => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(format!("{} (gate.fail_closed = false)", o.summary))
+                .set_description(evidence);
+            st
+        }
+        s => {
+            let kind = if s == SloStatus::Invalid {
+                NonSuccessKind::Error
+            } else {
+                NonSuccessKind::Failure
+            };
+            let mut st = TestCaseStatus::non_success(kind);
+            st.set_message(o.summary.clone())
+                .set_type(s.as_str())
+                .set_description(evidence);
+            st
+        }
+    };
+    let mut tc = TestCase::new(o.slo.clone(), status);
+    tc.set_classname("agentops-cockpit.slo");
+    tc.add_property(Property::new("status", o.status.as_str()));
+    tc
+}
+
 /// The certification as JUnit XML.
 pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
     let mut report = Report::new("agentops-cockpit certify");
@@ -96,6 +131,13 @@ pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
         }
         for s in cert.findings.iter().filter(|s| s.pillar == p.pillar) {
             suite.add_test_case(case(cert, s));
+        }
+        report.add_test_suite(suite);
+    }
+    if !cert.slos.is_empty() {
+        let mut suite = TestSuite::new("SLOs");
+        for o in &cert.slos {
+            suite.add_test_case(slo_case(o, cert.fail_closed));
         }
         report.add_test_suite(suite);
     }

@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use cockpit_core::{Pillar, Report, Status};
 
 use super::{ordered, provenance_line, summary_line};
-use crate::{Certification, Comparison, Verdict, WaiverState};
+use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
 
 /// Escape text for a Markdown table cell (and against inline HTML).
 pub(crate) fn md_escape(s: &str) -> String {
@@ -185,6 +185,35 @@ pub fn certification_markdown(cert: &Certification) -> String {
                 WaiverState::Expired => "🔴 EXPIRED",
             };
             let _ = writeln!(out, "- {tag}: {}", md_escape(&w.note));
+        }
+        let _ = writeln!(out);
+    }
+    if !cert.slos.is_empty() {
+        let _ = writeln!(out, "**SLOs**\n");
+        let _ = writeln!(out, "| Status | SLO | Evidence |");
+        let _ = writeln!(out, "|---|---|---|");
+        for o in &cert.slos {
+            let status = match o.status {
+                SloStatus::Pass => "✅ pass",
+                SloStatus::Fail => "❌ fail",
+                SloStatus::NotMeasured => "❔ not measured",
+                _ => "💥 invalid",
+            };
+            let evidence = if o.subjects.is_empty() {
+                o.summary.clone()
+            } else {
+                o.subjects
+                    .iter()
+                    .map(|s| format!("{} {}", s.status.as_str(), s.figure))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            };
+            let _ = writeln!(
+                out,
+                "| {status} | `{}` | {} |",
+                o.slo.replace('`', "'"),
+                md_escape(&evidence)
+            );
         }
         let _ = writeln!(out);
     }

@@ -7,7 +7,7 @@ use cockpit_core::{Report, Status};
 use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
 
 use super::{evidence_lines, ordered, provenance_line, status_label, summary_line};
-use crate::{Certification, Comparison, Verdict, WaiverState};
+use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
 
 fn status_cell(s: Status, colour: bool) -> Cell {
     let cell = Cell::new(status_label(s));
@@ -166,9 +166,39 @@ pub fn certification_table(cert: &Certification, colour: bool) -> String {
             let _ = writeln!(out, "  [{tag}] {}", w.note);
         }
     }
+    if !cert.slos.is_empty() {
+        let _ = writeln!(out, "\nSLOs:");
+        for o in &cert.slos {
+            let label = slo_label(o.status);
+            let label = if colour {
+                let c = match o.status {
+                    SloStatus::Pass => "32",
+                    SloStatus::NotMeasured => "33",
+                    _ => "31",
+                };
+                format!("\u{1b}[1;{c}m{label}\u{1b}[0m")
+            } else {
+                label.to_string()
+            };
+            let _ = writeln!(out, "  [{label}] {}: {}", o.slo, o.summary);
+            for s in &o.subjects {
+                let _ = writeln!(out, "      {:<12} {}", s.status.as_str(), s.figure);
+            }
+        }
+    }
     let _ = writeln!(out, "{}\n", provenance_line(&cert.report));
     out.push_str(&table(&cert.report, colour));
     out
+}
+
+/// `PASS`, `FAIL`, `NOT MEASURED`, `INVALID`.
+pub(crate) fn slo_label(s: SloStatus) -> &'static str {
+    match s {
+        SloStatus::Pass => "PASS",
+        SloStatus::Fail => "FAIL",
+        SloStatus::NotMeasured => "NOT MEASURED",
+        _ => "INVALID",
+    }
 }
 
 /// Changes against a baseline run, regressions first.
