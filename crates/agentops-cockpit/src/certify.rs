@@ -21,6 +21,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         if let Some(t) = args.threshold {
             cfg.gate.threshold = t;
         }
+        cfg.gate.slos.extend(args.slo.iter().cloned());
         let report = cockpit_score::read_report(from)
             .map_err(|e| CliError::Usage(format!("--from: {e}")))?;
         (report, cfg, None)
@@ -29,6 +30,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         if let Some(t) = args.threshold {
             cfg.gate.threshold = t;
         }
+        cfg.gate.slos.extend(args.slo.iter().cloned());
         let mut ev = evidence::collect(&cfg, &cancel).await;
         if let Some(tb) = testbed {
             tb.shutdown().await;

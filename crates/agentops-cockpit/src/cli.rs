@@ -254,6 +254,20 @@ pub struct CertifyArgs {
     /// Do not store this run in the evidence lake ([gate] evidence_dir).
     #[arg(long)]
     pub no_evidence: bool,
+    /// An SLO held against the evidence, e.g. `ttft:p(95)<800ms` (repeatable;
+    /// added to [gate] slos). Metrics: ttft, retrieval, connect_rtt,
+    /// store_ping, cold_start. A breach fails the gate.
+    #[arg(long, value_name = "EXPR", value_parser = parse_gate_slo)]
+    pub slo: Vec<cockpit_core::slo::Slo>,
+}
+
+/// An SLO the gate can evaluate (see `docs/scoring.md`).
+pub fn parse_gate_slo(s: &str) -> Result<cockpit_core::slo::Slo, String> {
+    let slo: cockpit_core::slo::Slo = s
+        .parse()
+        .map_err(|e: cockpit_core::slo::SloError| e.to_string())?;
+    cockpit_score::check_slo(&slo).map_err(|e| e.to_string())?;
+    Ok(slo)
 }
 
 /// A threshold: a number in 0–100.

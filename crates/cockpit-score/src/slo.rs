@@ -253,6 +253,17 @@ fn from_summary(s: &LatencySummary, agg: Aggregate) -> Option<f64> {
     })
 }
 
+/// `912.0`, `4.10`, `0.083`: enough digits for sub-millisecond readings.
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.1}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
 fn subject_name(f: &Finding) -> String {
     f.subject
         .clone()
@@ -286,7 +297,7 @@ fn read(slo: &Slo, metric: GateMetric, index: usize, f: &Finding) -> SloSubject 
             let threshold = slo.threshold.millis().unwrap_or(f64::NAN);
             let pass = slo.op.holds(v, threshold);
             SloSubject {
-                figure: format!("{subject}: {label} {v:.1} ms (n={n})"),
+                figure: format!("{subject}: {label} {} ms (n={n})", ms(v)),
                 subject,
                 finding: index,
                 status: if pass {
