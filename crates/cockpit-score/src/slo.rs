@@ -240,11 +240,11 @@ pub struct SloOutcome {
 
 fn from_summary(s: &LatencySummary, agg: Aggregate) -> Option<f64> {
     Some(match agg {
-        Aggregate::Percentile(p) if p == 50.0 => s.p50_ms,
-        Aggregate::Percentile(p) if p == 90.0 => s.p90_ms,
-        Aggregate::Percentile(p) if p == 95.0 => s.p95_ms,
-        Aggregate::Percentile(p) if p == 99.0 => s.p99_ms,
-        Aggregate::Percentile(p) if p == 99.9 => s.p999_ms,
+        Aggregate::Percentile(50.0) => s.p50_ms,
+        Aggregate::Percentile(90.0) => s.p90_ms,
+        Aggregate::Percentile(95.0) => s.p95_ms,
+        Aggregate::Percentile(99.0) => s.p99_ms,
+        Aggregate::Percentile(99.9) => s.p999_ms,
         Aggregate::Avg => s.mean_ms,
         Aggregate::Med => s.p50_ms,
         Aggregate::Min => s.min_ms,
