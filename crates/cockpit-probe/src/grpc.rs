@@ -13,7 +13,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::conn::{Failure, Io, Phases, TlsContext, open_stream};
 use crate::pb::CompleteRequest;
 use crate::pb::agent_service_client::AgentServiceClient;
-use crate::report::{ErrorKind, Metric, SampleRecord, Stats};
+use crate::report::{ErrorKind, Metric, Stats, StreamOutcome};
 use crate::target::Target;
 
 /// Methods of the gRPC probe's distributions.
@@ -279,11 +279,7 @@ pub(crate) struct GrpcWorker {
 
 struct Outcome {
     unary: Duration,
-    ttft: Duration,
-    ttft_incl_connect: Duration,
-    e2e: Duration,
-    tokens: u64,
-    from_usage: bool,
+    stream: StreamOutcome,
 }
 
 /// One gRPC sample: StreamComplete (first, so that `ttft_incl_connect` runs
@@ -304,59 +300,23 @@ pub(crate) async fn sample(
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
     let r = sample_inner(plan, w, stats, measured, &request_id, &mut send_wall).await;
-    stats.attempted += 1;
-    let record = plan.record_samples.then(|| SampleRecord {
+    if let (Ok(o), true) = (&r, measured) {
+        stats.record(Metric::Unary, o.unary);
+    }
+    let r = stats.stream_sample(
+        plan.record_samples,
         index,
-        warmup: !measured,
+        measured,
         request_id,
-        send_start_wall: send_wall.unwrap_or_else(SystemTime::now),
-        ttft: r.as_ref().ok().map(|o| o.ttft),
-        e2e: r.as_ref().ok().map(|o| o.e2e),
-        output_tokens: r.as_ref().ok().map(|o| o.tokens),
-        error: r.as_ref().err().map(|f| f.kind),
-    });
-    let ttft = r.as_ref().ok().map(|o| o.ttft);
-    match r {
-        Ok(o) => {
-            if measured {
-                stats.samples += 1;
-                stats.record(Metric::Unary, o.unary);
-                stats.record(Metric::Ttft, o.ttft);
-                stats.record(Metric::TtftInclConnect, o.ttft_incl_connect);
-                stats.record(Metric::E2e, o.e2e);
-                for g in &w.gaps {
-                    stats.record(Metric::Itl, *g);
-                }
-                if o.tokens > 1 {
-                    let per = o.e2e.saturating_sub(o.ttft).as_secs_f64() / (o.tokens - 1) as f64;
-                    stats.record(Metric::Tpot, Duration::from_secs_f64(per));
-                }
-                if o.e2e > Duration::ZERO {
-                    stats.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
-                }
-                if o.from_usage {
-                    stats.tokens_usage += 1;
-                } else {
-                    stats.tokens_counted += 1;
-                }
-            } else {
-                stats.warmup_excluded += 1;
-            }
-        }
-        Err(f) => {
-            if f.kind != ErrorKind::GrpcStatus {
-                w.channel = None;
-            }
-            stats.error(f.kind, || f.message);
-        }
-    }
-    if let Some(r) = record {
-        stats.push_record(r);
-    }
-    if !plan.reuse {
+        send_wall,
+        r.map(|o| o.stream),
+        &w.gaps,
+    );
+    // A gRPC status leaves the channel usable; a transport failure does not.
+    if matches!(r, Err(kind) if kind != ErrorKind::GrpcStatus) || !plan.reuse {
         w.channel = None;
     }
-    ttft
+    r.ok()
 }
 
 async fn sample_inner(
@@ -451,10 +411,12 @@ async fn sample_inner(
     let incl_from = conn_start.unwrap_or(send_start);
     Ok(Outcome {
         unary,
-        ttft: first - send_start,
-        ttft_incl_connect: first - incl_from,
-        e2e: end - send_start,
-        tokens: usage.unwrap_or(count),
-        from_usage: usage.is_some(),
+        stream: StreamOutcome {
+            ttft: first - send_start,
+            ttft_incl_connect: first - incl_from,
+            e2e: end - send_start,
+            tokens: usage.unwrap_or(count),
+            from_usage: usage.is_some(),
+        },
     })
 }

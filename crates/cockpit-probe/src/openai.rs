@@ -13,7 +13,7 @@ use serde::de::IgnoredAny;
 
 use crate::conn::{Failure, HttpConn, classify_hyper_error};
 use crate::http::{Endpoint, acquire, status_failure};
-use crate::report::{ErrorKind, Metric, SampleRecord, Stats};
+use crate::report::{ErrorKind, Stats, StreamOutcome};
 use crate::sse::{SseError, SseParser};
 
 /// Methods of the OpenAI probe's distributions.
@@ -181,14 +181,6 @@ pub(crate) struct Scratch {
 /// Gaps kept per sample; a longer stream's later gaps are not recorded.
 const MAX_GAPS: usize = 1 << 16;
 
-struct Outcome {
-    ttft: Duration,
-    ttft_incl_connect: Duration,
-    e2e: Duration,
-    tokens: u64,
-    from_usage: bool,
-}
-
 /// One OpenAI streaming sample; returns the TTFT of a successful one.
 pub(crate) async fn sample(
     plan: &OpenAiPlan,
@@ -211,56 +203,19 @@ pub(crate) async fn sample(
         &mut send_wall,
     )
     .await;
-    stats.attempted += 1;
-    let record = plan.record_samples.then(|| SampleRecord {
+    let r = stats.stream_sample(
+        plan.record_samples,
         index,
-        warmup: !measured,
+        measured,
         request_id,
-        send_start_wall: send_wall.unwrap_or_else(SystemTime::now),
-        ttft: r.as_ref().ok().map(|o| o.ttft),
-        e2e: r.as_ref().ok().map(|o| o.e2e),
-        output_tokens: r.as_ref().ok().map(|o| o.tokens),
-        error: r.as_ref().err().map(|f| f.kind),
-    });
-    let ttft = r.as_ref().ok().map(|o| o.ttft);
-    match r {
-        Ok(o) => {
-            if measured {
-                stats.samples += 1;
-                stats.record(Metric::Ttft, o.ttft);
-                stats.record(Metric::TtftInclConnect, o.ttft_incl_connect);
-                stats.record(Metric::E2e, o.e2e);
-                for g in &scratch.gaps {
-                    stats.record(Metric::Itl, *g);
-                }
-                if o.tokens > 1 {
-                    let per = (o.e2e.saturating_sub(o.ttft)).as_secs_f64() / (o.tokens - 1) as f64;
-                    stats.record(Metric::Tpot, Duration::from_secs_f64(per));
-                }
-                if o.e2e > Duration::ZERO {
-                    stats.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
-                }
-                if o.from_usage {
-                    stats.tokens_usage += 1;
-                } else {
-                    stats.tokens_counted += 1;
-                }
-            } else {
-                stats.warmup_excluded += 1;
-            }
-        }
-        Err(f) => {
-            *slot = None;
-            stats.error(f.kind, || f.message);
-        }
-    }
-    if let Some(r) = record {
-        stats.push_record(r);
-    }
-    if !plan.endpoint.reuse {
+        send_wall,
+        r,
+        &scratch.gaps,
+    );
+    if r.is_err() || !plan.endpoint.reuse {
         *slot = None;
     }
-    ttft
+    r.ok()
 }
 
 fn sse_failure(e: &SseError, what: &str) -> Failure {
@@ -294,7 +249,7 @@ async fn sample_inner(
     measured: bool,
     request_id: &str,
     send_wall: &mut Option<SystemTime>,
-) -> Result<Outcome, Failure> {
+) -> Result<StreamOutcome, Failure> {
     let ep = &plan.endpoint;
     let what = ep.target.redacted.as_str();
     let (conn, fresh) = acquire(slot, ep, stats, measured).await?;
@@ -483,7 +438,7 @@ async fn sample_inner(
         }
     }
     let incl_from = if fresh { conn_start } else { send_start };
-    Ok(Outcome {
+    Ok(StreamOutcome {
         ttft: first - send_start,
         ttft_incl_connect: first - incl_from,
         e2e: end - send_start,

@@ -397,6 +397,83 @@ impl Stats {
     }
 }
 
+/// A successful streamed answer, as the SSE and the gRPC probes both
+/// measure it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StreamOutcome {
+    pub ttft: Duration,
+    pub ttft_incl_connect: Duration,
+    pub e2e: Duration,
+    pub tokens: u64,
+    pub from_usage: bool,
+}
+
+impl Stats {
+    /// Tally one streamed sample: count the attempt, keep its record when
+    /// asked, then record its distributions (measured), count it as warm-up,
+    /// or count its failure. Returns the TTFT, or the failure's kind so the
+    /// caller can decide whether its connection is still usable.
+    #[allow(clippy::too_many_arguments)]
+    pub fn stream_sample(
+        &mut self,
+        keep_record: bool,
+        index: u32,
+        measured: bool,
+        request_id: String,
+        send_wall: Option<SystemTime>,
+        r: Result<StreamOutcome, crate::conn::Failure>,
+        gaps: &[Duration],
+    ) -> Result<Duration, ErrorKind> {
+        self.attempted += 1;
+        if keep_record {
+            let ok = r.as_ref().ok();
+            self.push_record(SampleRecord {
+                index,
+                warmup: !measured,
+                request_id,
+                send_start_wall: send_wall.unwrap_or_else(SystemTime::now),
+                ttft: ok.map(|o| o.ttft),
+                e2e: ok.map(|o| o.e2e),
+                output_tokens: ok.map(|o| o.tokens),
+                error: r.as_ref().err().map(|f| f.kind),
+            });
+        }
+        match r {
+            Ok(o) if measured => {
+                self.samples += 1;
+                self.record(Metric::Ttft, o.ttft);
+                self.record(Metric::TtftInclConnect, o.ttft_incl_connect);
+                self.record(Metric::E2e, o.e2e);
+                for g in gaps {
+                    self.record(Metric::Itl, *g);
+                }
+                if o.tokens > 1 {
+                    let per = o.e2e.saturating_sub(o.ttft).as_secs_f64() / (o.tokens - 1) as f64;
+                    self.record(Metric::Tpot, Duration::from_secs_f64(per));
+                }
+                if o.e2e > Duration::ZERO {
+                    self.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
+                }
+                if o.from_usage {
+                    self.tokens_usage += 1;
+                } else {
+                    self.tokens_counted += 1;
+                }
+                Ok(o.ttft)
+            }
+            Ok(o) => {
+                self.warmup_excluded += 1;
+                Ok(o.ttft)
+            }
+            Err(f) => {
+                let kind = f.kind;
+                self.error(kind, || f.message);
+                Err(kind)
+            }
+        }
+    }
+}
+
 /// The result of one probe run. Its JSON form is what
 /// `agentops-cockpit probe --format json` prints: a public interface.
 ///
