@@ -80,6 +80,32 @@ pub enum ReportFormat {
     Markdown,
 }
 
+/// How each request is made and secured: shared by `probe` and `load`.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// HTTP version: auto (ALPN on TLS, 1.1 on cleartext), 1.1, or 2 (h2c on cleartext).
+    #[arg(long, value_enum, default_value_t = HttpVersionArg::Auto)]
+    pub http_version: HttpVersionArg,
+    /// Extra CA certificate bundle (PEM) to trust.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (lab use only).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Model name sent with OpenAI requests.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The user message sent with OpenAI / gRPC requests.
+    #[arg(
+        long,
+        default_value = "Summarise the deployment checklist in three points."
+    )]
+    pub prompt: String,
+    /// max_tokens for OpenAI / gRPC requests.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+}
+
 #[derive(Debug, Args)]
 pub struct ProbeArgs {
     /// The endpoint: http(s)://… (a `/v1` base gets `/chat/completions` for openai), grpc(s)://host:port.
@@ -102,30 +128,11 @@ pub struct ProbeArgs {
     /// Deadline for the whole run; what was measured by then is reported.
     #[arg(long, default_value = "300s", value_parser = parse_duration)]
     pub deadline: std::time::Duration,
-    /// HTTP version: auto (ALPN on TLS, 1.1 on cleartext), 1.1, or 2 (h2c on cleartext).
-    #[arg(long, value_enum, default_value_t = HttpVersionArg::Auto)]
-    pub http_version: HttpVersionArg,
-    /// Extra CA certificate bundle (PEM) to trust.
-    #[arg(long)]
-    pub ca_cert: Option<PathBuf>,
-    /// Do not verify TLS certificates (lab use only).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Model name sent with OpenAI requests.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// The user message sent with OpenAI / gRPC requests.
-    #[arg(
-        long,
-        default_value = "Summarise the deployment checklist in three points."
-    )]
-    pub prompt: String,
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// A system prompt sent with every request.
     #[arg(long)]
     pub system_prompt: Option<String>,
-    /// max_tokens for OpenAI requests.
-    #[arg(long)]
-    pub max_tokens: Option<u32>,
     /// Longest SSE line accepted, in bytes.
     #[arg(long, default_value_t = 1 << 20)]
     pub max_line_bytes: usize,
@@ -326,27 +333,8 @@ pub struct LoadArgs {
     /// Request body (protocol http), sent as application/json.
     #[arg(long)]
     pub body: Option<String>,
-    /// HTTP version: auto (ALPN on TLS, 1.1 on cleartext), 1.1, or 2 (h2c on cleartext).
-    #[arg(long, value_enum, default_value_t = HttpVersionArg::Auto)]
-    pub http_version: HttpVersionArg,
-    /// Extra CA certificate bundle (PEM) to trust.
-    #[arg(long)]
-    pub ca_cert: Option<PathBuf>,
-    /// Do not verify TLS certificates (lab use only).
-    #[arg(long)]
-    pub insecure: bool,
-    /// Model name sent with OpenAI requests.
-    #[arg(long)]
-    pub model: Option<String>,
-    /// The user message sent with OpenAI / gRPC requests.
-    #[arg(
-        long,
-        default_value = "Summarise the deployment checklist in three points."
-    )]
-    pub prompt: String,
-    /// max_tokens for OpenAI / gRPC requests.
-    #[arg(long)]
-    pub max_tokens: Option<u32>,
+    #[command(flatten)]
+    pub request: RequestArgs,
     /// Length of the per-interval series (and of the HdrHistogram log's intervals).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub interval: std::time::Duration,

@@ -10,11 +10,11 @@ use cockpit_probe::load::{
     Arrival, HdrLogWriter, IntervalReport, LoadMode, LoadOptions, LoadReport, RatePlan, Slo,
     run_load,
 };
-use cockpit_probe::{ErrorKind, HttpVersion, ProbeError, ProbeOptions, Protocol, TlsOptions};
+use cockpit_probe::{ErrorKind, ProbeError, ProbeOptions};
 use comfy_table::{ContentArrangement, Table, presets};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{HttpVersionArg, LoadArgs, ProbeFormat, ProtocolArg};
+use crate::cli::{LoadArgs, ProbeFormat};
 use crate::{CliError, Outcome};
 
 fn usage(e: impl std::fmt::Display) -> CliError {
@@ -24,17 +24,12 @@ fn usage(e: impl std::fmt::Display) -> CliError {
 /// Everything from the arguments that can be wrong, checked before a
 /// request is sent.
 fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, CliError> {
-    let protocol = match args.protocol {
-        ProtocolArg::Http => Protocol::Http,
-        ProtocolArg::Openai => Protocol::OpenAi,
-        ProtocolArg::Grpc => Protocol::Grpc,
-        #[allow(unreachable_patterns)]
-        other => {
-            return Err(usage(format!(
-                "load speaks http, openai and grpc, not {other:?}"
-            )));
-        }
-    };
+    let protocol = args.protocol.endpoint_protocol().ok_or_else(|| {
+        usage(format!(
+            "load speaks http, openai and grpc, not {:?}",
+            args.protocol
+        ))
+    })?;
     let mut slos = Vec::new();
     for s in &args.slo {
         slos.push(s.parse::<Slo>().map_err(|e| usage(format!("--slo {e}")))?);
@@ -87,26 +82,14 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
         .map_err(|_| usage(format!("--method {:?} is not an HTTP method", args.method)))?;
     let mut request = ProbeOptions {
         timeout: args.timeout,
-        http_version: match args.http_version {
-            HttpVersionArg::Auto => HttpVersion::Auto,
-            HttpVersionArg::Http1 => HttpVersion::Http1,
-            HttpVersionArg::Http2 => HttpVersion::Http2,
-        },
-        tls: TlsOptions {
-            ca_file: args.ca_cert.clone(),
-            insecure_skip_verify: args.insecure,
-        },
-        prompt: args.prompt.clone(),
-        max_tokens: args.max_tokens,
         method,
         headers,
-        ..ProbeOptions::default()
+        ..crate::probe::request_options(&args.request)
     };
     if let Some(b) = &args.body {
         request.body = Some(b.clone().into_bytes().into());
         request.content_type = Some(http::HeaderValue::from_static("application/json"));
     }
-    request.model.clone_from(&args.model);
     let opts = LoadOptions {
         protocol,
         connections: args.connections,

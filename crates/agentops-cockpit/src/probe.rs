@@ -3,41 +3,24 @@
 use cockpit_probe::{HttpVersion, ProbeOptions, Protocol, TlsOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{HttpVersionArg, ProbeArgs, ProbeFormat, ProtocolArg};
+use crate::cli::{HttpVersionArg, ProbeArgs, ProbeFormat, ProtocolArg, RequestArgs};
 use crate::{CliError, Outcome, render};
 
 pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
-    let protocol = match args.protocol {
-        ProtocolArg::Http => Protocol::Http,
-        ProtocolArg::Openai => Protocol::OpenAi,
-        ProtocolArg::Grpc => Protocol::Grpc,
-        ProtocolArg::Redis => return redis(args, cancel).await,
+    let Some(protocol) = args.protocol.endpoint_protocol() else {
+        return redis(args, cancel).await;
     };
-    let mut opts = ProbeOptions {
+    let opts = ProbeOptions {
         samples: args.samples,
         concurrency: args.concurrency,
         warmup: args.warmup,
         timeout: args.timeout,
         deadline: args.deadline,
         max_line_bytes: args.max_line_bytes,
-        http_version: match args.http_version {
-            HttpVersionArg::Auto => HttpVersion::Auto,
-            HttpVersionArg::Http1 => HttpVersion::Http1,
-            HttpVersionArg::Http2 => HttpVersion::Http2,
-        },
-        tls: TlsOptions {
-            ca_file: args.ca_cert.clone(),
-            insecure_skip_verify: args.insecure,
-        },
-        prompt: args.prompt.clone(),
         system_prompt: args.system_prompt.clone(),
-        max_tokens: args.max_tokens,
         cancel: cancel.clone(),
-        ..ProbeOptions::default()
+        ..request_options(&args.request)
     };
-    if let Some(m) = &args.model {
-        opts.model = Some(m.clone());
-    }
     let report = cockpit_probe::probe(&args.url, protocol, &opts)
         .await
         .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -152,4 +135,36 @@ async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, Cl
         )));
     }
     Ok(Outcome::Success)
+}
+
+impl ProtocolArg {
+    /// The probe protocol of an endpoint; `None` for Redis, which the State
+    /// pillar measures.
+    pub fn endpoint_protocol(self) -> Option<Protocol> {
+        match self {
+            ProtocolArg::Http => Some(Protocol::Http),
+            ProtocolArg::Openai => Some(Protocol::OpenAi),
+            ProtocolArg::Grpc => Some(Protocol::Grpc),
+            ProtocolArg::Redis => None,
+        }
+    }
+}
+
+/// Probe options from the request flags `probe` and `load` share.
+pub fn request_options(r: &RequestArgs) -> ProbeOptions {
+    ProbeOptions {
+        http_version: match r.http_version {
+            HttpVersionArg::Auto => HttpVersion::Auto,
+            HttpVersionArg::Http1 => HttpVersion::Http1,
+            HttpVersionArg::Http2 => HttpVersion::Http2,
+        },
+        tls: TlsOptions {
+            ca_file: r.ca_cert.clone(),
+            insecure_skip_verify: r.insecure,
+        },
+        model: r.model.clone(),
+        prompt: r.prompt.clone(),
+        max_tokens: r.max_tokens,
+        ..ProbeOptions::default()
+    }
 }
