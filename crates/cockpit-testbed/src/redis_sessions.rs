@@ -15,7 +15,6 @@ use std::time::Duration;
 use crate::sessions::{SessionStore, Turn};
 
 /// Turns kept in Redis lists under `{prefix}{session_id}`.
-#[derive(Debug)]
 pub struct RedisSessions {
     addr: String,
     password: Option<String>,
@@ -23,6 +22,19 @@ pub struct RedisSessions {
     ttl: Duration,
     timeout: Duration,
     conn: Mutex<Option<BufReader<TcpStream>>>,
+}
+
+// Debug by hand: the password must never reach a log or a panic message.
+impl std::fmt::Debug for RedisSessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisSessions")
+            .field("addr", &self.addr)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A reply, as far as this store needs to read them.
@@ -192,5 +204,26 @@ fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
                 .map(Reply::Array)
         }
         _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_password() {
+        let store = RedisSessions {
+            addr: "127.0.0.1:6379".to_string(),
+            password: Some("hunter2-s3cret".to_string()),
+            prefix: "session:".to_string(),
+            ttl: Duration::from_secs(60),
+            timeout: Duration::from_secs(2),
+            conn: Mutex::new(None),
+        };
+        let shown = format!("{store:?}");
+        assert!(!shown.contains("hunter2-s3cret"), "{shown}");
+        assert!(shown.contains("***"), "{shown}");
+        assert!(shown.contains("127.0.0.1:6379"), "{shown}");
     }
 }
