@@ -301,8 +301,10 @@ impl Testbed {
     }
 
     /// Stops accepting, ends stalled and pending answers, and waits at most
-    /// 2 s for connections to close before abandoning them.
-    pub async fn shutdown(mut self) {
+    /// 2 s for connections to close before abandoning them. Returns `true`
+    /// when every connection closed by itself, `false` when some had to be
+    /// abandoned (an answer that ignored the shutdown).
+    pub async fn shutdown(mut self) -> bool {
         self.agent.shutdown.cancel();
         let tasks = std::mem::take(&mut self.tasks);
         let aborts: Vec<_> = tasks.iter().map(JoinHandle::abort_handle).collect();
@@ -314,7 +316,9 @@ impl Testbed {
             for a in aborts {
                 a.abort();
             }
+            return false;
         }
+        true
     }
 }
 

@@ -2,7 +2,7 @@
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use cockpit_testbed::{Fault, Testbed, TestbedConfig};
 use support::{chat_body, events, fetch, send};
@@ -116,14 +116,15 @@ async fn stall_sends_the_first_token_then_nothing() {
         }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;
-    let t = Instant::now();
-    tb.shutdown().await;
+    // Not a timing assertion: shutdown reports whether every connection
+    // closed by itself, or had to be abandoned after the grace period (a
+    // stall that ignored the shutdown).
     assert!(
-        t.elapsed() < Duration::from_millis(2500),
-        "{:?}",
-        t.elapsed()
+        tb.shutdown().await,
+        "the stalled answer did not end on shutdown; its connection was abandoned"
     );
-    let end = tokio::time::timeout(Duration::from_secs(3), reader)
+    // Hang guard only.
+    let end = tokio::time::timeout(Duration::from_secs(30), reader)
         .await
         .unwrap()
         .unwrap();
