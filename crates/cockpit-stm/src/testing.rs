@@ -176,7 +176,22 @@ impl RedisServer {
                     let reply = &buf[..n];
                     // +PONG, or -NOAUTH when a password is set: either way it serves.
                     if reply.starts_with(b"+PONG") || reply.starts_with(b"-NOAUTH") {
-                        return Ok(());
+                        // The port was free a moment ago: another test's
+                        // server may have taken it first, and then answers
+                        // here while this one fails to bind. Only ours counts.
+                        let ours = format!("process_id:{}", self.child.id());
+                        if self
+                            .cli(&["INFO", "server"])
+                            .lines()
+                            .any(|l| l.trim() == ours)
+                        {
+                            return Ok(());
+                        }
+                        return Err(format!(
+                            "port {} is served by another process, not redis-server {}",
+                            self.port,
+                            self.child.id()
+                        ));
                     }
                 }
             }
