@@ -510,16 +510,18 @@ async fn worker_main(
             return s;
         }
     };
+    let schedule = run
+        .open()
+        .then(|| Schedule::new(&run.steps, run.arrival, run.seed, w, run.workers));
+    // The whole schedule, kept to count at the end what was due.
+    let origin = schedule.clone();
     let sh = Rc::new(Shared {
         inner: RefCell::new(Inner {
             stats: WorkerStats::new(n_steps),
             interval: IntervalAcc::new(),
         }),
         in_flight: Cell::new(0),
-        schedule: RefCell::new(
-            run.open()
-                .then(|| Schedule::new(&run.steps, run.arrival, run.seed, w, run.workers)),
-        ),
+        schedule: RefCell::new(schedule),
         start,
         end: start + run.end,
         open: run.open(),
@@ -581,8 +583,14 @@ async fn worker_main(
     stats.in_flight_at_end = sh.in_flight.get();
     stats.stopped_at = stopped;
     stats.interrupted = interrupted;
-    if let Some(s) = sh.schedule.borrow_mut().as_mut() {
-        stats.unsent = s.by_ref().take_while(|i| i.offset < stopped).count() as u64;
+    // Unsent = due before the stop but never sent. Counted from the whole
+    // schedule rather than from what is left of it, because a connection may
+    // have taken an item and been stopped while waiting for its time or
+    // connecting: that item is neither sent nor left in the schedule.
+    if let Some(origin) = origin {
+        let due = origin.take_while(|i| i.offset < stopped).count() as u64;
+        let sent: u64 = stats.steps.iter().map(|s| s.sent).sum();
+        stats.unsent = due.saturating_sub(sent);
     }
     stats
 }
