@@ -99,17 +99,32 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// A token cancelled on the first Ctrl-C; a second Ctrl-C exits at once.
+/// A token cancelled on the first Ctrl-C (SIGINT); a second one exits at
+/// once. The handler is installed before this returns, so a signal that
+/// arrives while the command is starting is not lost.
 fn cancel_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
+    #[cfg(unix)]
+    let mut interrupts =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("cannot listen for Ctrl-C: {e}");
+                return token;
+            }
+        };
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        #[cfg(unix)]
+        let mut next = async || interrupts.recv().await.is_some();
+        #[cfg(not(unix))]
+        let next = async || tokio::signal::ctrl_c().await.is_ok();
+        if next().await {
             eprintln!(
                 "interrupted: finishing with what was measured so far (Ctrl-C again to abort)"
             );
             t.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if next().await {
                 std::process::exit(130);
             }
         }

@@ -146,7 +146,16 @@ async fn ctrl_c_writes_partial_results_and_exits_130() {
     )
     .spawn()
     .unwrap();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Interrupt once the run is under way: the testbed has answered some of
+    // its requests (a hang guard bounds the wait, not a timing assertion).
+    let waiting = std::time::Instant::now();
+    while common::served(&tb, "/healthz").await < 20 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the load run never started"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     common::sigint(child.id().unwrap());
     let out = common::wait(child, common::RUN_TIMEOUT).await;
     assert_eq!(out.code, Some(130), "{}", out.stderr);

@@ -261,3 +261,23 @@ pub fn sigint(pid: u32) {
         .expect("run kill");
     assert!(status.success(), "kill -INT {pid} failed");
 }
+
+/// How many requests the testbed has answered on `route` with status 200,
+/// read from its own `/metrics` counter (`testbed_requests_total`).
+pub async fn served(tb: &Testbed, route: &str) -> u64 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut s) = tokio::net::TcpStream::connect(tb.http_addr()).await else {
+        return 0;
+    };
+    let req = "GET /metrics HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n";
+    if s.write_all(req.as_bytes()).await.is_err() {
+        return 0;
+    }
+    let mut body = String::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_string(&mut body)).await;
+    let prefix = format!("testbed_requests_total{{route=\"{route}\",code=\"200\"}} ");
+    body.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
