@@ -31,14 +31,17 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// passes; then read the Service's events so the caller can say why it is
 /// still pending. Each request is bounded by the time left (at most 10 s).
 /// A Service that does not exist, or a forbidden GET, is an error.
+#[tracing::instrument(
+    name = "poll_external_ip",
+    skip_all,
+    fields(check = "NET-LB", namespace, name)
+)]
 pub async fn poll_external_ip(
     client: &Client,
     namespace: &str,
     name: &str,
     timeout: Duration,
 ) -> Result<LbPoll, K8sError> {
-    let _span =
-        tracing::info_span!("poll_external_ip", check = "NET-LB", namespace, name).entered();
     let api: Api<Service> = Api::namespaced(client.clone(), namespace);
     let start = Instant::now();
     let deadline = start + timeout;

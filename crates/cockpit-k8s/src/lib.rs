@@ -107,13 +107,13 @@ fn finish(mut read: manifest::Read, cfg: &K8sConfig) -> K8sAudit {
 /// that is forbidden (RBAC 403) or fails becomes a not-measured finding
 /// naming the resource and verb, and the rest still runs. With
 /// `cfg.lb_wait_s > 0`, pending LoadBalancer Services are polled that long.
+#[tracing::instrument(name = "audit_cluster", skip_all, fields(namespace = tracing::field::Empty))]
 pub async fn audit_cluster(client: Client, cfg: &K8sConfig) -> K8sAudit {
     let namespace = cfg
         .namespace
         .clone()
         .unwrap_or_else(|| client.default_namespace().to_string());
-    let span = tracing::info_span!("audit_cluster", namespace = %namespace);
-    let _g = span.enter();
+    tracing::Span::current().record("namespace", namespace.as_str());
     let mut read = cluster::read_cluster(&client, &namespace, cfg).await;
     if cfg.lb_wait_s > 0.0 {
         let pending: Vec<String> = read

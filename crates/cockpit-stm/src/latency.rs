@@ -162,14 +162,13 @@ pub async fn measure_latency(url: &str, opts: &LatencyOptions) -> Result<Latency
 
 /// The measuring loop on an open connection; `key` is the check's own key.
 /// The caller deletes the key.
+#[tracing::instrument(name = "stm_latency", skip_all, fields(target = %conn.url, samples = opts.samples))]
 pub(crate) async fn measure_on(
     conn: &Conn,
     connect: Duration,
     key: &str,
     opts: &LatencyOptions,
 ) -> LatencyReport {
-    let span = tracing::info_span!("stm_latency", target = %conn.url, samples = opts.samples);
-    let _g = span.enter();
     let mut r = LatencyReport::new(conn.url.clone(), connect);
     let cancel = &opts.cancel;
     let total = opts.warmup + opts.samples;

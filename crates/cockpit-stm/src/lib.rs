@@ -96,6 +96,7 @@ pub async fn audit(cfg: &StmConfig) -> StmReport {
 
 /// [`audit`], stopped early (findings so far kept, own keys deleted) when
 /// `cancel` is cancelled.
+#[tracing::instrument(name = "stm_audit", skip_all, fields(target = tracing::field::Empty))]
 pub async fn audit_with_cancel(cfg: &StmConfig, cancel: &CancellationToken) -> StmReport {
     let mut out = StmReport::default();
     let shown = cfg.url.as_deref().map(redact_url);
@@ -105,8 +106,7 @@ pub async fn audit_with_cancel(cfg: &StmConfig, cancel: &CancellationToken) -> S
         return out;
     };
     out.subjects = 1;
-    let span = tracing::info_span!("stm_audit", target = %shown);
-    let _g = span.enter();
+    tracing::Span::current().record("target", shown.as_str());
 
     let opened = tokio::select! {
         biased;

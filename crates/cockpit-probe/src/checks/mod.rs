@@ -66,6 +66,7 @@ impl AuditOutcome {
 /// run (no finding); a configured subject that cannot be measured yields a
 /// `not-measured` finding with the reason. Cancelling `cancel` stops the
 /// run; the findings measured so far are returned with `interrupted` set.
+#[tracing::instrument(name = "network_audit", skip_all, fields(agents = cfg.agents.len(), backends = cfg.retrieval.len()))]
 pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> AuditOutcome {
     let mut out = AuditOutcome::default();
     let tls = TlsOptions {
@@ -78,8 +79,6 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
             out.interrupted = true;
             return out;
         }
-        let span = tracing::info_span!("agent", name = %agent.name, endpoint = %cockpit_core::redact_url(&agent.endpoint));
-        let _enter = span.enter();
         let protocol = agent.protocol.as_probe_protocol();
         let base = agent_options(agent, &cfg.probe, &tls, cancel);
 
@@ -146,8 +145,6 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
             out.interrupted = true;
             return out;
         }
-        let span = tracing::info_span!("retrieval", name = %backend.name);
-        let _enter = span.enter();
         let streaming = cfg.agents.iter().any(|a| {
             a.protocol != AgentProtocol::Http
                 && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
