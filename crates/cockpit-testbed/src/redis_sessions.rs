@@ -165,6 +165,10 @@ fn command(conn: &mut BufReader<TcpStream>, args: &[&[u8]]) -> std::io::Result<R
     read_reply(conn)
 }
 
+/// The largest bulk reply or array the store accepts; Redis itself caps a
+/// string at 512 MiB, a session turn list is far smaller.
+const MAX_REPLY: i64 = 64 << 20;
+
 fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
     let mut line = String::new();
     if conn.read_line(&mut line)? == 0 {
@@ -191,6 +195,9 @@ fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
             if n < 0 {
                 return Ok(Reply::Bulk(None));
             }
+            if n > MAX_REPLY {
+                return Err(bad());
+            }
             let mut buf = vec![0u8; n as usize + 2];
             std::io::Read::read_exact(conn, &mut buf)?;
             buf.truncate(n as usize);
@@ -198,6 +205,9 @@ fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
         }
         "*" => {
             let n = num()?;
+            if n > MAX_REPLY {
+                return Err(bad());
+            }
             (0..n.max(0))
                 .map(|_| read_reply(conn))
                 .collect::<std::io::Result<_>>()
