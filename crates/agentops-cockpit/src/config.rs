@@ -106,25 +106,35 @@ pub fn load(path: &Path) -> Result<CockpitConfig, ConfigError> {
 /// Parse and validate configuration text; `path` names it in errors.
 pub fn parse(path: &Path, src: &str) -> Result<CockpitConfig, ConfigError> {
     let mut cfg: CockpitConfig = toml::from_str(src).map_err(|e| {
-        let message = e.message().trim().to_string();
-        match e.span() {
-            Some(span) => {
-                let (line, column) = line_col(src, span.start);
-                ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    message,
-                }
-            }
-            None => ConfigError::Unlocated {
-                path: path.to_path_buf(),
-                message,
-            },
-        }
+        located(
+            path,
+            src,
+            e.span().map(|s| s.start),
+            e.message().trim().to_string(),
+        )
     })?;
     validate(path, src, &mut cfg)?;
     Ok(cfg)
+}
+
+/// An error at a byte offset of the file (line and column), or of the
+/// whole file when the offset is unknown.
+fn located(path: &Path, src: &str, offset: Option<usize>, message: String) -> ConfigError {
+    match offset {
+        Some(offset) => {
+            let (line, column) = line_col(src, offset);
+            ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message,
+            }
+        }
+        None => ConfigError::Unlocated {
+            path: path.to_path_buf(),
+            message,
+        },
+    }
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -143,21 +153,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         // Point at the first place the offending value is written.
         let quoted = format!("\"{needle}\"");
         let at = src.find(&quoted).or_else(|| src.find(needle));
-        match at {
-            Some(offset) => {
-                let (line, column) = line_col(src, offset);
-                ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    message,
-                }
-            }
-            None => ConfigError::Unlocated {
-                path: path.to_path_buf(),
-                message,
-            },
-        }
+        located(path, src, at, message)
     };
 
     let mut names = std::collections::HashSet::new();
