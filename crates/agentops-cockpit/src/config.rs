@@ -2,9 +2,8 @@
 
 use std::path::{Path, PathBuf};
 
-use cockpit_probe::checks::{
-    AgentConfig, AgentProtocol, NetworkAuditConfig, ProbeSettings, RetrievalConfig, Thresholds,
-};
+use cockpit_core::fleet::{AgentConfig, AgentProtocol, RetrievalConfig};
+use cockpit_probe::{NetworkAuditConfig, ProbeSettings, Thresholds};
 use serde::Deserialize;
 
 /// The whole configuration file. Unknown keys anywhere are errors.
@@ -50,14 +49,9 @@ impl CockpitConfig {
             .agents
             .iter()
             .filter_map(|a| {
-                let backend = match a.stm? {
-                    cockpit_probe::checks::StmKind::Redis => cockpit_stm::StmBackend::Redis,
-                    cockpit_probe::checks::StmKind::InProcess => cockpit_stm::StmBackend::InProcess,
-                    _ => return None,
-                };
                 Some(cockpit_stm::DeclaredStm {
                     agent: a.name.clone(),
-                    backend,
+                    backend: a.stm?,
                 })
             })
             .collect();

@@ -7,8 +7,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use cockpit_core::Report;
-use cockpit_probe::checks::{
-    AgentConfig, AgentProtocol, RetrievalConfig, RetrievalProtocol, StmKind,
+use cockpit_core::fleet::{
+    AgentConfig, AgentProtocol, RetrievalConfig, RetrievalProtocol, SessionStore,
 };
 use cockpit_testbed::{Testbed, TestbedConfig};
 use tokio_util::sync::CancellationToken;
@@ -122,20 +122,20 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // Network, Observability and Time-to-Reasoning (cockpit-probe).
     let net = cockpit_probe::checks::audit(&cfg.network(), cancel).await;
-    findings.extend(net.findings);
-    interrupted |= net.interrupted;
     subjects += net.subjects;
     reached += net.reached;
+    interrupted |= net.interrupted;
+    findings.extend(net.findings);
 
     // State (cockpit-stm): the [stm] Redis, and the agents' declared session memory.
     if !cancel.is_cancelled() {
         let stm_cfg = cfg.stm_config();
         if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
-            let stm = cockpit_stm::audit_with_cancel(&stm_cfg, cancel).await;
-            findings.extend(stm.findings);
-            interrupted |= stm.interrupted;
+            let stm = cockpit_stm::audit(&stm_cfg, cancel).await;
             subjects += stm.subjects;
             reached += stm.reached;
+            interrupted |= stm.interrupted;
+            findings.extend(stm.findings);
         }
     }
 
@@ -237,9 +237,9 @@ fn with_placement(cfg: &CockpitConfig, p: &cockpit_k8s::Placement) -> CockpitCon
             && let Some(w) = p.by_name(&a.name)
         {
             if !w.redis_env.is_empty() {
-                a.stm = Some(StmKind::Redis);
+                a.stm = Some(SessionStore::Redis);
             } else if !w.session_empty_dirs.is_empty() {
-                a.stm = Some(StmKind::InProcess);
+                a.stm = Some(SessionStore::InProcess);
             }
         }
     }
@@ -278,7 +278,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
                 shadow_endpoint: None,
                 metrics_url: Some(format!("{}/metrics", tb.base_url())),
                 retrieval: Some(vec!["testbed-vectors".into()]),
-                stm: Some(StmKind::InProcess),
+                stm: Some(SessionStore::InProcess),
             },
             AgentConfig {
                 name: "testbed-grpc".into(),

@@ -93,6 +93,29 @@ impl Status {
             Status::Skipped => "skipped",
         }
     }
+
+    /// Worst first: `fail` 0, `error` 1, `not-measured` 2, `warn` 3,
+    /// `pass` 4, `skipped` 5. Sorting by rank lists what needs attention
+    /// first; the smaller of two ranks is the worse status.
+    pub fn rank(self) -> u8 {
+        match self {
+            Status::Fail => 0,
+            Status::Error => 1,
+            Status::NotMeasured => 2,
+            Status::Warn => 3,
+            Status::Pass => 4,
+            Status::Skipped => 5,
+        }
+    }
+
+    /// The worse of two statuses, by [`Status::rank`].
+    pub fn worst(self, other: Status) -> Status {
+        if other.rank() < self.rank() {
+            other
+        } else {
+            self
+        }
+    }
 }
 
 impl fmt::Display for Status {

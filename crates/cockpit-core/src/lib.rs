@@ -33,6 +33,10 @@
 //! assert_eq!(back.findings[0].pillar, Pillar::Network);
 //! ```
 //!
+//! [`fleet`] holds the fleet's declarations (`[[agents]]`, `[[retrieval]]`)
+//! that every pillar reads; [`AuditOutcome`] is what each pillar's audit
+//! returns.
+//!
 //! [`slo`] holds the service-level objective language (`ttft:p(95)<800ms`)
 //! that both `agentops-cockpit load --slo` and `certify --slo` speak.
 //!
@@ -41,6 +45,8 @@
 
 mod distribution;
 mod finding;
+pub mod fleet;
+mod outcome;
 mod redact;
 mod report;
 pub mod slo;
@@ -49,6 +55,7 @@ pub use distribution::{Distribution, DistributionError, LatencySummary};
 pub use finding::{
     CheckId, CheckSpec, Finding, Location, Measurement, Pillar, Severity, Status, Unit,
 };
+pub use outcome::AuditOutcome;
 pub use redact::redact_url;
 pub use report::{
     GitRevision, Provenance, REPORT_SCHEMA_VERSION, Report, ReportError, Summary, ToolInfo,

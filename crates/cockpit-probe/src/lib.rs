@@ -64,6 +64,7 @@ mod target;
 
 pub mod checks;
 pub mod compare;
+pub mod config;
 pub mod load;
 pub mod metrics;
 pub mod openai;
@@ -79,6 +80,7 @@ use std::sync::Arc;
 
 use tracing::Instrument;
 
+pub use config::{NetworkAuditConfig, ProbeSettings, Thresholds};
 pub use error::ProbeError;
 pub use options::{HttpVersion, ProbeOptions, TlsOptions};
 pub use report::{

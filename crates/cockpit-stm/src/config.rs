@@ -3,25 +3,16 @@
 
 use std::time::Duration;
 
+use cockpit_core::fleet::SessionStore;
 use serde::Deserialize;
 
 /// Where an agent declares its short-term (session) memory lives.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum StmBackend {
-    /// An external store: Redis / Memorystore.
-    Redis,
-    /// Pod (process) memory: lost on every restart, not shared by replicas.
-    InProcess,
-}
-
 /// One agent's declaration, as the CLI reads it from `[[agents]] stm = …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredStm {
     /// The agent's name (the finding's subject).
     pub agent: String,
-    pub backend: StmBackend,
+    pub backend: SessionStore,
 }
 
 /// How the opt-in survival check asks the server to go down.

@@ -30,7 +30,7 @@
 //! ```no_run
 //! # async fn demo() {
 //! let cfg = cockpit_stm::StmConfig::for_url("redis://:secret@127.0.0.1:6379");
-//! let report = cockpit_stm::audit(&cfg).await;
+//! let report = cockpit_stm::audit(&cfg, &tokio_util::sync::CancellationToken::new()).await;
 //! for f in &report.findings {
 //!     println!("{} {} {}", f.check_id, f.status, f.summary);
 //! }
@@ -61,10 +61,10 @@ pub mod testing;
 
 use std::time::Duration;
 
-use cockpit_core::{Finding, redact_url};
+use cockpit_core::{AuditOutcome, Finding, redact_url};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{DeclaredStm, StmBackend, StmConfig, StmSettings, SurvivalMode};
+pub use config::{DeclaredStm, StmConfig, StmSettings, SurvivalMode};
 pub use error::StmError;
 pub use info::Info;
 pub use latency::{LatencyOptions, LatencyReport, measure_latency};
@@ -77,28 +77,13 @@ use conn::Conn;
 /// What marks the check's own keys: `{key_prefix}cockpit-check:…`.
 pub const CHECK_KEY_MARK: &str = "cockpit-check:";
 
-/// What an STM audit produced.
-#[derive(Debug, Default)]
-pub struct StmReport {
-    pub findings: Vec<Finding>,
-    /// Cancelled before every check finished (the own keys are deleted all the same).
-    pub interrupted: bool,
-    /// Redis endpoints the configuration asked to measure (0 or 1).
-    pub subjects: usize,
-    /// Of those, how many answered.
-    pub reached: usize,
-}
-
-/// Run every State check `cfg` enables.
-pub async fn audit(cfg: &StmConfig) -> StmReport {
-    audit_with_cancel(cfg, &CancellationToken::new()).await
-}
-
-/// [`audit`], stopped early (findings so far kept, own keys deleted) when
-/// `cancel` is cancelled.
+/// Run every State check `cfg` enables: one subject (the `[stm]` server)
+/// when a URL is given, and STA-EXTERNAL over what the agents declare.
+/// Cancelling `cancel` stops it early: the findings so far are kept,
+/// `interrupted` is set, and the check's own keys are deleted all the same.
 #[tracing::instrument(name = "stm_audit", skip_all, fields(target = tracing::field::Empty))]
-pub async fn audit_with_cancel(cfg: &StmConfig, cancel: &CancellationToken) -> StmReport {
-    let mut out = StmReport::default();
+pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome {
+    let mut out = AuditOutcome::default();
     let shown = cfg.url.as_deref().map(redact_url);
     out.findings
         .extend(external::evaluate(&cfg.agents, shown.as_deref()));

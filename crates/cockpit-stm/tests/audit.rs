@@ -3,9 +3,12 @@
 
 use std::time::Duration;
 
+use cockpit_core::AuditOutcome;
+use cockpit_core::fleet::SessionStore;
 use cockpit_core::{Finding, Status};
 use cockpit_stm::testing::{self, RedisServer};
-use cockpit_stm::{DeclaredStm, StmBackend, StmConfig, StmReport, SurvivalMode};
+use cockpit_stm::{DeclaredStm, StmConfig, SurvivalMode};
+use tokio_util::sync::CancellationToken;
 
 fn cfg(server: &RedisServer) -> StmConfig {
     StmConfig {
@@ -17,7 +20,7 @@ fn cfg(server: &RedisServer) -> StmConfig {
     }
 }
 
-fn find<'a>(r: &'a StmReport, id: &str) -> &'a Finding {
+fn find<'a>(r: &'a AuditOutcome, id: &str) -> &'a Finding {
     r.findings
         .iter()
         .find(|f| f.check_id.as_str() == id)
@@ -32,7 +35,7 @@ fn no_check_keys_left(server: &RedisServer) {
 #[tokio::test]
 async fn aof_everysec_with_noeviction_passes() {
     let server = RedisServer::start(testing::AOF_NOEVICTION);
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     assert_eq!((r.subjects, r.reached, r.interrupted), (1, 1, false));
     for id in [
         "STA-PERSIST",
@@ -66,7 +69,7 @@ async fn aof_everysec_with_noeviction_passes() {
 #[tokio::test]
 async fn no_persistence_with_allkeys_lru_fails_for_both_reasons() {
     let server = RedisServer::start(testing::NO_PERSISTENCE_ALLKEYS_LRU);
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     let p = find(&r, "STA-PERSIST");
     assert_eq!(p.status, Status::Fail, "{}", p.summary);
     assert!(p.summary.contains("no persistence"), "{}", p.summary);
@@ -81,7 +84,7 @@ async fn no_persistence_with_allkeys_lru_fails_for_both_reasons() {
 #[tokio::test]
 async fn rdb_only_warns_with_the_window() {
     let server = RedisServer::start(testing::RDB_ONLY);
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     let p = find(&r, "STA-PERSIST");
     assert_eq!(p.status, Status::Warn, "{}", p.summary);
     assert_eq!(p.measurement("rdb_save_window").unwrap().value, 3600.0);
@@ -96,7 +99,7 @@ async fn requirepass_authenticates_and_a_wrong_password_is_reported_not_printed(
         "{}requirepass {secret}\n",
         testing::AOF_NOEVICTION
     ));
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     assert_eq!(find(&r, "STA-ROUNDTRIP").status, Status::Pass);
     let json = serde_json::to_string(&r.findings).unwrap();
     assert!(!json.contains(secret), "the password leaked: {json}");
@@ -106,7 +109,7 @@ async fn requirepass_authenticates_and_a_wrong_password_is_reported_not_printed(
         url: Some(format!("redis://:{wrong}@127.0.0.1:{}", server.port())),
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&bad).await;
+    let r = cockpit_stm::audit(&bad, &CancellationToken::new()).await;
     assert_eq!((r.subjects, r.reached), (1, 0));
     let f = find(&r, "STA-PERSIST");
     assert_eq!(f.status, Status::NotMeasured);
@@ -118,7 +121,7 @@ async fn requirepass_authenticates_and_a_wrong_password_is_reported_not_printed(
         url: Some(format!("redis://127.0.0.1:{}", server.port())),
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&none).await;
+    let r = cockpit_stm::audit(&none, &CancellationToken::new()).await;
     assert_eq!(find(&r, "STA-ROUNDTRIP").status, Status::NotMeasured);
 }
 
@@ -126,12 +129,12 @@ async fn requirepass_authenticates_and_a_wrong_password_is_reported_not_printed(
 async fn primary_with_a_replica_passes_ha_and_the_replica_refuses_writes() {
     let primary = RedisServer::start(testing::AOF_NOEVICTION);
     let replica = RedisServer::start_replica(&primary, testing::AOF_NOEVICTION);
-    let r = cockpit_stm::audit(&cfg(&primary)).await;
+    let r = cockpit_stm::audit(&cfg(&primary), &CancellationToken::new()).await;
     let ha = find(&r, "STA-HA");
     assert_eq!(ha.status, Status::Pass, "{}", ha.summary);
     assert_eq!(ha.measurement("online_replicas").unwrap().value, 1.0);
 
-    let r = cockpit_stm::audit(&cfg(&replica)).await;
+    let r = cockpit_stm::audit(&cfg(&replica), &CancellationToken::new()).await;
     let ha = find(&r, "STA-HA");
     assert!(
         ha.summary.contains("replica of 127.0.0.1"),
@@ -154,7 +157,7 @@ async fn restart_with_aof_keeps_the_marker() {
         disruptive: true,
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     let s = find(&r, "STA-SURVIVAL");
     assert_eq!(
         s.status,
@@ -175,7 +178,7 @@ async fn restart_without_persistence_loses_the_marker() {
         disruptive: true,
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     let s = find(&r, "STA-SURVIVAL");
     assert_eq!(
         s.status,
@@ -195,7 +198,7 @@ async fn crash_restart_of_rdb_only_loses_what_a_graceful_one_saves() {
         survival_mode: SurvivalMode::Crash,
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     let s = find(&r, "STA-SURVIVAL");
     assert_eq!(
         s.status,
@@ -217,7 +220,7 @@ async fn without_disruptive_no_restart_is_attempted() {
             .expect("run_id")
     };
     let before = run_id(&server);
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     assert!(
         r.findings
             .iter()
@@ -229,7 +232,7 @@ async fn without_disruptive_no_restart_is_attempted() {
         disruptive: true,
         ..cfg(&server)
     };
-    cockpit_stm::audit(&c).await;
+    cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_ne!(run_id(&server), before, "--disruptive restarts the server");
 }
 
@@ -251,7 +254,7 @@ async fn session_key_sample_reports_keys_without_ttl_and_touches_nothing_else() 
         sample_sessions: Some(100),
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     let k = find(&r, "STA-KEYS");
     assert_eq!(k.status, Status::Warn, "{}", k.summary);
     assert_eq!(k.measurement("keys_sampled").unwrap().value, 6.0);
@@ -266,7 +269,7 @@ async fn session_key_sample_reports_keys_without_ttl_and_touches_nothing_else() 
         sample_sessions: Some(3),
         ..cfg(&server)
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!(
         find(&r, "STA-KEYS")
             .measurement("keys_sampled")
@@ -281,7 +284,7 @@ async fn unreachable_and_non_redis_ports_are_not_measured_with_a_reason() {
     let port = testing::free_port();
     let mut c = StmConfig::for_url(format!("redis://127.0.0.1:{port}"));
     c.timeout = Duration::from_secs(2);
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!((r.subjects, r.reached), (1, 0));
     for f in &r.findings {
         assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
@@ -301,7 +304,7 @@ async fn unreachable_and_non_redis_ports_are_not_measured_with_a_reason() {
     });
     let mut c = StmConfig::for_url(format!("redis://127.0.0.1:{port}"));
     c.timeout = Duration::from_secs(2);
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!(r.reached, 0);
     for f in &r.findings {
         assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
@@ -315,7 +318,7 @@ async fn config_disabled_is_not_measured_not_passed() {
         "{}rename-command CONFIG \"\"\n",
         testing::NO_PERSISTENCE
     ));
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     let fsync = find(&r, "STA-FSYNC");
     assert_eq!(fsync.status, Status::Skipped); // AOF off: nothing to read
     let p = find(&r, "STA-PERSIST");
@@ -331,7 +334,7 @@ async fn config_disabled_is_not_measured_not_passed() {
         "{}rename-command CONFIG \"\"\n",
         testing::AOF_NOEVICTION
     ));
-    let r = cockpit_stm::audit(&cfg(&server)).await;
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     assert_eq!(find(&r, "STA-FSYNC").status, Status::NotMeasured);
     assert_eq!(find(&r, "STA-PERSIST").status, Status::Pass);
 }
@@ -341,11 +344,11 @@ async fn declared_in_process_memory_fails_without_any_redis() {
     let c = StmConfig {
         agents: vec![DeclaredStm {
             agent: "chat".into(),
-            backend: StmBackend::InProcess,
+            backend: SessionStore::InProcess,
         }],
         ..StmConfig::default()
     };
-    let r = cockpit_stm::audit(&c).await;
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!(r.subjects, 0);
     assert_eq!(r.findings.len(), 1);
     assert_eq!(r.findings[0].status, Status::Fail);
@@ -379,7 +382,8 @@ async fn a_server_that_stops_mid_check_is_reported_not_waited_for() {
         timeout: Duration::from_secs(2),
         ..cfg(&server)
     };
-    let audit = tokio::spawn(async move { cockpit_stm::audit(&c).await });
+    let audit =
+        tokio::spawn(async move { cockpit_stm::audit(&c, &CancellationToken::new()).await });
     // Hang guard, not a timing assertion: wait until the latency loop runs.
     let start = std::time::Instant::now();
     // Kill only once the latency loop has PINGed a few times, so there are

@@ -7,7 +7,6 @@
 //! `evaluate` function (measurements in, finding out) and the audit below
 //! does the measuring.
 
-mod config;
 pub mod obs;
 pub mod protocol;
 pub mod tail;
@@ -18,10 +17,12 @@ pub mod zone;
 use cockpit_core::{CheckSpec, Distribution, Finding, Location, Measurement, Unit};
 use tokio_util::sync::CancellationToken;
 
-pub use config::{
-    AgentConfig, AgentProtocol, NetworkAuditConfig, ProbeSettings, RetrievalConfig,
-    RetrievalProtocol, StmKind, Thresholds,
+use cockpit_core::AuditOutcome;
+use cockpit_core::fleet::{
+    AgentConfig, AgentProtocol, RetrievalConfig, RetrievalProtocol, backends_of,
 };
+
+use crate::config::{NetworkAuditConfig, ProbeSettings, Thresholds};
 
 use crate::{ProbeOptions, ProbeReport, TlsOptions};
 
@@ -35,30 +36,13 @@ pub const ALL: [&CheckSpec; 6] = [
     &obs::OBS_TTFT,
 ];
 
-/// What an audit produced.
-#[derive(Debug, Default)]
-pub struct AuditOutcome {
-    pub findings: Vec<Finding>,
-    /// The run was cancelled before every check finished.
-    pub interrupted: bool,
-    /// Endpoints the configuration asked to measure.
-    pub subjects: usize,
-    /// Of those, how many answered at least once.
-    pub reached: usize,
-}
-
-impl AuditOutcome {
-    /// Count one measured subject, and whether it answered at least once.
-    fn tally(
-        &mut self,
-        r: Result<ProbeReport, crate::ProbeError>,
-    ) -> Result<ProbeReport, crate::ProbeError> {
-        self.subjects += 1;
-        if matches!(&r, Ok(r) if r.samples > 0) {
-            self.reached += 1;
-        }
-        r
-    }
+/// Count one measured subject, and whether it answered at least once.
+fn tally(
+    out: &mut AuditOutcome,
+    r: Result<ProbeReport, crate::ProbeError>,
+) -> Result<ProbeReport, crate::ProbeError> {
+    out.count_subject(matches!(&r, Ok(r) if r.samples > 0));
+    r
 }
 
 /// Run every Network, Observability and Time-to-Reasoning check the
@@ -79,7 +63,7 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
             out.interrupted = true;
             return out;
         }
-        let protocol = agent.protocol.as_probe_protocol();
+        let protocol = crate::Protocol::from(agent.protocol);
         let base = agent_options(agent, &cfg.probe, &tls, cancel);
 
         // CMP-TTR first: the first request of this audit to the agent.
@@ -115,7 +99,7 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         ));
 
         if let Some(shadow) = &agent.shadow_endpoint {
-            let r = out.tally(crate::probe(shadow, protocol, &base).await);
+            let r = tally(&mut out, crate::probe(shadow, protocol, &base).await);
             out.findings.push(ttft::evaluate(
                 agent,
                 &format!("{} (shadow)", agent.name),
@@ -150,20 +134,22 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
                 && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
         });
         let rest = match &backend.endpoint {
-            Some(url) => Some(
-                out.tally(protocol::measure_rest(url, backend, &cfg.probe, &tls, cancel).await),
-            ),
+            Some(url) => Some(tally(
+                &mut out,
+                protocol::measure_rest(url, backend, &cfg.probe, &tls, cancel).await,
+            )),
             None => None,
         };
         let grpc = match &backend.grpc_endpoint {
-            Some(url) => Some(
-                out.tally(protocol::measure_grpc(url, backend, &cfg.probe, &tls, cancel).await),
-            ),
+            Some(url) => Some(tally(
+                &mut out,
+                protocol::measure_grpc(url, backend, &cfg.probe, &tls, cancel).await,
+            )),
             None => None,
         };
         let production = match backend.production_protocol() {
-            RetrievalProtocol::Http => rest.as_ref(),
             RetrievalProtocol::Grpc => grpc.as_ref(),
+            _ => rest.as_ref(),
         };
         out.findings
             .push(tail::evaluate(backend, production, &cfg.thresholds));
@@ -179,17 +165,6 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         }
     }
     out
-}
-
-/// The retrieval backends an agent calls.
-pub fn backends_of<'a>(
-    agent: &'a AgentConfig,
-    all: &'a [RetrievalConfig],
-) -> impl Iterator<Item = &'a RetrievalConfig> + 'a {
-    all.iter().filter(move |b| match &agent.retrieval {
-        Some(names) => names.iter().any(|n| n == &b.name),
-        None => true,
-    })
 }
 
 fn agent_options(

@@ -77,8 +77,8 @@ pub fn evaluate(
 ) -> Finding {
     let uses = b.production_protocol();
     let loc_url = match uses {
-        RetrievalProtocol::Http => b.endpoint.as_deref(),
         RetrievalProtocol::Grpc => b.grpc_endpoint.as_deref(),
+        _ => b.endpoint.as_deref(),
     }
     .unwrap_or("");
     let base = |status, summary: String| {

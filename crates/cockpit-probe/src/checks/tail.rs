@@ -22,8 +22,8 @@ pub fn evaluate(
     t: &Thresholds,
 ) -> Finding {
     let (proto_name, url) = match b.production_protocol() {
-        RetrievalProtocol::Http => ("REST", b.endpoint.as_deref()),
         RetrievalProtocol::Grpc => ("gRPC", b.grpc_endpoint.as_deref()),
+        _ => ("REST", b.endpoint.as_deref()),
     };
     let url = url.unwrap_or("");
     let r = match production {

@@ -59,8 +59,8 @@ pub async fn audit(
     cancel: &CancellationToken,
 ) -> Finding {
     let url = match b.production_protocol() {
-        RetrievalProtocol::Http => b.endpoint.as_deref(),
         RetrievalProtocol::Grpc => b.grpc_endpoint.as_deref(),
+        _ => b.endpoint.as_deref(),
     }
     .or(b.endpoint.as_deref())
     .or(b.grpc_endpoint.as_deref())

@@ -2,7 +2,9 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Location, Pillar, Severity, Status};
 
-use crate::{DeclaredStm, StmBackend};
+use cockpit_core::fleet::SessionStore;
+
+use crate::DeclaredStm;
 
 pub const STA_EXTERNAL: CheckSpec = CheckSpec {
     id: CheckId::new("STA-EXTERNAL"),
@@ -25,19 +27,20 @@ pub fn evaluate(agents: &[DeclaredStm], store: Option<&str>) -> Vec<Finding> {
                         entry: format!("agents.{}.stm", a.agent),
                     })
             };
+            // An external store (Redis today): durable when [stm] audits it.
             match (a.backend, store) {
-                (StmBackend::InProcess, _) => base(
+                (SessionStore::InProcess, _) => base(
                     Status::Fail,
                     "Memory Loss: session memory is declared in-process (stm = \"in-process\"): every pod restart, deploy or scale-in forgets the conversations it holds, and replicas do not share them".into(),
                 )
                 .with_recommendation(
                     "Externalize short-term memory to Redis / Memorystore (Standard tier, AOF on, noeviction or volatile-* with TTLs on session keys), set stm = \"redis\" and add an [stm] section so its durability is audited.",
                 ),
-                (StmBackend::Redis, Some(url)) => base(
+                (_, Some(url)) => base(
                     Status::Pass,
                     format!("session memory is external: Redis at {url} (its durability is audited by the other STA checks)"),
                 ),
-                (StmBackend::Redis, None) => base(
+                (_, None) => base(
                     Status::NotMeasured,
                     "not measured: the agent declares stm = \"redis\" but no [stm] url is configured, so the store's durability is not audited".into(),
                 )
@@ -56,11 +59,11 @@ mod tests {
         let agents = vec![
             DeclaredStm {
                 agent: "a".into(),
-                backend: StmBackend::InProcess,
+                backend: SessionStore::InProcess,
             },
             DeclaredStm {
                 agent: "b".into(),
-                backend: StmBackend::Redis,
+                backend: SessionStore::Redis,
             },
         ];
         let f = evaluate(&agents, None);

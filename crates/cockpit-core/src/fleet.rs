@@ -1,13 +1,13 @@
-//! The parts of `cockpit.toml` the Network, Observability and
-//! Time-to-Reasoning checks read. Every struct rejects unknown keys, so a
-//! typo is an error with its file, line and column rather than a silent
-//! default.
-
-use std::time::Duration;
+//! What `cockpit.toml` declares about the fleet: the `[[agents]]` and
+//! `[[retrieval]]` entries. Plain data, read by every pillar (the probe
+//! measures the endpoints, the State pillar judges where session memory is
+//! declared, the Compute pillar fills in zones and stores from Kubernetes).
+//! Every struct rejects unknown keys, so a typo is an error with its file,
+//! line and column rather than a silent default.
 
 use serde::Deserialize;
 
-/// The protocol an agent or backend speaks.
+/// The protocol an agent speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
@@ -20,24 +20,14 @@ pub enum AgentProtocol {
     Http,
 }
 
-impl AgentProtocol {
-    pub fn as_probe_protocol(self) -> crate::Protocol {
-        match self {
-            AgentProtocol::Openai => crate::Protocol::OpenAi,
-            AgentProtocol::Grpc => crate::Protocol::Grpc,
-            AgentProtocol::Http => crate::Protocol::Http,
-        }
-    }
-}
-
 /// Where an agent keeps its short-term (session) memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 #[non_exhaustive]
-pub enum StmKind {
+pub enum SessionStore {
     /// An external store (Redis / Memorystore).
     Redis,
-    /// Pod memory: lost on every restart.
+    /// Pod (process) memory: lost on every restart, not shared by replicas.
     InProcess,
 }
 
@@ -68,7 +58,7 @@ pub struct AgentConfig {
     pub retrieval: Option<Vec<String>>,
     /// Where session memory lives, when declared.
     #[serde(default)]
-    pub stm: Option<StmKind>,
+    pub stm: Option<SessionStore>,
 }
 
 /// The protocol a retrieval backend is called with in production.
@@ -125,79 +115,66 @@ impl RetrievalConfig {
     }
 }
 
-/// `[thresholds]`: the bounds the checks compare measurements with.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Thresholds {
-    /// NET-TTFT: p95 time to first token, milliseconds.
-    pub ttft_p95_ms: f64,
-    /// NET-TAIL: p99 retrieval latency, milliseconds (warn up to 2×).
-    pub retrieval_p99_ms: f64,
-    /// CMP-TTR: first-request (cold) time to first token, milliseconds.
-    pub cold_start_ms: f64,
-    /// NET-ZONE: TCP connect RTT above which the hop looks cross-zone, milliseconds.
-    pub zone_rtt_ms: f64,
-    /// NET-PROTO: REST/gRPC p50 ratio above which the tax is worth a warning.
-    pub protocol_tax_ratio: f64,
+/// The retrieval backends an agent calls: those it names, or all when it
+/// names none.
+pub fn backends_of<'a>(
+    agent: &'a AgentConfig,
+    all: &'a [RetrievalConfig],
+) -> impl Iterator<Item = &'a RetrievalConfig> + 'a {
+    all.iter().filter(move |b| match &agent.retrieval {
+        Some(names) => names.iter().any(|n| n == &b.name),
+        None => true,
+    })
 }
 
-impl Default for Thresholds {
-    fn default() -> Self {
-        Thresholds {
-            ttft_p95_ms: 800.0,
-            retrieval_p99_ms: 10.0,
-            cold_start_ms: 12_000.0,
-            zone_rtt_ms: 1.0,
-            protocol_tax_ratio: 1.2,
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(name: &str, endpoint: Option<&str>, grpc: Option<&str>) -> RetrievalConfig {
+        RetrievalConfig {
+            name: name.into(),
+            endpoint: endpoint.map(Into::into),
+            grpc_endpoint: grpc.map(Into::into),
+            protocol: None,
+            zone: None,
+            query: default_query(),
+            top_k: default_top_k(),
         }
     }
-}
 
-/// `[probe]`: how much each measurement samples.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ProbeSettings {
-    /// Measured samples per agent (after warm-up).
-    pub samples: u32,
-    /// Concurrent requests per agent.
-    pub concurrency: u32,
-    /// Warm-up requests, excluded from the distributions.
-    pub warmup: u32,
-    /// Per-request timeout, seconds.
-    pub timeout_s: f64,
-    /// Samples for retrieval and connect-RTT measurements.
-    pub retrieval_samples: u32,
-    /// Verify TLS certificates (never turn off outside a lab).
-    pub tls_verify: bool,
-    /// Extra CA bundle (PEM) for TLS verification.
-    pub ca_file: Option<std::path::PathBuf>,
-}
-
-impl Default for ProbeSettings {
-    fn default() -> Self {
-        ProbeSettings {
-            samples: 20,
-            concurrency: 2,
-            warmup: 1,
-            timeout_s: 30.0,
-            retrieval_samples: 200,
-            tls_verify: true,
-            ca_file: None,
-        }
+    #[test]
+    fn production_protocol_defaults_to_the_only_endpoint() {
+        assert_eq!(
+            backend("v", None, Some("grpc://h:1")).production_protocol(),
+            RetrievalProtocol::Grpc
+        );
+        assert_eq!(
+            backend("v", Some("http://h/s"), Some("grpc://h:1")).production_protocol(),
+            RetrievalProtocol::Http
+        );
     }
-}
 
-impl ProbeSettings {
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout_s.max(0.001))
+    #[test]
+    fn an_agent_calls_the_backends_it_names_or_all() {
+        let all = [
+            backend("a", Some("http://h/a"), None),
+            backend("b", Some("http://h/b"), None),
+        ];
+        let mut agent = AgentConfig {
+            name: "x".into(),
+            endpoint: "http://h/v1".into(),
+            protocol: AgentProtocol::Openai,
+            model: None,
+            zone: None,
+            shadow_endpoint: None,
+            metrics_url: None,
+            retrieval: None,
+            stm: None,
+        };
+        assert_eq!(backends_of(&agent, &all).count(), 2);
+        agent.retrieval = Some(vec!["b".into()]);
+        let names: Vec<_> = backends_of(&agent, &all).map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["b"]);
     }
-}
-
-/// Everything the Network-side audit needs.
-#[derive(Debug, Clone, Default)]
-pub struct NetworkAuditConfig {
-    pub agents: Vec<AgentConfig>,
-    pub retrieval: Vec<RetrievalConfig>,
-    pub thresholds: Thresholds,
-    pub probe: ProbeSettings,
 }
