@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{AuditArgs, ReportFormat};
 use crate::config::CockpitConfig;
-use crate::{CliError, Outcome, evidence, render};
+use crate::{CliError, Outcome, ResultExt, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
@@ -63,12 +63,10 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
 pub fn baseline(cfg: &CockpitConfig, spec: Option<&str>) -> Result<Option<Report>, CliError> {
     let Some(spec) = spec else { return Ok(None) };
     let lake = EvidenceLake::new(&cfg.gate.evidence_dir);
-    let path = lake
-        .resolve(spec)
-        .map_err(|e| CliError::Usage(format!("--compare {spec}: {e}")))?;
-    cockpit_score::read_report(&path)
-        .map(Some)
-        .map_err(|e| CliError::Usage(format!("--compare: {e}")))
+    let path = lake.resolve(spec).context(format!("--compare {spec}"))?;
+    Ok(Some(
+        cockpit_score::read_report(&path).context("--compare")?,
+    ))
 }
 
 /// Store a run in the evidence lake; says where on stderr.
@@ -76,7 +74,7 @@ pub fn store(cfg: &CockpitConfig, report: &Report, extra: &[(&str, &str)]) -> Re
     let lake = EvidenceLake::new(&cfg.gate.evidence_dir);
     let dir = lake
         .store(report, extra)
-        .map_err(|e| CliError::Usage(format!("cannot store the run in the evidence lake: {e}")))?;
+        .context("cannot store the run in the evidence lake")?;
     eprintln!("evidence stored in {}", dir.display());
     Ok(())
 }
@@ -88,9 +86,7 @@ fn emit(
     out: Option<&Path>,
     comparison: Option<&Comparison>,
 ) -> Result<(), CliError> {
-    let json = report
-        .to_json_pretty()
-        .map_err(|e| CliError::Usage(format!("cannot serialise the report: {e}")))?;
+    let json = crate::error::to_json_pretty("the report", report)?;
     let colour = out.is_none() && render::use_colour();
     let table = |colour| {
         let mut t = score_render::table(report, colour);
@@ -141,8 +137,7 @@ fn emit(
             }
         }
         if let Some(c) = comparison {
-            let text = serde_json::to_string_pretty(c)
-                .map_err(|e| CliError::Usage(format!("cannot serialise the comparison: {e}")))?;
+            let text = crate::error::to_json_pretty("the comparison", c)?;
             write(&dir.join("compare.json"), &text)?;
         }
         eprintln!("report written to {}", dir.display());

@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::CertifyArgs;
 use crate::config::{self, CockpitConfig};
-use crate::{CliError, Outcome, audit, evidence, render};
+use crate::{CliError, Outcome, ResultExt, audit, evidence, render};
 
 pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
@@ -22,8 +22,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
             cfg.gate.threshold = t;
         }
         cfg.gate.slos.extend(args.slo.iter().cloned());
-        let report = cockpit_score::read_report(from)
-            .map_err(|e| CliError::Usage(format!("--from: {e}")))?;
+        let report = cockpit_score::read_report(from).context("--from")?;
         (report, cfg, None)
     } else {
         let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
@@ -45,9 +44,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         baseline.map(|b| cockpit_score::compare(&b, &report, cfg.gate.regression_percent));
     // A new measurement is stored; re-scoring saved evidence adds nothing to the lake.
     if measured.is_some() && !args.no_evidence {
-        let json = score_render::Format::Json
-            .render(&cert, false)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let json = score_render::Format::Json.render(&cert, false)?;
         audit::store(&cfg, &report, &[("certification.json", &json)])?;
     }
     emit(&cert, &args, comparison.as_ref())?;
@@ -83,14 +80,13 @@ fn emit(
 ) -> Result<(), CliError> {
     let out = args.out.as_deref();
     let colour = out.is_none() && render::use_colour();
-    let render_err = |e: cockpit_score::ScoreError| CliError::Usage(e.to_string());
     let mut stdout = String::new();
     for f in &args.format {
         let f = f.format();
         if out.is_some() && f != score_render::Format::Table {
             continue;
         }
-        stdout.push_str(&f.render(cert, colour).map_err(render_err)?);
+        stdout.push_str(&f.render(cert, colour)?);
         if let Some(c) = comparison {
             match f {
                 score_render::Format::Table => stdout.push_str(&score_render::comparison_table(c)),
@@ -127,21 +123,15 @@ fn write_all(
         path: dir.to_path_buf(),
         source,
     })?;
-    let report = cert
-        .report
-        .to_json_pretty()
-        .map_err(|e| CliError::Usage(format!("cannot serialise the report: {e}")))?;
+    let report = crate::error::to_json_pretty("the report", &cert.report)?;
     audit::write(&dir.join("report.json"), &report)?;
     for f in &args.format {
         let f = f.format();
-        let text = f
-            .render(cert, false)
-            .map_err(|e| CliError::Usage(e.to_string()))?;
+        let text = f.render(cert, false)?;
         audit::write(&dir.join(f.file_name()), &text)?;
     }
     if let Some(c) = comparison {
-        let text = serde_json::to_string_pretty(c)
-            .map_err(|e| CliError::Usage(format!("cannot serialise the comparison: {e}")))?;
+        let text = crate::error::to_json_pretty("the comparison", c)?;
         audit::write(&dir.join("compare.json"), &text)?;
     }
     eprintln!("certification written to {}", dir.display());

@@ -6,6 +6,7 @@ mod audit;
 mod certify;
 mod cli;
 mod config;
+mod error;
 mod evidence;
 mod load;
 mod probe;
@@ -18,25 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use cli::{AuditCommand, Cli, Command};
 
-/// Everything that ends a run early, mapped to an exit code in one place.
-#[derive(Debug, thiserror::Error)]
-pub enum CliError {
-    /// Bad arguments or input: exit 2.
-    #[error("{0}")]
-    Usage(String),
-    #[error(transparent)]
-    Config(#[from] config::ConfigError),
-    /// Nothing that had to be measured could be reached: exit 3.
-    #[error("{0}")]
-    Unreachable(String),
-    /// Writing output failed: exit 2 (the input named is the output path).
-    #[error("{path}: cannot write: {source}")]
-    Write {
-        path: std::path::PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-}
+pub use error::{CliError, ResultExt};
 
 /// How a command that ran ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,21 +45,19 @@ pub fn print_stdout(text: &str) -> Result<(), CliError> {
     }
 }
 
+/// The exit code of a run: by its outcome, or by the error's class
+/// ([`CliError::exit_code`]), the error printed on stderr.
 fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
-    match r {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::GateFailed) => ExitCode::from(1),
-        Ok(Outcome::Interrupted) => ExitCode::from(130),
+    use error::code;
+    ExitCode::from(match r {
+        Ok(Outcome::Success) => code::SUCCESS,
+        Ok(Outcome::GateFailed) => code::GATE_FAILED,
+        Ok(Outcome::Interrupted) => code::INTERRUPTED,
         Err(e) => {
             eprintln!("error: {e}");
-            match e {
-                CliError::Usage(_) | CliError::Config(_) | CliError::Write { .. } => {
-                    ExitCode::from(2)
-                }
-                CliError::Unreachable(_) => ExitCode::from(3),
-            }
+            e.exit_code()
         }
-    }
+    })
 }
 
 fn init_tracing(verbose: u8, quiet: bool) {

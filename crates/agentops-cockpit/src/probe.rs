@@ -4,7 +4,7 @@ use cockpit_probe::{HttpVersion, ProbeOptions, Protocol, TlsOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{HttpVersionArg, ProbeArgs, ProbeFormat, ProtocolArg, RequestArgs};
-use crate::{CliError, Outcome, render};
+use crate::{CliError, Outcome, ResultExt, render};
 
 pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let Some(protocol) = args.protocol.endpoint_protocol() else {
@@ -21,17 +21,14 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         cancel: cancel.clone(),
         ..request_options(&args.request)
     };
-    let report = cockpit_probe::probe(&args.url, protocol, &opts)
-        .await
-        .map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut value = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = cockpit_probe::probe(&args.url, protocol, &opts).await?;
+    let mut value = to_value("the probe report", &report)?;
 
     if args.compare_reuse && !cancel.is_cancelled() {
         let c = cockpit_probe::compare::compare_connection_reuse(&args.url, protocol, &opts)
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        value["connection_reuse"] =
-            serde_json::to_value(&c).map_err(|e| CliError::Usage(e.to_string()))?;
+            .context("--compare-reuse")?;
+        value["connection_reuse"] = to_value("the connection-reuse comparison", &c)?;
     }
     if args.compare_prefix && !cancel.is_cancelled() {
         if protocol != Protocol::OpenAi {
@@ -41,9 +38,8 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         }
         let c = cockpit_probe::compare::compare_prefix_cache(&args.url, &opts)
             .await
-            .map_err(|e| CliError::Usage(e.to_string()))?;
-        value["prefix_cache"] =
-            serde_json::to_value(&c).map_err(|e| CliError::Usage(e.to_string()))?;
+            .context("--compare-prefix")?;
+        value["prefix_cache"] = to_value("the prefix-cache comparison", &c)?;
     }
 
     let mut text = String::new();
@@ -106,11 +102,8 @@ async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, Cl
     };
     let result = cockpit_stm::measure_latency(&args.url, &opts).await;
     timer.abort();
-    let report = result.map_err(|e| match e {
-        cockpit_stm::StmError::Url { .. } => CliError::Usage(e.to_string()),
-        e => CliError::Unreachable(e.to_string()),
-    })?;
-    let value = serde_json::to_value(&report).map_err(|e| CliError::Usage(e.to_string()))?;
+    let report = result?;
+    let value = to_value("the latency report", &report)?;
     let text = match args.format {
         ProbeFormat::Json => format!(
             "{}\n",
@@ -167,4 +160,8 @@ pub fn request_options(r: &RequestArgs) -> ProbeOptions {
         max_tokens: r.max_tokens,
         ..ProbeOptions::default()
     }
+}
+
+fn to_value<T: serde::Serialize>(what: &'static str, v: &T) -> Result<serde_json::Value, CliError> {
+    serde_json::to_value(v).map_err(|source| CliError::Serialize { what, source })
 }

@@ -1,7 +1,9 @@
 //! Renderers: every output is rendered from the Report JSON model (a
 //! [`Report`], or a [`Certification`] that carries its report), never from
 //! values computed elsewhere. Deterministic: no clock, no environment, so
-//! the same input renders byte-for-byte the same output.
+//! the same input renders byte-for-byte the same output — with one
+//! exception, asked for by the caller: a table coloured for a terminal
+//! takes the terminal's width ([`new_table`]).
 
 mod badge;
 mod html;
@@ -18,8 +20,43 @@ pub use sarif::sarif;
 pub use terminal::{certification_table, comparison_table, table};
 
 use cockpit_core::{Finding, Report, Status};
+use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::{Certification, ScoreError};
+
+/// The width of a table written to a file or a pipe: fixed, so the same
+/// report reads the same everywhere (and golden files pin it).
+pub const FILE_WIDTH: u16 = 160;
+
+/// Narrower terminals than this get [`FILE_WIDTH`] (and scroll) rather than
+/// columns a character or two wide.
+const MIN_TERMINAL_WIDTH: u16 = 40;
+
+/// Every table of the project, in one style. Without colour (a file, a
+/// pipe), [`FILE_WIDTH`] wide. With colour (the caller saw a terminal), as
+/// wide as the terminal: `COLUMNS` when set to a number, else the width the
+/// terminal reports; a terminal that reports less than 40 columns (a
+/// pseudo-terminal of width 0, say) gets [`FILE_WIDTH`].
+pub fn new_table(colour: bool) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::UTF8_FULL_CONDENSED)
+        .set_content_arrangement(ContentArrangement::Dynamic);
+    if !colour {
+        t.force_no_tty();
+        t.set_width(FILE_WIDTH);
+        return t;
+    }
+    let columns = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok());
+    let width = columns.or_else(|| t.width()).unwrap_or(0);
+    t.set_width(if width < MIN_TERMINAL_WIDTH {
+        FILE_WIDTH
+    } else {
+        width
+    });
+    t
+}
 
 /// An output format of `certify`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

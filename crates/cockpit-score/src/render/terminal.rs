@@ -4,9 +4,9 @@
 use std::fmt::Write as _;
 
 use cockpit_core::{Report, Status};
-use comfy_table::{Attribute, Cell, Color, ContentArrangement, Table, presets};
+use comfy_table::{Attribute, Cell, Color};
 
-use super::{evidence_lines, ordered, provenance_line, status_label, summary_line};
+use super::{evidence_lines, new_table, ordered, provenance_line, status_label, summary_line};
 use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
 
 fn status_cell(s: Status, colour: bool) -> Cell {
@@ -35,18 +35,6 @@ fn verdict_cell(v: Verdict, colour: bool) -> Cell {
         _ => Color::DarkGrey,
     };
     cell.fg(c).add_attribute(Attribute::Bold)
-}
-
-fn new_table(colour: bool) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !colour {
-        t.force_no_tty();
-        // A fixed width without a terminal, so files and pipes read the same everywhere.
-        t.set_width(160);
-    }
-    t
 }
 
 /// The terminal table: one row per finding, then the moves to make.

@@ -1,29 +1,8 @@
-//! Rendering for the CLI. Report and certification renderers live in
-//! `cockpit_score::render` (the CLI keeps no domain logic); what is left
-//! here is the TTY decision and the table of a one-off `probe` result.
+//! A one-off `probe` result as terminal text.
 
 use std::fmt::Write as _;
 
-use comfy_table::{ContentArrangement, Table, presets};
-
-/// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
-pub fn use_colour() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
-}
-
-fn new_table(colour: bool) -> Table {
-    let mut t = Table::new();
-    t.load_preset(presets::UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic);
-    if !colour {
-        t.force_no_tty();
-    }
-    if std::env::var_os("COLUMNS").is_none() && !colour {
-        t.set_width(160);
-    }
-    t
-}
+use super::new_table;
 
 /// A probe result as a terminal table, read from its JSON form so the
 /// table shows exactly what `--format json` would.

@@ -1,0 +1,167 @@
+//! A load report as terminal text.
+
+use std::fmt::Write as _;
+
+use cockpit_core::LatencySummary;
+use cockpit_probe::load::{Arrival, LoadMode, LoadReport};
+
+use super::new_table;
+
+fn ms(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+/// A load report as terminal text.
+pub fn load_table(r: &LoadReport, colour: bool) -> String {
+    let mut out = String::new();
+    let mode = match r.mode {
+        LoadMode::Closed => "closed loop".to_string(),
+        LoadMode::Open => format!(
+            "open loop, {} arrivals (seed {})",
+            match r.arrival {
+                Some(Arrival::Poisson) => "poisson",
+                _ => "constant",
+            },
+            r.seed.unwrap_or_default()
+        ),
+        _ => format!("sweep, seed {}", r.seed.unwrap_or_default()),
+    };
+    let _ = writeln!(
+        out,
+        "target:     {} ({}, {} client)",
+        r.target, r.protocol, r.client_path
+    );
+    let _ = writeln!(
+        out,
+        "run:        {mode}, {} connections, {} workers, {:.2} s{}",
+        r.connections,
+        r.workers,
+        r.elapsed_s,
+        if r.interrupted { " (interrupted)" } else { "" }
+    );
+    let q = &r.requests;
+    let mut reqs = format!(
+        "{} sent, {} ok, {} errors, {} in flight at the end",
+        q.sent, q.ok, q.errors, q.in_flight_at_end
+    );
+    if let Some(u) = q.unsent {
+        let _ = write!(reqs, ", {u} scheduled but never sent");
+    }
+    let _ = writeln!(out, "requests:   {reqs}");
+    let mut tp = format!("{:.1} req/s achieved", r.achieved_rps);
+    if let Some(o) = r.offered_rps {
+        let _ = write!(tp, ", {o:.1} req/s offered");
+    }
+    if let Some(g) = r.goodput_rps {
+        let _ = write!(tp, ", goodput {g:.1} req/s");
+    }
+    let _ = writeln!(out, "throughput: {tp}");
+    if !r.errors.is_empty() {
+        let e: Vec<String> = r.errors.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        let _ = writeln!(out, "errors:     {}", e.join(", "));
+        for (k, m) in &r.error_examples {
+            let _ = writeln!(out, "  {k}: {m}");
+        }
+    }
+    let mut t = new_table(colour);
+    t.set_header(["ms", "p50", "p90", "p95", "p99", "p99.9", "max", "samples"]);
+    let mut row = |name: &str, s: &LatencySummary| {
+        if s.count == 0 {
+            let mut r = vec![name.to_string()];
+            r.extend(std::iter::repeat_n("-".to_string(), 6));
+            r.push("0".to_string());
+            t.add_row(r);
+            return;
+        }
+        t.add_row([
+            name.to_string(),
+            ms(s.p50_ms),
+            ms(s.p90_ms),
+            ms(s.p95_ms),
+            ms(s.p99_ms),
+            ms(s.p999_ms),
+            ms(s.max_ms),
+            s.count.to_string(),
+        ]);
+    };
+    row("latency", &r.latency);
+    for (name, s) in [
+        ("service", r.service),
+        ("dispatch_lag", r.dispatch_lag),
+        ("ttft", r.ttft),
+        ("itl", r.itl),
+        ("tpot", r.tpot),
+    ] {
+        if let Some(s) = s {
+            row(name, &s);
+        }
+    }
+    let _ = writeln!(out, "{t}");
+    if let Some(tps) = &r.output_tokens_per_s {
+        let _ = writeln!(
+            out,
+            "output tokens/s per request: p10 {:.1}, p50 {:.1}, p90 {:.1} ({} samples)",
+            tps.p10, tps.p50, tps.p90, tps.count
+        );
+    }
+    if !r.steps.is_empty() {
+        let mut t = new_table(colour);
+        t.set_header([
+            "offered req/s",
+            "achieved req/s",
+            "ok",
+            "errors",
+            "p50 ms",
+            "p99 ms",
+            "max ms",
+            "holds",
+        ]);
+        for s in &r.steps {
+            t.add_row([
+                format!("{:.1}", s.offered_rps),
+                format!("{:.1}", s.achieved_rps),
+                s.requests.ok.to_string(),
+                s.requests.errors.to_string(),
+                ms(s.latency.p50_ms),
+                ms(s.latency.p99_ms),
+                ms(s.latency.max_ms),
+                if s.holds { "yes" } else { "no" }.to_string(),
+            ]);
+        }
+        let _ = writeln!(out, "{t}");
+        match r.knee_rps {
+            Some(k) => {
+                let _ = writeln!(
+                    out,
+                    "knee: {k:.1} req/s (the highest offered rate whose step held)"
+                );
+            }
+            None => {
+                let _ = writeln!(out, "knee: none (no step held)");
+            }
+        }
+    }
+    for s in &r.slos {
+        let observed = s
+            .observed
+            .map_or("not measured".to_string(), |o| format!("{o:.4}"));
+        let _ = writeln!(
+            out,
+            "SLO {} {}: observed {observed}",
+            if s.pass { "PASS" } else { "FAIL" },
+            s.slo
+        );
+    }
+    let _ = writeln!(
+        out,
+        "latency: {}",
+        r.methods.get("latency").map_or("", String::as_str)
+    );
+    out
+}

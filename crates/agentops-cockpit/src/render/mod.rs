@@ -1,0 +1,19 @@
+//! The CLI's own terminal output: the TTY decision, and the tables of the
+//! commands whose results are not a Report (`probe`, `load`). Report and
+//! certification renderers live in `cockpit_score::render`; every table,
+//! theirs and these, comes from one [`new_table`] (one style, one width
+//! rule). The printers take finished results: nothing here measures or
+//! decides (the oha `printer.rs` way).
+
+mod load;
+mod probe;
+
+pub use cockpit_score::render::new_table;
+pub use load::load_table;
+pub use probe::probe_table;
+
+/// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
+pub fn use_colour() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+}
