@@ -38,7 +38,7 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
     }
     cfg.stm_sample_sessions = args.sample_sessions;
     cfg.stm_disruptive = args.disruptive;
-    let baseline = baseline(&cfg, args.compare.as_deref())?;
+    let baseline = baseline(&cfg, args.lake.compare.as_deref())?;
     let mut ev = evidence::collect(&cfg, &cancel).await;
     if let Some(tb) = testbed {
         tb.shutdown().await;
@@ -46,7 +46,7 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
     ev.report.provenance = Some(evidence::provenance(&cfg, path.as_deref()));
     let comparison =
         baseline.map(|b| cockpit_score::compare(&b, &ev.report, cfg.gate.regression_percent));
-    if !args.no_evidence {
+    if !args.lake.no_evidence {
         store(&cfg, &ev.report, &[])?;
     }
     emit(
@@ -77,6 +77,17 @@ pub fn store(cfg: &CockpitConfig, report: &Report, extra: &[(&str, &str)]) -> Re
         .context("cannot store the run in the evidence lake")?;
     eprintln!("evidence stored in {}", dir.display());
     Ok(())
+}
+
+/// Say on stderr how many regressions a comparison found, if any.
+pub fn say_regressions(c: &Comparison) {
+    if c.regressions() > 0 {
+        eprintln!(
+            "{} regression(s) against the run of {}",
+            c.regressions(),
+            c.baseline_generated_at
+        );
+    }
 }
 
 /// Print the chosen formats and, with `--out`, write them (and report.json) as files.
@@ -114,14 +125,8 @@ fn emit(
             ReportFormat::Markdown => stdout.push_str(&markdown()),
         }
     }
-    if let Some(c) = comparison
-        && c.regressions() > 0
-    {
-        eprintln!(
-            "{} regression(s) against the run of {}",
-            c.regressions(),
-            c.baseline_generated_at
-        );
+    if let Some(c) = comparison {
+        say_regressions(c);
     }
     if let Some(dir) = out {
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {

@@ -38,12 +38,12 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         let outcome = ev.outcome();
         (ev.report, cfg, Some(outcome))
     };
-    let baseline = audit::baseline(&cfg, args.compare.as_deref())?;
+    let baseline = audit::baseline(&cfg, args.lake.compare.as_deref())?;
     let cert = cockpit_score::certify(&report, &cfg.gate, Date::today());
     let comparison =
         baseline.map(|b| cockpit_score::compare(&b, &report, cfg.gate.regression_percent));
     // A new measurement is stored; re-scoring saved evidence adds nothing to the lake.
-    if measured.is_some() && !args.no_evidence {
+    if measured.is_some() && !args.lake.no_evidence {
         let json = score_render::Format::Json.render(&cert, false)?;
         audit::store(&cfg, &report, &[("certification.json", &json)])?;
     }
@@ -98,14 +98,8 @@ fn emit(
             }
         }
     }
-    if let Some(c) = comparison
-        && c.regressions() > 0
-    {
-        eprintln!(
-            "{} regression(s) against the run of {}",
-            c.regressions(),
-            c.baseline_generated_at
-        );
+    if let Some(c) = comparison {
+        audit::say_regressions(c);
     }
     if let Some(dir) = out {
         write_all(cert, args, dir, comparison)?;

@@ -146,6 +146,18 @@ pub struct ProbeArgs {
     pub format: ProbeFormat,
 }
 
+/// The evidence lake's flags, shared by `audit report` and `certify`.
+#[derive(Debug, Args)]
+pub struct LakeArgs {
+    /// Show what changed against an earlier run: a report.json, a run
+    /// directory, or `last` (the latest run in the evidence lake).
+    #[arg(long, value_name = "PATH|last")]
+    pub compare: Option<String>,
+    /// Do not store this run in the evidence lake ([gate] evidence_dir).
+    #[arg(long)]
+    pub no_evidence: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct AuditArgs {
     /// Configuration file. Without it, ./cockpit.toml is used if present, else
@@ -161,13 +173,8 @@ pub struct AuditArgs {
     /// Directory to write report.json (always) and the chosen formats into.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Show what changed against an earlier run: a report.json, a run
-    /// directory, or `last` (the latest run in the evidence lake).
-    #[arg(long, value_name = "PATH|last")]
-    pub compare: Option<String>,
-    /// Do not store this run in the evidence lake ([gate] evidence_dir).
-    #[arg(long)]
-    pub no_evidence: bool,
+    #[command(flatten)]
+    pub lake: LakeArgs,
     /// State pillar: SCAN at most N session keys under [stm] key_prefix and
     /// report how many lack a TTL, and their sizes (never KEYS, never values).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -254,13 +261,8 @@ pub struct CertifyArgs {
     /// Directory to write report.json and the chosen formats into.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Show what changed against an earlier run: a report.json, a run
-    /// directory, or `last` (the latest run in the evidence lake).
-    #[arg(long, value_name = "PATH|last")]
-    pub compare: Option<String>,
-    /// Do not store this run in the evidence lake ([gate] evidence_dir).
-    #[arg(long)]
-    pub no_evidence: bool,
+    #[command(flatten)]
+    pub lake: LakeArgs,
     /// An SLO held against the evidence, e.g. `ttft:p(95)<800ms` (repeatable;
     /// added to [gate] slos). Metrics: ttft, retrieval, connect_rtt,
     /// store_ping, cold_start. A breach fails the gate.

@@ -279,22 +279,8 @@ fn validate_gate(
         };
         // Search from the `[gate` tables on, so `threshold` is not found in `[thresholds]`.
         let from = src.find("[gate").unwrap_or(0);
-        let message = format!("[gate] {e}");
-        match src[from..].find(&needle) {
-            Some(at) => {
-                let (line, column) = line_col(src, from + at);
-                ConfigError::Invalid {
-                    path: path.to_path_buf(),
-                    line,
-                    column,
-                    message,
-                }
-            }
-            None => ConfigError::Unlocated {
-                path: path.to_path_buf(),
-                message,
-            },
-        }
+        let at = src[from..].find(&needle).map(|at| from + at);
+        located(path, src, at, format!("[gate] {e}"))
     })
 }
 
