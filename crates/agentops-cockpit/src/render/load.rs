@@ -17,8 +17,42 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// A load report as terminal text.
+/// A load report as terminal text: what ran, the latency table, the sweep's
+/// steps and knee, the SLO verdicts, and the latency method.
 pub fn load_table(r: &LoadReport, colour: bool) -> String {
+    let mut out = summary(r);
+    let _ = writeln!(out, "{}", latency_table(r, colour));
+    if let Some(tps) = &r.output_tokens_per_s {
+        let _ = writeln!(
+            out,
+            "output tokens/s per request: p10 {:.1}, p50 {:.1}, p90 {:.1} ({} samples)",
+            tps.p10, tps.p50, tps.p90, tps.count
+        );
+    }
+    if !r.steps.is_empty() {
+        out.push_str(&sweep(r, colour));
+    }
+    for s in &r.slos {
+        let observed = s
+            .observed
+            .map_or("not measured".to_string(), |o| format!("{o:.4}"));
+        let _ = writeln!(
+            out,
+            "SLO {} {}: observed {observed}",
+            if s.pass { "PASS" } else { "FAIL" },
+            s.slo
+        );
+    }
+    let _ = writeln!(
+        out,
+        "latency: {}",
+        r.methods.get("latency").map_or("", String::as_str)
+    );
+    out
+}
+
+/// Target, mode, request counts, throughput and errors.
+fn summary(r: &LoadReport) -> String {
     let mut out = String::new();
     let mode = match r.mode {
         LoadMode::Closed => "closed loop".to_string(),
@@ -69,6 +103,11 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
             let _ = writeln!(out, "  {k}: {m}");
         }
     }
+    out
+}
+
+/// One row per distribution the run measured (latency first).
+fn latency_table(r: &LoadReport, colour: bool) -> String {
     let mut t = new_table(colour);
     t.set_header(["ms", "p50", "p90", "p95", "p99", "p99.9", "max", "samples"]);
     let mut row = |name: &str, s: &LatencySummary| {
@@ -102,66 +141,42 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
             row(name, &s);
         }
     }
-    let _ = writeln!(out, "{t}");
-    if let Some(tps) = &r.output_tokens_per_s {
-        let _ = writeln!(
-            out,
-            "output tokens/s per request: p10 {:.1}, p50 {:.1}, p90 {:.1} ({} samples)",
-            tps.p10, tps.p50, tps.p90, tps.count
-        );
-    }
-    if !r.steps.is_empty() {
-        let mut t = new_table(colour);
-        t.set_header([
-            "offered req/s",
-            "achieved req/s",
-            "ok",
-            "errors",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "holds",
+    t.to_string()
+}
+
+/// A sweep's steps, and its knee.
+fn sweep(r: &LoadReport, colour: bool) -> String {
+    let mut out = String::new();
+    let mut t = new_table(colour);
+    t.set_header([
+        "offered req/s",
+        "achieved req/s",
+        "ok",
+        "errors",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "holds",
+    ]);
+    for s in &r.steps {
+        t.add_row([
+            format!("{:.1}", s.offered_rps),
+            format!("{:.1}", s.achieved_rps),
+            s.requests.ok.to_string(),
+            s.requests.errors.to_string(),
+            ms(s.latency.p50_ms),
+            ms(s.latency.p99_ms),
+            ms(s.latency.max_ms),
+            if s.holds { "yes" } else { "no" }.to_string(),
         ]);
-        for s in &r.steps {
-            t.add_row([
-                format!("{:.1}", s.offered_rps),
-                format!("{:.1}", s.achieved_rps),
-                s.requests.ok.to_string(),
-                s.requests.errors.to_string(),
-                ms(s.latency.p50_ms),
-                ms(s.latency.p99_ms),
-                ms(s.latency.max_ms),
-                if s.holds { "yes" } else { "no" }.to_string(),
-            ]);
-        }
-        let _ = writeln!(out, "{t}");
-        match r.knee_rps {
-            Some(k) => {
-                let _ = writeln!(
-                    out,
-                    "knee: {k:.1} req/s (the highest offered rate whose step held)"
-                );
-            }
-            None => {
-                let _ = writeln!(out, "knee: none (no step held)");
-            }
-        }
     }
-    for s in &r.slos {
-        let observed = s
-            .observed
-            .map_or("not measured".to_string(), |o| format!("{o:.4}"));
-        let _ = writeln!(
+    let _ = writeln!(out, "{t}");
+    let _ = match r.knee_rps {
+        Some(k) => writeln!(
             out,
-            "SLO {} {}: observed {observed}",
-            if s.pass { "PASS" } else { "FAIL" },
-            s.slo
-        );
-    }
-    let _ = writeln!(
-        out,
-        "latency: {}",
-        r.methods.get("latency").map_or("", String::as_str)
-    );
+            "knee: {k:.1} req/s (the highest offered rate whose step held)"
+        ),
+        None => writeln!(out, "knee: none (no step held)"),
+    };
     out
 }
