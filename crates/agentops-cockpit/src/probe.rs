@@ -49,15 +49,9 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
             text.push('\n');
         }
         ProbeFormat::Table => {
-            text.push_str(&render::probe_table(&value, render::use_colour()));
-            for key in ["connection_reuse", "prefix_cache"] {
-                if let Some(c) = value.get(key) {
-                    text.push_str(&format!(
-                        "{key}: {}\n",
-                        serde_json::to_string(c).unwrap_or_default()
-                    ));
-                }
-            }
+            let colour = render::use_colour();
+            text.push_str(&render::probe_table(&value, colour));
+            text.push_str(&render::comparisons(&value, colour));
         }
     }
     crate::print_stdout(&text)?;

@@ -250,3 +250,57 @@ async fn a_closed_stdout_does_not_panic() {
     }
     tb.shutdown().await;
 }
+
+/// `--compare-reuse` and `--compare-prefix` print tables in table mode (a
+/// row per side, the ratio and the method) and the same figures in JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn comparisons_print_as_tables_and_as_json() {
+    let tb = testbed(fast()).await;
+    let url = tb.openai_url();
+    let args = |format: &'static str| {
+        vec![
+            "probe".to_string(),
+            url.clone(),
+            "--protocol".into(),
+            "openai".into(),
+            "-n".into(),
+            "3".into(),
+            "--compare-reuse".into(),
+            "--compare-prefix".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let table_args = args("table");
+    let table_args: Vec<&str> = table_args.iter().map(String::as_str).collect();
+    let out = run(&table_args).await;
+    out.assert_code(0);
+    let text = &out.stdout;
+    for needle in [
+        "connection reuse (ttft_incl_connect):",
+        "new connection",
+        "kept-alive",
+        "ratio: ",
+        "prefix cache (TTFT, ",
+        "repeated prefix",
+        "fresh prefix",
+        "gain: ",
+        "method: ",
+    ] {
+        assert!(text.contains(needle), "no {needle:?} in\n{text}");
+    }
+    assert!(
+        !text.contains("\"cold\""),
+        "raw JSON in table mode:\n{text}"
+    );
+
+    let json_args = args("json");
+    let json_args: Vec<&str> = json_args.iter().map(String::as_str).collect();
+    let out = run(&json_args).await;
+    out.assert_code(0);
+    let v = out.json();
+    assert_eq!(v["connection_reuse"]["cold"]["count"], 3, "{v:#}");
+    assert_eq!(v["connection_reuse"]["warm"]["count"], 3, "{v:#}");
+    assert_eq!(v["prefix_cache"]["repeated"]["count"], 3, "{v:#}");
+    assert!(v["prefix_cache"]["gain"].is_number(), "{v:#}");
+}

@@ -10,7 +10,7 @@ mod probe;
 
 pub use cockpit_score::render::new_table;
 pub use load::load_table;
-pub use probe::probe_table;
+pub use probe::{comparisons, probe_table};
 
 /// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
 pub fn use_colour() -> bool {

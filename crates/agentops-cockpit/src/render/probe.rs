@@ -85,3 +85,88 @@ pub fn probe_table(v: &serde_json::Value, colour: bool) -> String {
     }
     out
 }
+
+/// The paired comparisons `--compare-reuse` and `--compare-prefix` add to a
+/// probe result, each as a table of its two sides and the ratio between
+/// them, read from the JSON form like [`probe_table`].
+pub fn comparisons(v: &serde_json::Value, colour: bool) -> String {
+    let mut out = String::new();
+    if let Some(c) = v.get("connection_reuse") {
+        let metric = c
+            .get("metric")
+            .and_then(|m| m.as_str())
+            .unwrap_or("latency");
+        out.push_str(&pair(
+            &format!("connection reuse ({metric})"),
+            c,
+            [("new connection", "cold"), ("kept-alive", "warm")],
+            ("ratio", "new connection p50 / kept-alive p50"),
+            colour,
+        ));
+    }
+    if let Some(c) = v.get("prefix_cache") {
+        let bytes = c.get("prefix_bytes").and_then(|b| b.as_u64()).unwrap_or(0);
+        out.push_str(&pair(
+            &format!("prefix cache (TTFT, {bytes}-byte system prompt)"),
+            c,
+            [("repeated prefix", "repeated"), ("fresh prefix", "fresh")],
+            ("gain", "fresh p50 / repeated p50"),
+            colour,
+        ));
+    }
+    out
+}
+
+/// One comparison: a row per side (`label`, JSON key; its errors under
+/// `{key}_errors`), then the ratio (JSON key, what it divides) and the method.
+fn pair(
+    title: &str,
+    c: &serde_json::Value,
+    sides: [(&str, &str); 2],
+    ratio: (&str, &str),
+    colour: bool,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "\n{title}:");
+    let mut t = new_table(colour);
+    t.set_header(vec!["side", "n", "p50", "p90", "p99", "max", "errors"]);
+    for (label, key) in sides {
+        let d = &c[key];
+        let ms = |field: &str| {
+            d.get(field)
+                .and_then(|x| x.as_f64())
+                .map_or_else(|| "-".to_string(), |x| format!("{x:.2} ms"))
+        };
+        let count = d.get("count").and_then(|x| x.as_u64()).unwrap_or(0);
+        let errors = c
+            .get(format!("{key}_errors"))
+            .and_then(|x| x.as_u64())
+            .unwrap_or(0);
+        t.add_row(vec![
+            label.to_string(),
+            count.to_string(),
+            ms("p50_ms"),
+            ms("p90_ms"),
+            ms("p99_ms"),
+            ms("max_ms"),
+            errors.to_string(),
+        ]);
+    }
+    let _ = writeln!(out, "{t}");
+    let (key, what) = ratio;
+    match c.get(key).and_then(|x| x.as_f64()) {
+        Some(r) => {
+            let _ = writeln!(out, "{key}: {r:.2} ({what})");
+        }
+        None => {
+            let _ = writeln!(out, "{key}: not measured (a side has no sample)");
+        }
+    }
+    if c.get("interrupted").and_then(|x| x.as_bool()) == Some(true) {
+        let _ = writeln!(out, "INTERRUPTED: partial comparison");
+    }
+    if let Some(m) = c.get("method").and_then(|x| x.as_str()) {
+        let _ = writeln!(out, "method: {m}");
+    }
+    out
+}
