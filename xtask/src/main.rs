@@ -135,7 +135,15 @@ fn ensure_apt_packages(wanted: &[(&str, &str)]) -> Result<(), String> {
         .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
+/// Switches that make tests rewrite what they compare with: never in CI.
+const BLESSING_VARS: [&str; 2] = ["UPDATE_GOLDEN", "UPDATE_SCHEMA"];
+
 fn ci() -> Result<(), String> {
+    if let Some(v) = BLESSING_VARS.iter().find(|v| std::env::var_os(v).is_some()) {
+        return Err(format!(
+            "{v} is set: the tests would rewrite the files they compare with; unset it for CI"
+        ));
+    }
     ensure_tools()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
@@ -156,8 +164,33 @@ fn ci() -> Result<(), String> {
         "licenses",
         "sources",
     ]))?;
+    let before = tree_state();
     run(cargo().args(["test", "--workspace", "--locked"]))?;
+    let after = tree_state();
+    if before != after {
+        return Err(format!(
+            "the tests changed the working tree (golden files, schema, or stray output):\n--- before\n{}\n--- after\n{}",
+            before.unwrap_or_default(),
+            after.unwrap_or_default()
+        ));
+    }
     Ok(())
+}
+
+/// `git status` and `git diff` of the working tree, or `None` outside a
+/// git checkout: compared before and after the tests.
+fn tree_state() -> Option<String> {
+    let out = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let status = out(&["status", "--porcelain=v1", "--untracked-files=all"])?;
+    let diff = out(&["diff", "--no-ext-diff", "--no-textconv"])?;
+    Some(status + &diff)
 }
 
 fn bench_manifests() -> Result<(), String> {
