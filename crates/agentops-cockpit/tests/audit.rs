@@ -510,6 +510,7 @@ async fn ctrl_c_exits_130_and_writes_the_partial_report() {
         out.stdout
     );
     // Nothing was measured, and nothing claims a pass.
+    assert!(!findings(&report).is_empty(), "{report:#}");
     for f in findings(&report) {
         assert_ne!(f["status"], "pass", "{f:#}");
     }
@@ -520,6 +521,7 @@ async fn ctrl_c_exits_130_and_writes_the_partial_report() {
 async fn interrupted_findings_say_they_were_interrupted() {
     let (out, report) = interrupted_run().await;
     out.assert_code(130);
+    assert!(!findings(&report).is_empty(), "{report:#}");
     for f in findings(&report) {
         let summary = f["summary"].as_str().unwrap();
         assert!(

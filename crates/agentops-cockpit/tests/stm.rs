@@ -326,7 +326,7 @@ async fn testbed_sessions_in_redis_survive_a_testbed_restart() {
     use std::net::{Ipv4Addr, SocketAddr};
     use std::sync::Arc;
 
-    use cockpit_testbed::{RedisSessions, SessionStore, Testbed};
+    use cockpit_testbed::{RedisSessions, Testbed};
 
     let server = RedisServer::start(&format!(
         "{}requirepass {SECRET}\n",
@@ -366,9 +366,14 @@ async fn testbed_sessions_in_redis_survive_a_testbed_restart() {
     assert_eq!(server.cli(&["LLEN", "agent:stm:s1"]).trim(), "4");
     let ttl: i64 = server.cli(&["TTL", "agent:stm:s1"]).trim().parse().unwrap();
     assert!(ttl > 0 && ttl <= 600, "{ttl}");
-    let again = store(&server);
-    assert_eq!(again.turns("s1").len(), 4);
-    assert_eq!(again.turns("s1")[0].role, "user");
+    // A new testbed on the same Redis remembers the conversation.
+    let tb = Testbed::start_with_sessions(fast(), any, any, store(&server))
+        .await
+        .expect("restarted testbed");
+    let turns = tb.sessions().turns("s1");
+    assert_eq!(turns.len(), 4);
+    assert_eq!(turns[0].role, "user");
+    tb.shutdown().await;
 
     let w = Workdir::new();
     let out = audit(&w, &stm_section(&server, ""), &["--sample-sessions", "50"]).await;
