@@ -169,14 +169,33 @@ fn command(conn: &mut BufReader<TcpStream>, args: &[&[u8]]) -> std::io::Result<R
 /// string at 512 MiB, a session turn list is far smaller.
 const MAX_REPLY: i64 = 64 << 20;
 
+/// The longest reply line (`+OK`, `:12`, `$5`, an error) read before giving up.
+const MAX_LINE: u64 = 64 * 1024;
+
+/// How deep arrays may nest: the store's replies are at most one level.
+const MAX_DEPTH: usize = 4;
+
 fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
-    let mut line = String::new();
-    if conn.read_line(&mut line)? == 0 {
+    read_reply_at(conn, 0)
+}
+
+fn read_reply_at(conn: &mut BufReader<TcpStream>, depth: usize) -> std::io::Result<Reply> {
+    use std::io::Read as _;
+    let mut raw = Vec::new();
+    let n = conn.by_ref().take(MAX_LINE).read_until(b'\n', &mut raw)?;
+    if n == 0 {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             "connection closed",
         ));
     }
+    if raw.last() != Some(&b'\n') {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("reply line longer than {MAX_LINE} bytes"),
+        ));
+    }
+    let line = String::from_utf8_lossy(&raw);
     let line = line.trim_end();
     let bad = || {
         std::io::Error::new(
@@ -199,17 +218,17 @@ fn read_reply(conn: &mut BufReader<TcpStream>) -> std::io::Result<Reply> {
                 return Err(bad());
             }
             let mut buf = vec![0u8; n as usize + 2];
-            std::io::Read::read_exact(conn, &mut buf)?;
+            conn.read_exact(&mut buf)?;
             buf.truncate(n as usize);
             Ok(Reply::Bulk(Some(buf)))
         }
         "*" => {
             let n = num()?;
-            if n > MAX_REPLY {
+            if n > MAX_REPLY || depth >= MAX_DEPTH {
                 return Err(bad());
             }
             (0..n.max(0))
-                .map(|_| read_reply(conn))
+                .map(|_| read_reply_at(conn, depth + 1))
                 .collect::<std::io::Result<_>>()
                 .map(Reply::Array)
         }
@@ -235,5 +254,55 @@ mod tests {
         assert!(!shown.contains("hunter2-s3cret"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
         assert!(shown.contains("127.0.0.1:6379"), "{shown}");
+    }
+
+    /// Read one reply from a server that sends `bytes` (then, with `endless`,
+    /// `x` forever until the client hangs up).
+    fn reply_from(bytes: Vec<u8>, endless: bool) -> std::io::Result<Reply> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            let _ = s.write_all(&bytes);
+            while endless && s.write_all(&[b'x'; 4096]).is_ok() {}
+        });
+        let stream = TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut conn = BufReader::new(stream);
+        let r = read_reply(&mut conn);
+        drop(conn);
+        server.join().unwrap();
+        r
+    }
+
+    #[test]
+    fn well_formed_replies_are_read() {
+        let r = reply_from(b"*2\r\n$2\r\nhi\r\n:7\r\n".to_vec(), false).unwrap();
+        match r {
+            Reply::Array(items) => {
+                assert!(matches!(&items[0], Reply::Bulk(Some(b)) if b == b"hi"));
+                assert!(matches!(items[1], Reply::Int(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hostile_replies_are_refused_within_bounds() {
+        // Nesting far past the bound: refused, no stack overflow.
+        let deep = b"*1\r\n".repeat(10_000);
+        let e = reply_from([deep, b":1\r\n".to_vec()].concat(), false).unwrap_err();
+        assert!(e.to_string().contains("bad reply"), "{e}");
+        // A bulk length past the bound: refused before allocating it.
+        let e = reply_from(b"$1099511627776\r\n".to_vec(), true).unwrap_err();
+        assert!(e.to_string().contains("bad reply"), "{e}");
+        // An array count past the bound.
+        let e = reply_from(b"*99999999999\r\n".to_vec(), true).unwrap_err();
+        assert!(e.to_string().contains("bad reply"), "{e}");
+        // A line that never ends: cut at the line bound.
+        let e = reply_from(b"+".to_vec(), true).unwrap_err();
+        assert!(e.to_string().contains("longer than"), "{e}");
     }
 }
