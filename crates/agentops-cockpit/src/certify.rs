@@ -23,6 +23,10 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         }
         cfg.gate.slos.extend(args.slo.iter().cloned());
         let report = cockpit_score::read_report(from)
+            .and_then(|r| {
+                cockpit_score::refuse_unknown_checks(&r, from, &evidence::check_catalogue())?;
+                Ok(r)
+            })
             .map_err(|e| CliError::Usage(format!("--from: {e}")))?;
         (report, cfg, None)
     } else {
