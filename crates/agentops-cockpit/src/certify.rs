@@ -23,6 +23,8 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         }
         cfg.gate.slos.extend(args.slo.iter().cloned());
         let report = cockpit_score::read_report(from).context("--from")?;
+        cockpit_score::refuse_unknown_checks(&report, from, &evidence::check_catalogue())
+            .context("--from")?;
         (report, cfg, None)
     } else {
         let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;

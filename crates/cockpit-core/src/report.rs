@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -81,6 +80,9 @@ pub enum ReportError {
         "report schema version {found} is not supported (this build reads {REPORT_SCHEMA_VERSION})"
     )]
     SchemaVersion { found: String },
+    /// `generated_at` is not an RFC 3339 timestamp.
+    #[error("generated_at: {found:?} is not an RFC 3339 timestamp (e.g. 2026-11-25T08:09:42Z)")]
+    GeneratedAt { found: String },
 }
 
 impl Report {
@@ -92,7 +94,7 @@ impl Report {
                 name: tool.to_string(),
                 version: version.to_string(),
             },
-            generated_at: humantime_rfc3339(SystemTime::now()),
+            generated_at: rfc3339_seconds(jiff::Timestamp::now()),
             interrupted: false,
             summary: Summary::default(),
             findings,
@@ -123,9 +125,14 @@ impl Report {
         serde_json::to_string_pretty(self)
     }
 
-    /// Parse a report, refusing another major schema version.
+    /// Parse a report, refusing another major schema version and a
+    /// `generated_at` that is not an RFC 3339 timestamp.
     pub fn from_json(s: &str) -> Result<Report, ReportError> {
-        let v: serde_json::Value = serde_json::from_str(s)?;
+        Report::from_json_value(serde_json::from_str(s)?)
+    }
+
+    /// [`Report::from_json`] on an already parsed document.
+    pub fn from_json_value(v: serde_json::Value) -> Result<Report, ReportError> {
         let found = v
             .get("schema_version")
             .and_then(|x| x.as_str())
@@ -135,7 +142,13 @@ impl Report {
         if major(&found) != major(REPORT_SCHEMA_VERSION) {
             return Err(ReportError::SchemaVersion { found });
         }
-        Ok(serde_json::from_value(v)?)
+        let report: Report = serde_json::from_value(v)?;
+        if report.generated_at.parse::<jiff::Timestamp>().is_err() {
+            // Quoted in the message: keep it short whatever the file holds.
+            let found = report.generated_at.chars().take(64).collect();
+            return Err(ReportError::GeneratedAt { found });
+        }
+        Ok(report)
     }
 
     /// The JSON Schema of the report, as checked in at `docs/report.schema.json`.
@@ -144,35 +157,11 @@ impl Report {
     }
 }
 
-fn humantime_rfc3339(t: SystemTime) -> String {
-    // Seconds precision, UTC: `2026-11-25T08:09:42Z`.
-    let secs = t
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
-}
-
-/// Days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+/// Seconds precision, UTC: `2026-11-25T08:09:42Z`.
+fn rfc3339_seconds(t: jiff::Timestamp) -> String {
+    jiff::Timestamp::from_second(t.as_second())
+        .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -180,10 +169,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(20_417), (2025, 11, 25));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+    fn generated_at_is_rfc3339_in_whole_seconds() {
+        let t = |s: &str| rfc3339_seconds(s.parse().unwrap());
+        assert_eq!(t("1970-01-01T00:00:00Z"), "1970-01-01T00:00:00Z");
+        assert_eq!(t("2025-11-25T08:09:42.987654Z"), "2025-11-25T08:09:42Z");
+        assert_eq!(t("2000-02-29T23:59:59+00:00"), "2000-02-29T23:59:59Z");
+        let r = Report::new("t", "0", vec![]);
+        assert_eq!(r.generated_at.len(), "2026-11-25T08:09:42Z".len());
+        assert!(r.generated_at.ends_with('Z'), "{}", r.generated_at);
     }
 
     #[test]
@@ -195,6 +188,23 @@ mod tests {
             Err(ReportError::SchemaVersion { found }) => assert_eq!(found, "2.0"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn generated_at_must_be_a_timestamp() {
+        let mut r = Report::new("t", "0", vec![]);
+        for bad in ["not a date", "", "2026-13-01T00:00:00Z", "2026-11-25"] {
+            r.generated_at = bad.into();
+            let s = serde_json::to_string(&r).unwrap();
+            match Report::from_json(&s) {
+                Err(e @ ReportError::GeneratedAt { .. }) => {
+                    assert!(e.to_string().starts_with("generated_at: "), "{e}")
+                }
+                other => panic!("{bad:?}: {other:?}"),
+            }
+        }
+        r.generated_at = "2026-11-25T08:09:42+01:00".into();
+        assert!(Report::from_json(&serde_json::to_string(&r).unwrap()).is_ok());
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Calendar dates (UTC) for waiver expiry: no time zone arithmetic needed.
+//! The calendar is [`jiff`]'s; this type keeps the gate's spelling
+//! (`YYYY-MM-DD`, years 0000–9999) and its serde forms.
 
 use std::fmt;
 use std::str::FromStr;
-use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
@@ -18,57 +19,32 @@ use crate::ScoreError;
 /// assert!("2026-02-30".parse::<Date>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: i32,
-    month: u8,
-    day: u8,
-}
+pub struct Date(jiff::civil::Date);
 
 impl Date {
-    /// A date, if it exists in the proleptic Gregorian calendar.
+    /// A date, if it exists in the proleptic Gregorian calendar (years 0–9999).
     pub fn new(year: i32, month: u8, day: u8) -> Option<Date> {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => return None,
-        };
-        (day >= 1 && day <= days && (0..=9999).contains(&year)).then_some(Date { year, month, day })
+        let year = i16::try_from(year)
+            .ok()
+            .filter(|y| (0..=9999).contains(y))?;
+        let (month, day) = (i8::try_from(month).ok()?, i8::try_from(day).ok()?);
+        jiff::civil::Date::new(year, month, day).ok().map(Date)
     }
 
     /// Today, in UTC.
     pub fn today() -> Date {
-        let secs = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Date::from_days((secs / 86_400) as i64)
-    }
-
-    /// The date `days` days after 1970-01-01 (Howard Hinnant's algorithm).
-    pub fn from_days(days: i64) -> Date {
-        let z = days + 719_468;
-        let era = z.div_euclid(146_097);
-        let doe = z.rem_euclid(146_097);
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let y = yoe + era * 400;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-        let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-        Date {
-            year: (if m <= 2 { y + 1 } else { y }) as i32,
-            month: m,
-            day: d,
-        }
+        Date(
+            jiff::tz::TimeZone::UTC
+                .to_datetime(jiff::Timestamp::now())
+                .date(),
+        )
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     }
 }
 
@@ -93,7 +69,12 @@ impl FromStr for Date {
         if y.len() != 4 || m.len() != 2 || d.len() != 2 {
             return Err(bad());
         }
-        let num = |p: &str| p.parse::<u16>().map_err(|_| bad());
+        let num = |p: &str| {
+            if !p.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(bad());
+            }
+            p.parse::<u16>().map_err(|_| bad())
+        };
         Date::new(num(y)? as i32, num(m)? as u8, num(d)? as u8).ok_or_else(bad)
     }
 }
@@ -133,9 +114,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn days_and_leap_years() {
-        assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
-        assert_eq!(Date::from_days(11_016).to_string(), "2000-02-29");
+    fn leap_years_and_spellings() {
+        assert_eq!(Date::new(2000, 2, 29).unwrap().to_string(), "2000-02-29");
+        assert_eq!(Date::new(7, 1, 2).unwrap().to_string(), "0007-01-02");
+        assert!(Date::new(-1, 1, 1).is_none() && Date::new(10_000, 1, 1).is_none());
+        assert!(Date::today() > Date::new(2025, 1, 1).unwrap());
         assert!(Date::new(1900, 2, 29).is_none());
         assert!(Date::new(2024, 2, 29).is_some());
         assert!("2024-13-01".parse::<Date>().is_err());

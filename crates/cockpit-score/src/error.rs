@@ -38,6 +38,20 @@ pub enum ScoreError {
         #[source]
         source: cockpit_core::ReportError,
     },
+    /// A report to read is not a regular file (a directory, a FIFO, a device).
+    #[error("{0}: not a regular file (a report is read only from a regular file)")]
+    NotAFile(PathBuf),
+    /// A report to read is larger than the bound.
+    #[error("{path}: larger than {limit} bytes, the most a report may hold")]
+    TooLarge { path: PathBuf, limit: u64 },
+    /// A saved report holds a finding of a check no pillar of this build defines.
+    #[error("{path}: findings[{index}]: unknown check id `{check}` (this build knows: {known})")]
+    UnknownReportCheck {
+        path: PathBuf,
+        index: usize,
+        check: String,
+        known: String,
+    },
     /// Reading or writing a file or directory failed.
     #[error("{path}: {source}")]
     Io {

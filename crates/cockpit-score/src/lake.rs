@@ -1,9 +1,9 @@
 //! The evidence lake: every run's report, stored once, never overwritten.
 
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use cockpit_core::Report;
+use cockpit_core::{CheckId, Report};
 use sha2::{Digest, Sha256};
 
 use crate::ScoreError;
@@ -11,10 +11,15 @@ use crate::ScoreError;
 /// The file each run directory holds.
 pub const REPORT_FILE: &str = "report.json";
 
+/// The largest report [`read_report`] reads: 64 MiB. A real report is a few
+/// hundred KiB; a bigger file is refused before it is read, so neither a
+/// huge file nor `/dev/zero` can exhaust memory.
+pub const MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
 /// A directory of runs: `<root>/<YYYYMMDDTHHMMSSZ>-<sha256[..12]>/report.json`.
 ///
 /// ```
-/// use cockpit_core::Report;
+/// use cockpit_core::{CheckId, Report};
 /// use cockpit_score::EvidenceLake;
 /// let dir = tempfile::tempdir().unwrap();
 /// let lake = EvidenceLake::new(dir.path().join("evidence"));
@@ -127,20 +132,76 @@ impl EvidenceLake {
 }
 
 /// Read a saved report: a Report, or a certification (its `report` is used).
-/// Corrupted files and other schema versions are errors naming the file.
+/// Only a regular file of at most [`MAX_REPORT_BYTES`] is read (a FIFO or a
+/// device is refused before it is opened). Corrupted files, other schema
+/// versions and a `generated_at` that is not a timestamp are errors naming
+/// the file.
 pub fn read_report(path: &Path) -> Result<Report, ScoreError> {
-    let text = std::fs::read_to_string(path).map_err(io(path))?;
+    let bytes = read_bounded(path, MAX_REPORT_BYTES)?;
     let err = |source| ScoreError::Report {
         path: path.to_path_buf(),
         source,
     };
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-        && v.get("certification_version").is_some()
-        && let Some(r) = v.get("report")
+    let mut v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| err(cockpit_core::ReportError::Json(e)))?;
+    drop(bytes);
+    if v.get("certification_version").is_some()
+        && let Some(r) = v.get_mut("report")
     {
-        return Report::from_json(&r.to_string()).map_err(err);
+        v = r.take();
     }
-    Report::from_json(&text).map_err(err)
+    Report::from_json_value(v).map_err(err)
+}
+
+/// The whole of a regular file of at most `limit` bytes.
+fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, ScoreError> {
+    // `metadata` follows symlinks and opens nothing: a FIFO is refused
+    // here, before an `open` that would block on it.
+    let meta = std::fs::metadata(path).map_err(io(path))?;
+    if !meta.is_file() {
+        return Err(ScoreError::NotAFile(path.to_path_buf()));
+    }
+    let too_large = || ScoreError::TooLarge {
+        path: path.to_path_buf(),
+        limit,
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    // The file may have grown since: read at most one byte past the bound.
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io(path))?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(bytes)
+}
+
+/// Refuse a report holding a finding of a check this build does not
+/// define (`known`: every pillar's catalogue): the gate cannot weigh what it
+/// does not know, so it fails closed with an error naming the id.
+pub fn refuse_unknown_checks(
+    report: &Report,
+    path: &Path,
+    known: &[CheckId],
+) -> Result<(), ScoreError> {
+    let Some((index, f)) = report
+        .findings
+        .iter()
+        .enumerate()
+        .find(|(_, f)| !known.contains(&f.check_id))
+    else {
+        return Ok(());
+    };
+    Err(ScoreError::UnknownReportCheck {
+        path: path.to_path_buf(),
+        index,
+        check: f.check_id.as_str().chars().take(64).collect(),
+        known: crate::policy::id_list(known),
+    })
 }
 
 fn write_new(path: &Path, text: &str) -> Result<(), ScoreError> {

@@ -54,7 +54,7 @@ mod slo;
 pub use compare::{Comparison, Direction, MeasurementChange, StatusChange, compare};
 pub use date::Date;
 pub use error::ScoreError;
-pub use lake::{EvidenceLake, REPORT_FILE, read_report};
+pub use lake::{EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_report, refuse_unknown_checks};
 pub use policy::{
     DEFAULT_EVIDENCE_DIR, DEFAULT_THRESHOLD, GatePolicy, PillarWeights, Waiver, severity_weight,
     validate_threshold,

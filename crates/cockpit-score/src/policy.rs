@@ -183,13 +183,10 @@ impl GatePolicy {
         }
         for (index, wv) in self.waivers.iter().enumerate() {
             if !known.contains(&wv.check) {
-                let mut ids: Vec<&str> = known.iter().map(CheckId::as_str).collect();
-                ids.sort_unstable();
-                ids.dedup();
                 return Err(ScoreError::UnknownCheck {
                     index,
                     check: wv.check.to_string(),
-                    known: ids.join(", "),
+                    known: id_list(known),
                 });
             }
             for (field, v) in [("reason", &wv.reason), ("owner", &wv.owner)] {
@@ -204,6 +201,14 @@ impl GatePolicy {
         }
         Ok(())
     }
+}
+
+/// `CMP-TTR, NET-TTFT, …`: sorted, each once.
+pub(crate) fn id_list(known: &[CheckId]) -> String {
+    let mut ids: Vec<&str> = known.iter().map(CheckId::as_str).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids.join(", ")
 }
 
 /// A threshold must be a number in 0–100.

@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 /// How long one `git` read may take before it is abandoned.
 const GIT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The most of git's output that is read (a commit or tree id, config names).
+const MAX_GIT_OUTPUT: u64 = 64 * 1024;
+
 /// SHA-256 (hex) of the effective configuration's canonical text.
 ///
 /// ```
@@ -26,12 +29,29 @@ pub fn config_sha256(effective: &str) -> String {
 /// tracked files differ from it; `None` outside a repository or without
 /// `git`. Read-only: `git rev-parse` and `git diff --quiet` with optional
 /// locks off (so not even the index is refreshed).
+///
+/// The repository's own configuration is not trusted to run anything:
+/// every call disables the fsmonitor hook, hooks, external diff and
+/// textconv programs, pagers, prompts and the repository's filter drivers
+/// (see [`git`]); each call is bounded by [`GIT_TIMEOUT`].
 pub fn git_revision(dir: &Path) -> Option<GitRevision> {
     let ok = |(code, out): (i32, String)| (code == 0).then_some(out);
-    let commit = ok(git(dir, &["rev-parse", "--verify", "HEAD"])?)?;
-    let tree = ok(git(dir, &["rev-parse", "--verify", "HEAD^{tree}"])?)?;
+    let commit = ok(git(dir, &[], &["rev-parse", "--verify", "HEAD"])?)?;
+    let tree = ok(git(dir, &[], &["rev-parse", "--verify", "HEAD^{tree}"])?)?;
+    let filters = filter_overrides(dir);
     // Exit 0: no difference; 1: tracked files differ. Prints nothing.
-    let (diff, _) = git(dir, &["diff", "--quiet", "HEAD", "--"])?;
+    let (diff, _) = git(
+        dir,
+        &filters,
+        &[
+            "diff",
+            "--quiet",
+            "--no-ext-diff",
+            "--no-textconv",
+            "HEAD",
+            "--",
+        ],
+    )?;
     Some(GitRevision {
         commit,
         tree,
@@ -39,13 +59,76 @@ pub fn git_revision(dir: &Path) -> Option<GitRevision> {
     })
 }
 
-/// Exit code and (short) stdout of one git command, bounded by [`GIT_TIMEOUT`].
-fn git(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
-    let mut child = Command::new("git")
-        .arg("--no-optional-locks")
+/// Settings that keep git from running a program named by the
+/// repository's configuration. Given with `-c`, they win over every
+/// configuration file.
+const SAFE_CONFIG: [&str; 9] = [
+    "core.fsmonitor=false",
+    "core.hooksPath=/dev/null",
+    "core.untrackedCache=false",
+    "core.pager=cat",
+    "core.sshCommand=",
+    "diff.external=",
+    "credential.helper=",
+    "protocol.allow=never",
+    "core.alternateRefsCommand=",
+];
+
+/// `-c filter.<driver>.clean=` (and `smudge`, `process`) for every filter
+/// driver the configuration declares, so comparing the work tree never
+/// runs one. A file under such a filter may then read as dirty: a
+/// conservative answer, never a program run.
+fn filter_overrides(dir: &Path) -> Vec<String> {
+    let Some((0, out)) = git(
+        dir,
+        &[],
+        &[
+            "config",
+            "--name-only",
+            "--get-regexp",
+            r"^filter\..*\.(clean|smudge|process)$",
+        ],
+    ) else {
+        return Vec::new();
+    };
+    let mut drivers: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.strip_prefix("filter.")?.rsplit_once('.').map(|(d, _)| d))
+        .collect();
+    drivers.sort_unstable();
+    drivers.dedup();
+    drivers
+        .into_iter()
+        .flat_map(|d| {
+            ["clean=", "smudge=", "process=", "required=false"].map(|k| format!("filter.{d}.{k}"))
+        })
+        .collect()
+}
+
+/// Exit code and (short) stdout of one git command, bounded by
+/// [`GIT_TIMEOUT`], with [`SAFE_CONFIG`] and `extra` as `-c` settings,
+/// no pager, no terminal prompt and no system configuration.
+fn git(dir: &Path, extra: &[String], args: &[&str]) -> Option<(i32, String)> {
+    let mut cmd = Command::new("git");
+    cmd.arg("--no-pager").arg("--no-optional-locks");
+    for c in SAFE_CONFIG
+        .iter()
+        .copied()
+        .chain(extra.iter().map(String::as_str))
+    {
+        cmd.arg("-c").arg(c);
+    }
+    let mut child = cmd
         .args(args)
         .current_dir(dir)
         .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_PAGER", "cat")
+        .env_remove("GIT_EXTERNAL_DIFF")
+        .env_remove("GIT_ASKPASS")
+        .env_remove("SSH_ASKPASS")
+        .env_remove("GIT_SSH_COMMAND")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -57,7 +140,12 @@ fn git(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
             Ok(Some(status)) => {
                 use std::io::Read as _;
                 let mut out = String::new();
-                child.stdout.take()?.read_to_string(&mut out).ok()?;
+                child
+                    .stdout
+                    .take()?
+                    .take(MAX_GIT_OUTPUT)
+                    .read_to_string(&mut out)
+                    .ok()?;
                 return Some((status.code()?, out.trim().to_string()));
             }
             Ok(None) if std::time::Instant::now() < deadline => {
@@ -70,5 +158,99 @@ fn git(dir: &Path, args: &[&str]) -> Option<(i32, String)> {
                 return None;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    fn sh(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("git runs")
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    /// A repository whose configuration names programs that write a
+    /// marker file when run: the fsmonitor hook, a clean filter on every
+    /// file, an external diff, a pager and hooks.
+    fn hostile_repo() -> (tempfile::TempDir, std::path::PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir(&repo).unwrap();
+        let marker = tmp.path().join("ran");
+        let script = tmp.path().join("evil.sh");
+        std::fs::write(
+            &script,
+            format!("#!/bin/sh\necho \"$0 $*\" >> '{}'\ncat\n", marker.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        sh(&repo, &["init", "-q"]);
+        std::fs::write(repo.join("a.txt"), "one\n").unwrap();
+        sh(&repo, &["add", "a.txt"]);
+        sh(
+            &repo,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "one",
+            ],
+        );
+        let s = script.display().to_string();
+        for (k, v) in [
+            ("core.fsmonitor", s.as_str()),
+            ("filter.evil.clean", s.as_str()),
+            ("filter.evil.process", s.as_str()),
+            ("diff.external", s.as_str()),
+            ("core.pager", s.as_str()),
+        ] {
+            sh(&repo, &["config", k, v]);
+        }
+        std::fs::write(
+            repo.join(".git/info/attributes"),
+            "* filter=evil diff=evil\n",
+        )
+        .unwrap();
+        sh(&repo, &["config", "diff.evil.textconv", &s]);
+        (tmp, marker)
+    }
+
+    #[test]
+    fn runs_no_program_the_repository_configures() {
+        let (tmp, marker) = hostile_repo();
+        let repo = tmp.path().join("repo");
+        let clean = git_revision(&repo).expect("a revision");
+        assert_eq!(clean.commit.len(), 40);
+        assert!(!clean.dirty, "the committed content is unchanged");
+        // Touch the file so git must look at its content.
+        std::fs::write(repo.join("a.txt"), "two\n").unwrap();
+        let dirty = git_revision(&repo).expect("a revision");
+        assert!(dirty.dirty);
+        assert_eq!(dirty.commit, clean.commit);
+        assert!(
+            !marker.exists(),
+            "git ran a configured program: {}",
+            std::fs::read_to_string(&marker).unwrap_or_default()
+        );
+    }
+
+    #[test]
+    fn outside_a_repository_there_is_no_revision() {
+        let tmp = tempfile::tempdir().unwrap();
+        assert_eq!(git_revision(tmp.path()), None);
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use cockpit_core::{Pillar, Report, Status};
 
-use super::{ordered, provenance_line, summary_line};
+use super::{CELL_MAX_CHARS, ordered, provenance_line, summary_line, truncate_cell};
 use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
 
 /// Escape text for a Markdown table cell (and against inline HTML).
@@ -21,6 +21,11 @@ pub(crate) fn md_escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A table cell: cut to [`CELL_MAX_CHARS`], then escaped.
+fn md_cell(s: &str) -> String {
+    md_escape(&truncate_cell(s, CELL_MAX_CHARS))
 }
 
 fn md_status(s: Status) -> &'static str {
@@ -65,9 +70,9 @@ fn findings(out: &mut String, report: &Report) {
                 md_status(f.status),
                 f.check_id,
                 f.doc,
-                md_escape(f.subject.as_deref().unwrap_or("-")),
-                md_escape(&f.summary),
-                md_escape(&ev)
+                md_cell(f.subject.as_deref().unwrap_or("-")),
+                md_cell(&f.summary),
+                md_cell(&ev)
             );
         }
         let _ = writeln!(out);
@@ -160,7 +165,7 @@ pub fn certification_markdown(cert: &Certification) -> String {
                     .as_deref()
                     .map(|f| format!(" ({f})"))
                     .unwrap_or_default();
-                md_escape(&format!("{}: {}{fig}", r.check_id, r.summary))
+                md_cell(&format!("{}: {}{fig}", r.check_id, r.summary))
             })
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
@@ -172,7 +177,7 @@ pub fn certification_markdown(cert: &Certification) -> String {
                 .map(|s| format!("{s:.1}"))
                 .unwrap_or_else(|| "-".into()),
             risk,
-            md_escape(p.recommended_move.as_deref().unwrap_or("-"))
+            md_cell(p.recommended_move.as_deref().unwrap_or("-"))
         );
     }
     let _ = writeln!(out);
@@ -212,7 +217,7 @@ pub fn certification_markdown(cert: &Certification) -> String {
                 out,
                 "| {status} | `{}` | {} |",
                 o.slo.replace('`', "'"),
-                md_escape(&evidence)
+                md_cell(&evidence)
             );
         }
         let _ = writeln!(out);
@@ -255,7 +260,7 @@ pub fn comparison_markdown(c: &Comparison) -> String {
             "| {} | {} | {} | status | {} | {} | |",
             if s.regression { "🔻" } else { "·" },
             s.check_id,
-            md_escape(s.subject.as_deref().unwrap_or("-")),
+            md_cell(s.subject.as_deref().unwrap_or("-")),
             s.before,
             s.after
         );
@@ -266,7 +271,7 @@ pub fn comparison_markdown(c: &Comparison) -> String {
             "| {} | {} | {} | {} | {} {u} | {} {u} | {:+.1}% |",
             if m.regression { "🔻" } else { "·" },
             m.check_id,
-            md_escape(m.subject.as_deref().unwrap_or("-")),
+            md_cell(m.subject.as_deref().unwrap_or("-")),
             m.name,
             m.before,
             m.after,

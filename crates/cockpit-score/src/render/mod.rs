@@ -19,6 +19,8 @@ pub use markdown::{certification_markdown, comparison_markdown, markdown};
 pub use sarif::sarif;
 pub use terminal::{certification_table, comparison_table, table};
 
+use std::borrow::Cow;
+
 use cockpit_core::{Finding, Report, Status};
 use comfy_table::{ContentArrangement, Table, presets};
 
@@ -132,6 +134,36 @@ impl Format {
             Format::Html => html(cert),
             Format::Badge => badge(cert),
         })
+    }
+}
+
+/// The most characters a table cell shows: a longer text is cut (its full
+/// form stays in the JSON outputs). Table layout is costly on long unbroken
+/// strings; a cell of this size lays out at once.
+pub const CELL_MAX_CHARS: usize = 400;
+
+/// `text` cut to at most `max` characters, the last one an ellipsis when it
+/// was cut. Linear in `max`, whatever the text's length: only the first
+/// `max` characters are looked at.
+///
+/// ```
+/// use cockpit_score::render::truncate_cell;
+/// assert_eq!(truncate_cell("short", 10), "short");
+/// assert_eq!(truncate_cell("abcdefghijkl", 5), "abcd…");
+/// assert_eq!(truncate_cell("ééééé", 5), "ééééé");
+/// assert_eq!(truncate_cell(&"x".repeat(1 << 20), 400).chars().count(), 400);
+/// ```
+pub fn truncate_cell(text: &str, max: usize) -> Cow<'_, str> {
+    let mut chars = text.char_indices();
+    let cut = chars.nth(max.saturating_sub(1)).map(|(i, _)| i);
+    match (cut, chars.next()) {
+        (Some(at), Some(_)) => {
+            let mut s = String::with_capacity(at + '…'.len_utf8());
+            s.push_str(&text[..at]);
+            s.push('…');
+            Cow::Owned(s)
+        }
+        _ => Cow::Borrowed(text),
     }
 }
 

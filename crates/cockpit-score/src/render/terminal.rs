@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use cockpit_core::{Report, Status};
 use comfy_table::{Attribute, Cell, Color};
 
-use super::{evidence_lines, new_table, ordered, provenance_line, status_label, summary_line};
+use super::{
+    CELL_MAX_CHARS, evidence_lines, new_table, ordered, provenance_line, status_label,
+    summary_line, truncate_cell,
+};
 use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
 
 fn status_cell(s: Status, colour: bool) -> Cell {
@@ -37,6 +40,11 @@ fn verdict_cell(v: Verdict, colour: bool) -> Cell {
     cell.fg(c).add_attribute(Attribute::Bold)
 }
 
+/// A cell of text from the report, cut to [`CELL_MAX_CHARS`].
+fn text_cell(text: &str) -> Cell {
+    Cell::new(truncate_cell(text, CELL_MAX_CHARS))
+}
+
 /// The terminal table: one row per finding, then the moves to make.
 pub fn table(report: &Report, colour: bool) -> String {
     let mut t = new_table(colour);
@@ -46,11 +54,11 @@ pub fn table(report: &Report, colour: bool) -> String {
     for f in ordered(report) {
         t.add_row(vec![
             status_cell(f.status, colour),
-            Cell::new(f.check_id.as_str()),
+            text_cell(f.check_id.as_str()),
             Cell::new(f.pillar.display_name()),
-            Cell::new(f.subject.as_deref().unwrap_or("-")),
-            Cell::new(&f.summary),
-            Cell::new(evidence_lines(f, 4).join("\n")),
+            text_cell(f.subject.as_deref().unwrap_or("-")),
+            text_cell(&f.summary),
+            text_cell(&evidence_lines(f, 4).join("\n")),
         ]);
     }
     let mut out = String::new();
@@ -116,8 +124,8 @@ pub fn certification_table(cert: &Certification, colour: bool) -> String {
                     .map(|s| format!("{s:.1}"))
                     .unwrap_or_else(|| "-".into()),
             ),
-            Cell::new(risk),
-            Cell::new(p.recommended_move.as_deref().unwrap_or("-")),
+            text_cell(&risk),
+            text_cell(p.recommended_move.as_deref().unwrap_or("-")),
         ]);
     }
     let _ = writeln!(out, "Infrastructure Approval Matrix");
