@@ -2,8 +2,6 @@
 //! of the agent's own session keys.
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
-use fred::prelude::*;
-use fred::types::Key;
 use tokio_util::sync::CancellationToken;
 
 use super::{not_measured, on};
@@ -19,6 +17,9 @@ pub const STA_KEYS: CheckSpec = CheckSpec {
 
 /// Most SCAN calls one sample makes (each `COUNT 1000`).
 pub const MAX_SCAN_CALLS: u64 = 1000;
+
+/// The `COUNT` hint of each SCAN call.
+const SCAN_COUNT: u32 = 1000;
 
 /// What a sample of session keys showed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,24 +61,18 @@ pub(crate) async fn run(
     let own = format!("{prefix}{}", crate::CHECK_KEY_MARK);
     let pattern = match_pattern(prefix);
     let mut s = KeySample::default();
-    let mut cursor = "0".to_string();
+    let mut cursor = b"0".to_vec();
     while !cancel.is_cancelled() && s.sampled < u64::from(limit) && s.scan_calls < MAX_SCAN_CALLS {
-        let (next, keys): (String, Vec<Key>) = conn
-            .call(
-                "SCAN",
-                conn.client
-                    .scan_page(cursor.clone(), pattern.clone(), Some(1000), None),
-            )
-            .await?;
+        let (next, keys) = conn.scan_page(&cursor, &pattern, SCAN_COUNT).await?;
         s.scan_calls += 1;
         for key in keys {
             if s.sampled >= u64::from(limit) || cancel.is_cancelled() {
                 break;
             }
-            if key.as_bytes().starts_with(own.as_bytes()) {
+            if key.starts_with(own.as_bytes()) {
                 continue;
             }
-            let ttl: i64 = conn.call("TTL", conn.client.ttl(key.clone())).await?;
+            let ttl = conn.ttl(&key).await?;
             if ttl == -2 {
                 continue; // expired or deleted meanwhile
             }
@@ -86,17 +81,14 @@ pub(crate) async fn run(
                 s.without_ttl += 1;
             }
             if s.sizes_unavailable.is_none() {
-                let size: Result<Option<u64>, StmError> = conn
-                    .call("MEMORY USAGE", conn.client.memory_usage(key, None))
-                    .await;
-                match size {
+                match conn.memory_usage(&key).await {
                     Ok(Some(b)) => s.sizes.push(b),
                     Ok(None) => {}
                     Err(e) => s.sizes_unavailable = Some(e.to_string()),
                 }
             }
         }
-        if next == "0" {
+        if next == b"0" {
             s.complete = true;
             break;
         }

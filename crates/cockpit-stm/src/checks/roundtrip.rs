@@ -4,13 +4,11 @@
 use std::time::{Duration, Instant};
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
-use fred::prelude::*;
-use fred::types::{Expiration, SetOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{not_measured, on};
 use crate::StmError;
-use crate::conn::Conn;
+use crate::conn::{Conn, OwnWrite};
 
 pub const STA_ROUNDTRIP: CheckSpec = CheckSpec {
     id: CheckId::new("STA-ROUNDTRIP"),
@@ -59,39 +57,20 @@ async fn steps(conn: &Conn, key: &str, ttl: Duration) -> RoundTrip {
     let doc = crate::latency::session_document(key, 1024);
     let ttl_s = ttl.as_secs().max(1) as i64;
     let start = Instant::now();
-    let set: Result<Option<String>, StmError> = conn
-        .call(
-            "SET",
-            conn.client.set(
-                key,
-                doc.clone(),
-                Some(Expiration::EX(ttl_s)),
-                Some(SetOptions::NX),
-                false,
-            ),
-        )
-        .await;
-    match set {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return RoundTrip::Failed(StmError::Command {
-                url: conn.url.clone(),
-                what: "SET NX",
-                message: "the check's own key already existed; it was not overwritten".into(),
-            });
-        }
+    match conn.write_own_key(key, &doc, ttl, OwnWrite::Create).await {
+        Ok(()) => {}
         Err(e) if e.is_read_only() || e.is_out_of_memory() => return RoundTrip::WriteRejected(e),
         Err(e) => return RoundTrip::Failed(e),
     }
-    let read: Option<Vec<u8>> = match conn.call("GET", conn.client.get(key)).await {
+    let read = match conn.get(key).await {
         Ok(v) => v,
         Err(e) => return RoundTrip::Failed(e),
     };
-    let ttl_read: i64 = match conn.call("TTL", conn.client.ttl(key)).await {
+    let ttl_read = match conn.ttl(key.as_bytes()).await {
         Ok(v) => v,
         Err(e) => return RoundTrip::Failed(e),
     };
-    let deleted: Result<i64, StmError> = conn.call("DEL", conn.client.del(key)).await;
+    let deleted = conn.del(key).await;
     let elapsed = start.elapsed();
     if read.as_deref() != Some(doc.as_slice()) {
         return RoundTrip::Mismatch {
