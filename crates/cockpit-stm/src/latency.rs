@@ -91,7 +91,7 @@ pub(crate) const CONNECT_METHOD: &str =
     "client-side, from connect to the first PONG (TCP, TLS when rediss://, AUTH, SELECT, PING)";
 
 impl LatencyReport {
-    fn new(target: String, connect: Duration) -> LatencyReport {
+    pub(crate) fn new(target: String, connect: Duration) -> LatencyReport {
         let mut c = Distribution::new();
         c.record(connect);
         let methods = BTreeMap::from([
@@ -121,7 +121,7 @@ impl LatencyReport {
         }
     }
 
-    fn error(&mut self, e: &StmError) {
+    pub(crate) fn error(&mut self, e: &StmError) {
         let kind = match e {
             StmError::Timeout { .. } => "timeout",
             StmError::Connect { .. } | StmError::Closed { .. } => "connect",

@@ -412,3 +412,106 @@ async fn a_server_that_stops_mid_check_is_reported_not_waited_for() {
     assert!(lat.summary.contains("commands failed"), "{}", lat.summary);
     assert!(lat.measurement("ping_p99").unwrap().samples > 0);
 }
+
+/// Everything the crate traces, at every level, with span fields, into a buffer.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test]
+async fn passwords_with_url_special_characters_authenticate_percent_encoded_and_never_show() {
+    let log = Captured::default();
+    let writer = log.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::FULL)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _trace = tracing::subscriber::set_default(subscriber);
+    for secret in ["ab/cd+ef==", "p#ss@w%rd?x", "we:ird/pw&y="] {
+        let server = RedisServer::start(&format!(
+            "{}requirepass \"{secret}\"\n",
+            testing::NO_PERSISTENCE
+        ));
+        // The URL as the issue writes it for the first secret, and the
+        // harness's percent-encoding for all.
+        let mut urls = vec![server.url()];
+        if secret == "ab/cd+ef==" {
+            urls.push(format!(
+                "redis://:ab%2Fcd%2Bef%3D%3D@127.0.0.1:{}",
+                server.port()
+            ));
+        }
+        for url in urls {
+            let encoded = url
+                .split_once("://:")
+                .and_then(|(_, r)| r.split_once('@'))
+                .map(|(p, _)| p.to_string())
+                .unwrap();
+            let c = StmConfig {
+                url: Some(url.clone()),
+                ..cfg(&server)
+            };
+            let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
+            let rt = find(&r, "STA-ROUNDTRIP");
+            assert_eq!(rt.status, Status::Pass, "{secret}: {}", rt.summary);
+            let opts = cockpit_stm::LatencyOptions {
+                samples: 3,
+                ..Default::default()
+            };
+            let lat = cockpit_stm::measure_latency(&url, &opts).await.unwrap();
+            assert_eq!(lat.samples, 3);
+            // A wrong password with the same characters.
+            let wrong = url.replace(&encoded, &format!("{encoded}%2Fx"));
+            let bad = cockpit_stm::audit(
+                &StmConfig {
+                    url: Some(wrong.clone()),
+                    ..cfg(&server)
+                },
+                &CancellationToken::new(),
+            )
+            .await;
+            let f = find(&bad, "STA-PERSIST");
+            assert!(f.summary.contains("authentication failed"), "{}", f.summary);
+            let lat_err = cockpit_stm::measure_latency(&wrong, &opts)
+                .await
+                .unwrap_err();
+            let shown = [
+                serde_json::to_string(&r.findings).unwrap(),
+                serde_json::to_string(&bad.findings).unwrap(),
+                serde_json::to_string(&lat).unwrap(),
+                format!("{c:?}"),
+                format!("{lat_err} {lat_err:?}"),
+                log.text(),
+            ];
+            for s in &shown {
+                for leak in [secret, encoded.as_str()] {
+                    assert!(!s.contains(leak), "{leak} shown in: {s}");
+                }
+            }
+        }
+        no_check_keys_left(&server);
+    }
+    // The spans were captured (so the check above saw them), redacted.
+    let text = log.text();
+    assert!(
+        text.contains("stm_audit") && text.contains(":***@"),
+        "{text}"
+    );
+}

@@ -140,3 +140,71 @@ pub fn evaluate(url: &str, r: &RoundTrip) -> Finding {
         RoundTrip::Interrupted => not_measured(&STA_ROUNDTRIP, url, "the run was interrupted (Ctrl-C) before the round trip finished; the check's key was deleted"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "redis://h:6379";
+
+    fn command_error(message: &str) -> StmError {
+        StmError::Command {
+            url: U.into(),
+            what: "SET NX",
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let ok = RoundTrip::Ok {
+            bytes: 1024,
+            ttl_s: 119,
+            elapsed: Duration::from_millis(3),
+        };
+        let f = evaluate(U, &ok);
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.measurement("document_size").unwrap().value, 1024.0);
+        let f = evaluate(
+            U,
+            &RoundTrip::Mismatch {
+                wrote: 1024,
+                read: None,
+            },
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("read back nothing"), "{}", f.summary);
+        assert_eq!(
+            evaluate(U, &RoundTrip::NoTtl { ttl: -1 }).status,
+            Status::Fail
+        );
+        let oom = command_error("OOM command not allowed when used memory > 'maxmemory'.");
+        assert_eq!(
+            evaluate(U, &RoundTrip::WriteRejected(oom)).status,
+            Status::Fail
+        );
+        let ro = command_error("READONLY You can't write against a read only replica.");
+        let f = evaluate(U, &RoundTrip::WriteRejected(ro));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("read-only replica"), "{}", f.summary);
+    }
+
+    #[test]
+    fn failures_are_not_measured_with_the_reason() {
+        let e = StmError::ReplyBound {
+            url: U.into(),
+            what: "GET",
+            bound: "protocol error: reply over 4194304 bytes".into(),
+        };
+        let f = evaluate(U, &RoundTrip::Failed(e));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("reply over 4194304 bytes"),
+            "{}",
+            f.summary
+        );
+        let f = evaluate(U, &RoundTrip::Interrupted);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("interrupted"), "{}", f.summary);
+    }
+}

@@ -191,3 +191,54 @@ pub fn evaluate(url: &str, mode: SurvivalMode, r: &Survival) -> Finding {
         Survival::Interrupted => not_measured(&STA_SURVIVAL, url, "the run was interrupted (Ctrl-C) before the server answered again"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "redis://h:6379";
+
+    #[test]
+    fn verdicts() {
+        let outage = Duration::from_millis(250);
+        let f = evaluate(U, SurvivalMode::Restart, &Survival::Survived { outage });
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.measurement("outage").unwrap().value, 250.0);
+        let f = evaluate(U, SurvivalMode::Crash, &Survival::Lost { outage });
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("Memory Loss"), "{}", f.summary);
+        assert!(f.summary.contains("CRASH-AND-RECOVER"), "{}", f.summary);
+        let f = evaluate(
+            U,
+            SurvivalMode::Restart,
+            &Survival::NoComeback {
+                waited: Duration::from_secs(30),
+            },
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("did not answer again"), "{}", f.summary);
+    }
+
+    #[test]
+    fn refusals_and_failures_are_not_measured() {
+        let f = evaluate(
+            U,
+            SurvivalMode::Restart,
+            &Survival::Refused("ERR DEBUG command not allowed".into()),
+        );
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("enable-debug-command"), "{}", f.summary);
+        let e = StmError::Closed {
+            url: U.into(),
+            what: "SET NX",
+        };
+        assert_eq!(
+            evaluate(U, SurvivalMode::Restart, &Survival::Failed(e)).status,
+            Status::NotMeasured
+        );
+        assert_eq!(
+            evaluate(U, SurvivalMode::Restart, &Survival::Interrupted).status,
+            Status::NotMeasured
+        );
+    }
+}
