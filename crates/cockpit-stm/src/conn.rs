@@ -27,6 +27,8 @@ use crate::{CHECK_KEY_MARK, Info, StmError};
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
+const TLS_STAGE: &str = "TLS handshake";
+
 /// An open, authenticated stream, positioned between replies.
 type Link = BufReader<Box<dyn Io>>;
 
@@ -102,8 +104,16 @@ impl Conn {
         if slot.is_some() {
             return Ok(());
         }
-        match tokio::time::timeout(self.timeout, self.connect()).await {
-            Err(_) => Err(self.timeout_error("connect")),
+        let mut stage = "connect";
+        match tokio::time::timeout(self.timeout, self.connect(&mut stage)).await {
+            Err(_) if stage == TLS_STAGE => Err(StmError::Tls {
+                url: self.url.clone(),
+                message: format!(
+                    "no TLS handshake within {} ms (a plaintext port, or TLS on one side only)",
+                    self.timeout.as_millis()
+                ),
+            }),
+            Err(_) => Err(self.timeout_error(stage)),
             Ok(Err(e)) => Err(e),
             Ok(Ok(link)) => {
                 *slot = Some(link);
@@ -120,7 +130,7 @@ impl Conn {
         let exchange = async {
             let mut link = match slot.take() {
                 Some(l) => l,
-                None => self.connect().await?,
+                None => self.connect(&mut "connect").await?,
             };
             let reply = self.exchange(&mut link, what, args).await?;
             *slot = Some(link);
@@ -152,8 +162,9 @@ impl Conn {
             .map_err(|e| self.read_error(what, e))
     }
 
-    /// TCP, TLS when `rediss://`, then `AUTH` and `SELECT` as the URL says.
-    async fn connect(&self) -> Result<Link, StmError> {
+    /// TCP, TLS when `rediss://`, then `AUTH` and `SELECT` as the URL says;
+    /// `stage` tells how far it got (for a timeout's message).
+    async fn connect(&self, stage: &mut &'static str) -> Result<Link, StmError> {
         let ep = &self.endpoint;
         let connect_err = |e: std::io::Error| StmError::Connect {
             url: self.url.clone(),
@@ -164,12 +175,14 @@ impl Conn {
             .map_err(connect_err)?;
         tcp.set_nodelay(true).map_err(connect_err)?;
         let io: Box<dyn Io> = if ep.tls {
+            *stage = TLS_STAGE;
             Box::new(self.tls(tcp).await?)
         } else {
             Box::new(tcp)
         };
         let mut link = BufReader::new(io);
         if let Some(password) = &ep.password {
+            *stage = "AUTH";
             let mut args: Vec<&[u8]> = vec![b"AUTH"];
             if let Some(user) = &ep.username {
                 args.push(user);
@@ -183,6 +196,7 @@ impl Conn {
             }
         }
         if ep.db != 0 {
+            *stage = "SELECT";
             let db = ep.db.to_string();
             if let Value::Error(m) = self
                 .exchange(&mut link, "SELECT", &[b"SELECT", db.as_bytes()])

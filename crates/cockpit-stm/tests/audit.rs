@@ -515,3 +515,19 @@ async fn passwords_with_url_special_characters_authenticate_percent_encoded_and_
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn tls_against_a_plaintext_port_is_named_a_tls_failure() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let c = StmConfig {
+        url: Some(format!("rediss://127.0.0.1:{}", server.port())),
+        timeout: Duration::from_secs(3),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
+    assert_eq!(r.reached, 0);
+    let f = find(&r, "STA-PERSIST");
+    assert_eq!(f.status, Status::NotMeasured);
+    assert!(f.summary.contains("TLS"), "{}", f.summary);
+    assert!(f.summary.contains("rediss://127.0.0.1:"), "{}", f.summary);
+}
