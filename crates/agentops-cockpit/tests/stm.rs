@@ -565,3 +565,25 @@ async fn a_password_with_url_special_characters_never_shows() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_redis_with_a_url_it_cannot_use_exits_2_and_shows_no_password() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let port = server.port();
+    for (url, said) in [
+        (
+            format!("redis://127.0.0.1:{port}/99999"),
+            "no database 99999",
+        ),
+        ("redis://127.0.0.1:99999".to_string(), "invalid port"),
+        (
+            format!("redis://:{SECRET}/x@127.0.0.1:{port}"),
+            "percent-encoded",
+        ),
+    ] {
+        let out = run(&["probe", &url, "--protocol", "redis", "--timeout", "2s"]).await;
+        out.assert_code(2);
+        assert!(out.stderr.contains(said), "{url}: {}", out.stderr);
+        assert_no_secret(&out);
+    }
+}

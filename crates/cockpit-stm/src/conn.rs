@@ -202,6 +202,13 @@ impl Conn {
                 .exchange(&mut link, "SELECT", &[b"SELECT", db.as_bytes()])
                 .await?
             {
+                // The URL names a database the server does not have.
+                if m.contains("out of range") {
+                    return Err(StmError::Url {
+                        url: self.url.clone(),
+                        message: format!("the server has no database {db} ({})", shorten(&m)),
+                    });
+                }
                 return Err(self.server_error("SELECT", &m));
             }
         }
