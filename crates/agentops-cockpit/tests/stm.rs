@@ -454,7 +454,10 @@ async fn a_hostile_redis_is_a_finding_and_the_rest_of_the_audit_is_kept() {
         // Nothing reached answers like Redis, nor like an agent: exit 3,
         // with the whole report.
         out.assert_code(3);
-        assert!(peak < PEAK_BOUND_KIB, "{name}: peak RSS {peak} KiB");
+        assert!(
+            peak > 0 && peak < PEAK_BOUND_KIB,
+            "{name}: peak RSS {peak} KiB"
+        );
         let report = read_json(&w.join("out/report.json"));
         assert_schema_valid(&report);
         for id in [
@@ -493,7 +496,10 @@ async fn probe_redis_against_a_hostile_server_exits_with_a_clear_error() {
         let args = ["probe", &url, "--protocol", "redis", "--timeout", "2s"];
         let (out, peak) = run_measuring_peak(&args, &Opts::default()).await;
         out.assert_code(3);
-        assert!(peak < PEAK_BOUND_KIB, "{name}: peak RSS {peak} KiB");
+        assert!(
+            peak > 0 && peak < PEAK_BOUND_KIB,
+            "{name}: peak RSS {peak} KiB"
+        );
         assert!(
             out.stderr.contains(said) && out.stderr.contains("PING"),
             "{name}: {}",

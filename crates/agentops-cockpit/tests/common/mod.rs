@@ -291,7 +291,9 @@ pub async fn run_measuring_peak(args: &[&str], opts: &Opts) -> (Output, u64) {
     use std::sync::atomic::{AtomicU64, Ordering};
     let child = command(args, opts).spawn().expect("spawn agentops-cockpit");
     let pid = child.id().expect("a running child has a pid");
-    let peak = Arc::new(AtomicU64::new(0));
+    // A first sample now, while it is surely running: a peak of 0 means
+    // nothing was measured, and callers can tell.
+    let peak = Arc::new(AtomicU64::new(vm_hwm_kib(pid).unwrap_or(0)));
     let sampler = {
         let peak = peak.clone();
         tokio::spawn(async move {
