@@ -296,7 +296,17 @@ impl Conn {
     /// replication, cluster, …).
     pub async fn info(&self) -> Result<Info, StmError> {
         match self.call("INFO", &[b"INFO"]).await? {
-            Value::Text(t) => Ok(Info::parse(&String::from_utf8_lossy(&t))),
+            Value::Text(t) => {
+                let info = Info::parse(&String::from_utf8_lossy(&t));
+                if info.is_empty() {
+                    return Err(StmError::Protocol {
+                        url: self.url.clone(),
+                        what: "INFO",
+                        message: "the reply holds no `name:value` field".into(),
+                    });
+                }
+                Ok(info)
+            }
             v => Err(self.unexpected("INFO", &v)),
         }
     }

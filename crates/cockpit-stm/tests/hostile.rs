@@ -25,6 +25,9 @@ const SERVER_CHECKS: [&str; 6] = [
     "STA-LATENCY",
 ];
 
+/// A minimal INFO: a primary with no persistence and `noeviction`.
+const INFO: &[u8] = b"role:master\r\naof_enabled:0\r\nmaxmemory_policy:noeviction\r\n";
+
 const INFO_CHECKS: [&str; 4] = ["STA-PERSIST", "STA-FSYNC", "STA-EVICT", "STA-HA"];
 
 fn cfg(server: &HostileServer) -> StmConfig {
@@ -197,4 +200,52 @@ async fn not_redis_at_all_is_a_protocol_error() {
     let server = HostileServer::start(Reply::bytes(b"SSH-2.0-OpenSSH_9.6\r\n"));
     let r = audit(&cfg(&server)).await;
     not_measured_saying(&r, &SERVER_CHECKS, "unexpected type byte");
+}
+
+#[tokio::test]
+async fn hostile_scan_pages_and_sizes_are_findings_of_the_key_sample() {
+    let sampled = |server: &HostileServer| StmConfig {
+        sample_sessions: Some(10),
+        ..cfg(server)
+    };
+    // A SCAN page nested past the bound.
+    let server = HostileServer::start(Reply::bytes(b"+PONG\r\n"))
+        .answering("INFO", Reply::bulk(INFO))
+        .answering("SCAN", Reply::nested(b'*', 10_000));
+    let r = audit(&sampled(&server)).await;
+    not_measured_saying(&r, &["STA-KEYS"], "nesting deeper than 32");
+    // INFO was read: the checks resting on it ran.
+    assert_ne!(find(&r, "STA-EVICT").status, Status::NotMeasured);
+    // A page with one key, whose MEMORY USAGE is a terabyte.
+    let server = HostileServer::start(Reply::bytes(b"+PONG\r\n"))
+        .answering("INFO", Reply::bulk(INFO))
+        .answering(
+            "SCAN",
+            Reply::bytes(b"*2\r\n$1\r\n0\r\n*1\r\n$12\r\nagent:stm:s1\r\n"),
+        )
+        .answering("TTL", Reply::bytes(b":-1\r\n"))
+        .answering("MEMORY", Reply::endless_blob(b'$', 1 << 40));
+    let r = audit(&sampled(&server)).await;
+    let k = find(&r, "STA-KEYS");
+    assert_eq!(k.status, Status::Warn, "{}", k.summary);
+    assert!(
+        k.summary.contains("sizes not measured") && k.summary.contains("reply over 4194304 bytes"),
+        "{}",
+        k.summary
+    );
+}
+
+#[tokio::test]
+async fn an_info_without_fields_is_not_measured_not_silently_skipped() {
+    let server = HostileServer::start(Reply::bytes(b"+PONG\r\n"));
+    let r = audit(&cfg(&server)).await;
+    not_measured_saying(&r, &INFO_CHECKS, "no `name:value` field");
+    // A hostile TIME does not stop the persistence verdict.
+    let server = HostileServer::start(Reply::bytes(b"+PONG\r\n"))
+        .answering("INFO", Reply::bulk(INFO))
+        .answering("CONFIG", Reply::bytes(b"*2\r\n$4\r\nsave\r\n$0\r\n\r\n"))
+        .answering("TIME", Reply::nested(b'>', 10_000));
+    let r = audit(&cfg(&server)).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Fail, "{}", p.summary);
 }

@@ -37,6 +37,14 @@ impl Reply {
         Reply::Bytes(b.to_vec())
     }
 
+    /// A well-formed bulk string holding `text`.
+    pub fn bulk(text: &[u8]) -> Reply {
+        let mut b = format!("${}\r\n", text.len()).into_bytes();
+        b.extend_from_slice(text);
+        b.extend_from_slice(b"\r\n");
+        Reply::Bytes(b)
+    }
+
     /// `depth` aggregate headers of `kind` (`*`, `~`, `>`, `%`, `|`), each
     /// announcing one element (or pair), then `:1`.
     pub fn nested(kind: u8, depth: usize) -> Reply {
