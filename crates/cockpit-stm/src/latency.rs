@@ -213,33 +213,18 @@ pub(crate) async fn measure_on(
         if r.writes_skipped.is_some() {
             continue;
         }
-        r.attempted += 1;
-        let set = conn.write_own_key(key, &value, opts.key_ttl, OwnWrite::Refresh);
-        let Some((set, set_elapsed)) = timed(cancel, set).await else {
+        if !set_then_get(
+            &mut r,
+            conn,
+            key,
+            &value,
+            opts,
+            warm,
+            &mut consecutive_errors,
+        )
+        .await
+        {
             break;
-        };
-        if let Err(e) = set {
-            if e.is_read_only() || e.is_out_of_memory() {
-                r.writes_skipped = Some(e.to_string());
-            }
-            r.error(&e);
-            consecutive_errors += 1;
-            continue;
-        }
-        r.attempted += 1;
-        let Some((get, get_elapsed)) = timed(cancel, conn.get(key)).await else {
-            break;
-        };
-        match get {
-            Ok(_) if warm => r.warmup_excluded += 2,
-            Ok(_) => {
-                r.set_dist.record(set_elapsed);
-                r.get_dist.record(get_elapsed);
-            }
-            Err(e) => {
-                r.error(&e);
-                consecutive_errors += 1;
-            }
         }
     }
     r.interrupted = cancel.is_cancelled();
@@ -249,6 +234,49 @@ pub(crate) async fn measure_on(
         r.get = Some(r.get_dist.summary());
     }
     r
+}
+
+/// The SET and GET of one round on the check's own key, recorded into
+/// `r`; false when cancelled.
+async fn set_then_get(
+    r: &mut LatencyReport,
+    conn: &Conn,
+    key: &str,
+    value: &[u8],
+    opts: &LatencyOptions,
+    warm: bool,
+    consecutive_errors: &mut u32,
+) -> bool {
+    let cancel = &opts.cancel;
+    r.attempted += 1;
+    let set = conn.write_own_key(key, value, opts.key_ttl, OwnWrite::Refresh);
+    let Some((set, set_elapsed)) = timed(cancel, set).await else {
+        return false;
+    };
+    if let Err(e) = set {
+        if e.is_read_only() || e.is_out_of_memory() {
+            r.writes_skipped = Some(e.to_string());
+        }
+        r.error(&e);
+        *consecutive_errors += 1;
+        return true;
+    }
+    r.attempted += 1;
+    let Some((get, get_elapsed)) = timed(cancel, conn.get(key)).await else {
+        return false;
+    };
+    match get {
+        Ok(_) if warm => r.warmup_excluded += 2,
+        Ok(_) => {
+            r.set_dist.record(set_elapsed);
+            r.get_dist.record(get_elapsed);
+        }
+        Err(e) => {
+            r.error(&e);
+            *consecutive_errors += 1;
+        }
+    }
+    true
 }
 
 /// `fut` and how long it took from this call to its end, or `None` when

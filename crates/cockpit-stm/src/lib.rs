@@ -164,31 +164,12 @@ async fn run_checks(
     findings: &mut Vec<Finding>,
 ) -> bool {
     // Read-only evidence first.
-    let info = match conn.info().await {
-        Ok(i) => i,
-        Err(e) => {
-            for spec in [
-                &persist::STA_PERSIST,
-                &fsync::STA_FSYNC,
-                &evict::STA_EVICT,
-                &ha::STA_HA,
-            ] {
-                findings.push(not_measured(spec, shown, &e));
-            }
-            Info::default()
-        }
-    };
-    let config = |p: &'static str| async move {
-        conn.config_get(p).await.map_err(|e| match e {
-            StmError::Command { message, .. } => message,
-            other => other.to_string(),
-        })
-    };
+    let info = read_info(conn, shown, findings).await;
     if !info.is_empty() {
-        let save = config("save").await;
+        let save = config_get(conn, "save").await;
         let now = conn.server_time().await.ok();
         findings.push(persist::evaluate(shown, &info, &save, now));
-        let appendfsync = config("appendfsync").await;
+        let appendfsync = config_get(conn, "appendfsync").await;
         let aof = info.get_i64("aof_enabled").map(|v| v == 1);
         findings.push(fsync::evaluate(shown, aof, &appendfsync));
     }
@@ -205,7 +186,7 @@ async fn run_checks(
     };
     if !info.is_empty() {
         let fallback = if info.get("maxmemory_policy").is_none() {
-            config("maxmemory-policy").await.ok().flatten()
+            config_get(conn, "maxmemory-policy").await.ok().flatten()
         } else {
             None
         };
@@ -237,6 +218,34 @@ async fn run_checks(
     let r = latency::measure_on(conn, connect, key, &opts).await;
     findings.push(lat::evaluate(&r, cfg.latency_p99));
     !cancel.is_cancelled()
+}
+
+/// `INFO`; when it cannot be read, the checks resting on it are
+/// not-measured with the reason, and the result is empty.
+async fn read_info(conn: &Conn, shown: &str, findings: &mut Vec<Finding>) -> Info {
+    match conn.info().await {
+        Ok(i) => i,
+        Err(e) => {
+            for spec in [
+                &persist::STA_PERSIST,
+                &fsync::STA_FSYNC,
+                &evict::STA_EVICT,
+                &ha::STA_HA,
+            ] {
+                findings.push(not_measured(spec, shown, &e));
+            }
+            Info::default()
+        }
+    }
+}
+
+/// `CONFIG GET parameter`, a refusal as the server's words (what the
+/// checks show after "refused").
+async fn config_get(conn: &Conn, parameter: &'static str) -> Result<Option<String>, String> {
+    conn.config_get(parameter).await.map_err(|e| match e {
+        StmError::Command { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// A fresh key of the check's own: `{prefix}cockpit-check:{uuid}`.

@@ -124,7 +124,7 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
         s.scan_calls
     );
     let pct = s.without_ttl as f64 * 100.0 / s.sampled as f64;
-    let mut f = on(&STA_KEYS, url, Status::Pass, String::new())
+    let f = on(&STA_KEYS, url, Status::Pass, String::new())
         .with_measurement(Measurement::new(
             "keys_sampled",
             s.sampled as f64,
@@ -146,6 +146,26 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
             &method,
             s.sampled,
         ));
+    let (f, size_text) = with_sizes(f, s);
+    let mut f = f;
+    if s.without_ttl == 0 {
+        f.summary = format!(
+            "all {} sampled session keys have a TTL{size_text}",
+            s.sampled
+        );
+        f
+    } else {
+        f.status = Status::Warn;
+        f.summary = format!(
+            "{} of {} sampled session keys ({pct:.1}%) have no TTL: abandoned sessions never expire and fill the store{size_text}",
+            s.without_ttl, s.sampled
+        );
+        f.with_recommendation("Write every session key with a TTL (SET … EX, or EXPIRE after each update) matching the session's idle timeout.")
+    }
+}
+
+/// The size percentiles of the sample as measurements, and in words.
+fn with_sizes(mut f: Finding, s: &KeySample) -> (Finding, String) {
     let mut sizes = s.sizes.clone();
     sizes.sort_unstable();
     let size_text = if sizes.is_empty() {
@@ -176,20 +196,7 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
             quantile(&sizes, 1.0)
         )
     };
-    if s.without_ttl == 0 {
-        f.summary = format!(
-            "all {} sampled session keys have a TTL{size_text}",
-            s.sampled
-        );
-        f
-    } else {
-        f.status = Status::Warn;
-        f.summary = format!(
-            "{} of {} sampled session keys ({pct:.1}%) have no TTL: abandoned sessions never expire and fill the store{size_text}",
-            s.without_ttl, s.sampled
-        );
-        f.with_recommendation("Write every session key with a TTL (SET … EX, or EXPIRE after each update) matching the session's idle timeout.")
-    }
+    (f, size_text)
 }
 
 #[cfg(test)]
