@@ -229,9 +229,13 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
     if let Some(stm) = &mut cfg.stm {
         let raw = stm.url.clone();
         stm.url = expand_env(&stm.url).map_err(|m| err(&raw, format!("stm.url: {m}")))?;
-        stm.validate().map_err(|(key, m)| match key {
-            "url" => err(&raw, m),
-            key => err(key, m),
+        stm.validate().map_err(|e| match e {
+            cockpit_stm::StmError::Config {
+                key: "url",
+                message,
+            } => err(&raw, message),
+            cockpit_stm::StmError::Config { key, message } => err(key, message),
+            other => err("stm", other.to_string()),
         })?;
     }
     let p = &cfg.probe;

@@ -7,6 +7,7 @@ mod common;
 
 use std::time::Duration;
 
+use cockpit_stm::testing::hostile::{HostileServer, Reply};
 use cockpit_stm::testing::{self, RedisServer};
 use common::*;
 
@@ -379,4 +380,221 @@ async fn testbed_sessions_in_redis_survive_a_testbed_restart() {
     let out = audit(&w, &stm_section(&server, ""), &["--sample-sessions", "50"]).await;
     out.assert_code(0);
     assert_eq!(status(&out.json(), "STA-KEYS"), "pass");
+}
+
+/// Peak resident memory a run against a hostile server may reach, KiB.
+const PEAK_BOUND_KIB: u64 = 200 * 1024;
+
+/// The hostile replies, one class each: nesting (a RESP2 array, RESP3
+/// maps and attributes), a bulk and a verbatim string announcing a
+/// terabyte and streaming, an aggregate announcing billions of elements.
+fn hostile_replies() -> Vec<(&'static str, Reply, &'static str)> {
+    let endless = |head: &str| Reply::Endless {
+        head: head.as_bytes().to_vec(),
+        fill: b'x',
+    };
+    vec![
+        (
+            "array x 10000",
+            Reply::nested(b'*', 10_000),
+            "nesting deeper than 32",
+        ),
+        (
+            "map x 10000",
+            Reply::nested(b'%', 10_000),
+            "nesting deeper than 32",
+        ),
+        (
+            "attribute x 10000",
+            Reply::nested(b'|', 10_000),
+            "nesting deeper than 32",
+        ),
+        (
+            "bulk 1 TiB",
+            endless("$1099511627776\r\n"),
+            "reply over 4194304 bytes",
+        ),
+        (
+            "verbatim 1 TiB",
+            endless("=1099511627776\r\n"),
+            "reply over 4194304 bytes",
+        ),
+        (
+            "array of 10^11",
+            endless("*99999999999\r\n"),
+            "more than 100000 elements",
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_redis_is_a_finding_and_the_rest_of_the_audit_is_kept() {
+    for (name, reply, said) in hostile_replies() {
+        let server = HostileServer::start(reply);
+        let cfg = format!(
+            "[stm]\nurl = \"{}\"\ntimeout_s = 2\n\n[[agents]]\nname = \"chat\"\nendpoint = \"http://127.0.0.1:{}/v1\"\nprotocol = \"openai\"\nstm = \"in-process\"\n\n[probe]\nsamples = 1\nwarmup = 0\ntimeout_s = 1\n",
+            server.url(),
+            dead_port()
+        );
+        let w = Workdir::new();
+        let path = w.config(&cfg);
+        let args = [
+            "audit",
+            "report",
+            "--config",
+            path.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-evidence",
+            "--out",
+            "out",
+        ];
+        let (out, peak) = run_measuring_peak(&args, &Opts::default().cwd(w.path())).await;
+        assert!(
+            !matches!(out.code, Some(101 | 134) | None),
+            "{name}: crashed ({:?})\n{}",
+            out.code,
+            out.stderr
+        );
+        // Nothing reached answers like Redis, nor like an agent: exit 3,
+        // with the whole report.
+        out.assert_code(3);
+        assert!(
+            peak > 0 && peak < PEAK_BOUND_KIB,
+            "{name}: peak RSS {peak} KiB"
+        );
+        let report = read_json(&w.join("out/report.json"));
+        assert_schema_valid(&report);
+        for id in [
+            "STA-PERSIST",
+            "STA-FSYNC",
+            "STA-EVICT",
+            "STA-HA",
+            "STA-ROUNDTRIP",
+            "STA-LATENCY",
+        ] {
+            let f = findings(&report)
+                .iter()
+                .find(|f| f["check_id"] == id)
+                .unwrap_or_else(|| panic!("{name}: no {id}"));
+            assert_eq!(f["status"], "not-measured", "{name}: {f:#}");
+            let summary = f["summary"].as_str().unwrap();
+            assert!(summary.contains(said), "{name}: {summary}");
+        }
+        // The other evidence is all there: the agent's declaration and the
+        // Network pillar's findings on the agent.
+        assert_eq!(finding(&report, "STA-EXTERNAL", "chat")["status"], "fail");
+        assert!(
+            findings(&report)
+                .iter()
+                .any(|f| f["pillar"] == "network" && f["subject"] == "chat"),
+            "{name}: no Network finding in {report:#}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_redis_against_a_hostile_server_exits_with_a_clear_error() {
+    for (name, reply, said) in hostile_replies() {
+        let server = HostileServer::start(reply);
+        let url = server.url();
+        let args = ["probe", &url, "--protocol", "redis", "--timeout", "2s"];
+        let (out, peak) = run_measuring_peak(&args, &Opts::default()).await;
+        out.assert_code(3);
+        assert!(
+            peak > 0 && peak < PEAK_BOUND_KIB,
+            "{name}: peak RSS {peak} KiB"
+        );
+        assert!(
+            out.stderr.contains(said) && out.stderr.contains("PING"),
+            "{name}: {}",
+            out.stderr
+        );
+    }
+    // Dripped slower than the timeout: a timeout, named.
+    let server = HostileServer::start(Reply::Drip {
+        bytes: b"+PONG\r\n".to_vec(),
+        every: Duration::from_millis(500),
+    });
+    let url = server.url();
+    let out = run(&["probe", &url, "--protocol", "redis", "--timeout", "1s"]).await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("no PONG within 1000 ms"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_password_with_url_special_characters_never_shows() {
+    let secret = "ab/cd+ef==";
+    let server = RedisServer::start(&format!(
+        "{}requirepass \"{secret}\"\n",
+        testing::NO_PERSISTENCE
+    ));
+    let w = Workdir::new();
+    // Percent-encoded, as a URL must hold it: authenticates.
+    let cfg = format!(
+        "[stm]\nurl = \"redis://:ab%2Fcd%2Bef%3D%3D@127.0.0.1:{}\"\nlatency_samples = 5\nlatency_p99_ms = 5000\n",
+        server.port()
+    );
+    let out = audit(&w, &cfg, &["-vv"]).await;
+    out.assert_code(0);
+    assert_eq!(status(&out.json(), "STA-ROUNDTRIP"), "pass");
+    for leak in [secret, "ab%2Fcd%2Bef%3D%3D", "cd+ef", "cd%2Bef"] {
+        assert!(
+            !out.stdout.contains(leak),
+            "{leak} on stdout: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stderr.contains(leak),
+            "{leak} on stderr: {}",
+            out.stderr
+        );
+    }
+    // Written raw, the URL is malformed: a config error naming the key,
+    // exit 2, and no piece of the password.
+    let cfg = format!(
+        "[stm]\nurl = \"redis://:{secret}@127.0.0.1:{}\"\n",
+        server.port()
+    );
+    let out = audit(&w, &cfg, &["-vv"]).await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("percent-encoded"), "{}", out.stderr);
+    for leak in [secret, "cd+ef"] {
+        assert!(
+            !out.stdout.contains(leak),
+            "{leak} on stdout: {}",
+            out.stdout
+        );
+        assert!(
+            !out.stderr.contains(leak),
+            "{leak} on stderr: {}",
+            out.stderr
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn probe_redis_with_a_url_it_cannot_use_exits_2_and_shows_no_password() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let port = server.port();
+    for (url, said) in [
+        (
+            format!("redis://127.0.0.1:{port}/99999"),
+            "no database 99999",
+        ),
+        ("redis://127.0.0.1:99999".to_string(), "invalid port"),
+        (
+            format!("redis://:{SECRET}/x@127.0.0.1:{port}"),
+            "percent-encoded",
+        ),
+    ] {
+        let out = run(&["probe", &url, "--protocol", "redis", "--timeout", "2s"]).await;
+        out.assert_code(2);
+        assert!(out.stderr.contains(said), "{url}: {}", out.stderr);
+        assert_no_secret(&out);
+    }
 }

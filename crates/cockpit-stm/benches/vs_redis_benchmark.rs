@@ -1,5 +1,5 @@
 //! `cargo xtask bench stm`: the STA-LATENCY measurement's per-command
-//! latency (fred, one command at a time on one connection) against
+//! latency (the crate's own client, one command at a time on one connection) against
 //! `redis-benchmark -t get,set -c 1` (hiredis-style C client, same
 //! concurrency, same value size) on the same redis-server, in the same run.
 //! Rounds alternate the two so drift on a shared machine hits both; the

@@ -6,6 +6,9 @@ use std::time::Duration;
 use cockpit_core::fleet::SessionStore;
 use serde::Deserialize;
 
+use crate::endpoint::{Endpoint, redacted};
+use crate::{ReplyLimits, StmError};
+
 /// Where an agent declares its short-term (session) memory lives.
 /// One agent's declaration, as the CLI reads it from `[[agents]] stm = …`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,6 +69,8 @@ pub struct StmConfig {
     pub survival_timeout: Duration,
     /// What the agents declare (for STA-EXTERNAL).
     pub agents: Vec<DeclaredStm>,
+    /// The bounds every reply from the server is read under.
+    pub reply_limits: ReplyLimits,
 }
 
 impl Default for StmConfig {
@@ -82,6 +87,7 @@ impl Default for StmConfig {
             survival_mode: SurvivalMode::Restart,
             survival_timeout: Duration::from_secs(30),
             agents: Vec::new(),
+            reply_limits: ReplyLimits::default(),
         }
     }
 }
@@ -146,18 +152,13 @@ fn default_survival_timeout_s() -> f64 {
 }
 
 impl StmSettings {
-    /// Check the values serde cannot: `Err((key, message))` names the key.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        let scheme = self.url.split_once("://").map(|(s, _)| s);
-        let allowed = ["redis", "rediss", "valkey", "valkeys"];
-        if !scheme.is_some_and(|s| allowed.contains(&s)) {
-            return Err((
-                "url",
-                format!(
-                    "stm.url `{}` must start with redis:// or rediss:// (TLS)",
-                    cockpit_core::redact_url(&self.url)
-                ),
-            ));
+    /// Check the values serde cannot; the error names the key. The URL is
+    /// parsed as a connection would parse it, so a URL that could not be
+    /// used (a bad port, an unencoded `/` in the password) is refused here.
+    pub fn validate(&self) -> Result<(), StmError> {
+        let config = |key: &'static str, message: String| StmError::Config { key, message };
+        if let Err(e) = Endpoint::parse(&self.url) {
+            return Err(config("url", format!("stm.url: {e}")));
         }
         for (key, v) in [
             ("latency_p99_ms", self.latency_p99_ms),
@@ -165,11 +166,14 @@ impl StmSettings {
             ("survival_timeout_s", self.survival_timeout_s),
         ] {
             if !(v.is_finite() && v > 0.0 && v < 86_400_000.0) {
-                return Err((key, format!("stm.{key} must be a positive number, got {v}")));
+                return Err(config(
+                    key,
+                    format!("stm.{key} must be a positive number, got {v}"),
+                ));
             }
         }
         if self.latency_samples == 0 || self.latency_samples > 10_000_000 {
-            return Err((
+            return Err(config(
                 "latency_samples",
                 format!(
                     "stm.latency_samples must be 1..=10000000, got {}",
@@ -178,7 +182,7 @@ impl StmSettings {
             ));
         }
         if self.check_key_ttl_s == 0 {
-            return Err((
+            return Err(config(
                 "check_key_ttl_s",
                 "stm.check_key_ttl_s must be at least 1".into(),
             ));
@@ -206,7 +210,7 @@ impl StmSettings {
 impl std::fmt::Debug for StmSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StmSettings")
-            .field("url", &cockpit_core::redact_url(&self.url))
+            .field("url", &redacted(&self.url))
             .field("key_prefix", &self.key_prefix)
             .field("latency_p99_ms", &self.latency_p99_ms)
             .field("latency_samples", &self.latency_samples)
@@ -219,7 +223,7 @@ impl std::fmt::Debug for StmSettings {
 impl std::fmt::Debug for StmConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StmConfig")
-            .field("url", &self.url.as_deref().map(cockpit_core::redact_url))
+            .field("url", &self.url.as_deref().map(redacted))
             .field("key_prefix", &self.key_prefix)
             .field("latency_p99", &self.latency_p99)
             .field("latency_samples", &self.latency_samples)
@@ -228,6 +232,7 @@ impl std::fmt::Debug for StmConfig {
             .field("disruptive", &self.disruptive)
             .field("survival_mode", &self.survival_mode)
             .field("agents", &self.agents)
+            .field("reply_limits", &self.reply_limits)
             .finish_non_exhaustive()
     }
 }
@@ -236,16 +241,52 @@ impl std::fmt::Debug for StmConfig {
 mod tests {
     use super::*;
 
+    fn settings(url: &str) -> StmSettings {
+        serde_json::from_value(serde_json::json!({ "url": url })).unwrap()
+    }
+
     #[test]
     fn debug_never_shows_the_password() {
-        let c = StmConfig::for_url("redis://:hunter2@127.0.0.1:6379");
-        assert!(!format!("{c:?}").contains("hunter2"));
-        let s: StmSettings = serde_json::from_str(r#"{"url":"redis://u:hunter2@h:1"}"#).unwrap();
-        assert!(!format!("{s:?}").contains("hunter2"));
-        assert!(s.validate().is_ok());
-        let bad: StmSettings = serde_json::from_str(r#"{"url":"http://u:hunter2@h:1"}"#).unwrap();
-        let (key, msg) = bad.validate().unwrap_err();
-        assert_eq!(key, "url");
-        assert!(!msg.contains("hunter2"), "{msg}");
+        for (url, secret) in [
+            ("redis://:hunter2@127.0.0.1:6379", "hunter2"),
+            ("redis://:ab%2Fcd%2Bef%3D%3D@127.0.0.1:6379", "cd%2Bef"),
+            // Unencoded: the URL does not parse, and still nothing shows.
+            ("redis://:ab/cd+ef==@127.0.0.1:6379", "cd+ef"),
+            ("redis://u:p#ss@h:1", "ss@h"),
+        ] {
+            let c = StmConfig::for_url(url);
+            assert!(!format!("{c:?}").contains(secret), "{c:?}");
+            let s = settings(url);
+            assert!(!format!("{s:?}").contains(secret), "{s:?}");
+            if let Err(e) = s.validate() {
+                assert!(!e.to_string().contains(secret), "{e}");
+                assert!(!format!("{e:?}").contains(secret), "{e:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn validate_names_the_key() {
+        assert!(settings("redis://u:hunter2@h:1").validate().is_ok());
+        let key = |s: StmSettings| match s.validate() {
+            Err(StmError::Config { key, message }) => {
+                assert!(message.contains(&format!("stm.{key}")), "{message}");
+                assert!(!message.contains("hunter2"), "{message}");
+                key
+            }
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(key(settings("http://u:hunter2@h:1")), "url");
+        assert_eq!(key(settings("redis://u:hunter2@h:99999")), "url");
+        assert_eq!(key(settings("redis://:hunter2/x@h:1")), "url");
+        let mut s = settings("redis://h");
+        s.timeout_s = 1e300;
+        assert_eq!(key(s), "timeout_s");
+        let mut s = settings("redis://h");
+        s.latency_samples = 0;
+        assert_eq!(key(s), "latency_samples");
+        let mut s = settings("redis://h");
+        s.check_key_ttl_s = 0;
+        assert_eq!(key(s), "check_key_ttl_s");
     }
 }

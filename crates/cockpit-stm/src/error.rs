@@ -2,8 +2,9 @@
 
 use std::time::Duration;
 
-/// What went wrong talking to Redis. Every variant names the endpoint with
-/// its credentials redacted; no variant ever carries a password.
+/// What went wrong: a `[stm]` setting, or talking to Redis. Every variant
+/// about a server names the endpoint with its credentials redacted; no
+/// variant ever carries a password.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StmError {
@@ -35,6 +36,23 @@ pub enum StmError {
         what: &'static str,
         message: String,
     },
+    /// The connection closed before a whole reply arrived (a restart, a
+    /// crash, a proxy cutting it).
+    #[error("{url}: the connection closed before the reply to {what}")]
+    Closed { url: String, what: &'static str },
+    /// A reply broke a bound it is read under (its size, its nesting, the
+    /// elements it announces: see [`crate::ReplyLimits`]); nothing past the
+    /// bound was read or allocated, and the connection was dropped.
+    #[error("{url}: {what}: {bound}")]
+    ReplyBound {
+        url: String,
+        what: &'static str,
+        /// e.g. "protocol error: reply over 4194304 bytes".
+        bound: String,
+    },
+    /// A `[stm]` setting is malformed or out of range; `key` names it.
+    #[error("{message}")]
+    Config { key: &'static str, message: String },
     /// The server answered a command with an error.
     #[error("{url}: {what} failed: {message}")]
     Command {
@@ -45,26 +63,6 @@ pub enum StmError {
 }
 
 impl StmError {
-    /// Classify a fred error for `what` on `url` (already redacted).
-    pub(crate) fn from_fred(url: &str, what: &'static str, e: &fred::error::Error) -> StmError {
-        use fred::error::ErrorKind as K;
-        let url = url.to_string();
-        let message = e.details().to_string();
-        match e.kind() {
-            K::Auth => StmError::Auth { url, message },
-            K::Tls => StmError::Tls { url, message },
-            K::IO | K::Canceled => StmError::Connect { url, message },
-            K::Config | K::Url => StmError::Url { url, message },
-            K::Timeout => StmError::Timeout {
-                url,
-                what,
-                timeout: Duration::ZERO,
-            },
-            K::Protocol | K::Parse => StmError::Protocol { url, what, message },
-            _ => StmError::Command { url, what, message },
-        }
-    }
-
     /// The server refused a write because it is a read-only replica.
     pub fn is_read_only(&self) -> bool {
         matches!(self, StmError::Command { message, .. } if message.starts_with("READONLY"))

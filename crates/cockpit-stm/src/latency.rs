@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use cockpit_core::{Distribution, LatencySummary};
-use fred::prelude::*;
-use fred::types::Expiration;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use crate::StmError;
-use crate::conn::Conn;
+use crate::conn::{Conn, OwnWrite};
+use crate::{ReplyLimits, StmError};
 
 /// How the latency is measured.
 #[derive(Debug, Clone)]
@@ -30,6 +28,8 @@ pub struct LatencyOptions {
     pub key_ttl: Duration,
     /// Stops the measurement; the key is still deleted.
     pub cancel: CancellationToken,
+    /// The bounds every reply is read under.
+    pub reply_limits: ReplyLimits,
 }
 
 impl Default for LatencyOptions {
@@ -41,6 +41,7 @@ impl Default for LatencyOptions {
             key_prefix: String::new(),
             key_ttl: Duration::from_secs(120),
             cancel: CancellationToken::new(),
+            reply_limits: ReplyLimits::default(),
         }
     }
 }
@@ -80,16 +81,17 @@ pub struct LatencyReport {
     pub(crate) get_dist: Distribution,
 }
 
-pub(crate) const PING_METHOD: &str = "client-side, fred call to reply, one PING at a time on one connection (like redis-cli --latency)";
+pub(crate) const PING_METHOD: &str =
+    "client-side, call to reply, one PING at a time on one connection (like redis-cli --latency)";
 pub(crate) const SET_METHOD: &str =
-    "client-side, fred call to reply, SET of the check's own key with EX, one at a time";
+    "client-side, call to reply, SET of the check's own key with EX, one at a time";
 pub(crate) const GET_METHOD: &str =
-    "client-side, fred call to reply, GET of the check's own key, one at a time";
+    "client-side, call to reply, GET of the check's own key, one at a time";
 pub(crate) const CONNECT_METHOD: &str =
-    "client-side, from connect to the first PONG (TCP, TLS when rediss://, AUTH/HELLO, PING)";
+    "client-side, from connect to the first PONG (TCP, TLS when rediss://, AUTH, SELECT, PING)";
 
 impl LatencyReport {
-    fn new(target: String, connect: Duration) -> LatencyReport {
+    pub(crate) fn new(target: String, connect: Duration) -> LatencyReport {
         let mut c = Distribution::new();
         c.record(connect);
         let methods = BTreeMap::from([
@@ -119,13 +121,13 @@ impl LatencyReport {
         }
     }
 
-    fn error(&mut self, e: &StmError) {
+    pub(crate) fn error(&mut self, e: &StmError) {
         let kind = match e {
             StmError::Timeout { .. } => "timeout",
-            StmError::Connect { .. } => "connect",
+            StmError::Connect { .. } | StmError::Closed { .. } => "connect",
             StmError::Auth { .. } => "auth",
             StmError::Tls { .. } => "tls",
-            StmError::Protocol { .. } => "protocol",
+            StmError::Protocol { .. } | StmError::ReplyBound { .. } => "protocol",
             _ => "command",
         };
         *self.errors.entry(kind).or_default() += 1;
@@ -152,7 +154,7 @@ impl LatencyReport {
 /// is deleted before returning — also when cancelled. No other key is read
 /// or written.
 pub async fn measure_latency(url: &str, opts: &LatencyOptions) -> Result<LatencyReport, StmError> {
-    let (conn, connect) = Conn::open(url, opts.timeout, None).await?;
+    let (conn, connect) = Conn::open(url, opts.timeout, opts.reply_limits).await?;
     let key = crate::check_key(&opts.key_prefix);
     let report = measure_on(&conn, connect, &key, opts).await;
     crate::delete_own_key(&conn, &key).await;
@@ -173,7 +175,6 @@ pub(crate) async fn measure_on(
     let cancel = &opts.cancel;
     let total = opts.warmup + opts.samples;
     let value = session_document(key, 256);
-    let ttl = opts.key_ttl.as_secs().max(1) as i64;
     let mut consecutive_errors = 0;
 
     // Each round: one PING, then SET and GET of the check's own key.
@@ -182,14 +183,20 @@ pub(crate) async fn measure_on(
             break;
         }
         let warm = i < opts.warmup;
-        r.attempted += 1;
-        let start = Instant::now();
-        let ping: Result<String, StmError> = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            res = conn.call("PING", conn.client.ping(None)) => res,
+        // After a failed or interrupted command the connection is opened
+        // again here, so no sample includes a reconnect.
+        let Some((reopened, _)) = timed(cancel, conn.ensure_open()).await else {
+            break;
         };
-        let elapsed = start.elapsed();
+        if let Err(e) = reopened {
+            r.error(&e);
+            consecutive_errors += 1;
+            continue;
+        }
+        r.attempted += 1;
+        let Some((ping, elapsed)) = timed(cancel, conn.ping()).await else {
+            break;
+        };
         match ping {
             Ok(_) if warm => r.warmup_excluded += 1,
             Ok(_) => {
@@ -206,40 +213,18 @@ pub(crate) async fn measure_on(
         if r.writes_skipped.is_some() {
             continue;
         }
-        r.attempted += 1;
-        let start = Instant::now();
-        let set: Result<(), StmError> = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            res = conn.call("SET", conn.client.set(key, value.as_slice(), Some(Expiration::EX(ttl)), None, false)) => res,
-        };
-        let set_elapsed = start.elapsed();
-        if let Err(e) = set {
-            if e.is_read_only() || e.is_out_of_memory() {
-                r.writes_skipped = Some(e.to_string());
-            }
-            r.error(&e);
-            consecutive_errors += 1;
-            continue;
-        }
-        r.attempted += 1;
-        let start = Instant::now();
-        let get: Result<Option<Vec<u8>>, StmError> = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => break,
-            res = conn.call("GET", conn.client.get(key)) => res,
-        };
-        let get_elapsed = start.elapsed();
-        match get {
-            Ok(_) if warm => r.warmup_excluded += 2,
-            Ok(_) => {
-                r.set_dist.record(set_elapsed);
-                r.get_dist.record(get_elapsed);
-            }
-            Err(e) => {
-                r.error(&e);
-                consecutive_errors += 1;
-            }
+        if !set_then_get(
+            &mut r,
+            conn,
+            key,
+            &value,
+            opts,
+            warm,
+            &mut consecutive_errors,
+        )
+        .await
+        {
+            break;
         }
     }
     r.interrupted = cancel.is_cancelled();
@@ -249,6 +234,63 @@ pub(crate) async fn measure_on(
         r.get = Some(r.get_dist.summary());
     }
     r
+}
+
+/// The SET and GET of one round on the check's own key, recorded into
+/// `r`; false when cancelled.
+async fn set_then_get(
+    r: &mut LatencyReport,
+    conn: &Conn,
+    key: &str,
+    value: &[u8],
+    opts: &LatencyOptions,
+    warm: bool,
+    consecutive_errors: &mut u32,
+) -> bool {
+    let cancel = &opts.cancel;
+    r.attempted += 1;
+    let set = conn.write_own_key(key, value, opts.key_ttl, OwnWrite::Refresh);
+    let Some((set, set_elapsed)) = timed(cancel, set).await else {
+        return false;
+    };
+    if let Err(e) = set {
+        if e.is_read_only() || e.is_out_of_memory() {
+            r.writes_skipped = Some(e.to_string());
+        }
+        r.error(&e);
+        *consecutive_errors += 1;
+        return true;
+    }
+    r.attempted += 1;
+    let Some((get, get_elapsed)) = timed(cancel, conn.get(key)).await else {
+        return false;
+    };
+    match get {
+        Ok(_) if warm => r.warmup_excluded += 2,
+        Ok(_) => {
+            r.set_dist.record(set_elapsed);
+            r.get_dist.record(get_elapsed);
+        }
+        Err(e) => {
+            r.error(&e);
+            *consecutive_errors += 1;
+        }
+    }
+    true
+}
+
+/// `fut` and how long it took from this call to its end, or `None` when
+/// `cancel` fires first (the command is dropped, and with it its connection).
+async fn timed<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<(T, Duration)> {
+    let start = Instant::now();
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => None,
+        v = fut => Some((v, start.elapsed())),
+    }
 }
 
 /// A session-like JSON document of about `size` bytes, with multi-byte

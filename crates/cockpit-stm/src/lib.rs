@@ -25,7 +25,8 @@
 //! assert!(f.summary.contains("no persistence"));
 //! ```
 //!
-//! Against a server (fred underneath):
+//! Against a server (a small RESP client of the crate's own, reading every
+//! reply under [`ReplyLimits`]):
 //!
 //! ```no_run
 //! # async fn demo() {
@@ -47,27 +48,36 @@
 //! `MEMORY USAGE` of the keys it finds, never their values. `DEBUG
 //! RESTART` / `DEBUG CRASH-AND-RECOVER` are sent only when
 //! [`StmConfig::disruptive`] is set. It never prints, and never shows a
-//! password: URLs are redacted with [`cockpit_core::redact_url`] in
-//! findings, errors and tracing spans. Every command has a timeout.
+//! password: the URL is parsed once and only its redacted form (`:***@`)
+//! reaches findings, errors, `Debug` and tracing spans; a URL that does not
+//! parse is shown as its scheme alone. Every command has a timeout, and
+//! every reply is read under [`ReplyLimits`] (4 MiB, 32 levels of nesting,
+//! 100 000 elements by default), checked against what the server
+//! announces before anything is allocated: a reply past a bound is a
+//! not-measured finding ("protocol error: reply over 4194304 bytes",
+//! "nesting deeper than 32"), never a crash or unbounded memory.
 
 pub mod checks;
 mod config;
 mod conn;
+mod endpoint;
 mod error;
 mod info;
 mod latency;
-#[cfg(feature = "testing")]
+mod resp;
+#[cfg(feature = "test-support")]
 pub mod testing;
 
 use std::time::Duration;
 
-use cockpit_core::{AuditOutcome, Finding, redact_url};
+use cockpit_core::{AuditOutcome, Finding};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{DeclaredStm, StmConfig, StmSettings, SurvivalMode};
 pub use error::StmError;
 pub use info::Info;
 pub use latency::{LatencyOptions, LatencyReport, measure_latency};
+pub use resp::ReplyLimits;
 
 use checks::{
     evict, external, fsync, ha, keys, latency as lat, not_measured, persist, roundtrip, survival,
@@ -84,7 +94,7 @@ pub const CHECK_KEY_MARK: &str = "cockpit-check:";
 #[tracing::instrument(name = "stm_audit", skip_all, fields(target = tracing::field::Empty))]
 pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome {
     let mut out = AuditOutcome::default();
-    let shown = cfg.url.as_deref().map(redact_url);
+    let shown = cfg.url.as_deref().map(endpoint::redacted);
     out.findings
         .extend(external::evaluate(&cfg.agents, shown.as_deref()));
     let (Some(url), Some(shown)) = (cfg.url.as_deref(), shown) else {
@@ -96,7 +106,7 @@ pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome 
     let opened = tokio::select! {
         biased;
         _ = cancel.cancelled() => { out.interrupted = true; return out; }
-        r = Conn::open(url, cfg.timeout, None) => r,
+        r = Conn::open(url, cfg.timeout, cfg.reply_limits) => r,
     };
     let (conn, connect) = match opened {
         Ok(c) => c,
@@ -116,15 +126,7 @@ pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome 
     conn.close().await;
 
     if finished && cfg.disruptive && !cancel.is_cancelled() {
-        let r = survival::run(
-            url,
-            &cfg.key_prefix,
-            cfg.survival_mode,
-            cfg.timeout,
-            cfg.survival_timeout,
-            cancel,
-        )
-        .await;
+        let r = survival::run(url, cfg, cancel).await;
         out.findings
             .push(survival::evaluate(&shown, cfg.survival_mode, &r));
     }
@@ -162,31 +164,12 @@ async fn run_checks(
     findings: &mut Vec<Finding>,
 ) -> bool {
     // Read-only evidence first.
-    let info = match conn.info().await {
-        Ok(i) => i,
-        Err(e) => {
-            for spec in [
-                &persist::STA_PERSIST,
-                &fsync::STA_FSYNC,
-                &evict::STA_EVICT,
-                &ha::STA_HA,
-            ] {
-                findings.push(not_measured(spec, shown, &e));
-            }
-            Info::default()
-        }
-    };
-    let config = |p: &'static str| async move {
-        conn.config_get(p).await.map_err(|e| match e {
-            StmError::Command { message, .. } => message,
-            other => other.to_string(),
-        })
-    };
+    let info = read_info(conn, shown, findings).await;
     if !info.is_empty() {
-        let save = config("save").await;
+        let save = config_get(conn, "save").await;
         let now = conn.server_time().await.ok();
         findings.push(persist::evaluate(shown, &info, &save, now));
-        let appendfsync = config("appendfsync").await;
+        let appendfsync = config_get(conn, "appendfsync").await;
         let aof = info.get_i64("aof_enabled").map(|v| v == 1);
         findings.push(fsync::evaluate(shown, aof, &appendfsync));
     }
@@ -203,7 +186,7 @@ async fn run_checks(
     };
     if !info.is_empty() {
         let fallback = if info.get("maxmemory_policy").is_none() {
-            config("maxmemory-policy").await.ok().flatten()
+            config_get(conn, "maxmemory-policy").await.ok().flatten()
         } else {
             None
         };
@@ -230,10 +213,39 @@ async fn run_checks(
         key_prefix: cfg.key_prefix.clone(),
         key_ttl: cfg.check_key_ttl,
         cancel: cancel.clone(),
+        reply_limits: cfg.reply_limits,
     };
     let r = latency::measure_on(conn, connect, key, &opts).await;
     findings.push(lat::evaluate(&r, cfg.latency_p99));
     !cancel.is_cancelled()
+}
+
+/// `INFO`; when it cannot be read, the checks resting on it are
+/// not-measured with the reason, and the result is empty.
+async fn read_info(conn: &Conn, shown: &str, findings: &mut Vec<Finding>) -> Info {
+    match conn.info().await {
+        Ok(i) => i,
+        Err(e) => {
+            for spec in [
+                &persist::STA_PERSIST,
+                &fsync::STA_FSYNC,
+                &evict::STA_EVICT,
+                &ha::STA_HA,
+            ] {
+                findings.push(not_measured(spec, shown, &e));
+            }
+            Info::default()
+        }
+    }
+}
+
+/// `CONFIG GET parameter`, a refusal as the server's words (what the
+/// checks show after "refused").
+async fn config_get(conn: &Conn, parameter: &'static str) -> Result<Option<String>, String> {
+    conn.config_get(parameter).await.map_err(|e| match e {
+        StmError::Command { message, .. } => message,
+        other => other.to_string(),
+    })
 }
 
 /// A fresh key of the check's own: `{prefix}cockpit-check:{uuid}`.
@@ -242,11 +254,9 @@ pub(crate) fn check_key(prefix: &str) -> String {
 }
 
 /// `DEL` the check's own key, bounded, never cancelled: it runs after a
-/// cancel too.
+/// cancel too (on a new connection when the last command left none).
 pub(crate) async fn delete_own_key(conn: &Conn, key: &str) {
-    use fred::prelude::*;
-    let r: Result<i64, StmError> = conn.call("DEL", conn.client.del(key)).await;
-    if let Err(e) = r {
+    if let Err(e) = conn.del(key).await {
         tracing::warn!(error = %e, "could not delete the check's own key; it expires by its TTL");
     }
 }

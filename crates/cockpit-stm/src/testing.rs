@@ -1,6 +1,8 @@
-//! Test support (feature `testing`): real `redis-server` processes on free
-//! 127.0.0.1 ports, each with its own configuration and directory, killed
-//! when dropped. Used by this crate's and the CLI's integration tests.
+//! Test support (feature `test-support`): real `redis-server` processes on
+//! free 127.0.0.1 ports, each with its own configuration and directory,
+//! killed when dropped; and [`hostile`] RESP servers that answer with
+//! broken or malicious replies. Used by this crate's and the CLI's
+//! integration tests.
 //!
 //! Needs `redis-server` and `redis-cli` on `PATH` (Debian: `apt-get install
 //! redis-server`; `cargo xtask ci` installs it when missing).
@@ -10,6 +12,8 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+pub mod hostile;
 
 /// How long a server may take to accept commands after it is started.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
@@ -119,10 +123,15 @@ impl RedisServer {
         self.port
     }
 
-    /// `redis://[:password@]127.0.0.1:port`.
+    /// `redis://[:password@]127.0.0.1:port`, the password percent-encoded
+    /// (as a URL needs it when it holds `/`, `+`, `#`, `@`, `%`, `?`).
     pub fn url(&self) -> String {
         match &self.password {
-            Some(p) => format!("redis://:{p}@127.0.0.1:{}", self.port),
+            Some(p) => format!(
+                "redis://:{}@127.0.0.1:{}",
+                percent_encoding::utf8_percent_encode(p, percent_encoding::NON_ALPHANUMERIC),
+                self.port
+            ),
             None => format!("redis://127.0.0.1:{}", self.port),
         }
     }

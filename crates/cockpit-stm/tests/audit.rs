@@ -412,3 +412,39 @@ async fn a_server_that_stops_mid_check_is_reported_not_waited_for() {
     assert!(lat.summary.contains("commands failed"), "{}", lat.summary);
     assert!(lat.measurement("ping_p99").unwrap().samples > 0);
 }
+
+#[tokio::test]
+async fn tls_against_a_plaintext_port_is_named_a_tls_failure() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let c = StmConfig {
+        url: Some(format!("rediss://127.0.0.1:{}", server.port())),
+        timeout: Duration::from_secs(3),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
+    assert_eq!(r.reached, 0);
+    let f = find(&r, "STA-PERSIST");
+    assert_eq!(f.status, Status::NotMeasured);
+    assert!(f.summary.contains("TLS"), "{}", f.summary);
+    assert!(f.summary.contains("rediss://127.0.0.1:"), "{}", f.summary);
+}
+
+#[tokio::test]
+async fn a_database_the_server_does_not_have_is_a_url_error() {
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let opts = cockpit_stm::LatencyOptions {
+        samples: 2,
+        ..Default::default()
+    };
+    let url = format!("redis://127.0.0.1:{}/99999", server.port());
+    match cockpit_stm::measure_latency(&url, &opts).await {
+        Err(e @ cockpit_stm::StmError::Url { .. }) => {
+            assert!(e.to_string().contains("no database 99999"), "{e}")
+        }
+        other => panic!("{other:?}"),
+    }
+    // A database it has: selected, and the check's key goes there.
+    let url = format!("redis://127.0.0.1:{}/3", server.port());
+    let r = cockpit_stm::measure_latency(&url, &opts).await.unwrap();
+    assert_eq!((r.samples, r.target.ends_with("/3")), (2, true));
+}

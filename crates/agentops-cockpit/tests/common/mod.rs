@@ -281,3 +281,38 @@ pub async fn served(tb: &Testbed, route: &str) -> u64 {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0)
 }
+
+/// Run the CLI like [`run_with`] and return, with its output, its peak
+/// resident memory in KiB: the kernel's high-water mark (`VmHWM` in
+/// `/proc/<pid>/status`), read every few milliseconds until the process
+/// exits. A bound on memory, not a timing.
+pub async fn run_measuring_peak(args: &[&str], opts: &Opts) -> (Output, u64) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let child = command(args, opts).spawn().expect("spawn agentops-cockpit");
+    let pid = child.id().expect("a running child has a pid");
+    // A first sample now, while it is surely running: a peak of 0 means
+    // nothing was measured, and callers can tell.
+    let peak = Arc::new(AtomicU64::new(vm_hwm_kib(pid).unwrap_or(0)));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            // Until the process is gone (a zombie has no VmHWM line).
+            while let Some(kib) = vm_hwm_kib(pid) {
+                peak.fetch_max(kib, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+    };
+    let out = wait(child, RUN_TIMEOUT).await;
+    sampler.abort();
+    (out, peak.load(Ordering::Relaxed))
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}

@@ -37,8 +37,40 @@ pub fn evaluate(
         );
     };
     let maxmemory = info.get_u64("maxmemory").unwrap_or(0);
-    let used = info.get_u64("used_memory");
     let evicted = info.get_u64("evicted_keys");
+    let (mut f, used_fraction) = measured(url, info, maxmemory);
+    let (mut fails, warns) = problems(&policy, evicted, used_fraction, sample);
+    let limit = if maxmemory == 0 {
+        "no maxmemory limit".to_string()
+    } else {
+        format!("maxmemory {maxmemory} B")
+    };
+    if !fails.is_empty() {
+        f.status = Status::Fail;
+        fails.extend(warns);
+        f.summary = format!("{} ({limit})", fails.join("; "));
+    } else if !warns.is_empty() {
+        f.status = Status::Warn;
+        f.summary = format!("{} ({limit})", warns.join("; "));
+    } else {
+        f.summary = format!(
+            "maxmemory-policy {policy}: no key is evicted{} ({limit})",
+            match used_fraction {
+                Some(r) => format!(", {:.1}% headroom", (1.0 - r) * 100.0),
+                None => String::new(),
+            }
+        );
+        return f;
+    }
+    f.with_recommendation(
+        "Use noeviction (or volatile-* with a TTL on every session key) on the session store, size maxmemory with headroom above the peak, and alert on evicted_keys; keep caches on a separate instance.",
+    )
+}
+
+/// The finding with its measurements, and used memory as a fraction of
+/// maxmemory (when both are known).
+fn measured(url: &str, info: &Info, maxmemory: u64) -> (Finding, Option<f64>) {
+    let used = info.get_u64("used_memory");
     let mut f =
         on(&STA_EVICT, url, Status::Pass, String::new()).with_measurement(Measurement::new(
             "maxmemory",
@@ -70,7 +102,7 @@ pub fn evaluate(
         }
         _ => None,
     };
-    if let Some(e) = evicted {
+    if let Some(e) = info.get_u64("evicted_keys") {
         f = f.with_measurement(Measurement::new(
             "evicted_keys",
             e as f64,
@@ -79,7 +111,16 @@ pub fn evaluate(
             1,
         ));
     }
+    (f, used_fraction)
+}
 
+/// What fails and what warns, in words.
+fn problems(
+    policy: &str,
+    evicted: Option<u64>,
+    used_fraction: Option<f64>,
+    sample: Option<&KeySample>,
+) -> (Vec<String>, Vec<String>) {
     let mut fails = Vec::new();
     let mut warns = Vec::new();
     if policy.starts_with("allkeys-") {
@@ -110,31 +151,7 @@ pub fn evaluate(
             }
         ));
     }
-    let limit = if maxmemory == 0 {
-        "no maxmemory limit".to_string()
-    } else {
-        format!("maxmemory {maxmemory} B")
-    };
-    if !fails.is_empty() {
-        f.status = Status::Fail;
-        fails.extend(warns);
-        f.summary = format!("{} ({limit})", fails.join("; "));
-    } else if !warns.is_empty() {
-        f.status = Status::Warn;
-        f.summary = format!("{} ({limit})", warns.join("; "));
-    } else {
-        f.summary = format!(
-            "maxmemory-policy {policy}: no key is evicted{} ({limit})",
-            match used_fraction {
-                Some(r) => format!(", {:.1}% headroom", (1.0 - r) * 100.0),
-                None => String::new(),
-            }
-        );
-        return f;
-    }
-    f.with_recommendation(
-        "Use noeviction (or volatile-* with a TTL on every session key) on the session store, size maxmemory with headroom above the peak, and alert on evicted_keys; keep caches on a separate instance.",
-    )
+    (fails, warns)
 }
 
 #[cfg(test)]

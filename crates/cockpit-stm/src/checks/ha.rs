@@ -76,27 +76,30 @@ pub fn evaluate(url: &str, info: &Info) -> Finding {
             f.summary = format!("primary with {online} replica(s) online{mode}");
             f
         }
-        "slave" | "replica" => {
-            let link = info.get("master_link_status").unwrap_or("unknown");
-            let primary = format!(
-                "{}:{}",
-                info.get("master_host").unwrap_or("?"),
-                info.get("master_port").unwrap_or("?")
-            );
-            if link == "up" {
-                f.summary = format!(
-                    "this endpoint is a replica of {primary} with its link up (the agent must write to the primary){mode}"
-                );
-                f
-            } else {
-                f.status = Status::Fail;
-                f.summary = format!(
-                    "this endpoint is a replica of {primary} and its link is {link} (master_link_status): it serves stale sessions{mode}"
-                );
-                f.with_recommendation("Restore the replica's link to its primary (network, masterauth), and point the agent at the primary or at the failover endpoint.")
-            }
-        }
+        "slave" | "replica" => judge_replica(f, info, mode),
         other => not_measured(&STA_HA, url, format!("unknown replication role `{other}`")),
+    }
+}
+
+/// The audited endpoint is itself a replica: fine while its link is up.
+fn judge_replica(mut f: Finding, info: &Info, mode: &str) -> Finding {
+    let link = info.get("master_link_status").unwrap_or("unknown");
+    let primary = format!(
+        "{}:{}",
+        info.get("master_host").unwrap_or("?"),
+        info.get("master_port").unwrap_or("?")
+    );
+    if link == "up" {
+        f.summary = format!(
+            "this endpoint is a replica of {primary} with its link up (the agent must write to the primary){mode}"
+        );
+        f
+    } else {
+        f.status = Status::Fail;
+        f.summary = format!(
+            "this endpoint is a replica of {primary} and its link is {link} (master_link_status): it serves stale sessions{mode}"
+        );
+        f.with_recommendation("Restore the replica's link to its primary (network, masterauth), and point the agent at the primary or at the failover endpoint.")
     }
 }
 

@@ -2,8 +2,6 @@
 //! of the agent's own session keys.
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
-use fred::prelude::*;
-use fred::types::Key;
 use tokio_util::sync::CancellationToken;
 
 use super::{not_measured, on};
@@ -19,6 +17,9 @@ pub const STA_KEYS: CheckSpec = CheckSpec {
 
 /// Most SCAN calls one sample makes (each `COUNT 1000`).
 pub const MAX_SCAN_CALLS: u64 = 1000;
+
+/// The `COUNT` hint of each SCAN call.
+const SCAN_COUNT: u32 = 1000;
 
 /// What a sample of session keys showed.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -60,24 +61,18 @@ pub(crate) async fn run(
     let own = format!("{prefix}{}", crate::CHECK_KEY_MARK);
     let pattern = match_pattern(prefix);
     let mut s = KeySample::default();
-    let mut cursor = "0".to_string();
+    let mut cursor = b"0".to_vec();
     while !cancel.is_cancelled() && s.sampled < u64::from(limit) && s.scan_calls < MAX_SCAN_CALLS {
-        let (next, keys): (String, Vec<Key>) = conn
-            .call(
-                "SCAN",
-                conn.client
-                    .scan_page(cursor.clone(), pattern.clone(), Some(1000), None),
-            )
-            .await?;
+        let (next, keys) = conn.scan_page(&cursor, &pattern, SCAN_COUNT).await?;
         s.scan_calls += 1;
         for key in keys {
             if s.sampled >= u64::from(limit) || cancel.is_cancelled() {
                 break;
             }
-            if key.as_bytes().starts_with(own.as_bytes()) {
+            if key.starts_with(own.as_bytes()) {
                 continue;
             }
-            let ttl: i64 = conn.call("TTL", conn.client.ttl(key.clone())).await?;
+            let ttl = conn.ttl(&key).await?;
             if ttl == -2 {
                 continue; // expired or deleted meanwhile
             }
@@ -86,17 +81,14 @@ pub(crate) async fn run(
                 s.without_ttl += 1;
             }
             if s.sizes_unavailable.is_none() {
-                let size: Result<Option<u64>, StmError> = conn
-                    .call("MEMORY USAGE", conn.client.memory_usage(key, None))
-                    .await;
-                match size {
+                match conn.memory_usage(&key).await {
                     Ok(Some(b)) => s.sizes.push(b),
                     Ok(None) => {}
                     Err(e) => s.sizes_unavailable = Some(e.to_string()),
                 }
             }
         }
-        if next == "0" {
+        if next == b"0" {
             s.complete = true;
             break;
         }
@@ -132,7 +124,7 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
         s.scan_calls
     );
     let pct = s.without_ttl as f64 * 100.0 / s.sampled as f64;
-    let mut f = on(&STA_KEYS, url, Status::Pass, String::new())
+    let f = on(&STA_KEYS, url, Status::Pass, String::new())
         .with_measurement(Measurement::new(
             "keys_sampled",
             s.sampled as f64,
@@ -154,6 +146,26 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
             &method,
             s.sampled,
         ));
+    let (f, size_text) = with_sizes(f, s);
+    let mut f = f;
+    if s.without_ttl == 0 {
+        f.summary = format!(
+            "all {} sampled session keys have a TTL{size_text}",
+            s.sampled
+        );
+        f
+    } else {
+        f.status = Status::Warn;
+        f.summary = format!(
+            "{} of {} sampled session keys ({pct:.1}%) have no TTL: abandoned sessions never expire and fill the store{size_text}",
+            s.without_ttl, s.sampled
+        );
+        f.with_recommendation("Write every session key with a TTL (SET … EX, or EXPIRE after each update) matching the session's idle timeout.")
+    }
+}
+
+/// The size percentiles of the sample as measurements, and in words.
+fn with_sizes(mut f: Finding, s: &KeySample) -> (Finding, String) {
     let mut sizes = s.sizes.clone();
     sizes.sort_unstable();
     let size_text = if sizes.is_empty() {
@@ -184,20 +196,7 @@ pub fn evaluate(url: &str, prefix: &str, r: &Result<KeySample, StmError>) -> Fin
             quantile(&sizes, 1.0)
         )
     };
-    if s.without_ttl == 0 {
-        f.summary = format!(
-            "all {} sampled session keys have a TTL{size_text}",
-            s.sampled
-        );
-        f
-    } else {
-        f.status = Status::Warn;
-        f.summary = format!(
-            "{} of {} sampled session keys ({pct:.1}%) have no TTL: abandoned sessions never expire and fill the store{size_text}",
-            s.without_ttl, s.sampled
-        );
-        f.with_recommendation("Write every session key with a TTL (SET … EX, or EXPIRE after each update) matching the session's idle timeout.")
-    }
+    (f, size_text)
 }
 
 #[cfg(test)]

@@ -110,3 +110,66 @@ pub fn evaluate(r: &LatencyReport, bound: Duration) -> Finding {
         "Put the session store in the agent's region and zone (Memorystore in the same VPC and zone), keep one long-lived connection per process, and check the server's CPU and slow log: every turn reads and writes session memory.",
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::StmError;
+
+    fn report(ping_ms: &[u64]) -> LatencyReport {
+        let mut r = LatencyReport::new("redis://h:6379".into(), Duration::from_millis(2));
+        for ms in ping_ms {
+            r.ping_dist.record(Duration::from_millis(*ms));
+            r.attempted += 1;
+        }
+        r
+    }
+
+    #[test]
+    fn verdicts() {
+        let bound = Duration::from_millis(10);
+        let f = evaluate(&report(&[1, 2, 3]), bound);
+        assert_eq!(f.status, Status::Pass, "{}", f.summary);
+        assert!(f.measurement("ping_p99").is_some());
+        assert!(f.measurement("set_p99").is_none());
+        assert_eq!(evaluate(&report(&[15, 15]), bound).status, Status::Warn);
+        let f = evaluate(&report(&[50, 50]), bound);
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("more than 2×"), "{}", f.summary);
+        assert!(f.recommendation.is_some());
+        // Within the bound, but commands failed.
+        let mut r = report(&[1, 1]);
+        r.error(&StmError::Closed {
+            url: "redis://h:6379".into(),
+            what: "GET",
+        });
+        let f = evaluate(&r, bound);
+        assert_eq!(f.status, Status::Warn);
+        assert!(
+            f.summary.contains("1 of 2 commands failed"),
+            "{}",
+            f.summary
+        );
+    }
+
+    #[test]
+    fn nothing_answered_is_not_measured_with_the_first_error() {
+        let mut r = report(&[]);
+        r.attempted = 1;
+        r.error(&StmError::ReplyBound {
+            url: "redis://h:6379".into(),
+            what: "PING",
+            bound: "protocol error: nesting deeper than 32".into(),
+        });
+        let f = evaluate(&r, Duration::from_millis(10));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("nesting deeper than 32"),
+            "{}",
+            f.summary
+        );
+        r.interrupted = true;
+        let f = evaluate(&r, Duration::from_millis(10));
+        assert!(f.summary.contains("interrupted"), "{}", f.summary);
+    }
+}

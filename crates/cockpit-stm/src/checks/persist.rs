@@ -28,6 +28,114 @@ pub fn save_window_s(save: &str) -> Option<u64> {
         .map(|(_, secs)| secs)
 }
 
+/// What `INFO persistence`, `CONFIG GET save` and `TIME` tell.
+struct Evidence<'a> {
+    aof: bool,
+    aof_write: &'a str,
+    bgsave: &'a str,
+    changes: Option<i64>,
+    /// Seconds since the last snapshot, by the server's clock.
+    age: Option<i64>,
+    /// The save point a single write waits for, seconds.
+    window: Option<u64>,
+    /// Whether RDB snapshots are configured (None: cannot be told).
+    rdb_configured: Option<bool>,
+}
+
+impl<'a> Evidence<'a> {
+    /// None when INFO does not say whether AOF is on.
+    fn read(
+        info: &'a Info,
+        save: &Result<Option<String>, String>,
+        server_now_s: Option<i64>,
+    ) -> Option<Evidence<'a>> {
+        let aof = info.get_i64("aof_enabled")? == 1;
+        let last_save = info.get_i64("rdb_last_save_time");
+        let age = match (server_now_s, last_save) {
+            (Some(now), Some(t)) if t > 0 => Some((now - t).max(0)),
+            _ => None,
+        };
+        let window = match save {
+            Ok(Some(s)) => save_window_s(s),
+            _ => None,
+        };
+        // Whether RDB snapshots are configured: from CONFIG GET save, else
+        // from evidence of a background save since start.
+        let rdb_configured = match save {
+            Ok(Some(_)) => Some(window.is_some()),
+            _ => {
+                let saved = info.get_i64("rdb_last_bgsave_time_sec").unwrap_or(-1) >= 0
+                    || info.get_i64("rdb_saves").unwrap_or(0) > 0;
+                saved.then_some(true)
+            }
+        };
+        Some(Evidence {
+            aof,
+            aof_write: info.get("aof_last_write_status").unwrap_or("unknown"),
+            bgsave: info.get("rdb_last_bgsave_status").unwrap_or("unknown"),
+            changes: info.get_i64("rdb_changes_since_last_save"),
+            age,
+            window,
+            rdb_configured,
+        })
+    }
+
+    /// The finding's measurements, status still to be judged.
+    fn measured(&self, url: &str) -> Finding {
+        let mut f =
+            on(&STA_PERSIST, url, Status::Pass, String::new()).with_measurement(Measurement::new(
+                "aof_enabled",
+                self.aof as u8 as f64,
+                Unit::Bool,
+                INFO_METHOD,
+                1,
+            ));
+        let optional = [
+            (
+                self.changes.map(|c| c as f64),
+                "rdb_changes_since_last_save",
+                Unit::Count,
+                INFO_METHOD,
+            ),
+            (
+                self.age.map(|a| a as f64),
+                "rdb_last_save_age",
+                Unit::Seconds,
+                "server TIME minus INFO persistence rdb_last_save_time",
+            ),
+            (
+                self.window.map(|w| w as f64),
+                "rdb_save_window",
+                Unit::Seconds,
+                "CONFIG GET save: seconds of the save point a single write waits for",
+            ),
+        ];
+        for (value, name, unit, method) in optional {
+            if let Some(v) = value {
+                f = f.with_measurement(Measurement::new(name, v, unit, method, 1));
+            }
+        }
+        f
+    }
+
+    /// What an RDB-only store risks, in words.
+    fn rdb_detail(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(w) = self.window {
+            parts.push(format!(
+                "a single write waits up to {w} s for a snapshot (save config)"
+            ));
+        }
+        if let Some(a) = self.age {
+            parts.push(format!("last snapshot {a} s ago"));
+        }
+        if let Some(c) = self.changes {
+            parts.push(format!("{c} changes not yet saved"));
+        }
+        parts.join(", ")
+    }
+}
+
 /// `info`: `INFO persistence`; `save`: `CONFIG GET save` (`Ok(Some(""))` no
 /// save point, `Err(why)` refused); `server_now_s`: the server's `TIME`.
 pub fn evaluate(
@@ -36,105 +144,51 @@ pub fn evaluate(
     save: &Result<Option<String>, String>,
     server_now_s: Option<i64>,
 ) -> Finding {
-    let Some(aof) = info.get_i64("aof_enabled") else {
+    let Some(ev) = Evidence::read(info, save, server_now_s) else {
         return not_measured(
             &STA_PERSIST,
             url,
             "INFO persistence did not report aof_enabled",
         );
     };
-    let aof = aof == 1;
-    let aof_write = info.get("aof_last_write_status").unwrap_or("unknown");
-    let bgsave = info.get("rdb_last_bgsave_status").unwrap_or("unknown");
-    let changes = info.get_i64("rdb_changes_since_last_save");
-    let last_save = info.get_i64("rdb_last_save_time");
-    let age = match (server_now_s, last_save) {
-        (Some(now), Some(t)) if t > 0 => Some((now - t).max(0)),
-        _ => None,
-    };
-    let window = match save {
-        Ok(Some(s)) => save_window_s(s),
-        _ => None,
-    };
-    // Whether RDB snapshots are configured: from CONFIG GET save, else
-    // from evidence of a background save since start.
-    let rdb_configured = match save {
-        Ok(Some(_)) => Some(window.is_some()),
-        _ => {
-            let saved = info.get_i64("rdb_last_bgsave_time_sec").unwrap_or(-1) >= 0
-                || info.get_i64("rdb_saves").unwrap_or(0) > 0;
-            saved.then_some(true)
-        }
-    };
+    let f = ev.measured(url);
+    if ev.aof {
+        judge_aof(f, &ev)
+    } else {
+        judge_rdb_only(f, &ev, url, save)
+    }
+}
 
-    let mut f = on(&STA_PERSIST, url, Status::Pass, String::new()).with_measurement(
-        Measurement::new("aof_enabled", aof as u8 as f64, Unit::Bool, INFO_METHOD, 1),
+fn judge_aof(mut f: Finding, ev: &Evidence) -> Finding {
+    if ev.aof_write == "err" {
+        f.status = Status::Fail;
+        f.summary = "AOF is on but its last write failed (aof_last_write_status:err): new session writes are not reaching disk".into();
+        return f.with_recommendation("Check the server's disk (space, permissions, I/O errors) in its log; until the AOF writes again, a restart loses every session written since the failure.");
+    }
+    if ev.rdb_configured == Some(true) && ev.bgsave == "err" {
+        f.status = Status::Warn;
+        f.summary = "AOF is on (aof_last_write_status:ok), but the last RDB snapshot failed (rdb_last_bgsave_status:err)".into();
+        return f.with_recommendation("Check the server's disk and memory (fork) in its log.");
+    }
+    f.summary = format!(
+        "AOF is on and its last write succeeded (aof_last_write_status:{}): sessions are appended to disk as they are written",
+        ev.aof_write
     );
-    if let Some(c) = changes {
-        f = f.with_measurement(Measurement::new(
-            "rdb_changes_since_last_save",
-            c as f64,
-            Unit::Count,
-            INFO_METHOD,
-            1,
-        ));
-    }
-    if let Some(a) = age {
-        f = f.with_measurement(Measurement::new(
-            "rdb_last_save_age",
-            a as f64,
-            Unit::Seconds,
-            "server TIME minus INFO persistence rdb_last_save_time",
-            1,
-        ));
-    }
-    if let Some(w) = window {
-        f = f.with_measurement(Measurement::new(
-            "rdb_save_window",
-            w as f64,
-            Unit::Seconds,
-            "CONFIG GET save: seconds of the save point a single write waits for",
-            1,
-        ));
-    }
+    f
+}
 
-    if aof {
-        if aof_write == "err" {
-            f.status = Status::Fail;
-            f.summary = "AOF is on but its last write failed (aof_last_write_status:err): new session writes are not reaching disk".into();
-            return f.with_recommendation("Check the server's disk (space, permissions, I/O errors) in its log; until the AOF writes again, a restart loses every session written since the failure.");
-        }
-        if rdb_configured == Some(true) && bgsave == "err" {
-            f.status = Status::Warn;
-            f.summary = "AOF is on (aof_last_write_status:ok), but the last RDB snapshot failed (rdb_last_bgsave_status:err)".into();
-            return f.with_recommendation("Check the server's disk and memory (fork) in its log.");
-        }
-        f.summary = format!(
-            "AOF is on and its last write succeeded (aof_last_write_status:{aof_write}): sessions are appended to disk as they are written"
-        );
-        return f;
-    }
-    let rdb_detail = || {
-        let mut parts = Vec::new();
-        if let Some(w) = window {
-            parts.push(format!(
-                "a single write waits up to {w} s for a snapshot (save config)"
-            ));
-        }
-        if let Some(a) = age {
-            parts.push(format!("last snapshot {a} s ago"));
-        }
-        if let Some(c) = changes {
-            parts.push(format!("{c} changes not yet saved"));
-        }
-        parts.join(", ")
-    };
-    match rdb_configured {
-        Some(true) if bgsave == "err" => {
+fn judge_rdb_only(
+    mut f: Finding,
+    ev: &Evidence,
+    url: &str,
+    save: &Result<Option<String>, String>,
+) -> Finding {
+    match ev.rdb_configured {
+        Some(true) if ev.bgsave == "err" => {
             f.status = Status::Fail;
             f.summary = format!(
                 "RDB snapshots only, and the last one failed (rdb_last_bgsave_status:err): {}",
-                rdb_detail()
+                ev.rdb_detail()
             );
             f.with_recommendation("Fix the snapshot (disk space, fork memory: see the server log), then turn on AOF (appendonly yes, appendfsync everysec).")
         }
@@ -142,7 +196,7 @@ pub fn evaluate(
             f.status = Status::Warn;
             f.summary = format!(
                 "RDB snapshots only (AOF off): sessions written since the last snapshot are lost on a restart; {}",
-                rdb_detail()
+                ev.rdb_detail()
             );
             f.with_recommendation("Turn on AOF (appendonly yes, appendfsync everysec) — on Memorystore, enable AOF persistence — so a restart loses at most about a second of session writes.")
         }
@@ -156,21 +210,21 @@ pub fn evaluate(
                 Err(e) => format!("CONFIG GET save refused ({e})"),
                 _ => "CONFIG GET save returned nothing".into(),
             };
-            let mut f = not_measured(
+            let mut nm = not_measured(
                 &STA_PERSIST,
                 url,
                 format!(
                     "AOF is off, and whether RDB snapshots are configured cannot be read: {why}, and no snapshot was taken since the server started"
                 ),
             );
-            f.measurements = vec![Measurement::new(
+            nm.measurements = vec![Measurement::new(
                 "aof_enabled",
                 0.0,
                 Unit::Bool,
                 INFO_METHOD,
                 1,
             )];
-            f
+            nm
         }
     }
 }

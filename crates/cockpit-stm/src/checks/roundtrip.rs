@@ -4,13 +4,11 @@
 use std::time::{Duration, Instant};
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
-use fred::prelude::*;
-use fred::types::{Expiration, SetOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{not_measured, on};
 use crate::StmError;
-use crate::conn::Conn;
+use crate::conn::{Conn, OwnWrite};
 
 pub const STA_ROUNDTRIP: CheckSpec = CheckSpec {
     id: CheckId::new("STA-ROUNDTRIP"),
@@ -59,39 +57,20 @@ async fn steps(conn: &Conn, key: &str, ttl: Duration) -> RoundTrip {
     let doc = crate::latency::session_document(key, 1024);
     let ttl_s = ttl.as_secs().max(1) as i64;
     let start = Instant::now();
-    let set: Result<Option<String>, StmError> = conn
-        .call(
-            "SET",
-            conn.client.set(
-                key,
-                doc.clone(),
-                Some(Expiration::EX(ttl_s)),
-                Some(SetOptions::NX),
-                false,
-            ),
-        )
-        .await;
-    match set {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return RoundTrip::Failed(StmError::Command {
-                url: conn.url.clone(),
-                what: "SET NX",
-                message: "the check's own key already existed; it was not overwritten".into(),
-            });
-        }
+    match conn.write_own_key(key, &doc, ttl, OwnWrite::Create).await {
+        Ok(()) => {}
         Err(e) if e.is_read_only() || e.is_out_of_memory() => return RoundTrip::WriteRejected(e),
         Err(e) => return RoundTrip::Failed(e),
     }
-    let read: Option<Vec<u8>> = match conn.call("GET", conn.client.get(key)).await {
+    let read = match conn.get(key).await {
         Ok(v) => v,
         Err(e) => return RoundTrip::Failed(e),
     };
-    let ttl_read: i64 = match conn.call("TTL", conn.client.ttl(key)).await {
+    let ttl_read = match conn.ttl(key.as_bytes()).await {
         Ok(v) => v,
         Err(e) => return RoundTrip::Failed(e),
     };
-    let deleted: Result<i64, StmError> = conn.call("DEL", conn.client.del(key)).await;
+    let deleted = conn.del(key).await;
     let elapsed = start.elapsed();
     if read.as_deref() != Some(doc.as_slice()) {
         return RoundTrip::Mismatch {
@@ -159,5 +138,73 @@ pub fn evaluate(url: &str, r: &RoundTrip) -> Finding {
         .with_recommendation("The store is full under noeviction: raise maxmemory, put TTLs on session keys, or move other data off the session store."),
         RoundTrip::Failed(e) => not_measured(&STA_ROUNDTRIP, url, e),
         RoundTrip::Interrupted => not_measured(&STA_ROUNDTRIP, url, "the run was interrupted (Ctrl-C) before the round trip finished; the check's key was deleted"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "redis://h:6379";
+
+    fn command_error(message: &str) -> StmError {
+        StmError::Command {
+            url: U.into(),
+            what: "SET NX",
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn verdicts() {
+        let ok = RoundTrip::Ok {
+            bytes: 1024,
+            ttl_s: 119,
+            elapsed: Duration::from_millis(3),
+        };
+        let f = evaluate(U, &ok);
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.measurement("document_size").unwrap().value, 1024.0);
+        let f = evaluate(
+            U,
+            &RoundTrip::Mismatch {
+                wrote: 1024,
+                read: None,
+            },
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("read back nothing"), "{}", f.summary);
+        assert_eq!(
+            evaluate(U, &RoundTrip::NoTtl { ttl: -1 }).status,
+            Status::Fail
+        );
+        let oom = command_error("OOM command not allowed when used memory > 'maxmemory'.");
+        assert_eq!(
+            evaluate(U, &RoundTrip::WriteRejected(oom)).status,
+            Status::Fail
+        );
+        let ro = command_error("READONLY You can't write against a read only replica.");
+        let f = evaluate(U, &RoundTrip::WriteRejected(ro));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("read-only replica"), "{}", f.summary);
+    }
+
+    #[test]
+    fn failures_are_not_measured_with_the_reason() {
+        let e = StmError::ReplyBound {
+            url: U.into(),
+            what: "GET",
+            bound: "protocol error: reply over 4194304 bytes".into(),
+        };
+        let f = evaluate(U, &RoundTrip::Failed(e));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("reply over 4194304 bytes"),
+            "{}",
+            f.summary
+        );
+        let f = evaluate(U, &RoundTrip::Interrupted);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("interrupted"), "{}", f.summary);
     }
 }

@@ -4,14 +4,11 @@
 use std::time::{Duration, Instant};
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
-use fred::prelude::*;
-use fred::types::config::ReconnectPolicy;
-use fred::types::{Expiration, SetOptions};
 use tokio_util::sync::CancellationToken;
 
 use super::{not_measured, on};
-use crate::conn::Conn;
-use crate::{StmError, SurvivalMode};
+use crate::conn::{Conn, OwnWrite};
+use crate::{StmConfig, StmError, SurvivalMode};
 
 pub const STA_SURVIVAL: CheckSpec = CheckSpec {
     id: CheckId::new("STA-SURVIVAL"),
@@ -22,6 +19,10 @@ pub const STA_SURVIVAL: CheckSpec = CheckSpec {
 
 /// TTL of the survival marker: it expires even if the audit dies mid-way.
 pub const MARKER_TTL: Duration = Duration::from_secs(600);
+
+/// First and longest pause between reconnect attempts after the restart.
+const RECONNECT_MIN: Duration = Duration::from_millis(20);
+const RECONNECT_MAX: Duration = Duration::from_millis(500);
 
 /// What the survival check saw.
 #[derive(Debug, Clone)]
@@ -46,28 +47,21 @@ pub enum Survival {
 }
 
 /// Write a marker, restart the server (`DEBUG RESTART` or `DEBUG
-/// CRASH-AND-RECOVER`), reconnect with fred's exponential reconnect policy,
-/// and read the marker back (then delete it).
-pub(crate) async fn run(
-    url: &str,
-    prefix: &str,
-    mode: SurvivalMode,
-    timeout: Duration,
-    wait: Duration,
-    cancel: &CancellationToken,
-) -> Survival {
-    let policy = ReconnectPolicy::new_exponential(0, 20, 500, 2);
-    let conn = match Conn::open(url, timeout, Some(policy)).await {
+/// CRASH-AND-RECOVER`), reconnect until it answers, and read the marker
+/// back (then delete it).
+pub(crate) async fn run(url: &str, cfg: &StmConfig, cancel: &CancellationToken) -> Survival {
+    let conn = match Conn::open(url, cfg.timeout, cfg.reply_limits).await {
         Ok((c, _)) => c,
         Err(e) => return Survival::Failed(e),
     };
     let marker = format!(
-        "{prefix}{}survival:{}",
+        "{}{}survival:{}",
+        cfg.key_prefix,
         crate::CHECK_KEY_MARK,
         uuid::Uuid::new_v4()
     );
     let value = uuid::Uuid::new_v4().to_string();
-    let r = run_on(&conn, &marker, &value, mode, wait, cancel).await;
+    let r = run_on(&conn, &marker, &value, cfg, cancel).await;
     // The server may be down (interrupted, no comeback): the marker's TTL covers that.
     crate::delete_own_key(&conn, &marker).await;
     conn.close().await;
@@ -78,83 +72,75 @@ async fn run_on(
     conn: &Conn,
     marker: &str,
     value: &str,
-    mode: SurvivalMode,
-    wait: Duration,
+    cfg: &StmConfig,
     cancel: &CancellationToken,
 ) -> Survival {
-    let set: Result<Option<String>, StmError> = conn
-        .call(
-            "SET",
-            conn.client.set(
-                marker,
-                value,
-                Some(Expiration::EX(MARKER_TTL.as_secs() as i64)),
-                Some(SetOptions::NX),
-                false,
-            ),
-        )
+    let written = conn
+        .write_own_key(marker, value.as_bytes(), MARKER_TTL, OwnWrite::Create)
         .await;
-    match set {
-        Ok(Some(_)) => {}
-        Ok(None) => {
-            return Survival::Failed(StmError::Command {
-                url: conn.url.clone(),
-                what: "SET NX",
-                message: "the marker key already existed".into(),
-            });
-        }
-        Err(e) => return Survival::Failed(e),
+    if let Err(e) = written {
+        return Survival::Failed(e);
     }
     if cancel.is_cancelled() {
         return Survival::Interrupted;
     }
-    let args: Vec<&str> = match mode {
-        SurvivalMode::Restart => vec!["RESTART"],
-        SurvivalMode::Crash => vec!["CRASH-AND-RECOVER", "0"],
+    let args: &[&[u8]] = match cfg.survival_mode {
+        SurvivalMode::Restart => &[b"DEBUG", b"RESTART"],
+        SurvivalMode::Crash => &[b"DEBUG", b"CRASH-AND-RECOVER", b"0"],
     };
     let start = Instant::now();
-    let sent: Result<fred::types::Value, StmError> = conn
-        .call("DEBUG", conn.client.custom(fred::cmd!("DEBUG"), args))
-        .await;
-    match sent {
+    match conn.call("DEBUG", args).await {
         // The connection dropping is the expected answer to a restart.
-        Err(StmError::Connect { .. } | StmError::Timeout { .. }) => {}
+        Err(StmError::Connect { .. } | StmError::Closed { .. } | StmError::Timeout { .. }) => {}
         Err(e) => return Survival::Refused(e.to_string()),
         Ok(v) => {
-            return Survival::Refused(format!("the server answered {v:?} instead of restarting"));
+            return Survival::Refused(format!(
+                "the server answered {} instead of restarting",
+                v.describe()
+            ));
         }
     }
-    // Wait for the server to answer again (fred reconnects in the background).
-    loop {
-        if cancel.is_cancelled() {
-            return Survival::Interrupted;
-        }
-        if start.elapsed() > wait {
-            return Survival::NoComeback {
-                waited: start.elapsed(),
-            };
-        }
-        let pong: Result<String, fred::error::Error> =
-            match tokio::time::timeout(Duration::from_secs(1), conn.client.ping(None)).await {
-                Ok(r) => r,
-                Err(_) => continue,
-            };
-        if pong.is_ok() {
-            break;
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return Survival::Interrupted,
-            _ = tokio::time::sleep(Duration::from_millis(20)) => {}
-        }
+    if let Err(s) = wait_for_comeback(conn, start, cfg.survival_timeout, cancel).await {
+        return s;
     }
     let outage = start.elapsed();
-    match conn
-        .call::<Option<String>>("GET", conn.client.get(marker))
-        .await
-    {
-        Ok(Some(v)) if v == value => Survival::Survived { outage },
+    match conn.get(marker).await {
+        Ok(Some(v)) if v == value.as_bytes() => Survival::Survived { outage },
         Ok(_) => Survival::Lost { outage },
         Err(e) => Survival::Failed(e),
+    }
+}
+
+/// PING (connecting again as needed) until the server answers, with
+/// backoff from 20 ms doubling to 500 ms between attempts.
+async fn wait_for_comeback(
+    conn: &Conn,
+    start: Instant,
+    wait: Duration,
+    cancel: &CancellationToken,
+) -> Result<(), Survival> {
+    let mut pause = RECONNECT_MIN;
+    loop {
+        if cancel.is_cancelled() {
+            return Err(Survival::Interrupted);
+        }
+        if start.elapsed() > wait {
+            return Err(Survival::NoComeback {
+                waited: start.elapsed(),
+            });
+        }
+        let attempt = tokio::select! {
+            _ = cancel.cancelled() => return Err(Survival::Interrupted),
+            r = tokio::time::timeout(Duration::from_secs(1), conn.ping()) => r,
+        };
+        if let Ok(Ok(())) = attempt {
+            return Ok(());
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(Survival::Interrupted),
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(RECONNECT_MAX);
     }
 }
 
@@ -168,7 +154,7 @@ pub fn evaluate(url: &str, mode: SurvivalMode, r: &Survival) -> Finding {
             "outage",
             d.as_secs_f64() * 1000.0,
             Unit::Milliseconds,
-            "client-side, from sending DEBUG to the first PONG after reconnecting (fred exponential reconnect, 20–500 ms)",
+            "client-side, from sending DEBUG to the first PONG after reconnecting (attempts 20 ms apart, doubling to 500 ms)",
             1,
         )
     };
@@ -203,5 +189,56 @@ pub fn evaluate(url: &str, mode: SurvivalMode, r: &Survival) -> Finding {
         ),
         Survival::Failed(e) => not_measured(&STA_SURVIVAL, url, e),
         Survival::Interrupted => not_measured(&STA_SURVIVAL, url, "the run was interrupted (Ctrl-C) before the server answered again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const U: &str = "redis://h:6379";
+
+    #[test]
+    fn verdicts() {
+        let outage = Duration::from_millis(250);
+        let f = evaluate(U, SurvivalMode::Restart, &Survival::Survived { outage });
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.measurement("outage").unwrap().value, 250.0);
+        let f = evaluate(U, SurvivalMode::Crash, &Survival::Lost { outage });
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("Memory Loss"), "{}", f.summary);
+        assert!(f.summary.contains("CRASH-AND-RECOVER"), "{}", f.summary);
+        let f = evaluate(
+            U,
+            SurvivalMode::Restart,
+            &Survival::NoComeback {
+                waited: Duration::from_secs(30),
+            },
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("did not answer again"), "{}", f.summary);
+    }
+
+    #[test]
+    fn refusals_and_failures_are_not_measured() {
+        let f = evaluate(
+            U,
+            SurvivalMode::Restart,
+            &Survival::Refused("ERR DEBUG command not allowed".into()),
+        );
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("enable-debug-command"), "{}", f.summary);
+        let e = StmError::Closed {
+            url: U.into(),
+            what: "SET NX",
+        };
+        assert_eq!(
+            evaluate(U, SurvivalMode::Restart, &Survival::Failed(e)).status,
+            Status::NotMeasured
+        );
+        assert_eq!(
+            evaluate(U, SurvivalMode::Restart, &Survival::Interrupted).status,
+            Status::NotMeasured
+        );
     }
 }
