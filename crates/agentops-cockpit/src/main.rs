@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod evidence;
 mod load;
+mod output;
 mod probe;
 mod render;
 
@@ -52,6 +53,18 @@ pub enum Outcome {
 /// the output is simply not wanted any more; other write errors exit 2.
 pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
+    // A closed stdout (`>&-`) swallows writes silently in Rust's std: ask
+    // for the descriptor itself, so a report that goes nowhere is an error.
+    #[cfg(unix)]
+    if !text.is_empty() {
+        use std::os::fd::AsFd as _;
+        if let Err(source) = std::io::stdout().as_fd().try_clone_to_owned() {
+            return Err(CliError::Write {
+                path: "<stdout>".into(),
+                source,
+            });
+        }
+    }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write {
@@ -79,17 +92,32 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
     }
 }
 
+/// Log output on stderr. `-v`… raise the level of this project's crates
+/// only: a dependency's debug output (HTTP clients, the Kubernetes client)
+/// can print URLs and headers unredacted, so it stays at `warn` unless
+/// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    const OURS: [&str; 7] = [
+        "agentops_cockpit",
+        "cockpit_core",
+        "cockpit_probe",
+        "cockpit_stm",
+        "cockpit_k8s",
+        "cockpit_score",
+        "cockpit_testbed",
+    ];
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
     let default = if quiet {
-        "error"
+        "error".to_string()
     } else {
-        match verbose {
-            0 => "warn",
-            1 => "info",
-            2 => "debug",
-            _ => "trace",
-        }
+        let ours: Vec<String> = OURS.iter().map(|c| format!("{c}={level}")).collect();
+        format!("warn,{}", ours.join(","))
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -99,33 +127,48 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// A token cancelled on the first Ctrl-C (SIGINT); a second one exits at
-/// once. The handler is installed before this returns, so a signal that
-/// arrives while the command is starting is not lost.
+/// A token cancelled on the first SIGINT (Ctrl-C) or SIGTERM (what
+/// Kubernetes and CI runners send to stop a job): the command finishes
+/// with what was measured, writes it marked `interrupted`, cleans up (the
+/// State pillar deletes its check key) and exits 130. A second signal of
+/// either kind exits at once (130 for SIGINT, 143 for SIGTERM). The
+/// handlers are installed before this returns, so a signal that arrives
+/// while the command is starting is not lost.
 fn cancel_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     #[cfg(unix)]
-    let mut interrupts =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot listen for Ctrl-C: {e}");
+    let (mut interrupts, mut terms) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("cannot listen for Ctrl-C and SIGTERM: {e}");
                 return token;
             }
-        };
+        }
+    };
     tokio::spawn(async move {
+        // The exit code of a second signal: 128 + its number.
         #[cfg(unix)]
-        let mut next = async || interrupts.recv().await.is_some();
+        let mut next = async || {
+            tokio::select! {
+                i = interrupts.recv() => i.map(|()| ("Ctrl-C", 130)),
+                t = terms.recv() => t.map(|()| ("SIGTERM", 143)),
+            }
+        };
         #[cfg(not(unix))]
-        let next = async || tokio::signal::ctrl_c().await.is_ok();
-        if next().await {
+        let next = async || tokio::signal::ctrl_c().await.ok().map(|()| ("Ctrl-C", 130));
+        if let Some((name, _)) = next().await {
             eprintln!(
-                "interrupted: finishing with what was measured so far (Ctrl-C again to abort)"
+                "interrupted ({name}): finishing with what was measured so far (a second signal aborts)"
             );
             t.cancel();
-            if next().await {
-                std::process::exit(130);
+            if let Some((_, code)) = next().await {
+                std::process::exit(code);
             }
         }
     });
