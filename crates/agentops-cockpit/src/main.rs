@@ -53,17 +53,11 @@ pub enum Outcome {
 /// the output is simply not wanted any more; other write errors exit 2.
 pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
-    // A closed stdout (`>&-`) swallows writes silently in Rust's std: ask
-    // for the descriptor itself, so a report that goes nowhere is an error.
-    #[cfg(unix)]
-    if !text.is_empty() {
-        use std::os::fd::AsFd as _;
-        if let Err(source) = std::io::stdout().as_fd().try_clone_to_owned() {
-            return Err(CliError::Write {
-                path: "<stdout>".into(),
-                source,
-            });
-        }
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) && !text.is_empty() {
+        return Err(CliError::Write {
+            path: "<stdout>".into(),
+            source: std::io::Error::other("standard output is closed"),
+        });
     }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
@@ -74,6 +68,30 @@ pub fn print_stdout(text: &str) -> Result<(), CliError> {
         _ => Ok(()),
     }
 }
+
+/// Whether standard output was closed when the process started (`>&-`).
+/// Rust's runtime reopens a closed descriptor 0–2 on `/dev/null`,
+/// read-write, before `main`, and writes to it then vanish; a shell's
+/// `>/dev/null` opens it write-only. So on Linux a stdout that is
+/// `/dev/null` opened read-write was closed, and printing a report to it is
+/// an error rather than a silent success.
+#[cfg(target_os = "linux")]
+fn stdout_was_closed() -> bool {
+    let is_null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|t| t == std::path::Path::new("/dev/null"));
+    let flags = std::fs::read_to_string("/proc/self/fdinfo/1")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        });
+    // O_ACCMODE is 0o3, O_RDWR 0o2.
+    is_null && flags.is_some_and(|f| f & 0o3 == 0o2)
+}
+
+/// Whether standard output was closed when the process started.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
     match r {
@@ -176,6 +194,8 @@ fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    STDOUT_CLOSED.store(stdout_was_closed(), std::sync::atomic::Ordering::Relaxed);
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
     let rt = match tokio::runtime::Builder::new_multi_thread()
