@@ -164,28 +164,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
                 format!("agent name `{}` is used twice", a.name),
             ));
         }
-        let protocol = a.protocol;
-        expand_checked(&mut a.endpoint, protocol, &err)?;
-        if let Some(s) = &mut a.shadow_endpoint {
-            expand_checked(s, protocol, &err)?;
-        }
-        if let Some(m) = &mut a.metrics_url {
-            expand_checked(m, AgentProtocol::Http, &err)?;
-        }
-        if protocol == AgentProtocol::Grpc && !a.headers.is_empty() {
-            return Err(err(
-                "headers",
-                format!(
-                    "agent `{}`: headers are sent to http and openai agents; gRPC metadata is not supported",
-                    a.name
-                ),
-            ));
-        }
-        for (name, value) in &mut a.headers {
-            let raw = value.clone();
-            *value = expand_env(value).map_err(|m| err(&raw, format!("header {name}: {m}")))?;
-            crate::cli::header(name, value).map_err(|m| err(name, m))?;
-        }
+        validate_agent(a, &err)?;
     }
     let mut backends = std::collections::HashSet::new();
     for r in &mut cfg.retrieval {
@@ -275,6 +254,37 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         ));
     }
     validate_gate(path, src, &cfg.gate)
+}
+
+/// One `[[agents]]` entry: its URLs expanded and checked, its headers
+/// expanded and checked (errors name the header, never its value).
+fn validate_agent(
+    a: &mut AgentConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let protocol = a.protocol;
+    expand_checked(&mut a.endpoint, protocol, err)?;
+    if let Some(s) = &mut a.shadow_endpoint {
+        expand_checked(s, protocol, err)?;
+    }
+    if let Some(m) = &mut a.metrics_url {
+        expand_checked(m, AgentProtocol::Http, err)?;
+    }
+    if protocol == AgentProtocol::Grpc && !a.headers.is_empty() {
+        return Err(err(
+            "headers",
+            format!(
+                "agent `{}`: headers are sent to http and openai agents; gRPC metadata is not supported",
+                a.name
+            ),
+        ));
+    }
+    for (name, value) in &mut a.headers {
+        let raw = value.clone();
+        *value = expand_env(value).map_err(|m| err(&raw, format!("header {name}: {m}")))?;
+        crate::cli::header(name, value).map_err(|m| err(name, m))?;
+    }
+    Ok(())
 }
 
 /// `[gate]`: the policy's own checks, each error pointed at its key or at

@@ -108,29 +108,51 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     Ok(opts)
 }
 
-pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
-    let mut opts = options(&args, &cancel)?;
-    // Both outputs are opened before a request is sent: a path that cannot
-    // be written fails now, not after the run.
+/// `--out` and `--hdr-log`, opened before a request is sent: a path that
+/// cannot be written fails now, not after the run.
+#[derive(Debug)]
+struct Outputs {
+    out: Option<OutputFile>,
+    hdr_file: Option<OutputFile>,
+    /// Writes into `hdr_file` unbuffered, so a failed write (a full disk)
+    /// is seen at once.
+    log: Option<HdrLogWriter<std::fs::File>>,
+}
+
+fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
     let out = args
         .out
         .as_deref()
         .map(|p| OutputFile::create(p, Target::Named))
         .transpose()?;
-    let (hdr_file, mut log) = match &args.hdr_log {
-        Some(p) => {
-            let file = OutputFile::create(p, Target::Named)?;
-            // Unbuffered: a failed write (a full disk) is seen at once.
-            let f = file.file().try_clone().map_err(|source| CliError::Write {
-                path: p.clone(),
-                source,
-            })?;
-            let log = HdrLogWriter::new(f, SystemTime::now())
-                .map_err(|e| usage(format!("--hdr-log {}: {e}", p.display())))?;
-            (Some(file), Some(log))
-        }
-        None => (None, None),
+    let Some(p) = &args.hdr_log else {
+        return Ok(Outputs {
+            out,
+            hdr_file: None,
+            log: None,
+        });
     };
+    let file = OutputFile::create(p, Target::Named)?;
+    let f = file.file().try_clone().map_err(|source| CliError::Write {
+        path: p.clone(),
+        source,
+    })?;
+    let log = HdrLogWriter::new(f, SystemTime::now())
+        .map_err(|e| usage(format!("--hdr-log {}: {e}", p.display())))?;
+    Ok(Outputs {
+        out,
+        hdr_file: Some(file),
+        log: Some(log),
+    })
+}
+
+pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    let mut opts = options(&args, &cancel)?;
+    let Outputs {
+        out,
+        hdr_file,
+        mut log,
+    } = open_outputs(&args)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IntervalReport>();
     opts.progress = Some(tx);
     let bar = progress_bar(&args);

@@ -10,17 +10,7 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
     let Some(protocol) = args.protocol.endpoint_protocol() else {
         return redis(args, cancel).await;
     };
-    if protocol == Protocol::Grpc && !args.request.header.is_empty() {
-        return Err(CliError::Usage(
-            "-H/--header applies to http and openai; gRPC metadata is not sent".into(),
-        ));
-    }
-    if url::Url::parse(&args.url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
-    {
-        eprintln!(
-            "warning: the user name and password in the URL are not sent; pass credentials with -H 'Authorization: …'"
-        );
-    }
+    check_credentials(&args, protocol)?;
     let opts = ProbeOptions {
         samples: args.samples,
         concurrency: args.concurrency,
@@ -87,6 +77,23 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         )));
     }
     Ok(Outcome::Success)
+}
+
+/// Headers go with http and openai only; credentials in the URL are not
+/// sent, which is said rather than left silent.
+fn check_credentials(args: &ProbeArgs, protocol: Protocol) -> Result<(), CliError> {
+    if protocol == Protocol::Grpc && !args.request.header.is_empty() {
+        return Err(CliError::Usage(
+            "-H/--header applies to http and openai; gRPC metadata is not sent".into(),
+        ));
+    }
+    if url::Url::parse(&args.url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+    {
+        eprintln!(
+            "warning: the user name and password in the URL are not sent; pass credentials with -H 'Authorization: …'"
+        );
+    }
+    Ok(())
 }
 
 /// `--protocol redis`: cockpit-stm's latency measurement (PING, and SET/GET
