@@ -401,3 +401,41 @@ async fn probe_sends_headers_and_never_shows_them() {
     out.assert_code(2);
     assert_run_clean("load with a malformed header", &out);
 }
+
+/// A kubeconfig whose server URL holds a password (and a bearer token):
+/// neither shows at any -v level (the Kubernetes client's own debug output
+/// prints the URL; `-v` does not raise it).
+#[tokio::test(flavor = "multi_thread")]
+async fn kubeconfig_credentials_never_show() {
+    let w = Workdir::new();
+    let kubeconfig = w.file(
+        "kubeconfig.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: https://admin:{}@127.0.0.1:{}\ncontexts:\n- name: ctx\n  context:\n    cluster: c\n    user: u\ncurrent-context: ctx\nusers:\n- name: u\n  user:\n    token: {}\n",
+            forms(AG_TOKEN)[1],
+            dead_port(),
+            "Kb8sTokQ7zX",
+        ),
+    );
+    for v in VERBOSITY {
+        let out = run_with(
+            &[
+                "audit",
+                "report",
+                "--kube-context",
+                "ctx",
+                "--no-evidence",
+                "--format",
+                "json",
+                v,
+            ],
+            &Opts::default()
+                .env("KUBECONFIG", kubeconfig.to_str().unwrap())
+                .cwd(w.path()),
+        )
+        .await;
+        assert_run_clean(&format!("audit --kube-context {v}"), &out);
+        assert!(!out.stdout.contains("Kb8sTokQ7zX") && !out.stderr.contains("Kb8sTokQ7zX"));
+        out.assert_code(3);
+    }
+}
