@@ -24,6 +24,8 @@ const MASK: &str = "***";
 /// A string that does not parse as a URL (`http://alice:S3c/retPW@host`,
 /// whose password holds a `/`, is not a URL) loses everything between
 /// `://` and its last `@`, and the same query rule applies to what follows.
+/// So does a URL with no userinfo whose first path segment holds an `@`
+/// (`http://bob:2024/Winter@host`, a password cut into a port and a path).
 /// A URL without anything to redact comes back exactly as given.
 ///
 /// ```
@@ -37,11 +39,30 @@ const MASK: &str = "***";
 /// ```
 pub fn redact_url(url: &str) -> String {
     match url::Url::parse(url.trim()) {
+        Ok(parsed) if misplaced_userinfo(&parsed) => redact_unparsed(url),
         Ok(parsed) if !parsed.cannot_be_a_base() || !url.contains("://") => {
             redact_parsed(url, parsed)
         }
         _ => redact_unparsed(url),
     }
+}
+
+/// A URL that parses only because a password cut at its `/` left digits
+/// that read as a port: `http://bob:2024/Winter@host/` is host `bob`, port
+/// 2024, path `/Winter@host/`. No userinfo, and an `@` inside the first
+/// path segment (not leading it, as in npm's `/@scope`): treated as a
+/// string that is not a URL.
+fn misplaced_userinfo(u: &url::Url) -> bool {
+    if !u.username().is_empty() || u.password().is_some() || u.cannot_be_a_base() {
+        return false;
+    }
+    let first = u
+        .path()
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("");
+    first.find('@').is_some_and(|i| i > 0)
 }
 
 /// Redact a parsed URL; `raw` is returned as it is when nothing is secret.
@@ -269,8 +290,16 @@ mod tests {
     }
 
     #[test]
-    fn at_sign_in_path_is_not_userinfo() {
-        assert_eq!(redact_url("http://h/a@b"), "http://h/a@b");
+    fn at_sign_in_a_later_path_segment_is_not_userinfo() {
+        assert_eq!(redact_url("http://h/users/a@b"), "http://h/users/a@b");
+        assert_eq!(redact_url("https://h/@scope/pkg"), "https://h/@scope/pkg");
+    }
+
+    #[test]
+    fn a_password_cut_into_port_and_path_is_hidden() {
+        let r = redact_url("http://bob:2024/Winter@host.example/v1");
+        assert_eq!(r, "http://***@host.example/v1");
+        assert_hidden("redis://:123/456@10.0.0.3:6379", "123/456");
     }
 
     #[test]
