@@ -336,6 +336,15 @@ async fn invalid_urls_are_config_errors() {
         out.assert_code(2);
         assert!(out.stderr.contains("cockpit-test.toml:"), "{}", out.stderr);
     }
+    // The same URLs on the command line.
+    for args in [
+        ["probe", "http://127.0.0.1:99999/", "--protocol", "http"],
+        ["probe", "redis://127.0.0.1:6379/99999", "--protocol", "redis"],
+        ["probe", "redis://127.0.0.1:99999", "--protocol", "redis"],
+        ["load", "http://127.0.0.1:99999/", "--protocol", "http"],
+    ] {
+        run(&args).await.assert_code(2);
+    }
 }
 
 /// `config_sha256` is the SHA-256 of the file as written: the same for two
