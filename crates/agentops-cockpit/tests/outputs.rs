@@ -339,7 +339,12 @@ async fn invalid_urls_are_config_errors() {
     // The same URLs on the command line.
     for args in [
         ["probe", "http://127.0.0.1:99999/", "--protocol", "http"],
-        ["probe", "redis://127.0.0.1:6379/99999", "--protocol", "redis"],
+        [
+            "probe",
+            "redis://127.0.0.1:6379/99999",
+            "--protocol",
+            "redis",
+        ],
         ["probe", "redis://127.0.0.1:99999", "--protocol", "redis"],
         ["load", "http://127.0.0.1:99999/", "--protocol", "http"],
     ] {

@@ -400,6 +400,83 @@ async fn probe_sends_headers_and_never_shows_them() {
     .await;
     out.assert_code(2);
     assert_run_clean("load with a malformed header", &out);
+    let before = server.ok();
+    let w = Workdir::new();
+    let report = w.join("load.json");
+    for v in VERBOSITY {
+        let out = run(&[
+            "load",
+            &url,
+            "-d",
+            "1s",
+            "-c",
+            "1",
+            "-H",
+            &header,
+            v,
+            "--format",
+            "json",
+            "--out",
+            report.to_str().unwrap(),
+        ])
+        .await;
+        assert_run_clean(&format!("load -H {v}"), &out);
+        assert_clean("load --out", &std::fs::read_to_string(&report).unwrap());
+    }
+    assert!(server.ok() > before, "load never sent the header");
+    assert_eq!(server.denied(), 0);
+}
+
+/// `load` with credentials in the URL: stdout, stderr, --out and
+/// --hdr-log show none of them.
+#[tokio::test(flavor = "multi_thread")]
+async fn load_never_shows_url_credentials() {
+    let tb = testbed(fast()).await;
+    let host = tb.base_url().trim_start_matches("http://").to_string();
+    let enc = |s: &str| forms(s)[1].clone();
+    let url = format!(
+        "http://alice:{}@{host}/healthz?token={}&api_key={}",
+        enc(AG_TOKEN),
+        enc(AG_TOKEN),
+        enc(HDR_TOKEN)
+    );
+    let w = Workdir::new();
+    for v in VERBOSITY {
+        for format in ["table", "json"] {
+            let out = run(&[
+                "load",
+                &url,
+                "-d",
+                "1s",
+                "-c",
+                "2",
+                v,
+                "--format",
+                format,
+                "--out",
+                w.join("r.json").to_str().unwrap(),
+                "--hdr-log",
+                w.join("h.log").to_str().unwrap(),
+            ])
+            .await;
+            assert_run_clean(&format!("load {v} {format}"), &out);
+            out.assert_code(0);
+        }
+    }
+    for (path, text) in files(w.path()) {
+        if path.ends_with("h.log") {
+            // Base64 histograms: whole forms only (a 4-character piece
+            // could occur by chance).
+            for secret in [AG_TOKEN, HDR_TOKEN] {
+                for f in &forms(secret)[..3] {
+                    assert!(!text.contains(f.as_str()), "{path} shows {f:?}");
+                }
+            }
+        } else {
+            assert_clean(&path, &text);
+        }
+    }
+    tb.shutdown().await;
 }
 
 /// A kubeconfig whose server URL holds a password (and a bearer token):
