@@ -100,8 +100,9 @@ pub enum RetrievalProtocol {
     Grpc,
 }
 
-/// One `[[retrieval]]` entry: a vector store the agents call.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[retrieval]]` entry: a vector store the agents call. Its `Debug`
+/// form redacts the URLs.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrievalConfig {
     pub name: String,
@@ -122,6 +123,21 @@ pub struct RetrievalConfig {
     pub query: String,
     #[serde(default = "default_top_k")]
     pub top_k: u32,
+}
+
+impl std::fmt::Debug for RetrievalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::redact_url);
+        f.debug_struct("RetrievalConfig")
+            .field("name", &self.name)
+            .field("endpoint", &url(&self.endpoint))
+            .field("grpc_endpoint", &url(&self.grpc_endpoint))
+            .field("protocol", &self.protocol)
+            .field("zone", &self.zone)
+            .field("query", &self.query)
+            .field("top_k", &self.top_k)
+            .finish()
+    }
 }
 
 fn default_query() -> String {
@@ -226,5 +242,8 @@ mod tests {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("Authorization"), "{shown}");
+        let b = backend("v", Some("http://h/s?api_key=k3y"), Some("grpc://u:pw@h:1"));
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("k3y") && !shown.contains("pw@"), "{shown}");
     }
 }
