@@ -112,7 +112,11 @@ impl OutputFile {
         match self.kind {
             Kind::Direct(mut f) => f.flush().map_err(err),
             Kind::Temp(mut t) => {
-                t.flush().map_err(write_error(&self.path))?;
+                // On disk before it takes the name: a crash leaves the old
+                // file or the whole new one, never an empty one.
+                t.flush()
+                    .and_then(|()| t.as_file().sync_all())
+                    .map_err(write_error(&self.path))?;
                 t.persist(&self.path).map(drop).map_err(|e| err(e.error))
             }
         }
