@@ -1,6 +1,6 @@
 //! `audit report`: gather the evidence, render, write.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use cockpit_core::Report;
 use cockpit_score::{Comparison, EvidenceLake, render as score_render};
@@ -150,9 +150,8 @@ fn emit(
     crate::print_stdout(&stdout)
 }
 
-pub fn write(path: &PathBuf, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|source| CliError::Write {
-        path: path.clone(),
-        source,
-    })
+/// Write one file of `--out DIR`: atomically, replacing (never following)
+/// a symbolic link at its name.
+pub fn write(path: &Path, text: &str) -> Result<(), CliError> {
+    crate::output::write(path, text.as_bytes(), crate::output::Target::InDir)
 }

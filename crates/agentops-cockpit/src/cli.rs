@@ -104,6 +104,10 @@ pub struct RequestArgs {
     /// max_tokens for OpenAI / gRPC requests.
     #[arg(long)]
     pub max_tokens: Option<u32>,
+    /// Extra request header "Name: value" (repeatable), e.g. -H
+    /// "Authorization: Bearer $TOKEN". Values are never printed.
+    #[arg(short = 'H', long, value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -329,9 +333,6 @@ pub struct LoadArgs {
     /// HTTP method (protocol http).
     #[arg(long, default_value = "GET")]
     pub method: String,
-    /// Extra request header "Name: value" (repeatable).
-    #[arg(short = 'H', long)]
-    pub header: Vec<String>,
     /// Request body (protocol http), sent as application/json.
     #[arg(long)]
     pub body: Option<String>,
@@ -353,9 +354,39 @@ pub struct LoadArgs {
     pub no_progress: bool,
 }
 
-/// `30s`, `500ms`, `2m`, or a bare number of seconds.
+/// The longest duration any flag takes: 7 days. Longer values are
+/// refused when the arguments are parsed (exit 2, naming the flag).
+pub const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
+/// `30s`, `500ms`, `1.5s`, `2m`, `1h`, a bare number of seconds, or a
+/// humantime duration (`1h 30m`, `2min`); positive and at most
+/// [`MAX_DURATION`].
 pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     let s = s.trim();
+    let too_long = || format!("`{s}` is longer than the limit of 7 days");
+    let d = match seconds(s) {
+        Some(v) if !v.is_finite() || v <= 0.0 => {
+            return Err(format!("`{s}` must be a positive duration"));
+        }
+        Some(v) if v > MAX_DURATION.as_secs_f64() => return Err(too_long()),
+        Some(v) => std::time::Duration::from_secs_f64(v),
+        None => humantime::parse_duration(s).map_err(|e| match e {
+            humantime::DurationError::NumberOverflow => too_long(),
+            e => format!("`{s}` is not a duration ({e}; e.g. 30s, 500ms, 2m)"),
+        })?,
+    };
+    if d.is_zero() {
+        return Err(format!("`{s}` must be a positive duration"));
+    }
+    if d > MAX_DURATION {
+        return Err(too_long());
+    }
+    Ok(d)
+}
+
+/// A number of seconds written as a number with an optional unit `ms`,
+/// `s`, `m` or `h` (fractions allowed); `None` for anything else.
+fn seconds(s: &str) -> Option<f64> {
     let (num, mult) = if let Some(n) = s.strip_suffix("ms") {
         (n, 0.001)
     } else if let Some(n) = s.strip_suffix('s') {
@@ -367,14 +398,41 @@ pub fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
     } else {
         (s, 1.0)
     };
-    let v: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("`{s}` is not a duration (e.g. 30s, 500ms, 2m)"))?;
-    if !(v.is_finite() && v > 0.0) {
-        return Err(format!("`{s}` must be a positive duration"));
-    }
-    Ok(std::time::Duration::from_secs_f64(v * mult))
+    num.trim().parse::<f64>().ok().map(|v| v * mult)
+}
+
+/// A request header from its name and value, marked sensitive. Errors name
+/// the header, never its value: a value is often a credential.
+pub fn header(name: &str, value: &str) -> Result<(http::HeaderName, http::HeaderValue), String> {
+    let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+        .map_err(|_| "the header name is not a valid HTTP header name".to_string())?;
+    let mut value = http::HeaderValue::from_str(value.trim()).map_err(|_| {
+        format!(
+            "the value of header `{name}` is not a valid HTTP header value (control characters?)"
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok((name, value))
+}
+
+/// Every `-H/--header "Name: value"`; an error names the header by its
+/// position and name, never its value.
+pub fn parse_headers(
+    headers: &[String],
+) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, String> {
+    headers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let (k, v) = h.split_once(':').ok_or_else(|| {
+                format!(
+                    "--header #{}: expected \"Name: value\" (the value is not shown)",
+                    i + 1
+                )
+            })?;
+            header(k, v).map_err(|e| format!("--header #{}: {e}", i + 1))
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -394,6 +452,40 @@ mod tests {
         assert_eq!(parse_duration("3").unwrap().as_secs(), 3);
         assert!(parse_duration("fast").is_err());
         assert!(parse_duration("0s").is_err());
+        assert_eq!(parse_duration("1.5s").unwrap().as_millis(), 1500);
+        assert_eq!(parse_duration("1h 30m").unwrap().as_secs(), 5400);
+        assert_eq!(parse_duration("7days").unwrap(), MAX_DURATION);
+    }
+
+    #[test]
+    fn huge_and_odd_durations_are_refused() {
+        for s in [
+            "1e300",
+            "99999999999999999h",
+            "18446744073709551616s",
+            "8days",
+            "604801",
+            "inf",
+            "NaN",
+            "-1s",
+            "1e300ms",
+            "99999999999999999999999years",
+            "",
+        ] {
+            assert!(parse_duration(s).is_err(), "{s}");
+        }
+    }
+
+    #[test]
+    fn header_errors_never_show_the_value() {
+        let ok = parse_headers(&["Authorization: Bearer abc".into()]).unwrap();
+        assert_eq!(ok[0].0, "authorization");
+        assert!(ok[0].1.is_sensitive());
+        for bad in ["Bearer s3cr3t", "Auth orization: s3cr3t", "X: s3cr3t\u{7}"] {
+            let e = parse_headers(&["A: b".into(), bad.into()]).unwrap_err();
+            assert!(e.starts_with("--header #2"), "{e}");
+            assert!(!e.contains("s3cr3t"), "{e}");
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub struct CockpitConfig {
     /// `[kubernetes]`: manifests, Cloud Run exports, pipelines, a live cluster.
     #[serde(default)]
     pub kubernetes: cockpit_k8s::K8sConfig,
+    /// SHA-256 (hex) of the file as written, before `${VAR}` expansion, so
+    /// the hash in a report never depends on a secret's value.
+    #[serde(skip)]
+    pub source_sha256: Option<String>,
 }
 
 impl CockpitConfig {
@@ -94,7 +98,9 @@ pub fn load(path: &Path) -> Result<CockpitConfig, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(path, &src)
+    let mut cfg = parse(path, &src)?;
+    cfg.source_sha256 = Some(cockpit_score::config_sha256(&src));
+    Ok(cfg)
 }
 
 /// Parse and validate configuration text; `path` names it in errors.
@@ -158,16 +164,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
                 format!("agent name `{}` is used twice", a.name),
             ));
         }
-        a.endpoint = expand_env(&a.endpoint).map_err(|m| err(&a.endpoint, m))?;
-        check_url(&a.endpoint, a.protocol).map_err(|m| err(&a.endpoint, m))?;
-        if let Some(s) = &mut a.shadow_endpoint {
-            *s = expand_env(s).map_err(|m| err(s, m))?;
-            check_url(s, a.protocol).map_err(|m| err(s, m))?;
-        }
-        if let Some(m) = &mut a.metrics_url {
-            *m = expand_env(m).map_err(|e| err(m, e))?;
-            check_url(m, AgentProtocol::Http).map_err(|e| err(m, e))?;
-        }
+        validate_agent(a, &err)?;
     }
     let mut backends = std::collections::HashSet::new();
     for r in &mut cfg.retrieval {
@@ -187,12 +184,10 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             ));
         }
         if let Some(e) = &mut r.endpoint {
-            *e = expand_env(e).map_err(|m| err(e, m))?;
-            check_url(e, AgentProtocol::Http).map_err(|m| err(e, m))?;
+            expand_checked(e, AgentProtocol::Http, &err)?;
         }
         if let Some(e) = &mut r.grpc_endpoint {
-            *e = expand_env(e).map_err(|m| err(e, m))?;
-            check_url(e, AgentProtocol::Grpc).map_err(|m| err(e, m))?;
+            expand_checked(e, AgentProtocol::Grpc, &err)?;
         }
     }
     for a in &cfg.agents {
@@ -228,7 +223,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
     }
     if let Some(stm) = &mut cfg.stm {
         let raw = stm.url.clone();
-        stm.url = expand_env(&stm.url).map_err(|m| err(&raw, format!("stm.url: {m}")))?;
+        stm.url = expand_url(&stm.url).map_err(|m| err(&raw, format!("stm.url: {m}")))?;
         stm.validate().map_err(|e| match e {
             cockpit_stm::StmError::Config {
                 key: "url",
@@ -251,13 +246,48 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             format!("probe.concurrency must be 1..=1024, got {}", p.concurrency),
         ));
     }
-    if !(p.timeout_s.is_finite() && p.timeout_s > 0.0) {
+    let max_s = crate::cli::MAX_DURATION.as_secs_f64();
+    if !(p.timeout_s.is_finite() && p.timeout_s > 0.0 && p.timeout_s <= max_s) {
         return Err(err(
             "timeout_s",
-            format!("probe.timeout_s must be positive, got {}", p.timeout_s),
+            format!(
+                "probe.timeout_s must be positive and at most {max_s} (7 days), got {}",
+                p.timeout_s
+            ),
         ));
     }
     validate_gate(path, src, &cfg.gate)
+}
+
+/// One `[[agents]]` entry: its URLs expanded and checked, its headers
+/// expanded and checked (errors name the header, never its value).
+fn validate_agent(
+    a: &mut AgentConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let protocol = a.protocol;
+    expand_checked(&mut a.endpoint, protocol, err)?;
+    if let Some(s) = &mut a.shadow_endpoint {
+        expand_checked(s, protocol, err)?;
+    }
+    if let Some(m) = &mut a.metrics_url {
+        expand_checked(m, AgentProtocol::Http, err)?;
+    }
+    if protocol == AgentProtocol::Grpc && !a.headers.is_empty() {
+        return Err(err(
+            "headers",
+            format!(
+                "agent `{}`: headers are sent to http and openai agents; gRPC metadata is not supported",
+                a.name
+            ),
+        ));
+    }
+    for (name, value) in &mut a.headers {
+        let raw = value.clone();
+        *value = expand_env(value).map_err(|m| err(&raw, format!("header {name}: {m}")))?;
+        crate::cli::header(name, value).map_err(|m| err(name, m))?;
+    }
+    Ok(())
 }
 
 /// `[gate]`: the policy's own checks, each error pointed at its key or at
@@ -288,31 +318,155 @@ fn validate_gate(
     })
 }
 
-/// Replace `${VAR}` with the environment variable's value.
+/// Expand a URL template in place and check the result; errors point at
+/// the value as written in the file and show the URL redacted.
+fn expand_checked(
+    url: &mut String,
+    protocol: AgentProtocol,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let raw = url.clone();
+    *url = expand_url(&raw).map_err(|m| err(&raw, m))?;
+    check_url(url, protocol).map_err(|m| err(&raw, m))
+}
+
+/// Replace `${VAR}` with the environment variable's value, as it is
+/// (header values and other plain strings).
 pub fn expand_env(s: &str) -> Result<String, String> {
-    let mut out = String::with_capacity(s.len());
+    expand(s, &env, |_| false)
+}
+
+/// A variable of the process environment.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
+}
+
+/// Replace `${VAR}` in a URL template so the result is a valid URL with
+/// the variable's value in the place it was written: a variable in the
+/// userinfo (`redis://:${PASSWORD}@host`), the query (`?key=${KEY}`) or the
+/// fragment is percent-encoded (every byte but `A–Z a–z 0–9 - . _ ~`), so a
+/// password holding `/`, `#`, `?`, `@` or `%` stays a password. A variable
+/// in the scheme, host, port or path (or one that is the whole URL) is
+/// inserted as it is.
+pub fn expand_url(s: &str) -> Result<String, String> {
+    expand_url_from(s, &env)
+}
+
+/// [`expand_url`] with variables from `lookup`.
+fn expand_url_from(s: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, String> {
+    let slots = encoded_slots(s)?;
+    let mut i = 0;
+    expand(s, lookup, |_| {
+        i += 1;
+        slots.get(i - 1).copied().unwrap_or(false)
+    })
+}
+
+/// `${` … `}` pieces of a template: literal text, and variable names.
+enum Piece<'a> {
+    Text(&'a str),
+    Var(&'a str),
+}
+
+fn pieces(s: &str) -> Result<Vec<Piece<'_>>, String> {
+    let mut out = Vec::new();
     let mut rest = s;
     while let Some(i) = rest.find("${") {
-        out.push_str(&rest[..i]);
+        out.push(Piece::Text(&rest[..i]));
         let after = &rest[i + 2..];
         let end = after
             .find('}')
             .ok_or_else(|| "unterminated `${` in value".to_string())?;
-        let name = &after[..end];
-        let value =
-            std::env::var(name).map_err(|_| format!("environment variable `{name}` is not set"))?;
-        out.push_str(&value);
+        out.push(Piece::Var(&after[..end]));
         rest = &after[end + 1..];
     }
-    out.push_str(rest);
+    out.push(Piece::Text(rest));
     Ok(out)
 }
 
+/// Expand every variable from `lookup`; `encode(name)` says whether its
+/// value is percent-encoded (called once per variable, in order).
+fn expand(
+    s: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    mut encode: impl FnMut(&str) -> bool,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    for p in pieces(s)? {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Var(name) => {
+                let value = lookup(name)
+                    .ok_or_else(|| format!("environment variable `{name}` is not set"))?;
+                if encode(name) {
+                    out.push_str(&percent_encode(&value));
+                } else {
+                    out.push_str(&value);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For each variable of a URL template, whether it sits in the userinfo,
+/// query or fragment. Decided on the literal text only (each variable
+/// stands for one opaque character), so a value can never move a boundary.
+fn encoded_slots(s: &str) -> Result<Vec<bool>, String> {
+    let mut skeleton = String::new();
+    let mut at = Vec::new();
+    for p in pieces(s)? {
+        match p {
+            Piece::Text(t) => skeleton.push_str(t),
+            Piece::Var(_) => {
+                at.push(skeleton.len());
+                skeleton.push('\u{0}');
+            }
+        }
+    }
+    let Some(scheme_end) = skeleton.find("://") else {
+        return Ok(vec![false; at.len()]);
+    };
+    let auth_start = scheme_end + 3;
+    let auth_end = skeleton[auth_start..]
+        .find(['/', '?', '#'])
+        .map_or(skeleton.len(), |i| auth_start + i);
+    let userinfo_end = skeleton[auth_start..auth_end]
+        .rfind('@')
+        .map(|i| auth_start + i);
+    let query_start = skeleton[auth_end..]
+        .find(['?', '#'])
+        .map_or(skeleton.len(), |i| auth_end + i);
+    Ok(at
+        .into_iter()
+        .map(|p| {
+            let in_userinfo = p >= auth_start && userinfo_end.is_some_and(|end| p < end);
+            in_userinfo || p > query_start
+        })
+        .collect())
+}
+
+/// Every byte but the unreserved ones (RFC 3986) as `%XX`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// An endpoint must parse as a URL (port in range, a host) with a scheme
+/// the protocol speaks.
 fn check_url(url: &str, protocol: AgentProtocol) -> Result<(), String> {
     let shown = cockpit_core::redact_url(url);
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{shown}` is not a URL (expected scheme://host:port/...)"))?;
+    let parsed = url::Url::parse(url).map_err(|e| {
+        format!("`{shown}` is not a valid URL ({e}; expected scheme://host:port/...)")
+    })?;
+    let scheme = parsed.scheme();
     let allowed: &[&str] = match protocol {
         AgentProtocol::Grpc => &["grpc", "grpcs", "http", "https"],
         _ => &["http", "https"],
@@ -323,9 +477,7 @@ fn check_url(url: &str, protocol: AgentProtocol) -> Result<(), String> {
             allowed.join(", ")
         ));
     }
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or(host);
-    if host.is_empty() {
+    if parsed.host_str().is_none_or(str::is_empty) {
         return Err(format!("`{shown}` has no host"));
     }
     Ok(())
@@ -388,6 +540,93 @@ mod tests {
                 .unwrap_err()
                 .contains("COCKPIT_SURELY_UNSET_VAR")
         );
+    }
+
+    /// Expand with one variable, `V`, set to `value`.
+    fn url_with(template: &str, value: &str) -> String {
+        let v = value.to_string();
+        expand_url_from(template, &|name| (name == "V").then(|| v.clone())).unwrap()
+    }
+
+    #[test]
+    fn values_in_userinfo_and_query_are_encoded_elsewhere_verbatim() {
+        let pw = "ab/cd+ef==#?@%";
+        let enc = "ab%2Fcd%2Bef%3D%3D%23%3F%40%25";
+        assert_eq!(
+            url_with("redis://:${V}@127.0.0.1:6379/0", pw),
+            format!("redis://:{enc}@127.0.0.1:6379/0")
+        );
+        assert_eq!(
+            url_with("http://${V}@h:1/v1?token=${V}#${V}", pw),
+            format!("http://{enc}@h:1/v1?token={enc}#{enc}")
+        );
+        // The parsed URL holds the password, and the right host and port.
+        let u = url::Url::parse(&url_with("redis://u:${V}@h:1", pw)).unwrap();
+        assert_eq!((u.host_str(), u.port()), (Some("h"), Some(1)));
+        assert_eq!(u.password(), Some(enc));
+        // Host, port, path and whole-URL variables are inserted as they are.
+        assert_eq!(
+            url_with("redis://${V}/0", "10.0.0.3:6379"),
+            "redis://10.0.0.3:6379/0"
+        );
+        assert_eq!(url_with("http://h/${V}", "a/b"), "http://h/a/b");
+        assert_eq!(url_with("${V}", "https://u:p@h/v1"), "https://u:p@h/v1");
+        // A `${…}` in the value is not expanded again.
+        assert_eq!(
+            url_with("http://h/?q=${V}", "${V}"),
+            "http://h/?q=%24%7BV%7D"
+        );
+        assert!(
+            expand_url_from("http://${NOPE}@h", &|_| None)
+                .unwrap_err()
+                .contains("NOPE")
+        );
+    }
+
+    #[test]
+    fn a_url_that_is_invalid_after_expansion_is_a_located_config_error() {
+        for (url, needle) in [
+            ("http://127.0.0.1:99999/v1", "port"),
+            ("http://:80/v1", "host"),
+        ] {
+            let src =
+                format!("[[agents]]\nname = \"a\"\nendpoint = \"{url}\"\nprotocol = \"openai\"\n");
+            let s = p(&src).unwrap_err().to_string();
+            assert!(
+                s.starts_with("cockpit.toml:3:12:") && s.contains(needle),
+                "{s}"
+            );
+        }
+        for url in [
+            "redis://127.0.0.1:6379/-1",
+            "redis://127.0.0.1:99999",
+            "redis://127.0.0.1:6379/x",
+            "redis://h:1/0/1",
+        ] {
+            let s = p(&format!("[stm]\nurl = \"{url}\"\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(s.starts_with("cockpit.toml:2:7:"), "{s}");
+        }
+        assert!(p("[stm]\nurl = \"redis://127.0.0.1:6379/15\"\n").is_ok());
+    }
+
+    #[test]
+    fn agent_headers_are_checked_and_never_shown() {
+        let src = "[[agents]]\nname = \"a\"\nendpoint = \"http://h/v1\"\nprotocol = \"openai\"\nheaders = { Authorization = \"Bearer s3cr3t/+=\" }\n";
+        let cfg = p(src).unwrap();
+        assert_eq!(cfg.agents[0].headers["Authorization"], "Bearer s3cr3t/+=");
+        assert!(!format!("{cfg:?}").contains("s3cr3t"));
+        let bad = src.replace("Authorization", "\"Bad Name\"");
+        let s = p(&bad).unwrap_err().to_string();
+        assert!(s.contains("header name") && !s.contains("s3cr3t"), "{s}");
+        let bad = src.replace("/+=", "\\u0007");
+        let s = p(&bad).unwrap_err().to_string();
+        assert!(s.contains("authorization") && !s.contains("s3cr3t"), "{s}");
+        let grpc = src
+            .replace("openai", "grpc")
+            .replace("http://h/v1", "grpc://h:1");
+        assert!(p(&grpc).unwrap_err().to_string().contains("headers"));
     }
 
     #[test]

@@ -79,13 +79,17 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
     ids
 }
 
-/// What a report is traced back to: the effective configuration's hash
-/// (its parsed, defaulted, environment-expanded form, so secrets are hashed,
-/// never written), the file it came from, and the git revision of the
-/// working directory (read-only).
+/// What a report is traced back to: the hash of the configuration file as
+/// written (before `${VAR}` expansion, so no secret's value enters it; the
+/// embedded testbed, which has no file, hashes its settings), the file it
+/// came from, and the git revision of the working directory (read-only).
 pub fn provenance(cfg: &CockpitConfig, config_path: Option<&Path>) -> cockpit_core::Provenance {
+    let hash = cfg
+        .source_sha256
+        .clone()
+        .unwrap_or_else(|| cockpit_score::config_sha256(&format!("{cfg:#?}")));
     cockpit_core::Provenance {
-        config_sha256: Some(cockpit_score::config_sha256(&format!("{cfg:#?}"))),
+        config_sha256: Some(hash),
         config_path: config_path.map(|p| p.display().to_string()),
         git: std::env::current_dir()
             .ok()
@@ -279,6 +283,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
                 metrics_url: Some(format!("{}/metrics", tb.base_url())),
                 retrieval: Some(vec!["testbed-vectors".into()]),
                 stm: Some(SessionStore::InProcess),
+                headers: Default::default(),
             },
             AgentConfig {
                 name: "testbed-grpc".into(),
@@ -290,6 +295,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
                 metrics_url: None,
                 retrieval: Some(vec![]),
                 stm: None,
+                headers: Default::default(),
             },
         ],
         retrieval: vec![RetrievalConfig {

@@ -1,7 +1,6 @@
 //! `load URL`: closed-loop, open-loop and sweep load runs with SLOs.
 
 use std::io::IsTerminal as _;
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use cockpit_probe::load::{
@@ -11,6 +10,7 @@ use cockpit_probe::{ErrorKind, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{LoadArgs, ProbeFormat};
+use crate::output::{OutputFile, Target};
 use crate::{CliError, Outcome};
 
 fn usage(e: impl std::fmt::Display) -> CliError {
@@ -26,6 +26,11 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
             args.protocol
         ))
     })?;
+    if protocol == cockpit_probe::Protocol::Grpc && !args.request.header.is_empty() {
+        return Err(usage(
+            "-H/--header applies to http and openai; gRPC metadata is not sent",
+        ));
+    }
     let mut slos = Vec::new();
     for s in &args.slo {
         slos.push(s.parse::<Slo>().map_err(|e| usage(format!("--slo {e}")))?);
@@ -63,15 +68,6 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
             Some(RatePlan::parse(r, step).map_err(|e| usage(format!("--rate: {e}")))?)
         }
     };
-    let mut headers = Vec::new();
-    for h in &args.header {
-        let (k, v) = h
-            .split_once(':')
-            .ok_or_else(|| usage(format!("--header {h:?}: expected \"Name: value\"")))?;
-        let name = http_name(k.trim()).map_err(|e| usage(format!("--header {h:?}: {e}")))?;
-        let value = header_value(v.trim()).map_err(|e| usage(format!("--header {h:?}: {e}")))?;
-        headers.push((name, value));
-    }
     let method = args
         .method
         .parse()
@@ -79,8 +75,7 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     let mut request = ProbeOptions {
         timeout: args.timeout,
         method,
-        headers,
-        ..crate::probe::request_options(&args.request)
+        ..crate::probe::request_options(&args.request)?
     };
     if let Some(b) = &args.body {
         request.body = Some(b.clone().into_bytes().into());
@@ -109,29 +104,51 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     Ok(opts)
 }
 
-fn http_name(s: &str) -> Result<http::HeaderName, String> {
-    http::HeaderName::from_bytes(s.as_bytes()).map_err(|e| e.to_string())
+/// `--out` and `--hdr-log`, opened before a request is sent: a path that
+/// cannot be written fails now, not after the run.
+#[derive(Debug)]
+struct Outputs {
+    out: Option<OutputFile>,
+    hdr_file: Option<OutputFile>,
+    /// Writes into `hdr_file` unbuffered, so a failed write (a full disk)
+    /// is seen at once.
+    log: Option<HdrLogWriter<std::fs::File>>,
 }
 
-fn header_value(s: &str) -> Result<http::HeaderValue, String> {
-    http::HeaderValue::from_str(s).map_err(|e| e.to_string())
+fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
+    let out = args
+        .out
+        .as_deref()
+        .map(|p| OutputFile::create(p, Target::Named))
+        .transpose()?;
+    let Some(p) = &args.hdr_log else {
+        return Ok(Outputs {
+            out,
+            hdr_file: None,
+            log: None,
+        });
+    };
+    let file = OutputFile::create(p, Target::Named)?;
+    let f = file.file().try_clone().map_err(|source| CliError::Write {
+        path: p.clone(),
+        source,
+    })?;
+    let log = HdrLogWriter::new(f, SystemTime::now())
+        .map_err(|e| usage(format!("--hdr-log {}: {e}", p.display())))?;
+    Ok(Outputs {
+        out,
+        hdr_file: Some(file),
+        log: Some(log),
+    })
 }
 
 pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let mut opts = options(&args, &cancel)?;
-    let mut log = match &args.hdr_log {
-        Some(p) => {
-            let f = std::fs::File::create(p).map_err(|source| CliError::Write {
-                path: p.clone(),
-                source,
-            })?;
-            Some(
-                HdrLogWriter::new(std::io::BufWriter::new(f), SystemTime::now())
-                    .map_err(|e| usage(format!("--hdr-log {}: {e}", p.display())))?,
-            )
-        }
-        None => None,
-    };
+    let Outputs {
+        out,
+        hdr_file,
+        mut log,
+    } = open_outputs(&args)?;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IntervalReport>();
     opts.progress = Some(tx);
     let bar = progress_bar(&args);
@@ -175,9 +192,13 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
     if let (Some(e), Some(p)) = (log_error, log_path) {
         return Err(usage(format!("--hdr-log {}: {e}", p.display())));
     }
+    if let Some(f) = hdr_file {
+        f.commit()?;
+    }
     let json = crate::error::to_json_pretty("the load report", &report)? + "\n";
-    if let Some(p) = &args.out {
-        write_file(p, &json)?;
+    if let Some(mut f) = out {
+        f.write_all(json.as_bytes())?;
+        f.commit()?;
     }
     let text = match args.format {
         ProbeFormat::Json => json,
@@ -209,13 +230,6 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
         return Ok(Outcome::GateFailed);
     }
     Ok(Outcome::Success)
-}
-
-fn write_file(p: &Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(p, text).map_err(|source| CliError::Write {
-        path: p.to_path_buf(),
-        source,
-    })
 }
 
 /// A spinner on stderr with the latest interval, only on a terminal.

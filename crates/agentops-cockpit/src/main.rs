@@ -9,6 +9,7 @@ mod config;
 mod error;
 mod evidence;
 mod load;
+mod output;
 mod probe;
 mod render;
 
@@ -35,6 +36,12 @@ pub enum Outcome {
 /// the output is simply not wanted any more; other write errors exit 2.
 pub fn print_stdout(text: &str) -> Result<(), CliError> {
     use std::io::Write as _;
+    if STDOUT_CLOSED.load(std::sync::atomic::Ordering::Relaxed) && !text.is_empty() {
+        return Err(CliError::Write {
+            path: "<stdout>".into(),
+            source: std::io::Error::other("standard output is closed"),
+        });
+    }
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Write {
@@ -44,6 +51,30 @@ pub fn print_stdout(text: &str) -> Result<(), CliError> {
         _ => Ok(()),
     }
 }
+
+/// Whether standard output was closed when the process started (`>&-`).
+/// Rust's runtime reopens a closed descriptor 0–2 on `/dev/null`,
+/// read-write, before `main`, and writes to it then vanish; a shell's
+/// `>/dev/null` opens it write-only. So on Linux a stdout that is
+/// `/dev/null` opened read-write was closed, and printing a report to it is
+/// an error rather than a silent success.
+#[cfg(target_os = "linux")]
+fn stdout_was_closed() -> bool {
+    let is_null =
+        std::fs::read_link("/proc/self/fd/1").is_ok_and(|t| t == std::path::Path::new("/dev/null"));
+    let flags = std::fs::read_to_string("/proc/self/fdinfo/1")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("flags:"))
+                .and_then(|f| u32::from_str_radix(f.trim(), 8).ok())
+        });
+    // O_ACCMODE is 0o3, O_RDWR 0o2.
+    is_null && flags.is_some_and(|f| f & 0o3 == 0o2)
+}
+
+/// Whether standard output was closed when the process started.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 /// The exit code of a run: by its outcome, or by the error's class
 /// ([`CliError::exit_code`]), the error printed on stderr.
@@ -60,17 +91,32 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
     })
 }
 
+/// Log output on stderr. `-v`… raise the level of this project's crates
+/// only: a dependency's debug output (HTTP clients, the Kubernetes client)
+/// can print URLs and headers unredacted, so it stays at `warn` unless
+/// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
+    const OURS: [&str; 7] = [
+        "agentops_cockpit",
+        "cockpit_core",
+        "cockpit_probe",
+        "cockpit_stm",
+        "cockpit_k8s",
+        "cockpit_score",
+        "cockpit_testbed",
+    ];
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
     let default = if quiet {
-        "error"
+        "error".to_string()
     } else {
-        match verbose {
-            0 => "warn",
-            1 => "info",
-            2 => "debug",
-            _ => "trace",
-        }
+        let ours: Vec<String> = OURS.iter().map(|c| format!("{c}={level}")).collect();
+        format!("warn,{}", ours.join(","))
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
@@ -80,33 +126,48 @@ fn init_tracing(verbose: u8, quiet: bool) {
         .try_init();
 }
 
-/// A token cancelled on the first Ctrl-C (SIGINT); a second one exits at
-/// once. The handler is installed before this returns, so a signal that
-/// arrives while the command is starting is not lost.
+/// A token cancelled on the first SIGINT (Ctrl-C) or SIGTERM (what
+/// Kubernetes and CI runners send to stop a job): the command finishes
+/// with what was measured, writes it marked `interrupted`, cleans up (the
+/// State pillar deletes its check key) and exits 130. A second signal of
+/// either kind exits at once (130 for SIGINT, 143 for SIGTERM). The
+/// handlers are installed before this returns, so a signal that arrives
+/// while the command is starting is not lost.
 fn cancel_on_ctrl_c() -> CancellationToken {
     let token = CancellationToken::new();
     let t = token.clone();
     #[cfg(unix)]
-    let mut interrupts =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("cannot listen for Ctrl-C: {e}");
+    let (mut interrupts, mut terms) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(i), Ok(t)) => (i, t),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("cannot listen for Ctrl-C and SIGTERM: {e}");
                 return token;
             }
-        };
+        }
+    };
     tokio::spawn(async move {
+        // The exit code of a second signal: 128 + its number.
         #[cfg(unix)]
-        let mut next = async || interrupts.recv().await.is_some();
+        let mut next = async || {
+            tokio::select! {
+                i = interrupts.recv() => i.map(|()| ("Ctrl-C", 130)),
+                t = terms.recv() => t.map(|()| ("SIGTERM", 143)),
+            }
+        };
         #[cfg(not(unix))]
-        let next = async || tokio::signal::ctrl_c().await.is_ok();
-        if next().await {
+        let next = async || tokio::signal::ctrl_c().await.ok().map(|()| ("Ctrl-C", 130));
+        if let Some((name, _)) = next().await {
             eprintln!(
-                "interrupted: finishing with what was measured so far (Ctrl-C again to abort)"
+                "interrupted ({name}): finishing with what was measured so far (a second signal aborts)"
             );
             t.cancel();
-            if next().await {
-                std::process::exit(130);
+            if let Some((_, code)) = next().await {
+                std::process::exit(code);
             }
         }
     });
@@ -114,6 +175,8 @@ fn cancel_on_ctrl_c() -> CancellationToken {
 }
 
 fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    STDOUT_CLOSED.store(stdout_was_closed(), std::sync::atomic::Ordering::Relaxed);
     let cli = Cli::parse();
     init_tracing(cli.verbose, cli.quiet);
     let rt = match tokio::runtime::Builder::new_multi_thread()

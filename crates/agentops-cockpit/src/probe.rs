@@ -10,6 +10,7 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
     let Some(protocol) = args.protocol.endpoint_protocol() else {
         return redis(args, cancel).await;
     };
+    check_credentials(&args, protocol)?;
     let opts = ProbeOptions {
         samples: args.samples,
         concurrency: args.concurrency,
@@ -19,7 +20,7 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         max_line_bytes: args.max_line_bytes,
         system_prompt: args.system_prompt.clone(),
         cancel: cancel.clone(),
-        ..request_options(&args.request)
+        ..request_options(&args.request)?
     };
     let report = cockpit_probe::probe(&args.url, protocol, &opts).await?;
     let mut value = to_value("the probe report", &report)?;
@@ -68,6 +69,23 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
     Ok(Outcome::Success)
 }
 
+/// Headers go with http and openai only; credentials in the URL are not
+/// sent, which is said rather than left silent.
+fn check_credentials(args: &ProbeArgs, protocol: Protocol) -> Result<(), CliError> {
+    if protocol == Protocol::Grpc && !args.request.header.is_empty() {
+        return Err(CliError::Usage(
+            "-H/--header applies to http and openai; gRPC metadata is not sent".into(),
+        ));
+    }
+    if url::Url::parse(&args.url).is_ok_and(|u| !u.username().is_empty() || u.password().is_some())
+    {
+        eprintln!(
+            "warning: the user name and password in the URL are not sent; pass credentials with -H 'Authorization: …'"
+        );
+    }
+    Ok(())
+}
+
 /// `--protocol redis`: cockpit-stm's latency measurement (PING, and SET/GET
 /// on a key of its own, `cockpit-check:{uuid}`, deleted before it returns),
 /// one command at a time on one connection, like `redis-cli --latency`.
@@ -75,6 +93,11 @@ async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, Cl
     if args.concurrency > 1 || args.compare_reuse || args.compare_prefix {
         return Err(CliError::Usage(
             "--protocol redis measures one command at a time on one connection: -c, --compare-reuse and --compare-prefix do not apply".into(),
+        ));
+    }
+    if !args.request.header.is_empty() {
+        return Err(CliError::Usage(
+            "-H/--header applies to http and openai; a Redis password goes in the URL".into(),
         ));
     }
     // The deadline stops the run like Ctrl-C does: what was measured is reported.
@@ -138,8 +161,8 @@ impl ProtocolArg {
 }
 
 /// Probe options from the request flags `probe` and `load` share.
-pub fn request_options(r: &RequestArgs) -> ProbeOptions {
-    ProbeOptions {
+pub fn request_options(r: &RequestArgs) -> Result<ProbeOptions, CliError> {
+    Ok(ProbeOptions {
         http_version: match r.http_version {
             HttpVersionArg::Auto => HttpVersion::Auto,
             HttpVersionArg::Http1 => HttpVersion::Http1,
@@ -152,8 +175,9 @@ pub fn request_options(r: &RequestArgs) -> ProbeOptions {
         model: r.model.clone(),
         prompt: r.prompt.clone(),
         max_tokens: r.max_tokens,
+        headers: crate::cli::parse_headers(&r.header).map_err(CliError::Usage)?,
         ..ProbeOptions::default()
-    }
+    })
 }
 
 fn to_value<T: serde::Serialize>(what: &'static str, v: &T) -> Result<serde_json::Value, CliError> {

@@ -5,6 +5,8 @@
 //! Every struct rejects unknown keys, so a typo is an error with its file,
 //! line and column rather than a silent default.
 
+use std::collections::BTreeMap;
+
 use serde::Deserialize;
 
 /// The protocol an agent speaks.
@@ -31,8 +33,9 @@ pub enum SessionStore {
     InProcess,
 }
 
-/// One `[[agents]]` entry.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[agents]]` entry. Its `Debug` form redacts the URLs and every
+/// header value: the configuration may be logged, its secrets never.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentConfig {
     /// A unique name, used as the finding's subject.
@@ -59,6 +62,31 @@ pub struct AgentConfig {
     /// Where session memory lives, when declared.
     #[serde(default)]
     pub stm: Option<SessionStore>,
+    /// Extra request headers sent with every request to the agent
+    /// (`Authorization = "Bearer ${TOKEN}"`); values are secrets, shown
+    /// nowhere.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::redact_url);
+        let headers: BTreeMap<&str, &str> =
+            self.headers.keys().map(|k| (k.as_str(), "***")).collect();
+        f.debug_struct("AgentConfig")
+            .field("name", &self.name)
+            .field("endpoint", &crate::redact_url(&self.endpoint))
+            .field("protocol", &self.protocol)
+            .field("model", &self.model)
+            .field("zone", &self.zone)
+            .field("shadow_endpoint", &url(&self.shadow_endpoint))
+            .field("metrics_url", &url(&self.metrics_url))
+            .field("retrieval", &self.retrieval)
+            .field("stm", &self.stm)
+            .field("headers", &headers)
+            .finish()
+    }
 }
 
 /// The protocol a retrieval backend is called with in production.
@@ -72,8 +100,9 @@ pub enum RetrievalProtocol {
     Grpc,
 }
 
-/// One `[[retrieval]]` entry: a vector store the agents call.
-#[derive(Debug, Clone, Deserialize)]
+/// One `[[retrieval]]` entry: a vector store the agents call. Its `Debug`
+/// form redacts the URLs.
+#[derive(Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RetrievalConfig {
     pub name: String,
@@ -94,6 +123,21 @@ pub struct RetrievalConfig {
     pub query: String,
     #[serde(default = "default_top_k")]
     pub top_k: u32,
+}
+
+impl std::fmt::Debug for RetrievalConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let url = |u: &Option<String>| u.as_deref().map(crate::redact_url);
+        f.debug_struct("RetrievalConfig")
+            .field("name", &self.name)
+            .field("endpoint", &url(&self.endpoint))
+            .field("grpc_endpoint", &url(&self.grpc_endpoint))
+            .field("protocol", &self.protocol)
+            .field("zone", &self.zone)
+            .field("query", &self.query)
+            .field("top_k", &self.top_k)
+            .finish()
+    }
 }
 
 fn default_query() -> String {
@@ -171,10 +215,35 @@ mod tests {
             metrics_url: None,
             retrieval: None,
             stm: None,
+            headers: BTreeMap::new(),
         };
         assert_eq!(backends_of(&agent, &all).count(), 2);
         agent.retrieval = Some(vec!["b".into()]);
         let names: Vec<_> = backends_of(&agent, &all).map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn debug_shows_no_header_value_and_no_url_secret() {
+        let agent = AgentConfig {
+            name: "x".into(),
+            endpoint: "https://tok:pw%2Fx@h/v1?api_key=k3y".into(),
+            protocol: AgentProtocol::Openai,
+            model: None,
+            zone: None,
+            shadow_endpoint: Some("http://u:sh4dow@h/v1".into()),
+            metrics_url: None,
+            retrieval: None,
+            stm: None,
+            headers: BTreeMap::from([("Authorization".into(), "Bearer s3cr3t".into())]),
+        };
+        let shown = format!("{agent:?} {agent:#?}");
+        for secret in ["s3cr3t", "pw%2Fx", "k3y", "sh4dow", "tok"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(shown.contains("Authorization"), "{shown}");
+        let b = backend("v", Some("http://h/s?api_key=k3y"), Some("grpc://u:pw@h:1"));
+        let shown = format!("{b:?}");
+        assert!(!shown.contains("k3y") && !shown.contains("pw@"), "{shown}");
     }
 }

@@ -20,8 +20,9 @@ pub struct ToolInfo {
 /// with and the source revision it was taken in (schema 1.1).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Provenance {
-    /// SHA-256 (hex) of the effective configuration: the parsed, defaulted,
-    /// environment-expanded settings, so a change of any value changes it.
+    /// SHA-256 (hex) of the configuration file as written, before `${VAR}`
+    /// expansion: a secret's value never changes it (and cannot be guessed
+    /// from it). Without a file (the embedded testbed), of its settings.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config_sha256: Option<String>,
     /// The configuration file, as given; absent for the embedded testbed.

@@ -179,6 +179,10 @@ fn agent_options(
         warmup: s.warmup,
         timeout: s.timeout(),
         model: agent.model.clone(),
+        // Checked by whoever loaded the configuration; an invalid one is not sent.
+        headers: (agent.headers.iter())
+            .filter_map(|(k, v)| Some((k.parse().ok()?, v.parse().ok()?)))
+            .collect(),
         tls: tls.clone(),
         cancel: cancel.clone(),
         ..ProbeOptions::default()
@@ -279,6 +283,7 @@ pub(crate) mod fixtures {
             metrics_url: None,
             retrieval: None,
             stm: None,
+            headers: Default::default(),
         }
     }
 

@@ -208,6 +208,7 @@ mod tests {
             metrics_url: None,
             retrieval: None,
             stm: None,
+            headers: Default::default(),
         }
     }
 
