@@ -88,6 +88,8 @@ mod retrieval;
 mod sessions;
 mod stamps;
 
+pub mod hostile;
+
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;

@@ -387,9 +387,13 @@ pub struct LoadReport {
     /// Open loop: the schedule's seed (rerun with `--seed` to repeat it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// From the run's start to the last worker's stop.
+    /// The run's wall time, from its start to its end: an open loop runs
+    /// to its schedule's end (its duration, a sweep's steps) even when no
+    /// request is due near the end; a closed loop ends at its duration or
+    /// when its `max_requests` are done; Ctrl-C ends either early.
     pub elapsed_s: f64,
-    /// Open loop: scheduled requests per second of the run.
+    /// Open loop: the requests the schedule made due before the run's end
+    /// (sent or not), per second of `elapsed_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offered_rps: Option<f64>,
     /// Successful requests per second.

@@ -31,7 +31,7 @@ use crate::grpc::{GrpcPlan, GrpcWorker};
 use crate::http::HttpPlan;
 use crate::openai::{BodySource, OpenAiPlan, Scratch};
 use crate::options::HttpVersion;
-use crate::report::{ErrorKind, Stats};
+use crate::report::{ErrorKind, SampleResult, Stats};
 use crate::target::{Target, parse_target};
 use crate::{ProbeError, Protocol};
 
@@ -109,6 +109,7 @@ impl ClientPlan {
                     target,
                     tls,
                     timeout: r.timeout,
+                    idle: r.idle(),
                     reuse: true,
                     prompt: r.prompt.clone(),
                     system_prompt: r.system_prompt.clone().unwrap_or_default(),
@@ -556,7 +557,10 @@ async fn worker_main(
         tokio::select! {
             biased;
             () = run.cancel.cancelled() => { interrupted = true; break; }
-            r = set.join_next() => if r.is_none() { break },
+            // A closed loop ends when its connections are done (e.g. after
+            // `max_requests`); an open loop lasts its schedule's time even
+            // when no request is left to send (a rate below 1 per run).
+            _ = set.join_next(), if !set.is_empty() => if set.is_empty() && !sh.open { break },
             () = tokio::time::sleep_until(tick.min(end)) => {
                 if tokio::time::Instant::now() >= end {
                     break;
@@ -695,21 +699,19 @@ enum State {
     Grpc(GrpcWorker),
 }
 
-/// One request through the probe's own sample functions; the TTFT of a
-/// successful stream.
-async fn one(plan: &ClientPlan, st: &mut State, stats: &mut Stats, index: u32) -> Option<Duration> {
+/// One request through the probe's own sample functions: the TTFT of a
+/// successful stream, or the kind of the failure (counted, with its
+/// example, in `stats`).
+async fn one(plan: &ClientPlan, st: &mut State, stats: &mut Stats, index: u32) -> SampleResult {
     match (plan, st) {
-        (ClientPlan::Http(p), State::Http(slot)) => {
-            crate::http::sample(p, slot, stats, true).await;
-            None
-        }
+        (ClientPlan::Http(p), State::Http(slot)) => crate::http::sample(p, slot, stats, true).await,
         (ClientPlan::OpenAi(p), State::OpenAi(slot, scratch)) => {
             crate::openai::sample(p, slot, scratch, stats, index, true).await
         }
         (ClientPlan::Grpc(p), State::Grpc(g)) => {
             crate::grpc::sample(p, g, stats, index, true).await
         }
-        _ => None,
+        _ => unreachable!("the connection state is built from its plan"),
     }
 }
 
@@ -733,25 +735,17 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
         if !sh.open && send >= sh.end {
             break;
         }
-        let ok_before = stats.samples;
-        let errors_before = stats.errors;
         sh.sent(step, 0);
         let r = tokio::select! {
             biased;
             () = stop.cancelled() => None,
-            t = one(&run.plan, &mut st, &mut stats, id) => Some(t),
+            r = one(&run.plan, &mut st, &mut stats, id) => Some(r),
         };
-        let Some(ttft) = r else { break };
+        let Some(r) = r else { break };
         let done = Instant::now();
-        if stats.samples > ok_before {
-            sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0);
-        } else {
-            let kind = crate::report::ErrorKind::ALL
-                .iter()
-                .zip(stats.errors.iter().zip(errors_before.iter()))
-                .find(|(_, (a, b))| a > b)
-                .map_or(ErrorKind::Protocol, |(k, _)| *k);
-            sh.failed(step, None, kind, true);
+        match r {
+            Ok(ttft) => sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0),
+            Err(kind) => sh.failed(step, None, kind, true),
         }
     }
     sh.inner.borrow_mut().stats.probe.merge(stats);
