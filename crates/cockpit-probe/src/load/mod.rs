@@ -52,11 +52,11 @@
 //! (`in_flight_at_end`), scheduled requests never sent are counted
 //! (`unsent`).
 
+mod build;
 mod http1;
 mod interval;
 mod schedule;
 mod slo;
-mod sweep;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -208,6 +208,97 @@ impl RatePlan {
     }
 }
 
+/// How a run is paced, the way a command line says it: each part
+/// optional, their combinations checked when [`apply`](Pacing::apply)ed to
+/// [`LoadOptions`]. Errors name the part (`rate`, `step`, `duration`,
+/// `requests`).
+///
+/// ```
+/// use std::time::Duration;
+/// use cockpit_probe::load::{LoadOptions, Pacing, RatePlan};
+/// let mut o = LoadOptions::default();
+/// let sweep = Pacing { rate: Some("50:100:50".into()), step: Some(Duration::from_secs(5)), ..Pacing::default() };
+/// sweep.apply(&mut o).unwrap();
+/// assert!(matches!(o.rate, Some(RatePlan::Sweep { .. })));
+/// let no_step = Pacing { step: None, ..sweep.clone() };
+/// assert!(no_step.apply(&mut LoadOptions::default()).is_err());
+/// let sweep_with_duration = Pacing { duration: Some(Duration::from_secs(9)), ..sweep };
+/// assert!(sweep_with_duration.apply(&mut LoadOptions::default()).is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pacing {
+    /// `N` requests per second (open loop) or `A:B:STEP` (a sweep); `None`:
+    /// a closed loop.
+    pub rate: Option<String>,
+    /// How long each sweep step lasts (a sweep needs it; nothing else
+    /// takes it).
+    pub step: Option<Duration>,
+    /// How long a closed loop or a fixed rate lasts (a sweep lasts its
+    /// steps); `None`: the options' own.
+    pub duration: Option<Duration>,
+    /// A closed loop's request budget.
+    pub requests: Option<u64>,
+    /// Poisson arrivals (open loop only).
+    pub poisson: bool,
+    /// The open-loop schedule's seed.
+    pub seed: Option<u64>,
+}
+
+impl Pacing {
+    /// Check the combination and set `opts`' `rate`, `duration`,
+    /// `max_requests`, `arrival` and `seed`.
+    pub fn apply(&self, opts: &mut LoadOptions) -> Result<(), ProbeError> {
+        let bad = |name, reason: &str| {
+            Err(ProbeError::InvalidOption {
+                name,
+                reason: reason.to_string(),
+            })
+        };
+        let rate = match &self.rate {
+            None if self.step.is_some() => {
+                return bad("step", "needs a sweep: a rate A:B:STEP");
+            }
+            None => None,
+            Some(r) => {
+                let sweep = r.contains(':');
+                let step = match (sweep, self.step) {
+                    (true, Some(s)) => s,
+                    (true, None) => {
+                        return bad(
+                            "step",
+                            "a sweep (rate A:B:STEP) needs a step length, e.g. 20s",
+                        );
+                    }
+                    (false, Some(_)) => return bad("step", "applies to a sweep (rate A:B:STEP)"),
+                    (false, None) => Duration::ZERO,
+                };
+                if sweep && self.duration.is_some() {
+                    return bad(
+                        "duration",
+                        "does not apply to a sweep: it lasts its steps (step each)",
+                    );
+                }
+                if self.requests.is_some() {
+                    return bad("requests", "applies to a closed loop (no rate)");
+                }
+                Some(RatePlan::parse(r, step)?)
+            }
+        };
+        opts.rate = rate;
+        if let Some(d) = self.duration {
+            opts.duration = d;
+        }
+        opts.max_requests = self.requests;
+        opts.arrival = if self.poisson {
+            Arrival::Poisson
+        } else {
+            Arrival::Constant
+        };
+        opts.seed = self.seed;
+        Ok(())
+    }
+}
+
 /// What a load run does.
 #[derive(Debug, Clone)]
 pub struct LoadOptions {
@@ -290,6 +381,14 @@ impl LoadOptions {
                 "max_requests",
                 "applies to closed-loop runs only (no --rate)".into(),
             );
+        }
+        if self.rate.is_none() && (self.arrival == Arrival::Poisson || self.seed.is_some()) {
+            let name = if self.seed.is_some() {
+                "seed"
+            } else {
+                "poisson"
+            };
+            return bad(name, "needs an open loop: a rate".into());
         }
         if self.interval < Duration::from_millis(10) {
             return bad("interval", "must be at least 10ms".into());
@@ -454,6 +553,18 @@ impl LoadReport {
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
         self.errors.get(&kind).copied().unwrap_or(0)
     }
+
+    /// The target could not be reached at all: no request succeeded, some
+    /// failed, and every failure was one of reaching it (DNS, connect, TLS)
+    /// rather than of its answers.
+    pub fn unreachable(&self) -> bool {
+        self.requests.ok == 0
+            && self.requests.errors > 0
+            && self
+                .errors
+                .keys()
+                .all(|k| matches!(k, ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Tls))
+    }
 }
 
 /// Run load against `url` as `opts` says. Errors only for what is wrong
@@ -503,5 +614,5 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
     let out =
         tracing::Instrument::instrument(worker::execute(run.clone(), opts.progress.clone()), span)
             .await;
-    Ok(sweep::build_report(target, opts, &run, out))
+    Ok(build::build_report(target, opts, &run, out))
 }
