@@ -250,3 +250,85 @@ async fn a_closed_stdout_does_not_panic() {
     }
     tb.shutdown().await;
 }
+
+/// `probe --timeout` against streams that never end or never progress:
+/// each request ends as a `timeout` error, well before the run's deadline,
+/// and the exit says what the data says (3: no sample succeeded), never 130.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_that_never_end_are_timeouts_not_interruptions() {
+    use cockpit_testbed::hostile::{Behaviour, HostileHttp};
+    let hang_guard = std::time::Duration::from_secs(60);
+    for b in [
+        Behaviour::EndlessTokens,
+        Behaviour::EndlessComments,
+        Behaviour::EndlessLine,
+        Behaviour::Drip,
+        Behaviour::NoHead,
+        Behaviour::HeadDrip,
+    ] {
+        let server = HostileHttp::start(b).await.expect("hostile server");
+        let url = server.openai_url();
+        let args = [
+            "probe",
+            &url,
+            "--protocol",
+            "openai",
+            "--timeout",
+            "2s",
+            "-n",
+            "2",
+            "-c",
+            "2",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+        ];
+        let child = command(&args, &Opts::default()).spawn().expect("spawn");
+        let out = wait(child, hang_guard).await;
+        out.assert_code(3);
+        let v = out.json();
+        assert_eq!(v["errors"]["timeout"], 2, "{b:?}: {v:#}");
+        assert_eq!(v["interrupted"], false, "{b:?}");
+        assert_eq!(v["deadline_reached"], false, "{b:?}");
+        assert!(
+            out.stderr.contains("no successful sample"),
+            "{b:?}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A run deadline reached without Ctrl-C is reported as such (what was
+/// left is counted), and is not exit 130.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_is_not_an_interruption() {
+    use cockpit_testbed::hostile::{Behaviour, HostileHttp};
+    let server = HostileHttp::start(Behaviour::EndlessTokens)
+        .await
+        .expect("hostile server");
+    let url = server.openai_url();
+    let args = [
+        "probe",
+        &url,
+        "--protocol",
+        "openai",
+        "--timeout",
+        "30s",
+        "--deadline",
+        "2s",
+        "-n",
+        "2",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ];
+    let child = command(&args, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, std::time::Duration::from_secs(60)).await;
+    out.assert_code(3);
+    let v = out.json();
+    assert_eq!(v["deadline_reached"], true, "{v:#}");
+    assert_eq!(v["interrupted"], false, "{v:#}");
+    assert_eq!(v["unfinished"], 2, "{v:#}");
+}
