@@ -196,3 +196,55 @@ pub fn evaluate(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::checks::fixtures::{backend, report};
+    use crate::report::Metric;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::RetrievalProtocol;
+
+    fn flat(v: f64, n: usize) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    #[test]
+    fn protocol_tax_is_measured_not_assumed() {
+        let t = Thresholds::default();
+        let rest = Ok(report(Metric::E2e, &flat(6.0, 50), 0, ErrorKind::Timeout));
+        let grpc = Ok(report(Metric::E2e, &flat(3.0, 50), 0, ErrorKind::Timeout));
+        // The agent uses REST and REST is 2× slower: warn, with the tax.
+        let f = evaluate(
+            &backend(true, true, Some(RetrievalProtocol::Http)),
+            Some(&rest),
+            Some(&grpc),
+            true,
+            &t,
+        );
+        assert_eq!(f.status, Status::Warn);
+        let ratio = f.measurement("rest_over_grpc_ratio").unwrap().value;
+        assert!((ratio - 2.0).abs() < 0.01, "{ratio}");
+        assert!((f.measurement("protocol_tax").unwrap().value - 3.0).abs() < 0.01);
+        // The agent uses gRPC: pass, same measurements.
+        let f = evaluate(
+            &backend(true, true, Some(RetrievalProtocol::Grpc)),
+            Some(&rest),
+            Some(&grpc),
+            true,
+            &t,
+        );
+        assert_eq!(f.status, Status::Pass);
+        assert!(f.measurement("rest_over_grpc_ratio").is_some());
+        // REST only, behind a streaming agent: warn, and no ratio invented.
+        let f = evaluate(&backend(true, false, None), Some(&rest), None, true, &t);
+        assert_eq!(f.status, Status::Warn);
+        assert!(f.summary.contains("REST-only"));
+        assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        // Neither answered.
+        let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
+        let f = evaluate(&backend(true, false, None), Some(&down), None, true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
+    }
+}

@@ -1,15 +1,16 @@
-//! From what the workers measured to the [`LoadReport`]: overall figures,
-//! SLO verdicts, sweep steps and the knee.
+//! Builds the [`LoadReport`] of every mode (closed loop, open loop,
+//! sweep) from what the workers measured: overall figures, SLO verdicts,
+//! sweep steps and the knee, errors, methods.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use cockpit_core::Distribution;
+use cockpit_core::{Distribution, LatencySummary};
 
 use super::worker::{Outcome, Run, StepStats};
 use super::{LoadMode, LoadOptions, LoadReport, RequestCounts, SloInputs, StepReport};
-use crate::report::Metric;
-use crate::{ErrorKind, Protocol};
+use crate::report::{Metric, Stats};
+use crate::{ErrorKind, Protocol, RateSummary};
 
 fn latency_method(mode: LoadMode, path: &str) -> String {
     let end = match path {
@@ -42,7 +43,7 @@ fn slo_inputs<'a>(
     st: &'a StepStats,
     elapsed: Duration,
     open: bool,
-    streams: Option<&'a crate::report::Stats>,
+    streams: Option<&'a Stats>,
 ) -> SloInputs<'a> {
     SloInputs {
         latency: &st.latency,
@@ -60,6 +61,8 @@ fn slo_inputs<'a>(
     }
 }
 
+/// The report of a run, whatever its mode: overall figures and SLOs, the
+/// sweep's steps and knee, errors, and the methods of what was measured.
 pub(crate) fn build_report(
     target: String,
     opts: &LoadOptions,
@@ -74,122 +77,18 @@ pub(crate) fn build_report(
     let mut all = StepStats::merged(&s.steps);
     let open = mode != LoadMode::Closed;
     let probe = &s.probe;
-    let dist = |m: Metric| Some(&probe.dists[m as usize]).filter(|d| !d.is_empty());
-    let streaming = matches!(opts.protocol, Protocol::OpenAi | Protocol::Grpc);
-    let slos: Vec<_> = opts
-        .slos
-        .iter()
-        .map(|x| x.evaluate(&slo_inputs(&all, elapsed, open, streaming.then_some(probe))))
-        .collect();
+    let streams = matches!(opts.protocol, Protocol::OpenAi | Protocol::Grpc).then_some(probe);
+    let slos = evaluate(opts, &slo_inputs(&all, elapsed, open, streams));
     let slo_pass = slos.iter().all(|r| r.pass);
-
-    let mut steps = Vec::new();
-    let mut knee = None;
-    if mode == LoadMode::Sweep {
-        let mut from = Duration::ZERO;
-        for (i, st) in s.steps.iter().enumerate() {
-            let Some(rs) = run.steps.get(i) else { break };
-            let in_step = elapsed.saturating_sub(from).min(rs.duration);
-            from += rs.duration;
-            if in_step.is_zero() {
-                break;
-            }
-            let step_secs = in_step.as_secs_f64();
-            // The step's SLOs use its own latencies and counts; the
-            // streaming distributions are the run's (not split per step).
-            let results: Vec<_> = opts
-                .slos
-                .iter()
-                .map(|x| x.evaluate(&slo_inputs(st, in_step, open, streaming.then_some(probe))))
-                .collect();
-            let achieved = st.ok as f64 / step_secs;
-            let ok = holds(
-                (!results.is_empty()).then(|| results.iter().all(|r| r.pass)),
-                rs.rate,
-                achieved,
-                st.ok,
-                st.errors,
-            );
-            if ok {
-                knee = Some(knee.map_or(rs.rate, |k: f64| k.max(rs.rate)));
-            }
-            steps.push(StepReport {
-                offered_rps: rs.rate,
-                achieved_rps: achieved,
-                requests: RequestCounts {
-                    sent: st.sent,
-                    ok: st.ok,
-                    errors: st.errors,
-                    ..RequestCounts::default()
-                },
-                latency: st.latency.summary(),
-                service: st.service.summary(),
-                dispatch_lag: st.lag.summary(),
-                slos: results,
-                holds: ok,
-            });
-        }
-    }
-
-    let mut errors = BTreeMap::new();
-    let mut error_examples = BTreeMap::new();
-    for (i, k) in ErrorKind::ALL.iter().enumerate() {
-        if probe.errors[i] > 0 {
-            errors.insert(*k, probe.errors[i]);
-        }
-        if let Some(e) = &probe.examples[i] {
-            error_examples.insert(*k, e.clone());
-        }
-    }
+    let (steps, knee) = if mode == LoadMode::Sweep {
+        sweep_steps(opts, run, &s.steps, elapsed, streams)
+    } else {
+        (Vec::new(), None)
+    };
+    let (errors, error_examples) = error_maps(probe);
     let path = run.plan.path_name();
-    let mut methods = BTreeMap::new();
-    let n = all.latency.count();
-    methods.insert(
-        "latency",
-        format!("{}; {n} samples", latency_method(mode, path)),
-    );
-    if open {
-        methods.insert(
-            "service",
-            format!("client-side, from the instant before the request is written to the end of the response, per successful request; {n} samples"),
-        );
-        methods.insert(
-            "dispatch_lag",
-            format!("client-side, from the intended send time to the instant before the request is written; {n} samples"),
-        );
-    }
-    let stream_method = |name: &'static str| match opts.protocol {
-        Protocol::Grpc => crate::grpc::method_text(name),
-        _ => crate::openai::method_text(name),
-    };
-    let summary = |m: Metric, methods: &mut BTreeMap<&'static str, String>| {
-        let d = dist(m)?;
-        if let Some(t) = stream_method(m.name()) {
-            methods.insert(m.name(), format!("{t}; {} samples", d.count()));
-        }
-        Some(d.summary())
-    };
-    let ttft = summary(Metric::Ttft, &mut methods);
-    let itl = summary(Metric::Itl, &mut methods);
-    let tpot = summary(Metric::Tpot, &mut methods);
-    let output_tokens_per_s = (probe.rate.count() > 0).then(|| {
-        if let Some(t) = stream_method("output_tokens_per_s") {
-            methods.insert(
-                "output_tokens_per_s",
-                format!("{t}; {} samples", probe.rate.count()),
-            );
-        }
-        probe.rate.summary()
-    });
-    if !run.bounds.is_empty() {
-        methods.insert(
-            "goodput_rps",
-            format!(
-                "successful requests whose own latency / service / TTFT met every percentile or max SLO bound, per second of the run; {} of {} requests",
-                all.good, all.ok
-            ),
-        );
-    }
+    let mut methods = request_methods(mode, path, &all, run);
+    let streamed = stream_summaries(opts.protocol, probe, &mut methods);
     let scheduled = open.then_some(all.sent + s.unsent);
     let latency_dist = std::mem::take(&mut all.latency);
     let service_dist = if open {
@@ -225,10 +124,10 @@ pub(crate) fn build_report(
         latency: latency_dist.summary(),
         service: open.then(|| service_dist.summary()),
         dispatch_lag: open.then(|| all.lag.summary()),
-        ttft,
-        itl,
-        tpot,
-        output_tokens_per_s,
+        ttft: streamed.ttft,
+        itl: streamed.itl,
+        tpot: streamed.tpot,
+        output_tokens_per_s: streamed.output_tokens_per_s,
         goodput_rps: (!run.bounds.is_empty()).then(|| per_s(all.good)),
         slos,
         slo_pass,
@@ -239,6 +138,161 @@ pub(crate) fn build_report(
         methods,
         latency_dist,
         service_dist,
+    }
+}
+
+/// Every SLO of the run, evaluated on `inputs`.
+fn evaluate(opts: &LoadOptions, inputs: &SloInputs<'_>) -> Vec<super::SloResult> {
+    opts.slos.iter().map(|x| x.evaluate(inputs)).collect()
+}
+
+/// Each sweep step that ran, with its SLOs and whether it held; and the
+/// knee, the highest rate of a step that held.
+fn sweep_steps(
+    opts: &LoadOptions,
+    run: &Run,
+    stats: &[StepStats],
+    elapsed: Duration,
+    streams: Option<&Stats>,
+) -> (Vec<StepReport>, Option<f64>) {
+    let mut steps = Vec::new();
+    let mut knee = None;
+    let mut from = Duration::ZERO;
+    for (st, rs) in stats.iter().zip(&run.steps) {
+        let in_step = elapsed.saturating_sub(from).min(rs.duration);
+        from += rs.duration;
+        if in_step.is_zero() {
+            break;
+        }
+        // The step's SLOs use its own latencies and counts; the
+        // streaming distributions are the run's (not split per step).
+        let results = evaluate(opts, &slo_inputs(st, in_step, true, streams));
+        let achieved = st.ok as f64 / in_step.as_secs_f64();
+        let ok = holds(
+            (!results.is_empty()).then(|| results.iter().all(|r| r.pass)),
+            rs.rate,
+            achieved,
+            st.ok,
+            st.errors,
+        );
+        if ok {
+            knee = Some(knee.map_or(rs.rate, |k: f64| k.max(rs.rate)));
+        }
+        steps.push(StepReport {
+            offered_rps: rs.rate,
+            achieved_rps: achieved,
+            requests: RequestCounts {
+                sent: st.sent,
+                ok: st.ok,
+                errors: st.errors,
+                ..RequestCounts::default()
+            },
+            latency: st.latency.summary(),
+            service: st.service.summary(),
+            dispatch_lag: st.lag.summary(),
+            slos: results,
+            holds: ok,
+        });
+    }
+    (steps, knee)
+}
+
+type ErrorMaps = (BTreeMap<ErrorKind, u64>, BTreeMap<ErrorKind, String>);
+
+/// Failures by kind, and one example of each.
+fn error_maps(probe: &Stats) -> ErrorMaps {
+    let mut errors = BTreeMap::new();
+    let mut examples = BTreeMap::new();
+    for (i, k) in ErrorKind::ALL.iter().enumerate() {
+        if probe.errors[i] > 0 {
+            errors.insert(*k, probe.errors[i]);
+        }
+        if let Some(e) = &probe.examples[i] {
+            examples.insert(*k, e.clone());
+        }
+    }
+    (errors, examples)
+}
+
+/// The methods of the request-level figures: latency, and in open loop
+/// service time and dispatch lag; goodput when SLOs bound requests.
+fn request_methods(
+    mode: LoadMode,
+    path: &str,
+    all: &StepStats,
+    run: &Run,
+) -> BTreeMap<&'static str, String> {
+    let mut methods = BTreeMap::new();
+    let n = all.latency.count();
+    methods.insert(
+        "latency",
+        format!("{}; {n} samples", latency_method(mode, path)),
+    );
+    if mode != LoadMode::Closed {
+        methods.insert(
+            "service",
+            format!("client-side, from the instant before the request is written to the end of the response, per successful request; {n} samples"),
+        );
+        methods.insert(
+            "dispatch_lag",
+            format!("client-side, from the intended send time to the instant before the request is written; {n} samples"),
+        );
+    }
+    if !run.bounds.is_empty() {
+        methods.insert(
+            "goodput_rps",
+            format!(
+                "successful requests whose own latency / service / TTFT met every percentile or max SLO bound, per second of the run; {} of {} requests",
+                all.good, all.ok
+            ),
+        );
+    }
+    methods
+}
+
+/// The streaming figures of a run (openai, grpc).
+struct Streamed {
+    ttft: Option<LatencySummary>,
+    itl: Option<LatencySummary>,
+    tpot: Option<LatencySummary>,
+    output_tokens_per_s: Option<RateSummary>,
+}
+
+/// Summaries of the streaming distributions that took samples, each with
+/// its method.
+fn stream_summaries(
+    protocol: Protocol,
+    probe: &Stats,
+    methods: &mut BTreeMap<&'static str, String>,
+) -> Streamed {
+    let stream_method = |name: &'static str| match protocol {
+        Protocol::Grpc => crate::grpc::method_text(name),
+        _ => crate::openai::method_text(name),
+    };
+    let mut summary = |m: Metric| {
+        let d = Some(&probe.dists[m as usize]).filter(|d| !d.is_empty())?;
+        if let Some(t) = stream_method(m.name()) {
+            methods.insert(m.name(), format!("{t}; {} samples", d.count()));
+        }
+        Some(d.summary())
+    };
+    let ttft = summary(Metric::Ttft);
+    let itl = summary(Metric::Itl);
+    let tpot = summary(Metric::Tpot);
+    let output_tokens_per_s = (probe.rate.count() > 0).then(|| {
+        if let Some(t) = stream_method("output_tokens_per_s") {
+            methods.insert(
+                "output_tokens_per_s",
+                format!("{t}; {} samples", probe.rate.count()),
+            );
+        }
+        probe.rate.summary()
+    });
+    Streamed {
+        ttft,
+        itl,
+        tpot,
+        output_tokens_per_s,
     }
 }
 

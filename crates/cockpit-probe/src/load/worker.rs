@@ -480,36 +480,25 @@ impl Shared {
     }
 }
 
+/// One worker: connect (lean path), wait for the common start, run its
+/// connections while sending an interval summary per tick, stop at the
+/// run's end (or the cancel), and return its tallies.
 async fn worker_main(
     w: usize,
     run: Arc<Run>,
-    mut start_rx: watch::Receiver<Option<Instant>>,
+    start_rx: watch::Receiver<Option<Instant>>,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> WorkerStats {
     let n_steps = run.steps.len().max(1);
     let mine = (0..run.connections as usize)
         .filter(|c| c % run.workers == w)
         .count();
-    // Connect first (like wrk), so the run measures requests, not handshakes.
-    let mut pre: Vec<Option<Http1Conn>> = Vec::new();
-    if let ClientPlan::Lean { addrs, target, .. } = &run.plan {
-        let all = futures_util::future::join_all(
-            (0..mine).map(|_| Http1Conn::connect(addrs, run.timeout, &target.redacted)),
-        )
-        .await;
-        pre = all.into_iter().map(Result::ok).collect();
-    }
+    let pre = preconnect(&run, mine).await;
     let _ = tx.send(Msg::Ready);
-    let start = tokio::select! {
-        r = start_rx.wait_for(Option::is_some) => match r {
-            Ok(v) => v.unwrap_or_else(Instant::now),
-            Err(_) => Instant::now(),
-        },
-        () = run.cancel.cancelled() => {
-            let mut s = WorkerStats::new(n_steps);
-            s.interrupted = true;
-            return s;
-        }
+    let Some(start) = wait_for_start(start_rx, &run.cancel).await else {
+        let mut s = WorkerStats::new(n_steps);
+        s.interrupted = true;
+        return s;
     };
     let schedule = run
         .open()
@@ -528,6 +517,67 @@ async fn worker_main(
         open: run.open(),
     });
     let stop = CancellationToken::new();
+    let mut set = spawn_connections(&sh, &run, &stop, w, mine, pre);
+    let (index, interrupted) = drive(&sh, &run, &mut set, &tx).await;
+    let stopped = start.elapsed().min(run.end);
+    stop.cancel();
+    if matches!(run.plan, ClientPlan::Lean { .. }) {
+        set.abort_all();
+    }
+    while set.join_next().await.is_some() {}
+    let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
+    let _ = tx.send(Msg::Interval {
+        index,
+        end: stopped,
+        acc,
+    });
+    let mut stats = std::mem::replace(&mut sh.inner.borrow_mut().stats, WorkerStats::new(0));
+    stats.in_flight_at_end = sh.in_flight.get();
+    stats.stopped_at = stopped;
+    stats.interrupted = interrupted;
+    if let Some(origin) = origin {
+        stats.unsent = unsent(origin, stopped, &stats);
+    }
+    stats
+}
+
+/// Lean path: open this worker's connections before the run (like wrk),
+/// so the run measures requests, not handshakes. A failed connect leaves
+/// `None`: the connection retries on its first request.
+async fn preconnect(run: &Run, mine: usize) -> Vec<Option<Http1Conn>> {
+    let ClientPlan::Lean { addrs, target, .. } = &run.plan else {
+        return Vec::new();
+    };
+    let all = futures_util::future::join_all(
+        (0..mine).map(|_| Http1Conn::connect(addrs, run.timeout, &target.redacted)),
+    )
+    .await;
+    all.into_iter().map(Result::ok).collect()
+}
+
+/// The run's common start, or `None` when cancelled first.
+async fn wait_for_start(
+    mut start_rx: watch::Receiver<Option<Instant>>,
+    cancel: &CancellationToken,
+) -> Option<Instant> {
+    tokio::select! {
+        r = start_rx.wait_for(Option::is_some) => Some(match r {
+            Ok(v) => v.unwrap_or_else(Instant::now),
+            Err(_) => Instant::now(),
+        }),
+        () = cancel.cancelled() => None,
+    }
+}
+
+/// Start this worker's connection tasks (`mine` of them).
+fn spawn_connections(
+    sh: &Rc<Shared>,
+    run: &Arc<Run>,
+    stop: &CancellationToken,
+    w: usize,
+    mine: usize,
+    mut pre: Vec<Option<Http1Conn>>,
+) -> JoinSet<()> {
     let lean = matches!(run.plan, ClientPlan::Lean { .. });
     let mut set = JoinSet::new();
     for i in 0..mine {
@@ -543,10 +593,21 @@ async fn worker_main(
             ));
         }
     }
-    drop(pre);
+    set
+}
+
+/// Until the run's end (or the cancel): send an interval summary at each
+/// tick. Returns the next interval's index and whether the run was
+/// cancelled.
+async fn drive(
+    sh: &Shared,
+    run: &Run,
+    set: &mut JoinSet<()>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> (u64, bool) {
+    let start = sh.start;
     let end = tokio::time::Instant::from_std(sh.end);
     let mut index = 0u64;
-    let mut interrupted = false;
     loop {
         let tick = tokio::time::Instant::from_std(
             start
@@ -556,14 +617,16 @@ async fn worker_main(
         );
         tokio::select! {
             biased;
-            () = run.cancel.cancelled() => { interrupted = true; break; }
+            () = run.cancel.cancelled() => return (index, true),
             // A closed loop ends when its connections are done (e.g. after
             // `max_requests`); an open loop lasts its schedule's time even
             // when no request is left to send (a rate below 1 per run).
-            _ = set.join_next(), if !set.is_empty() => if set.is_empty() && !sh.open { break },
+            _ = set.join_next(), if !set.is_empty() => if set.is_empty() && !sh.open {
+                return (index, false);
+            },
             () = tokio::time::sleep_until(tick.min(end)) => {
                 if tokio::time::Instant::now() >= end {
-                    break;
+                    return (index, false);
                 }
                 let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
                 let _ = tx.send(Msg::Interval { index, end: start.elapsed().min(run.end), acc });
@@ -571,32 +634,16 @@ async fn worker_main(
             }
         }
     }
-    let stopped = start.elapsed().min(run.end);
-    stop.cancel();
-    if lean {
-        set.abort_all();
-    }
-    while set.join_next().await.is_some() {}
-    let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
-    let _ = tx.send(Msg::Interval {
-        index,
-        end: stopped,
-        acc,
-    });
-    let mut stats = std::mem::replace(&mut sh.inner.borrow_mut().stats, WorkerStats::new(0));
-    stats.in_flight_at_end = sh.in_flight.get();
-    stats.stopped_at = stopped;
-    stats.interrupted = interrupted;
-    // Unsent = due before the stop but never sent. Counted from the whole
-    // schedule rather than from what is left of it, because a connection may
-    // have taken an item and been stopped while waiting for its time or
-    // connecting: that item is neither sent nor left in the schedule.
-    if let Some(origin) = origin {
-        let due = origin.take_while(|i| i.offset < stopped).count() as u64;
-        let sent: u64 = stats.steps.iter().map(|s| s.sent).sum();
-        stats.unsent = due.saturating_sub(sent);
-    }
-    stats
+}
+
+/// Open loop: requests due before the stop but never sent. Counted from
+/// the whole schedule rather than from what is left of it, because a
+/// connection may have taken an item and been stopped while waiting for its
+/// time or connecting: that item is neither sent nor left in the schedule.
+fn unsent(origin: Schedule, stopped: Duration, stats: &WorkerStats) -> u64 {
+    let due = origin.take_while(|i| i.offset < stopped).count() as u64;
+    let sent: u64 = stats.steps.iter().map(|s| s.sent).sum();
+    due.saturating_sub(sent)
 }
 
 /// The next request of a connection: its intended send instant (open
