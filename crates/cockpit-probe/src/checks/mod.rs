@@ -57,63 +57,12 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         ca_file: cfg.probe.ca_file.clone(),
         insecure_skip_verify: !cfg.probe.tls_verify,
     };
-
     for agent in &cfg.agents {
         if cancel.is_cancelled() {
             out.interrupted = true;
             return out;
         }
-        let protocol = crate::Protocol::from(agent.protocol);
-        let base = agent_options(agent, &cfg.probe, &tls, cancel);
-
-        // CMP-TTR first: the first request of this audit to the agent.
-        out.subjects += 1;
-        let first = crate::probe(
-            &agent.endpoint,
-            protocol,
-            &ProbeOptions {
-                samples: 1,
-                warmup: 0,
-                concurrency: 1,
-                ..base.clone()
-            },
-        )
-        .await;
-        let main = crate::probe(&agent.endpoint, protocol, &base).await;
-        let reached =
-            matches!(&first, Ok(r) if r.samples > 0) || matches!(&main, Ok(r) if r.samples > 0);
-        if reached {
-            out.reached += 1;
-        }
-        if cancel.is_cancelled() {
-            out.interrupted = true;
-        }
-        out.findings
-            .push(ttr::evaluate(agent, &first, &main, &cfg.thresholds));
-        out.findings.push(ttft::evaluate(
-            agent,
-            &agent.name,
-            &agent.endpoint,
-            &main,
-            &cfg.thresholds,
-        ));
-
-        if let Some(shadow) = &agent.shadow_endpoint {
-            let r = tally(&mut out, crate::probe(shadow, protocol, &base).await);
-            out.findings.push(ttft::evaluate(
-                agent,
-                &format!("{} (shadow)", agent.name),
-                shadow,
-                &r,
-                &cfg.thresholds,
-            ));
-        }
-
-        if let Some(url) = &agent.metrics_url {
-            out.findings
-                .push(obs::audit(agent, url, cfg.probe.timeout(), &tls).await);
-        }
-
+        audit_agent(agent, cfg, &tls, cancel, &mut out).await;
         for backend in backends_of(agent, &cfg.retrieval) {
             if cancel.is_cancelled() {
                 out.interrupted = true;
@@ -123,48 +72,116 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
                 .push(zone::audit(agent, backend, cfg, cancel).await);
         }
     }
-
     for backend in &cfg.retrieval {
         if cancel.is_cancelled() {
             out.interrupted = true;
             return out;
         }
-        let streaming = cfg.agents.iter().any(|a| {
-            a.protocol != AgentProtocol::Http
-                && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
-        });
-        let rest = match &backend.endpoint {
-            Some(url) => Some(tally(
-                &mut out,
-                protocol::measure_rest(url, backend, &cfg.probe, &tls, cancel).await,
-            )),
-            None => None,
-        };
-        let grpc = match &backend.grpc_endpoint {
-            Some(url) => Some(tally(
-                &mut out,
-                protocol::measure_grpc(url, backend, &cfg.probe, &tls, cancel).await,
-            )),
-            None => None,
-        };
-        let production = match backend.production_protocol() {
-            RetrievalProtocol::Grpc => grpc.as_ref(),
-            _ => rest.as_ref(),
-        };
-        out.findings
-            .push(tail::evaluate(backend, production, &cfg.thresholds));
-        out.findings.push(protocol::evaluate(
-            backend,
-            rest.as_ref(),
-            grpc.as_ref(),
-            streaming,
-            &cfg.thresholds,
-        ));
-        if cancel.is_cancelled() {
-            out.interrupted = true;
-        }
+        audit_backend(backend, cfg, &tls, cancel, &mut out).await;
     }
     out
+}
+
+/// One agent: CMP-TTR from its first request, NET-TTFT (and its shadow's),
+/// OBS-TTFT when it has a metrics URL.
+async fn audit_agent(
+    agent: &AgentConfig,
+    cfg: &NetworkAuditConfig,
+    tls: &TlsOptions,
+    cancel: &CancellationToken,
+    out: &mut AuditOutcome,
+) {
+    let protocol = crate::Protocol::from(agent.protocol);
+    let base = agent_options(agent, &cfg.probe, tls, cancel);
+    // CMP-TTR first: the first request of this audit to the agent.
+    out.subjects += 1;
+    let first = crate::probe(
+        &agent.endpoint,
+        protocol,
+        &ProbeOptions {
+            samples: 1,
+            warmup: 0,
+            concurrency: 1,
+            ..base.clone()
+        },
+    )
+    .await;
+    let main = crate::probe(&agent.endpoint, protocol, &base).await;
+    let answered = |r: &Result<ProbeReport, crate::ProbeError>| matches!(r, Ok(r) if r.samples > 0);
+    if answered(&first) || answered(&main) {
+        out.reached += 1;
+    }
+    if cancel.is_cancelled() {
+        out.interrupted = true;
+    }
+    out.findings
+        .push(ttr::evaluate(agent, &first, &main, &cfg.thresholds));
+    out.findings.push(ttft::evaluate(
+        agent,
+        &agent.name,
+        &agent.endpoint,
+        &main,
+        &cfg.thresholds,
+    ));
+    if let Some(shadow) = &agent.shadow_endpoint {
+        let r = tally(out, crate::probe(shadow, protocol, &base).await);
+        out.findings.push(ttft::evaluate(
+            agent,
+            &format!("{} (shadow)", agent.name),
+            shadow,
+            &r,
+            &cfg.thresholds,
+        ));
+    }
+    if let Some(url) = &agent.metrics_url {
+        out.findings
+            .push(obs::audit(agent, url, cfg.probe.timeout(), tls).await);
+    }
+}
+
+/// One retrieval backend: NET-TAIL on the protocol the agents use, and
+/// NET-PROTO from both protocols when both are configured.
+async fn audit_backend(
+    backend: &RetrievalConfig,
+    cfg: &NetworkAuditConfig,
+    tls: &TlsOptions,
+    cancel: &CancellationToken,
+    out: &mut AuditOutcome,
+) {
+    let streaming = cfg.agents.iter().any(|a| {
+        a.protocol != AgentProtocol::Http
+            && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
+    });
+    let rest = match &backend.endpoint {
+        Some(url) => Some(tally(
+            out,
+            protocol::measure_rest(url, backend, &cfg.probe, tls, cancel).await,
+        )),
+        None => None,
+    };
+    let grpc = match &backend.grpc_endpoint {
+        Some(url) => Some(tally(
+            out,
+            protocol::measure_grpc(url, backend, &cfg.probe, tls, cancel).await,
+        )),
+        None => None,
+    };
+    let production = match backend.production_protocol() {
+        RetrievalProtocol::Grpc => grpc.as_ref(),
+        _ => rest.as_ref(),
+    };
+    out.findings
+        .push(tail::evaluate(backend, production, &cfg.thresholds));
+    out.findings.push(protocol::evaluate(
+        backend,
+        rest.as_ref(),
+        grpc.as_ref(),
+        streaming,
+        &cfg.thresholds,
+    ));
+    if cancel.is_cancelled() {
+        out.interrupted = true;
+    }
 }
 
 fn agent_options(

@@ -498,26 +498,32 @@ enum ChunkState {
 }
 
 impl Chunked {
+    /// One byte of a chunk-size line.
+    fn size_byte(&mut self, b: u8) -> Result<(), ()> {
+        match b {
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                let d = u64::from((b as char).to_digit(16).ok_or(())?);
+                self.size = self
+                    .size
+                    .checked_mul(16)
+                    .and_then(|s| s.checked_add(d))
+                    .ok_or(())?;
+                self.digits = true;
+            }
+            b';' | b' ' | b'\t' if self.digits => self.state = ChunkState::Ext,
+            b'\r' if self.digits => self.state = ChunkState::SizeLf,
+            _ => return Err(()),
+        }
+        Ok(())
+    }
+
     /// Feed bytes; `Ok(Some(n))` when the body ended after `n` of them.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, ()> {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
             match self.state {
-                ChunkState::Size => match b {
-                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        let d = (b as char).to_digit(16).ok_or(())? as u64;
-                        self.size = self
-                            .size
-                            .checked_mul(16)
-                            .and_then(|s| s.checked_add(d))
-                            .ok_or(())?;
-                        self.digits = true;
-                    }
-                    b';' | b' ' | b'\t' if self.digits => self.state = ChunkState::Ext,
-                    b'\r' if self.digits => self.state = ChunkState::SizeLf,
-                    _ => return Err(()),
-                },
+                ChunkState::Size => self.size_byte(b)?,
                 ChunkState::Ext => {
                     if b == b'\r' {
                         self.state = ChunkState::SizeLf;

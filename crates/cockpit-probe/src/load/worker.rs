@@ -285,46 +285,24 @@ pub(crate) async fn execute(
 ) -> Outcome {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (start_tx, start_rx) = watch::channel(None::<Instant>);
-    let mut handles = Vec::new();
-    let mut workers = 0;
-    for w in 0..run.workers {
-        let (run, tx, start_rx) = (run.clone(), tx.clone(), start_rx.clone());
-        match std::thread::Builder::new()
-            .name(format!("cockpit-load-{w}"))
-            .spawn(move || worker_thread(w, run, start_rx, tx))
-        {
-            Ok(h) => {
-                handles.push(h);
-                workers += 1;
-            }
-            Err(e) => tracing::error!("cannot start load worker {w}: {e}"),
-        }
-    }
+    let handles = spawn_workers(&run, &tx, &start_rx);
     drop(tx);
+    let workers = handles.len();
     let mut merged = WorkerStats::new(run.steps.len().max(1));
     if workers < run.workers {
         // The schedule is split among `run.workers`; a missing worker's
         // share is missing from the run, which is then not whole.
         merged.interrupted = true;
     }
+    let mut series = Series {
+        length: run.interval,
+        workers,
+        pending: Default::default(),
+        intervals: Vec::new(),
+        progress,
+    };
     let mut ready = 0;
     let mut done = 0;
-    let mut pending: std::collections::BTreeMap<u64, (usize, Duration, IntervalAcc)> =
-        Default::default();
-    let mut intervals = Vec::new();
-    let emit =
-        |index: u64, end: Duration, acc: IntervalAcc, intervals: &mut Vec<IntervalReport>| {
-            let start = run
-                .interval
-                .saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
-            let r = IntervalReport::from_acc(index, start, end.saturating_sub(start), acc);
-            if intervals.len() < super::MAX_INTERVALS {
-                intervals.push(r.clone_numbers());
-            }
-            if let Some(p) = &progress {
-                let _ = p.send(r);
-            }
-        };
     while done < workers {
         let Some(msg) = rx.recv().await else { break };
         match msg {
@@ -334,30 +312,14 @@ pub(crate) async fn execute(
                     let _ = start_tx.send(Some(Instant::now()));
                 }
             }
-            Msg::Interval { index, end, acc } => {
-                let e = pending
-                    .entry(index)
-                    .or_insert_with(|| (0, Duration::ZERO, IntervalAcc::new()));
-                e.0 += 1;
-                e.1 = e.1.max(end);
-                e.2.merge(&acc);
-                while let Some(entry) = pending.first_entry() {
-                    if entry.get().0 < workers {
-                        break;
-                    }
-                    let (index, (_, end, acc)) = entry.remove_entry();
-                    emit(index, end, acc, &mut intervals);
-                }
-            }
+            Msg::Interval { index, end, acc } => series.add(index, end, &acc),
             Msg::Done(s) => {
                 done += 1;
                 merged.merge(*s);
             }
         }
     }
-    for (index, (_, end, acc)) in std::mem::take(&mut pending) {
-        emit(index, end, acc, &mut intervals);
-    }
+    let intervals = series.finish();
     for h in handles {
         if h.join().is_err() {
             merged.interrupted = true;
@@ -366,6 +328,80 @@ pub(crate) async fn execute(
     Outcome {
         stats: merged,
         intervals,
+    }
+}
+
+/// Start the worker threads; those that could not start are logged and
+/// missing from the returned handles.
+fn spawn_workers(
+    run: &Arc<Run>,
+    tx: &mpsc::UnboundedSender<Msg>,
+    start_rx: &watch::Receiver<Option<Instant>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for w in 0..run.workers {
+        let (run, tx, start_rx) = (run.clone(), tx.clone(), start_rx.clone());
+        match std::thread::Builder::new()
+            .name(format!("cockpit-load-{w}"))
+            .spawn(move || worker_thread(w, run, start_rx, tx))
+        {
+            Ok(h) => handles.push(h),
+            Err(e) => tracing::error!("cannot start load worker {w}: {e}"),
+        }
+    }
+    handles
+}
+
+/// The run's interval series: each interval is merged from every worker's
+/// part and emitted (kept, and sent to the progress channel) once all the
+/// workers have sent theirs, in order.
+struct Series {
+    length: Duration,
+    workers: usize,
+    /// Intervals still waiting for some worker: parts received, end, sum.
+    pending: std::collections::BTreeMap<u64, (usize, Duration, IntervalAcc)>,
+    intervals: Vec<IntervalReport>,
+    progress: Option<mpsc::UnboundedSender<IntervalReport>>,
+}
+
+impl Series {
+    fn add(&mut self, index: u64, end: Duration, acc: &IntervalAcc) {
+        let e = self
+            .pending
+            .entry(index)
+            .or_insert_with(|| (0, Duration::ZERO, IntervalAcc::new()));
+        e.0 += 1;
+        e.1 = e.1.max(end);
+        e.2.merge(acc);
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.get().0 < self.workers {
+                break;
+            }
+            let (index, (_, end, acc)) = entry.remove_entry();
+            self.emit(index, end, acc);
+        }
+    }
+
+    fn emit(&mut self, index: u64, end: Duration, acc: IntervalAcc) {
+        let start = self
+            .length
+            .saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
+        let r = IntervalReport::from_acc(index, start, end.saturating_sub(start), acc);
+        if self.intervals.len() < super::MAX_INTERVALS {
+            self.intervals.push(r.clone_numbers());
+        }
+        if let Some(p) = &self.progress {
+            let _ = p.send(r);
+        }
+    }
+
+    /// Emit what is still pending (a worker that stopped early) and return
+    /// the series.
+    fn finish(mut self) -> Vec<IntervalReport> {
+        for (index, (_, end, acc)) in std::mem::take(&mut self.pending) {
+            self.emit(index, end, acc);
+        }
+        self.intervals
     }
 }
 
