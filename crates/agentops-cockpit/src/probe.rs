@@ -54,6 +54,12 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         }
         ProbeFormat::Table => {
             text.push_str(&render::probe_table(&value, render::use_colour()));
+            if report.deadline_reached {
+                text.push_str(&format!(
+                    "DEADLINE REACHED (--deadline): partial results, {} requests unfinished\n",
+                    report.unfinished
+                ));
+            }
             for key in ["connection_reuse", "prefix_cache"] {
                 if let Some(c) = value.get(key) {
                     text.push_str(&format!(

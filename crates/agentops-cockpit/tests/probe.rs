@@ -297,6 +297,34 @@ async fn streams_that_never_end_are_timeouts_not_interruptions() {
             out.stderr
         );
     }
+    // A gRPC stream that never ends.
+    use cockpit_testbed::hostile::{GrpcBehaviour, HostileGrpc};
+    let server = HostileGrpc::start(GrpcBehaviour::EndlessTokens)
+        .await
+        .expect("hostile gRPC server");
+    let url = server.url();
+    let args = [
+        "probe",
+        &url,
+        "--protocol",
+        "grpc",
+        "--timeout",
+        "2s",
+        "-n",
+        "2",
+        "-c",
+        "2",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ];
+    let child = command(&args, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, hang_guard).await;
+    out.assert_code(3);
+    let v = out.json();
+    assert_eq!(v["errors"]["timeout"], 2, "{v:#}");
+    assert_eq!(v["interrupted"], false);
 }
 
 /// A run deadline reached without Ctrl-C is reported as such (what was
@@ -331,4 +359,11 @@ async fn a_deadline_is_not_an_interruption() {
     assert_eq!(v["deadline_reached"], true, "{v:#}");
     assert_eq!(v["interrupted"], false, "{v:#}");
     assert_eq!(v["unfinished"], 2, "{v:#}");
+    // The table says so too, and does not say interrupted.
+    let table = args.map(|a| if a == "json" { "table" } else { a });
+    let child = command(&table, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, std::time::Duration::from_secs(60)).await;
+    out.assert_code(3);
+    assert!(out.stdout.contains("DEADLINE REACHED"), "{}", out.stdout);
+    assert!(!out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
 }
