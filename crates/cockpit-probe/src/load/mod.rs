@@ -171,8 +171,10 @@ impl RatePlan {
                         "sweep {from}:{to}:{step} must rise within (0, {MAX_RATE}]"
                     ));
                 }
-                if step_duration.is_zero() {
-                    return bad("the step duration must be more than zero".into());
+                if step_duration.is_zero() || step_duration > MAX_DURATION {
+                    return bad(format!(
+                        "the step duration must be more than zero and at most {MAX_DURATION:?}"
+                    ));
                 }
                 let n = ((to - from) / step).floor() + 1.0;
                 if n > MAX_STEPS as f64 {
@@ -390,18 +392,31 @@ impl LoadOptions {
             };
             return bad(name, "needs an open loop: a rate".into());
         }
-        if self.interval < Duration::from_millis(10) {
-            return bad("interval", "must be at least 10ms".into());
+        if self.interval < Duration::from_millis(10) || self.interval > MAX_DURATION {
+            return bad(
+                "interval",
+                format!("must be at least 10ms and at most {MAX_DURATION:?}"),
+            );
         }
         if self.threads == Some(0) {
             return bad("threads", "must be at least 1".into());
         }
-        if self.request.timeout.is_zero() {
-            return bad("timeout", "must be more than zero".into());
+        if self.request.timeout.is_zero() || self.request.timeout > crate::MAX_TIMEOUT {
+            return bad(
+                "timeout",
+                format!(
+                    "must be more than zero and at most {:?}",
+                    crate::MAX_TIMEOUT
+                ),
+            );
         }
         if let Some(r) = &self.rate {
             r.validate()?;
-            let total: Duration = r.steps(self.duration).iter().map(|s| s.duration).sum();
+            let total = r
+                .steps(self.duration)
+                .iter()
+                .try_fold(Duration::ZERO, |t, s| t.checked_add(s.duration))
+                .unwrap_or(Duration::MAX);
             if total > MAX_DURATION {
                 return bad(
                     "rate",
@@ -615,4 +630,174 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
         tracing::Instrument::instrument(worker::execute(run.clone(), opts.progress.clone()), span)
             .await;
     Ok(build::build_report(target, opts, &run, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(p: Pacing) -> Result<LoadOptions, ProbeError> {
+        let mut o = LoadOptions::default();
+        p.apply(&mut o)?;
+        o.validate()?;
+        Ok(o)
+    }
+
+    fn refused_as(p: Pacing, name: &str) {
+        match applied(p.clone()) {
+            Err(ProbeError::InvalidOption { name: n, .. }) => assert_eq!(n, name, "{p:?}"),
+            other => panic!("{p:?}: expected an error naming {name}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pacing_combinations() {
+        let s = Some(Duration::from_secs(5));
+        let rate = |r: &str| Some(r.to_string());
+        // Closed loop: no step, no seed, no Poisson.
+        refused_as(
+            Pacing {
+                step: s,
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                seed: Some(1),
+                ..Pacing::default()
+            },
+            "seed",
+        );
+        refused_as(
+            Pacing {
+                poisson: true,
+                ..Pacing::default()
+            },
+            "poisson",
+        );
+        // Fixed rate: no step, no request budget.
+        refused_as(
+            Pacing {
+                rate: rate("10"),
+                step: s,
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("10"),
+                requests: Some(5),
+                ..Pacing::default()
+            },
+            "requests",
+        );
+        // Sweep: a step, no duration.
+        refused_as(
+            Pacing {
+                rate: rate("10:20:5"),
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("10:20:5"),
+                step: s,
+                duration: s,
+                ..Pacing::default()
+            },
+            "duration",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("20:10:5"),
+                step: s,
+                ..Pacing::default()
+            },
+            "rate",
+        );
+        // What is accepted, and what it sets.
+        let o = applied(Pacing {
+            requests: Some(7),
+            duration: s,
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (o.rate, o.max_requests, o.duration),
+            (None, Some(7), Duration::from_secs(5))
+        );
+        let o = applied(Pacing {
+            rate: rate("10"),
+            poisson: true,
+            seed: Some(9),
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(o.rate, Some(RatePlan::Fixed(10.0)));
+        assert_eq!((o.arrival, o.seed), (Arrival::Poisson, Some(9)));
+        let o = applied(Pacing {
+            rate: rate("10:20:5"),
+            step: s,
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(o.rate.unwrap().steps(o.duration).len(), 3);
+    }
+
+    #[test]
+    fn unreachable_is_only_failures_to_reach() {
+        let report = |ok: u64, kinds: &[ErrorKind]| {
+            let mut r = LoadReport {
+                target: "http://h/".into(),
+                protocol: Protocol::Http,
+                mode: LoadMode::Closed,
+                client_path: "lean-http1",
+                connections: 1,
+                workers: 1,
+                arrival: None,
+                seed: None,
+                elapsed_s: 1.0,
+                offered_rps: None,
+                achieved_rps: 0.0,
+                requests: RequestCounts::default(),
+                errors: BTreeMap::new(),
+                error_examples: BTreeMap::new(),
+                bytes_read: 0,
+                bytes_written: 0,
+                latency: LatencySummary::default(),
+                service: None,
+                dispatch_lag: None,
+                ttft: None,
+                itl: None,
+                tpot: None,
+                output_tokens_per_s: None,
+                goodput_rps: None,
+                slos: Vec::new(),
+                slo_pass: true,
+                steps: Vec::new(),
+                knee_rps: None,
+                intervals: Vec::new(),
+                interrupted: false,
+                methods: BTreeMap::new(),
+                latency_dist: Distribution::new(),
+                service_dist: Distribution::new(),
+            };
+            r.requests.ok = ok;
+            r.requests.errors = kinds.len() as u64;
+            for k in kinds {
+                *r.errors.entry(*k).or_default() += 1;
+            }
+            r
+        };
+        assert!(report(0, &[ErrorKind::Connect, ErrorKind::Dns, ErrorKind::Tls]).unreachable());
+        assert!(!report(0, &[ErrorKind::Connect, ErrorKind::Timeout]).unreachable());
+        assert!(!report(1, &[ErrorKind::Connect]).unreachable());
+        assert!(
+            !report(0, &[]).unreachable(),
+            "no request at all is not unreachable"
+        );
+    }
 }
