@@ -206,21 +206,9 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
     if let Err((key, message)) = cfg.kubernetes.validate() {
         return Err(err(key, message));
     }
-    let t = &cfg.thresholds;
-    for (key, v) in [
-        ("ttft_p95_ms", t.ttft_p95_ms),
-        ("retrieval_p99_ms", t.retrieval_p99_ms),
-        ("cold_start_ms", t.cold_start_ms),
-        ("zone_rtt_ms", t.zone_rtt_ms),
-        ("protocol_tax_ratio", t.protocol_tax_ratio),
-    ] {
-        if !(v.is_finite() && v > 0.0) {
-            return Err(err(
-                key,
-                format!("thresholds.{key} must be a positive number, got {v}"),
-            ));
-        }
-    }
+    cfg.thresholds
+        .validate()
+        .map_err(|e| probe_error(&err, e))?;
     if let Some(stm) = &mut cfg.stm {
         let raw = stm.url.clone();
         stm.url = expand_url(&stm.url).map_err(|m| err(&raw, format!("stm.url: {m}")))?;
@@ -233,30 +221,19 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             other => err("stm", other.to_string()),
         })?;
     }
-    let p = &cfg.probe;
-    if p.samples == 0 || p.samples > 100_000 {
-        return Err(err(
-            "samples",
-            format!("probe.samples must be 1..=100000, got {}", p.samples),
-        ));
-    }
-    if p.concurrency == 0 || p.concurrency > 1024 {
-        return Err(err(
-            "concurrency",
-            format!("probe.concurrency must be 1..=1024, got {}", p.concurrency),
-        ));
-    }
-    let max_s = crate::cli::MAX_DURATION.as_secs_f64();
-    if !(p.timeout_s.is_finite() && p.timeout_s > 0.0 && p.timeout_s <= max_s) {
-        return Err(err(
-            "timeout_s",
-            format!(
-                "probe.timeout_s must be positive and at most {max_s} (7 days), got {}",
-                p.timeout_s
-            ),
-        ));
-    }
+    cfg.probe.validate().map_err(|e| probe_error(&err, e))?;
     validate_gate(path, src, &cfg.gate)
+}
+
+/// A `[thresholds]` / `[probe]` error, pointed at its key.
+fn probe_error(
+    err: &dyn Fn(&str, String) -> ConfigError,
+    e: cockpit_probe::ProbeError,
+) -> ConfigError {
+    match &e {
+        cockpit_probe::ProbeError::Config { key, .. } => err(key, e.to_string()),
+        _ => err("[probe]", e.to_string()),
+    }
 }
 
 /// One `[[agents]]` entry: its URLs expanded and checked, its headers

@@ -3,10 +3,8 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, SystemTime};
 
-use cockpit_probe::load::{
-    Arrival, HdrLogWriter, IntervalReport, LoadOptions, RatePlan, Slo, run_load,
-};
-use cockpit_probe::{ErrorKind, ProbeOptions};
+use cockpit_probe::load::{HdrLogWriter, IntervalReport, LoadOptions, Pacing, Slo, run_load};
+use cockpit_probe::{ProbeError, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{LoadArgs, ProbeFormat};
@@ -35,39 +33,6 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     for s in &args.slo {
         slos.push(s.parse::<Slo>().map_err(|e| usage(format!("--slo {e}")))?);
     }
-    let rate = match &args.rate {
-        None => {
-            if args.step.is_some() {
-                return Err(usage("--step needs a sweep: --rate A:B:STEP"));
-            }
-            if args.poisson || args.seed.is_some() {
-                return Err(usage("--poisson and --seed need an open loop: --rate N"));
-            }
-            None
-        }
-        Some(r) => {
-            let sweep = r.contains(':');
-            let step = match (sweep, args.step) {
-                (true, Some(s)) => s,
-                (true, None) => {
-                    return Err(usage("--rate A:B:STEP needs --step (e.g. --step 20s)"));
-                }
-                (false, Some(_)) => {
-                    return Err(usage("--step applies to a sweep (--rate A:B:STEP)"));
-                }
-                (false, None) => Duration::ZERO,
-            };
-            if sweep && args.duration.is_some() {
-                return Err(usage(
-                    "-d/--duration does not apply to a sweep: it lasts its steps (--step each)",
-                ));
-            }
-            if args.requests.is_some() {
-                return Err(usage("-n/--requests applies to a closed loop (no --rate)"));
-            }
-            Some(RatePlan::parse(r, step).map_err(|e| usage(format!("--rate: {e}")))?)
-        }
-    };
     let method = args
         .method
         .parse()
@@ -81,27 +46,37 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
         request.body = Some(b.clone().into_bytes().into());
         request.content_type = Some(http::HeaderValue::from_static("application/json"));
     }
-    let opts = LoadOptions {
+    let mut opts = LoadOptions {
         protocol,
         connections: args.connections,
-        duration: args.duration.unwrap_or(Duration::from_secs(10)),
-        max_requests: args.requests,
-        rate,
-        arrival: if args.poisson {
-            Arrival::Poisson
-        } else {
-            Arrival::Constant
-        },
-        seed: args.seed,
+        duration: Duration::from_secs(10),
         threads: args.threads.map(usize::from),
         interval: args.interval,
         slos,
         request,
         cancel: cancel.clone(),
         progress: None,
+        ..LoadOptions::default()
     };
-    opts.validate().map_err(usage)?;
+    let pacing = Pacing {
+        rate: args.rate.clone(),
+        step: args.step,
+        duration: args.duration,
+        requests: args.requests,
+        poisson: args.poisson,
+        seed: args.seed,
+    };
+    pacing.apply(&mut opts).map_err(option_error)?;
+    opts.validate().map_err(option_error)?;
     Ok(opts)
+}
+
+/// An option the load engine refused, named as its flag.
+fn option_error(e: ProbeError) -> CliError {
+    match e {
+        ProbeError::InvalidOption { name, reason } => usage(format!("--{name}: {reason}")),
+        e => e.into(),
+    }
 }
 
 /// `--out` and `--hdr-log`, opened before a request is sent: a path that
@@ -208,13 +183,7 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }
-    let unreachable = report.requests.ok == 0
-        && report.requests.errors > 0
-        && report
-            .errors
-            .keys()
-            .all(|k| matches!(k, ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Tls));
-    if unreachable {
+    if report.unreachable() {
         return Err(CliError::Unreachable(format!(
             "no request to {} succeeded: {}",
             report.target,

@@ -52,6 +52,12 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         ProbeFormat::Table => {
             let colour = render::use_colour();
             text.push_str(&render::probe_table(&value, colour));
+            if report.deadline_reached {
+                text.push_str(&format!(
+                    "DEADLINE REACHED (--deadline): partial results, {} requests unfinished\n",
+                    report.unfinished
+                ));
+            }
             text.push_str(&render::comparisons(&value, colour));
         }
     }

@@ -94,6 +94,17 @@ async fn semantic_errors_are_located() {
     .await;
     // A threshold that is not positive.
     rejects("[thresholds]\nttft_p95_ms = 0\n", 2, 1, &["ttft_p95_ms"]).await;
+    // Probe settings out of range, a huge timeout among them (it used to
+    // panic converting to a duration).
+    for (toml, key) in [
+        ("[probe]\ntimeout_s = 1e300\n", "timeout_s"),
+        ("[probe]\ntimeout_s = -1.0\n", "timeout_s"),
+        ("[probe]\ntimeout_s = 86401.0\n", "timeout_s"),
+        ("[probe]\nsamples = 0\n", "samples"),
+        ("[probe]\nconcurrency = 4096\n", "concurrency"),
+    ] {
+        rejects(toml, 2, 1, &[key, "probe."]).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -304,3 +304,120 @@ async fn comparisons_print_as_tables_and_as_json() {
     assert_eq!(v["prefix_cache"]["repeated"]["count"], 3, "{v:#}");
     assert!(v["prefix_cache"]["gain"].is_number(), "{v:#}");
 }
+
+/// `probe --timeout` against streams that never end or never progress:
+/// each request ends as a `timeout` error, well before the run's deadline,
+/// and the exit says what the data says (3: no sample succeeded), never 130.
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_that_never_end_are_timeouts_not_interruptions() {
+    use cockpit_testbed::hostile::{Behaviour, HostileHttp};
+    let hang_guard = std::time::Duration::from_secs(60);
+    for b in [
+        Behaviour::EndlessTokens,
+        Behaviour::EndlessComments,
+        Behaviour::EndlessLine,
+        Behaviour::Drip,
+        Behaviour::NoHead,
+        Behaviour::HeadDrip,
+    ] {
+        let server = HostileHttp::start(b).await.expect("hostile server");
+        let url = server.openai_url();
+        let args = [
+            "probe",
+            &url,
+            "--protocol",
+            "openai",
+            "--timeout",
+            "2s",
+            "-n",
+            "2",
+            "-c",
+            "2",
+            "--warmup",
+            "0",
+            "--format",
+            "json",
+        ];
+        let child = command(&args, &Opts::default()).spawn().expect("spawn");
+        let out = wait(child, hang_guard).await;
+        out.assert_code(3);
+        let v = out.json();
+        assert_eq!(v["errors"]["timeout"], 2, "{b:?}: {v:#}");
+        assert_eq!(v["interrupted"], false, "{b:?}");
+        assert_eq!(v["deadline_reached"], false, "{b:?}");
+        assert!(
+            out.stderr.contains("no successful sample"),
+            "{b:?}: {}",
+            out.stderr
+        );
+    }
+    // A gRPC stream that never ends.
+    use cockpit_testbed::hostile::{GrpcBehaviour, HostileGrpc};
+    let server = HostileGrpc::start(GrpcBehaviour::EndlessTokens)
+        .await
+        .expect("hostile gRPC server");
+    let url = server.url();
+    let args = [
+        "probe",
+        &url,
+        "--protocol",
+        "grpc",
+        "--timeout",
+        "2s",
+        "-n",
+        "2",
+        "-c",
+        "2",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ];
+    let child = command(&args, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, hang_guard).await;
+    out.assert_code(3);
+    let v = out.json();
+    assert_eq!(v["errors"]["timeout"], 2, "{v:#}");
+    assert_eq!(v["interrupted"], false);
+}
+
+/// A run deadline reached without Ctrl-C is reported as such (what was
+/// left is counted), and is not exit 130.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deadline_is_not_an_interruption() {
+    use cockpit_testbed::hostile::{Behaviour, HostileHttp};
+    let server = HostileHttp::start(Behaviour::EndlessTokens)
+        .await
+        .expect("hostile server");
+    let url = server.openai_url();
+    let args = [
+        "probe",
+        &url,
+        "--protocol",
+        "openai",
+        "--timeout",
+        "30s",
+        "--deadline",
+        "2s",
+        "-n",
+        "2",
+        "--warmup",
+        "0",
+        "--format",
+        "json",
+    ];
+    let child = command(&args, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, std::time::Duration::from_secs(60)).await;
+    out.assert_code(3);
+    let v = out.json();
+    assert_eq!(v["deadline_reached"], true, "{v:#}");
+    assert_eq!(v["interrupted"], false, "{v:#}");
+    assert_eq!(v["unfinished"], 2, "{v:#}");
+    // The table says so too, and does not say interrupted.
+    let table = args.map(|a| if a == "json" { "table" } else { a });
+    let child = command(&table, &Opts::default()).spawn().expect("spawn");
+    let out = wait(child, std::time::Duration::from_secs(60)).await;
+    out.assert_code(3);
+    assert!(out.stdout.contains("DEADLINE REACHED"), "{}", out.stdout);
+    assert!(!out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
+}

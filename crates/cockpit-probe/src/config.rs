@@ -9,6 +9,9 @@ use std::time::Duration;
 use cockpit_core::fleet::{AgentConfig, AgentProtocol, RetrievalConfig};
 use serde::Deserialize;
 
+use crate::ProbeError;
+use crate::options::{MAX_TIMEOUT, seconds};
+
 /// `[thresholds]`: the bounds the checks compare measurements with.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -71,9 +74,84 @@ impl Default for ProbeSettings {
     }
 }
 
+impl Thresholds {
+    /// Every threshold is a positive, finite number.
+    ///
+    /// ```
+    /// use cockpit_probe::{ProbeError, Thresholds};
+    /// assert!(Thresholds::default().validate().is_ok());
+    /// let t = Thresholds { zone_rtt_ms: -1.0, ..Thresholds::default() };
+    /// assert!(matches!(t.validate(), Err(ProbeError::Config { key: "zone_rtt_ms", .. })));
+    /// ```
+    pub fn validate(&self) -> Result<(), ProbeError> {
+        for (key, v) in [
+            ("ttft_p95_ms", self.ttft_p95_ms),
+            ("retrieval_p99_ms", self.retrieval_p99_ms),
+            ("cold_start_ms", self.cold_start_ms),
+            ("zone_rtt_ms", self.zone_rtt_ms),
+            ("protocol_tax_ratio", self.protocol_tax_ratio),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(ProbeError::Config {
+                    table: "thresholds",
+                    key,
+                    message: format!("must be a positive number, got {v}"),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The most samples `[probe] samples` may ask for.
+pub const MAX_SAMPLES: u32 = 100_000;
+/// The most concurrent requests `[probe] concurrency` may ask for.
+pub const MAX_CONCURRENCY: u32 = 1024;
+
 impl ProbeSettings {
+    /// `samples` within 1..=100000, `concurrency` within 1..=1024,
+    /// `timeout_s` a positive number of seconds of at most a day.
+    ///
+    /// ```
+    /// use cockpit_probe::{ProbeError, ProbeSettings};
+    /// assert!(ProbeSettings::default().validate().is_ok());
+    /// let p = ProbeSettings { timeout_s: 1e300, ..ProbeSettings::default() };
+    /// assert!(matches!(p.validate(), Err(ProbeError::Config { key: "timeout_s", .. })));
+    /// ```
+    pub fn validate(&self) -> Result<(), ProbeError> {
+        let bad = |key, message| {
+            Err(ProbeError::Config {
+                table: "probe",
+                key,
+                message,
+            })
+        };
+        if self.samples == 0 || self.samples > MAX_SAMPLES {
+            return bad(
+                "samples",
+                format!("must be 1..={MAX_SAMPLES}, got {}", self.samples),
+            );
+        }
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return bad(
+                "concurrency",
+                format!("must be 1..={MAX_CONCURRENCY}, got {}", self.concurrency),
+            );
+        }
+        if let Err(m) = seconds(self.timeout_s, MAX_TIMEOUT) {
+            return bad("timeout_s", m);
+        }
+        Ok(())
+    }
+
+    /// The per-request timeout; a value [`validate`](Self::validate) refuses
+    /// is clamped into range here rather than panicking.
     pub fn timeout(&self) -> Duration {
-        Duration::from_secs_f64(self.timeout_s.max(0.001))
+        seconds(self.timeout_s, MAX_TIMEOUT).unwrap_or(if self.timeout_s > 0.0 {
+            MAX_TIMEOUT
+        } else {
+            Duration::from_millis(1)
+        })
     }
 }
 

@@ -26,6 +26,15 @@ pub enum ProbeError {
     /// An option's value cannot be used.
     #[error("invalid option {name}: {reason}")]
     InvalidOption { name: &'static str, reason: String },
+    /// A `cockpit.toml` value the probe reads cannot be used; `key` is its
+    /// name in its table (`timeout_s`, `ttft_p95_ms`, …), for the caller to
+    /// locate in the file.
+    #[error("{table}.{key}: {message}")]
+    Config {
+        table: &'static str,
+        key: &'static str,
+        message: String,
+    },
     /// The CA file could not be read or holds no certificate.
     #[error("cannot use CA file {}: {reason}", path.display())]
     CaFile { path: PathBuf, reason: String },

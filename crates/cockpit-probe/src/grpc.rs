@@ -10,10 +10,11 @@ use std::time::{Duration, Instant, SystemTime};
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint};
 
+use crate::bounds::{Bounds, Progress, Stage};
 use crate::conn::{Failure, Io, Phases, TlsContext, open_stream};
 use crate::pb::CompleteRequest;
 use crate::pb::agent_service_client::AgentServiceClient;
-use crate::report::{ErrorKind, Metric, Stats, StreamOutcome};
+use crate::report::{ErrorKind, Metric, SampleResult, Stats, StreamOutcome};
 use crate::target::Target;
 
 /// Methods of the gRPC probe's distributions.
@@ -49,6 +50,8 @@ pub(crate) struct GrpcPlan {
     pub target: Arc<Target>,
     pub tls: Option<TlsContext>,
     pub timeout: Duration,
+    /// The longest gap between a stream's messages.
+    pub idle: Duration,
     pub reuse: bool,
     pub prompt: String,
     pub system_prompt: String,
@@ -228,7 +231,12 @@ async fn ensure_channel(
 }
 
 /// One retrieval sample: a single `Search` call, recorded as `e2e`.
-async fn search_sample(plan: &GrpcPlan, w: &mut GrpcWorker, stats: &mut Stats, measured: bool) {
+async fn search_sample(
+    plan: &GrpcPlan,
+    w: &mut GrpcWorker,
+    stats: &mut Stats,
+    measured: bool,
+) -> SampleResult {
     use crate::pb::SearchRequest;
     use crate::pb::retrieval_service_client::RetrievalServiceClient;
     let (query, top_k) = plan.search.clone().unwrap_or_default();
@@ -252,22 +260,29 @@ async fn search_sample(plan: &GrpcPlan, w: &mut GrpcWorker, stats: &mut Stats, m
     }
     .await;
     stats.attempted += 1;
-    match r {
+    let outcome = match r {
         Ok(d) if measured => {
             stats.samples += 1;
             stats.record(Metric::E2e, d);
+            Ok(None)
         }
-        Ok(_) => stats.warmup_excluded += 1,
+        Ok(_) => {
+            stats.warmup_excluded += 1;
+            Ok(None)
+        }
         Err(f) => {
             if f.kind != ErrorKind::GrpcStatus {
                 w.channel = None;
             }
-            stats.error(f.kind, || f.message);
+            let kind = f.kind;
+            stats.error(kind, || f.message);
+            Err(kind)
         }
-    }
+    };
     if !plan.reuse {
         w.channel = None;
     }
+    outcome
 }
 
 /// Per-worker state: the kept channel, and the gaps of the stream in flight.
@@ -284,17 +299,16 @@ struct Outcome {
 
 /// One gRPC sample: StreamComplete (first, so that `ttft_incl_connect` runs
 /// from the connect it may have opened), then Complete. Returns the TTFT of
-/// a successful one.
+/// a successful one, else the kind of its failure (already counted).
 pub(crate) async fn sample(
     plan: &GrpcPlan,
     w: &mut GrpcWorker,
     stats: &mut Stats,
     index: u32,
     measured: bool,
-) -> Option<Duration> {
+) -> SampleResult {
     if plan.search.is_some() {
-        search_sample(plan, w, stats, measured).await;
-        return None;
+        return search_sample(plan, w, stats, measured).await;
     }
     w.gaps.clear();
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
@@ -316,7 +330,7 @@ pub(crate) async fn sample(
     if matches!(r, Err(kind) if kind != ErrorKind::GrpcStatus) || !plan.reuse {
         w.channel = None;
     }
-    r.ok()
+    r.map(Some)
 }
 
 async fn sample_inner(
@@ -349,56 +363,19 @@ async fn sample_inner(
         *send_wall = Some(SystemTime::now());
     }
     let send_start = Instant::now();
-    let mut stream = match tokio::time::timeout(timeout, client.stream_complete(req())).await {
-        Err(_) => return Err(late("StreamComplete")),
-        Ok(Err(s)) => return Err(status_failure(&s, "StreamComplete", what)),
-        Ok(Ok(r)) => r.into_inner(),
-    };
-    let mut first = None;
-    let mut last: Option<Instant> = None;
-    let mut count = 0u64;
-    let mut usage = None;
-    let end = loop {
-        let msg = match tokio::time::timeout(timeout, stream.message()).await {
-            Err(_) => {
-                return Err(Failure::new(
-                    ErrorKind::Stall,
-                    format!(
-                        "StreamComplete on {what} sent nothing for {timeout:?} after {count} messages"
-                    ),
-                ));
-            }
-            Ok(Err(s)) => return Err(status_failure(&s, "StreamComplete", what)),
-            Ok(Ok(None)) => {
-                if count == 0 {
-                    return Err(Failure::new(
-                        ErrorKind::Protocol,
-                        format!("StreamComplete on {what} ended without any message"),
-                    ));
-                }
-                break last.unwrap_or(send_start);
-            }
-            Ok(Ok(Some(m))) => m,
-        };
-        let t = Instant::now();
-        count += 1;
-        match last {
-            None => first = Some(t),
-            Some(prev) => {
-                if w.gaps.len() < (1 << 16) {
-                    w.gaps.push(t - prev);
-                }
-            }
+    let bounds = Bounds::starting_now(timeout, plan.idle);
+    let progress = Progress::default();
+    let stream = bounds.within(&progress, what, async {
+        progress.at(Stage::Head);
+        match client.stream_complete(req()).await {
+            Err(s) => Err(status_failure(&s, "StreamComplete", what)),
+            Ok(r) => Ok(r.into_inner()),
         }
-        last = Some(t);
-        if msg.last {
-            if msg.output_tokens > 0 {
-                usage = Some(u64::from(msg.output_tokens));
-            }
-            break t;
-        }
-    };
-    let first = first.expect("at least one message");
+    });
+    let mut stream = stream.await?;
+    progress.at(Stage::Stream);
+    let (first, end, count, usage) =
+        read_messages(&mut stream, &mut w.gaps, &bounds, &progress, what).await?;
 
     let t0 = Instant::now();
     match tokio::time::timeout(timeout, client.complete(req())).await {
@@ -419,4 +396,55 @@ async fn sample_inner(
             from_usage: usage.is_some(),
         },
     })
+}
+
+/// Read StreamComplete's messages to the final one (or the stream's end):
+/// the first and last arrivals, the message count and the final message's
+/// token count. Each wait is bounded by the idle timeout and the call's
+/// deadline ([`Bounds::next_event_by`]).
+async fn read_messages(
+    stream: &mut tonic::Streaming<crate::pb::TokenChunk>,
+    gaps: &mut Vec<Duration>,
+    bounds: &Bounds,
+    progress: &Progress,
+    what: &str,
+) -> Result<(Instant, Instant, u64, Option<u64>), Failure> {
+    let mut first = None;
+    let mut last: Option<Instant> = None;
+    let mut count = 0u64;
+    let mut last_progress = Instant::now();
+    loop {
+        let by = bounds.next_event_by(last_progress);
+        let msg = match tokio::time::timeout_at(by, stream.message()).await {
+            Err(_) => return Err(bounds.stream_ran_out(progress, what)),
+            Ok(Err(s)) => return Err(status_failure(&s, "StreamComplete", what)),
+            Ok(Ok(None)) => {
+                return match (first, last) {
+                    (Some(f), Some(l)) => Ok((f, l, count, None)),
+                    _ => Err(Failure::new(
+                        ErrorKind::Protocol,
+                        format!("StreamComplete on {what} ended without any message"),
+                    )),
+                };
+            }
+            Ok(Ok(Some(m))) => m,
+        };
+        let t = Instant::now();
+        last_progress = t;
+        progress.add_events(1);
+        count += 1;
+        match last {
+            None => first = Some(t),
+            Some(prev) => {
+                if gaps.len() < (1 << 16) {
+                    gaps.push(t - prev);
+                }
+            }
+        }
+        last = Some(t);
+        if msg.last {
+            let usage = (msg.output_tokens > 0).then(|| u64::from(msg.output_tokens));
+            return Ok((first.unwrap_or(t), t, count, usage));
+        }
+    }
 }

@@ -5,10 +5,12 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
 
-use crate::conn::{Failure, HttpConn, TlsContext, classify_hyper_error};
+use crate::bounds::{Bounds, Progress, Stage};
+use crate::conn::{Failure, HttpConn, ReqBody, TlsContext, classify_hyper_error};
 use crate::options::HttpVersion;
-use crate::report::{ErrorKind, Metric, Stats};
+use crate::report::{ErrorKind, Metric, SampleResult, Stats};
 use crate::target::Target;
 
 /// Methods of the HTTP probe's distributions.
@@ -40,7 +42,10 @@ pub(crate) struct Endpoint {
     pub target: Target,
     pub tls: Option<TlsContext>,
     pub version: HttpVersion,
+    /// The whole-request bound ([`crate::bounds`]).
     pub timeout: Duration,
+    /// The longest wait for a stream's next event.
+    pub idle: Duration,
     /// Keep one connection per worker.
     pub reuse: bool,
 }
@@ -108,31 +113,87 @@ pub(crate) fn status_failure(
     Some(Failure::new(kind, format!("{what} answered {status}")))
 }
 
-/// One HTTP sample.
+/// Send `req` on `conn` and wait for the response head: the one place a
+/// failure before the head is classified (a hyper timeout stays a
+/// `timeout`, anything else is a `protocol` failure). Its time bound is the
+/// request's ([`Bounds::within`]); `progress` is marked as waiting for the
+/// head.
+pub(crate) async fn response_head(
+    conn: &mut HttpConn,
+    req: http::Request<ReqBody>,
+    progress: &Progress,
+    what: &str,
+) -> Result<http::Response<Incoming>, Failure> {
+    progress.at(Stage::Head);
+    conn.send(req).await.map_err(|e| {
+        let kind = match classify_hyper_error(&e) {
+            ErrorKind::Timeout => ErrorKind::Timeout,
+            _ => ErrorKind::Protocol,
+        };
+        Failure::new(
+            kind,
+            format!("request to {what} failed before the response head: {e}"),
+        )
+    })
+}
+
+/// A request built for `conn`, or the `protocol` failure saying why not.
+pub(crate) fn build(
+    b: http::request::Builder,
+    headers: &[(HeaderName, HeaderValue)],
+    body: Bytes,
+    what: &str,
+) -> Result<http::Request<ReqBody>, Failure> {
+    let mut b = b;
+    for (k, v) in headers {
+        b = b.header(k, v);
+    }
+    b.body(Full::new(body)).map_err(|e| {
+        Failure::new(
+            ErrorKind::Protocol,
+            format!("cannot build a request for {what}: {e}"),
+        )
+    })
+}
+
+/// One HTTP sample, within its [`Bounds`].
 pub(crate) async fn sample(
     plan: &HttpPlan,
     slot: &mut Option<HttpConn>,
     stats: &mut Stats,
     measured: bool,
-) {
-    let r = sample_inner(plan, slot, stats, measured).await;
+) -> SampleResult {
+    let ep = &plan.endpoint;
+    let bounds = Bounds::starting_now(ep.timeout, ep.idle);
+    let progress = Progress::default();
+    let r = bounds
+        .within(
+            &progress,
+            &ep.target.redacted,
+            sample_inner(plan, slot, stats, measured, &progress),
+        )
+        .await;
     stats.attempted += 1;
-    match r {
+    let r = match r {
         Ok(()) => {
             if measured {
                 stats.samples += 1;
             } else {
                 stats.warmup_excluded += 1;
             }
+            Ok(None)
         }
         Err(f) => {
             *slot = None;
-            stats.error(f.kind, || f.message);
+            let kind = f.kind;
+            stats.error(kind, || f.message);
+            Err(kind)
         }
-    }
-    if !plan.endpoint.reuse {
+    };
+    if !ep.reuse {
         *slot = None;
     }
+    r
 }
 
 async fn sample_inner(
@@ -140,6 +201,7 @@ async fn sample_inner(
     slot: &mut Option<HttpConn>,
     stats: &mut Stats,
     measured: bool,
+    progress: &Progress,
 ) -> Result<(), Failure> {
     let ep = &plan.endpoint;
     let what = &ep.target.redacted;
@@ -149,60 +211,21 @@ async fn sample_inner(
     if let Some(ct) = &plan.content_type {
         b = b.header(http::header::CONTENT_TYPE, ct.clone());
     }
-    for (k, v) in &plan.headers {
-        b = b.header(k, v);
-    }
-    let req = b.body(Full::new(plan.body.clone())).map_err(|e| {
-        Failure::new(
-            ErrorKind::Protocol,
-            format!("cannot build a request for {what}: {e}"),
-        )
-    })?;
+    let req = build(b, &plan.headers, plan.body.clone(), what)?;
     let send_start = Instant::now();
-    let until = tokio::time::Instant::from_std(send_start + ep.timeout);
-    let resp = match tokio::time::timeout_at(until, conn.send(req)).await {
-        Err(_) => {
-            return Err(Failure::new(
-                ErrorKind::Timeout,
-                format!("no response head from {what} within {:?}", ep.timeout),
-            ));
-        }
-        Ok(Err(e)) => {
-            let kind = match classify_hyper_error(&e) {
-                ErrorKind::Timeout => ErrorKind::Timeout,
-                _ => ErrorKind::Protocol,
-            };
-            return Err(Failure::new(
-                kind,
-                format!("request to {what} failed before the response head: {e}"),
-            ));
-        }
-        Ok(Ok(r)) => r,
-    };
+    let resp = response_head(conn, req, progress, what).await?;
     let head_at = Instant::now();
     if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
         return Err(f);
     }
+    progress.at(Stage::Body);
     let mut body = resp.into_body();
-    loop {
-        match tokio::time::timeout_at(until, body.frame()).await {
-            Err(_) => {
-                return Err(Failure::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "the body from {what} was not complete within {:?}",
-                        ep.timeout
-                    ),
-                ));
-            }
-            Ok(None) => break,
-            Ok(Some(Err(e))) => {
-                return Err(Failure::new(
-                    classify_hyper_error(&e),
-                    format!("reading the body from {what} failed: {e}"),
-                ));
-            }
-            Ok(Some(Ok(_frame))) => {}
+    while let Some(frame) = body.frame().await {
+        if let Err(e) = frame {
+            return Err(Failure::new(
+                classify_hyper_error(&e),
+                format!("reading the body from {what} failed: {e}"),
+            ));
         }
     }
     let end = Instant::now();

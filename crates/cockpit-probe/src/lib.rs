@@ -53,6 +53,7 @@
 //!   system roots or the given CA file unless `insecure_skip_verify` is set.
 //! - **No printing.** Results are returned; one `tracing` span per probe.
 
+mod bounds;
 mod conn;
 mod error;
 mod grpc;
@@ -82,7 +83,7 @@ use tracing::Instrument;
 
 pub use config::{NetworkAuditConfig, ProbeSettings, Thresholds};
 pub use error::ProbeError;
-pub use options::{HttpVersion, ProbeOptions, TlsOptions};
+pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
     ErrorKind, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution, RateSummary,
     SampleRecord, TokensSource,
@@ -127,12 +128,14 @@ pub(crate) fn endpoint(target: Target, opts: &ProbeOptions) -> Result<Endpoint, 
         tls,
         version: opts.http_version,
         timeout: opts.timeout,
+        idle: opts.idle(),
         reuse: opts.reuse_connection,
     })
 }
 
+/// The run's deadline ([`ProbeOptions::validate`] bounds `deadline`).
 fn deadline_of(opts: &ProbeOptions) -> tokio::time::Instant {
-    tokio::time::Instant::now() + opts.deadline
+    tokio::time::Instant::now() + opts.deadline.min(MAX_DEADLINE)
 }
 
 /// Plain HTTP(S): `opts.method` (GET by default) with `opts.body`, a new
@@ -222,9 +225,9 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
     let deadline = deadline_of(opts);
     let health = async {
         tokio::select! {
-            _ = opts.cancel.cancelled() => None,
-            _ = tokio::time::sleep_until(deadline) => None,
-            h = grpc::health(&target, tls.as_ref(), opts.timeout) => Some(h),
+            _ = opts.cancel.cancelled() => Err(true),
+            _ = tokio::time::sleep_until(deadline) => Err(false),
+            h = grpc::health(&target, tls.as_ref(), opts.timeout) => Ok(h),
         }
     }
     .instrument(span.clone())
@@ -233,6 +236,7 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
         target,
         tls,
         timeout: opts.timeout,
+        idle: opts.idle(),
         reuse: opts.reuse_connection,
         prompt: opts.prompt.clone(),
         system_prompt: opts.system_prompt.clone().unwrap_or_default(),
@@ -243,11 +247,15 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
     let stats = run::run(plan, opts, deadline).instrument(span).await;
     let mut report = ProbeReport::from_stats(redacted, Protocol::Grpc, stats, &grpc::method_text);
     match health {
-        Some(h) => report.health = Some(h),
-        None => {
+        Ok(h) => report.health = Some(h),
+        Err(cancelled) => {
             report.health =
                 Some("unknown: the run was stopped before the health check finished".to_string());
-            report.interrupted = true;
+            if cancelled {
+                report.interrupted = true;
+            } else {
+                report.deadline_reached = true;
+            }
         }
     }
     Ok(report)
@@ -272,6 +280,7 @@ pub async fn probe_grpc_search(
         target,
         tls,
         timeout: opts.timeout,
+        idle: opts.idle(),
         reuse: opts.reuse_connection,
         prompt: String::new(),
         system_prompt: String::new(),

@@ -7,13 +7,15 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
-use crate::conn::{Failure, HttpConn, classify_hyper_error};
-use crate::http::{Endpoint, acquire, status_failure};
-use crate::report::{ErrorKind, Stats, StreamOutcome};
+use crate::bounds::{Bounds, Progress, Stage};
+use crate::conn::{Failure, HttpConn};
+use crate::http::{Endpoint, acquire, build, response_head, status_failure};
+use crate::report::{ErrorKind, SampleResult, Stats, StreamOutcome};
 use crate::sse::{SseError, SseParser};
 
 /// Methods of the OpenAI probe's distributions.
@@ -181,7 +183,8 @@ pub(crate) struct Scratch {
 /// Gaps kept per sample; a longer stream's later gaps are not recorded.
 const MAX_GAPS: usize = 1 << 16;
 
-/// One OpenAI streaming sample; returns the TTFT of a successful one.
+/// One OpenAI streaming sample, within its [`Bounds`]: the TTFT of a
+/// successful one, else the kind of its failure (already counted).
 pub(crate) async fn sample(
     plan: &OpenAiPlan,
     slot: &mut Option<HttpConn>,
@@ -189,20 +192,27 @@ pub(crate) async fn sample(
     stats: &mut Stats,
     index: u32,
     measured: bool,
-) -> Option<Duration> {
+) -> SampleResult {
     scratch.gaps.clear();
+    let ep = &plan.endpoint;
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
-    let r = sample_inner(
+    let bounds = Bounds::starting_now(ep.timeout, ep.idle);
+    let progress = Progress::default();
+    let inner = sample_inner(
         plan,
-        slot,
-        scratch,
-        stats,
-        measured,
+        Step {
+            slot,
+            scratch,
+            stats,
+            measured,
+            bounds: &bounds,
+            progress: &progress,
+        },
         &request_id,
         &mut send_wall,
-    )
-    .await;
+    );
+    let r = bounds.within(&progress, &ep.target.redacted, inner).await;
     let r = stats.stream_sample(
         plan.record_samples,
         index,
@@ -212,10 +222,10 @@ pub(crate) async fn sample(
         r,
         &scratch.gaps,
     );
-    if r.is_err() || !plan.endpoint.reuse {
+    if r.is_err() || !ep.reuse {
         *slot = None;
     }
-    r.ok()
+    r.map(Some)
 }
 
 fn sse_failure(e: &SseError, what: &str) -> Failure {
@@ -240,20 +250,59 @@ fn excerpt(s: &str) -> String {
     format!("{}…", &s[..end])
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What one sample works with.
+struct Step<'a> {
+    slot: &'a mut Option<HttpConn>,
+    scratch: &'a mut Scratch,
+    stats: &'a mut Stats,
+    measured: bool,
+    bounds: &'a Bounds,
+    progress: &'a Progress,
+}
+
+/// Connect (or reuse), send, read the stream, measure.
 async fn sample_inner(
     plan: &OpenAiPlan,
-    slot: &mut Option<HttpConn>,
-    scratch: &mut Scratch,
-    stats: &mut Stats,
-    measured: bool,
+    step: Step<'_>,
     request_id: &str,
     send_wall: &mut Option<SystemTime>,
 ) -> Result<StreamOutcome, Failure> {
     let ep = &plan.endpoint;
     let what = ep.target.redacted.as_str();
-    let (conn, fresh) = acquire(slot, ep, stats, measured).await?;
+    let (conn, fresh) = acquire(step.slot, ep, step.stats, step.measured).await?;
     let conn_start = conn.phases.start;
+    let req = request(plan, conn, request_id)?;
+    if plan.record_samples {
+        *send_wall = Some(SystemTime::now());
+    }
+    let send_start = Instant::now();
+    let resp = response_head(conn, req, step.progress, what).await?;
+    event_stream_head(&resp, what)?;
+    step.progress.at(Stage::Stream);
+    let mut body = resp.into_body();
+    let read = read_stream(&mut body, plan, step.scratch, step.bounds, step.progress).await?;
+    let (first, end) = read.first_and_end(what)?;
+    if ep.reuse && !read.body_ended && !drain(&mut body, step.bounds).await {
+        *step.slot = None;
+    }
+    let incl_from = if fresh { conn_start } else { send_start };
+    Ok(StreamOutcome {
+        ttft: first - send_start,
+        ttft_incl_connect: first - incl_from,
+        e2e: end - send_start,
+        tokens: read.usage.unwrap_or(read.events),
+        from_usage: read.usage.is_some(),
+    })
+}
+
+/// The streaming request: this sample's body, the protocol's headers, the
+/// plan's.
+fn request(
+    plan: &OpenAiPlan,
+    conn: &HttpConn,
+    request_id: &str,
+) -> Result<http::Request<crate::conn::ReqBody>, Failure> {
+    let ep = &plan.endpoint;
     let body = match &plan.body {
         BodySource::Fixed(b) => b.clone(),
         BodySource::FreshPrefix {
@@ -263,43 +312,16 @@ async fn sample_inner(
             bytes,
         } => request_body(model, Some(&random_text(*bytes)), prompt, *max_tokens),
     };
-    let mut b = conn
+    let b = conn
         .request(&ep.target, Method::POST)
         .header(http::header::CONTENT_TYPE, "application/json")
         .header(http::header::ACCEPT, "text/event-stream")
         .header("x-request-id", request_id);
-    for (k, v) in &plan.headers {
-        b = b.header(k, v);
-    }
-    let req = b.body(Full::new(body)).map_err(|e| {
-        Failure::new(
-            ErrorKind::Protocol,
-            format!("cannot build a request for {what}: {e}"),
-        )
-    })?;
-    if plan.record_samples {
-        *send_wall = Some(SystemTime::now());
-    }
-    let send_start = Instant::now();
-    let resp = match tokio::time::timeout(ep.timeout, conn.send(req)).await {
-        Err(_) => {
-            return Err(Failure::new(
-                ErrorKind::Timeout,
-                format!("no response head from {what} within {:?}", ep.timeout),
-            ));
-        }
-        Ok(Err(e)) => {
-            let kind = match classify_hyper_error(&e) {
-                ErrorKind::Timeout => ErrorKind::Timeout,
-                _ => ErrorKind::Protocol,
-            };
-            return Err(Failure::new(
-                kind,
-                format!("request to {what} failed before the response head: {e}"),
-            ));
-        }
-        Ok(Ok(r)) => r,
-    };
+    build(b, &plan.headers, body, &ep.target.redacted)
+}
+
+/// A 2xx answer whose content type is `text/event-stream`.
+fn event_stream_head(resp: &http::Response<Incoming>, what: &str) -> Result<(), Failure> {
     if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
         return Err(f);
     }
@@ -314,31 +336,137 @@ async fn sample_inner(
             format!("{what} answered with content-type {ct:?}, not text/event-stream"),
         ));
     }
-    let mut body = resp.into_body();
-    let mut parser = SseParser::new(plan.max_line_bytes);
-    let mut first: Option<Instant> = None;
-    let mut last: Option<Instant> = None;
-    let mut events = 0u64;
-    let mut usage: Option<u64> = None;
-    let mut finished = false;
-    let mut done_at: Option<Instant> = None;
-    let mut bad: Option<Failure> = None;
-    let body_ended = loop {
-        let frame = match tokio::time::timeout(ep.timeout, body.frame()).await {
-            Err(_) => {
-                return Err(Failure::new(
-                    ErrorKind::Stall,
+    Ok(())
+}
+
+/// What reading a stream gathered.
+#[derive(Debug, Default)]
+struct StreamRead {
+    /// Arrival of the first and the latest content event.
+    first: Option<Instant>,
+    last: Option<Instant>,
+    /// Content events.
+    events: u64,
+    /// `usage.completion_tokens`, when the stream carried it.
+    usage: Option<u64>,
+    /// Some chunk had a `finish_reason`.
+    finished: bool,
+    /// Arrival of `data: [DONE]`.
+    done_at: Option<Instant>,
+    /// The first event that makes the sample a failure.
+    bad: Option<Failure>,
+    /// The body ended (rather than `[DONE]` being read).
+    body_ended: bool,
+}
+
+impl StreamRead {
+    /// One dispatched event's data, in the frame that arrived at `t`.
+    fn on_event(&mut self, data: &str, t: Instant, gaps: &mut Vec<Duration>, what: &str) {
+        if self.bad.is_some() || self.done_at.is_some() {
+            return;
+        }
+        if data == "[DONE]" {
+            self.done_at = Some(t);
+            return;
+        }
+        match classify_chunk(data) {
+            Err(e) => {
+                self.bad = Some(Failure::new(
+                    ErrorKind::InvalidSse,
                     format!(
-                        "the stream from {what} sent nothing for {:?} after {events} content events",
-                        ep.timeout
+                        "an SSE event from {what} is not JSON ({e}): {}",
+                        excerpt(data)
                     ),
                 ));
             }
-            Ok(None) => break true,
+            Ok(info) if info.error => {
+                self.bad = Some(Failure::new(
+                    ErrorKind::Protocol,
+                    format!("the stream from {what} carried an error: {}", excerpt(data)),
+                ));
+            }
+            Ok(info) => {
+                if info.content {
+                    self.content(t, gaps);
+                }
+                self.finished |= info.finish;
+                if info.completion_tokens.is_some() {
+                    self.usage = info.completion_tokens;
+                }
+            }
+        }
+    }
+
+    fn content(&mut self, t: Instant, gaps: &mut Vec<Duration>) {
+        self.events += 1;
+        match self.last {
+            None => self.first = Some(t),
+            Some(prev) => {
+                if gaps.len() < MAX_GAPS {
+                    gaps.push(t - prev);
+                }
+            }
+        }
+        self.last = Some(t);
+    }
+
+    /// The first content event and the stream's end, or why the stream
+    /// does not count.
+    fn first_and_end(&self, what: &str) -> Result<(Instant, Instant), Failure> {
+        let end = match (self.done_at, self.body_ended && self.finished) {
+            (Some(t), _) => t,
+            (None, true) => Instant::now(),
+            (None, false) => {
+                return Err(Failure::new(
+                    ErrorKind::StreamCut,
+                    format!(
+                        "the stream from {what} ended before [DONE] or a finish_reason, after {} content events",
+                        self.events
+                    ),
+                ));
+            }
+        };
+        let Some(first) = self.first else {
+            return Err(Failure::new(
+                ErrorKind::Protocol,
+                format!("the stream from {what} finished without any content delta"),
+            ));
+        };
+        Ok((first, end))
+    }
+}
+
+/// Read events until `[DONE]` or the body's end. Each wait for the next
+/// event is bounded by the idle timeout and the request's deadline
+/// ([`Bounds::next_event_by`]); bytes that complete no event do not move
+/// the idle bound.
+async fn read_stream(
+    body: &mut Incoming,
+    plan: &OpenAiPlan,
+    scratch: &mut Scratch,
+    bounds: &Bounds,
+    progress: &Progress,
+) -> Result<StreamRead, Failure> {
+    let what = plan.endpoint.target.redacted.as_str();
+    let mut parser = SseParser::new(plan.max_line_bytes);
+    let mut read = StreamRead::default();
+    let mut last_progress = Instant::now();
+    loop {
+        let frame = match tokio::time::timeout_at(bounds.next_event_by(last_progress), body.frame())
+            .await
+        {
+            Err(_) => return Err(bounds.stream_ran_out(progress, what)),
+            Ok(None) => {
+                read.body_ended = true;
+                return Ok(read);
+            }
             Ok(Some(Err(e))) => {
                 return Err(Failure::new(
                     ErrorKind::StreamCut,
-                    format!("the stream from {what} broke after {events} content events: {e}"),
+                    format!(
+                        "the stream from {what} broke after {} content events: {e}",
+                        read.events
+                    ),
                 ));
             }
             Ok(Some(Ok(f))) => f,
@@ -348,103 +476,38 @@ async fn sample_inner(
         let Ok(data) = frame.into_data() else {
             continue;
         };
+        let mut dispatched = 0u64;
         let gaps = &mut scratch.gaps;
-        let fed = parser.feed(&data, |ev| {
-            if bad.is_some() || done_at.is_some() {
-                return;
-            }
-            if ev.data == "[DONE]" {
-                done_at = Some(t);
-                return;
-            }
-            match classify_chunk(ev.data) {
-                Err(e) => {
-                    bad = Some(Failure::new(
-                        ErrorKind::InvalidSse,
-                        format!(
-                            "an SSE event from {what} is not JSON ({e}): {}",
-                            excerpt(ev.data)
-                        ),
-                    ));
-                }
-                Ok(info) if info.error => {
-                    bad = Some(Failure::new(
-                        ErrorKind::Protocol,
-                        format!(
-                            "the stream from {what} carried an error: {}",
-                            excerpt(ev.data)
-                        ),
-                    ));
-                }
-                Ok(info) => {
-                    if info.content {
-                        events += 1;
-                        match last {
-                            None => first = Some(t),
-                            Some(prev) => {
-                                if gaps.len() < MAX_GAPS {
-                                    gaps.push(t - prev);
-                                }
-                            }
-                        }
-                        last = Some(t);
-                    }
-                    finished |= info.finish;
-                    if info.completion_tokens.is_some() {
-                        usage = info.completion_tokens;
-                    }
-                }
-            }
-        });
-        if let Err(e) = fed {
-            return Err(sse_failure(&e, what));
+        parser
+            .feed(&data, |ev| {
+                dispatched += 1;
+                read.on_event(ev.data, t, gaps, what);
+            })
+            .map_err(|e| sse_failure(&e, what))?;
+        if dispatched > 0 {
+            last_progress = t;
+            progress.add_events(dispatched);
         }
-        if let Some(f) = bad.take() {
+        if let Some(f) = read.bad.take() {
             return Err(f);
         }
-        if done_at.is_some() {
-            break false;
-        }
-    };
-    let end = match (done_at, body_ended && finished) {
-        (Some(t), _) => t,
-        (None, true) => Instant::now(),
-        (None, false) => {
-            return Err(Failure::new(
-                ErrorKind::StreamCut,
-                format!(
-                    "the stream from {what} ended before [DONE] or a finish_reason, after {events} content events"
-                ),
-            ));
-        }
-    };
-    let Some(first) = first else {
-        return Err(Failure::new(
-            ErrorKind::Protocol,
-            format!("the stream from {what} finished without any content delta"),
-        ));
-    };
-    if ep.reuse && !body_ended {
-        // Read to the end of the body so the connection can serve the next request.
-        let drained = tokio::time::timeout(ep.timeout, async {
-            while let Some(f) = body.frame().await {
-                f?;
-            }
-            Ok::<_, hyper::Error>(())
-        })
-        .await;
-        if !matches!(drained, Ok(Ok(()))) {
-            *slot = None;
+        if read.done_at.is_some() {
+            return Ok(read);
         }
     }
-    let incl_from = if fresh { conn_start } else { send_start };
-    Ok(StreamOutcome {
-        ttft: first - send_start,
-        ttft_incl_connect: first - incl_from,
-        e2e: end - send_start,
-        tokens: usage.unwrap_or(events),
-        from_usage: usage.is_some(),
+}
+
+/// Read a finished stream's body to its end, so the connection can serve
+/// the next request; false when it could not be (by the request's deadline).
+async fn drain(body: &mut Incoming, bounds: &Bounds) -> bool {
+    let drained = tokio::time::timeout_at(bounds.deadline(), async {
+        while let Some(f) = body.frame().await {
+            f?;
+        }
+        Ok::<_, hyper::Error>(())
     })
+    .await;
+    matches!(drained, Ok(Ok(())))
 }
 
 /// `bytes` of random words, different from the first word on (so no

@@ -5,6 +5,38 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method};
 use tokio_util::sync::CancellationToken;
 
+/// The longest per-request bound ([`ProbeOptions::timeout`],
+/// [`ProbeOptions::idle_timeout`]): one day.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+/// The longest run deadline ([`ProbeOptions::deadline`]): a week.
+pub const MAX_DEADLINE: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// A duration given in seconds (a config file's `timeout_s`, a flag's
+/// value), checked: finite, more than zero and at most `max`. Never panics,
+/// whatever the number (`1e300`, NaN, negative).
+///
+/// ```
+/// use std::time::Duration;
+/// use cockpit_probe::seconds;
+/// assert_eq!(seconds(1.5, Duration::from_secs(10)), Ok(Duration::from_millis(1500)));
+/// assert!(seconds(1e300, Duration::from_secs(10)).is_err());
+/// assert!(seconds(f64::NAN, Duration::from_secs(10)).is_err());
+/// assert!(seconds(0.0, Duration::from_secs(10)).is_err());
+/// ```
+pub fn seconds(s: f64, max: Duration) -> Result<Duration, String> {
+    if !(s.is_finite() && s > 0.0) {
+        return Err(format!("must be a positive number of seconds, got {s}"));
+    }
+    match Duration::try_from_secs_f64(s) {
+        Ok(d) if d <= max && !d.is_zero() => Ok(d),
+        Ok(d) if d.is_zero() => Err(format!("{s} seconds rounds to zero")),
+        _ => Err(format!(
+            "{s} seconds is longer than the longest allowed, {} seconds",
+            max.as_secs()
+        )),
+    }
+}
+
 /// Which HTTP version a probe speaks.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -39,11 +71,22 @@ pub struct ProbeOptions {
     pub concurrency: u32,
     /// Samples taken first and excluded from the distributions.
     pub warmup: u32,
-    /// Per-request bound: on each connection phase and on the response head;
-    /// for a stream, also on each gap between body frames (a longer gap is a
-    /// `stall`).
+    /// Bound on each request, end to end: from its start (before DNS when
+    /// it opens a connection) to its last byte (a stream: `[DONE]` or its
+    /// final message). The connection phases and the response head are
+    /// within it. A request still running at this bound is a `timeout`
+    /// failure. At most [`MAX_TIMEOUT`].
     pub timeout: Duration,
-    /// Bound on the whole run; a run stopped by it reports `interrupted`.
+    /// Bound on a stream's progress: the longest wait for its next event
+    /// (an SSE event with data, a gRPC message) after the response head or
+    /// the previous event; comments, keep-alive lines and partial lines are
+    /// not progress. A longer gap is a `stall` failure. `None`: the same as
+    /// `timeout` (so only the end-to-end bound applies).
+    pub idle_timeout: Option<Duration>,
+    /// Bound on the whole run. A run that reaches it stops: the requests
+    /// still in flight are abandoned and, with those never started, counted
+    /// as `unfinished`; the report says `deadline_reached` (it is not
+    /// `interrupted`, which only a cancel sets). At most [`MAX_DEADLINE`].
     pub deadline: Duration,
     /// Longest SSE line (and SSE event data) accepted.
     pub max_line_bytes: usize,
@@ -78,6 +121,7 @@ impl Default for ProbeOptions {
             concurrency: 1,
             warmup: 1,
             timeout: Duration::from_secs(30),
+            idle_timeout: None,
             deadline: Duration::from_secs(120),
             max_line_bytes: 1 << 20,
             http_version: HttpVersion::Auto,
@@ -111,13 +155,31 @@ impl ProbeOptions {
         if self.concurrency == 0 {
             return bad("concurrency", "must be at least 1");
         }
-        if self.timeout.is_zero() {
-            return bad("timeout", "must be more than zero");
+        for (name, d, max) in [
+            ("timeout", Some(self.timeout), MAX_TIMEOUT),
+            ("idle_timeout", self.idle_timeout, MAX_TIMEOUT),
+            ("deadline", Some(self.deadline), MAX_DEADLINE),
+        ] {
+            match d {
+                Some(d) if d.is_zero() => return bad(name, "must be more than zero"),
+                Some(d) if d > max => {
+                    return bad(
+                        name,
+                        &format!("{d:?} is longer than the longest allowed, {max:?}"),
+                    );
+                }
+                _ => {}
+            }
         }
         if self.max_line_bytes == 0 {
             return bad("max_line_bytes", "must be more than zero");
         }
         Ok(())
+    }
+
+    /// The bound on a stream's progress: `idle_timeout`, else `timeout`.
+    pub(crate) fn idle(&self) -> Duration {
+        self.idle_timeout.unwrap_or(self.timeout)
     }
 
     pub(crate) fn model_name(&self) -> &str {

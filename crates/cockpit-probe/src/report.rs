@@ -67,7 +67,9 @@ pub enum ErrorKind {
     /// The TLS handshake failed (including certificate verification).
     #[serde(rename = "tls")]
     Tls,
-    /// A connection phase or the response head took longer than the timeout.
+    /// The request was not complete within its end-to-end bound (`timeout`):
+    /// still connecting, waiting for the response head, or reading a body
+    /// or a stream that did not end.
     #[serde(rename = "timeout")]
     Timeout,
     /// The response status was 4xx.
@@ -82,7 +84,8 @@ pub enum ErrorKind {
     /// The body ended (or the connection was reset) before the stream finished.
     #[serde(rename = "stream_cut")]
     StreamCut,
-    /// The stream had started, then no bytes came within the timeout.
+    /// A stream went longer than its idle bound (`idle_timeout`) without an
+    /// event, before the request's own bound.
     #[serde(rename = "stall")]
     Stall,
     /// An SSE line was longer than `max_line_bytes`; reading stopped.
@@ -324,7 +327,12 @@ pub(crate) struct Stats {
     pub attempted: u64,
     pub tokens_usage: u64,
     pub tokens_counted: u64,
+    /// Stopped by a cancel.
     pub interrupted: bool,
+    /// Stopped by the run's deadline.
+    pub deadline_reached: bool,
+    /// Requests the run was to make (warm-up included); 0 when unknown.
+    pub planned: u64,
     pub negotiated: Option<&'static str>,
     pub records: Option<Vec<SampleRecord>>,
 }
@@ -342,6 +350,8 @@ impl Stats {
             tokens_usage: 0,
             tokens_counted: 0,
             interrupted: false,
+            deadline_reached: false,
+            planned: 0,
             negotiated: None,
             records: record_samples.then(Vec::new),
         }
@@ -387,6 +397,8 @@ impl Stats {
         self.tokens_usage += o.tokens_usage;
         self.tokens_counted += o.tokens_counted;
         self.interrupted |= o.interrupted;
+        self.deadline_reached |= o.deadline_reached;
+        self.planned += o.planned;
         self.negotiated = self.negotiated.or(o.negotiated);
         if let (Some(a), Some(b)) = (&mut self.records, o.records) {
             a.extend(
@@ -396,6 +408,11 @@ impl Stats {
         }
     }
 }
+
+/// How one sample ended: its TTFT when it was a successful stream (`None`
+/// for a plain request), else the kind of its failure, already counted in
+/// its [`Stats`].
+pub(crate) type SampleResult = Result<Option<Duration>, ErrorKind>;
 
 /// A successful streamed answer, as the SSE and the gRPC probes both
 /// measure it.
@@ -481,7 +498,7 @@ impl Stats {
 /// { "target": "http://127.0.0.1:8080/v1/chat/completions", "protocol": "openai",
 ///   "http_version": "HTTP/1.1", "samples": 50, "warmup_excluded": 1, "attempted": 53,
 ///   "errors": {"timeout": 2}, "error_examples": {"timeout": "no response head from … within 30s"},
-///   "tokens_source": "usage", "interrupted": false,
+///   "tokens_source": "usage", "interrupted": false, "deadline_reached": false, "unfinished": 0,
 ///   "ttft": {"count": 50, "min_ms": 301.2, "mean_ms": 303.0, "p50_ms": 302.8, "p90_ms": 304.1,
 ///            "p95_ms": 304.9, "p99_ms": 306.0, "p999_ms": 306.0, "max_ms": 306.0},
 ///   "itl": {…}, "tpot": {…}, "e2e": {…}, "dns": {…}, "connect": {…}, "ttft_incl_connect": {…},
@@ -513,8 +530,14 @@ pub struct ProbeReport {
     /// One message per error kind, redacted.
     pub error_examples: BTreeMap<ErrorKind, String>,
     pub tokens_source: Option<TokensSource>,
-    /// The run was stopped by its deadline or its cancel token.
+    /// The run was stopped by its cancel token (Ctrl-C).
     pub interrupted: bool,
+    /// The run was stopped by its deadline ([`ProbeOptions::deadline`](crate::ProbeOptions)):
+    /// the samples so far are reported, the rest counted in `unfinished`.
+    pub deadline_reached: bool,
+    /// Requests of the run that did not reach an outcome: abandoned in
+    /// flight or never started when the run stopped (deadline or cancel).
+    pub unfinished: u64,
     /// gRPC only: the `grpc.health.v1` status (`SERVING`, …) or why it is unknown.
     pub health: Option<String>,
     distributions: BTreeMap<&'static str, Distribution>,
@@ -591,6 +614,8 @@ impl ProbeReport {
             error_examples,
             tokens_source,
             interrupted: stats.interrupted,
+            deadline_reached: stats.deadline_reached,
+            unfinished: stats.planned.saturating_sub(stats.attempted),
             health: None,
             distributions,
             output_tokens_per_s,
@@ -656,6 +681,8 @@ impl Serialize for ProbeReport {
         m.serialize_entry("error_examples", &self.error_examples)?;
         m.serialize_entry("tokens_source", &self.tokens_source)?;
         m.serialize_entry("interrupted", &self.interrupted)?;
+        m.serialize_entry("deadline_reached", &self.deadline_reached)?;
+        m.serialize_entry("unfinished", &self.unfinished)?;
         if let Some(h) = &self.health {
             m.serialize_entry("health", h)?;
         }

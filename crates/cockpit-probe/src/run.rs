@@ -1,6 +1,7 @@
 //! The sampling engine: `concurrency` workers pull sample indices from a
 //! shared counter, each records into its own [`Stats`], merged at the end.
-//! The run stops at its deadline or on cancel and returns what it measured.
+//! The run stops at its deadline (`deadline_reached`) or on cancel
+//! (`interrupted`) and returns what it measured.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -12,7 +13,7 @@ use crate::grpc::{GrpcPlan, GrpcWorker};
 use crate::http::HttpPlan;
 use crate::openai::{OpenAiPlan, Scratch};
 use crate::options::ProbeOptions;
-use crate::report::Stats;
+use crate::report::{SampleResult, Stats};
 
 #[derive(Debug)]
 pub(crate) enum Plan {
@@ -64,6 +65,7 @@ pub(crate) async fn run(plan: Plan, opts: &ProbeOptions, deadline: tokio::time::
         .map(|_| tokio::spawn(worker(shared.clone())))
         .collect();
     let mut stats = Stats::new(opts.record_samples);
+    stats.planned = u64::from(total);
     for h in handles {
         match h.await {
             Ok(s) => stats.merge(s),
@@ -74,44 +76,71 @@ pub(crate) async fn run(plan: Plan, opts: &ProbeOptions, deadline: tokio::time::
     stats
 }
 
+/// Why a worker stopped before the plan's end.
+enum Stop {
+    Cancel,
+    Deadline,
+}
+
+impl Shared {
+    /// A reason to stop now, if there is one.
+    fn stop_now(&self) -> Option<Stop> {
+        if self.cancel.is_cancelled() {
+            Some(Stop::Cancel)
+        } else if tokio::time::Instant::now() >= self.deadline {
+            Some(Stop::Deadline)
+        } else {
+            None
+        }
+    }
+}
+
 async fn worker(shared: Arc<Shared>) -> Stats {
     let mut stats = Stats::new(shared.record_samples);
     let mut state = WorkerState::for_plan(&shared.plan);
-    loop {
-        if shared.cancel.is_cancelled() || tokio::time::Instant::now() >= shared.deadline {
-            stats.interrupted = shared.next.load(Ordering::Relaxed) < shared.total;
-            break;
+    let stop = loop {
+        if let Some(stop) = shared.stop_now() {
+            // Only a stop that leaves samples undone counts.
+            let more = shared.next.load(Ordering::Relaxed) < shared.total;
+            break more.then_some(stop);
         }
         let i = shared.next.fetch_add(1, Ordering::Relaxed);
         if i >= shared.total {
-            break;
+            break None;
         }
         let measured = i >= shared.warmup;
         let one = sample(&shared.plan, &mut state, &mut stats, i, measured);
-        let stopped = tokio::select! {
+        tokio::select! {
             biased;
-            _ = shared.cancel.cancelled() => true,
-            _ = tokio::time::sleep_until(shared.deadline) => true,
-            _ = one => false,
-        };
-        if stopped {
-            stats.interrupted = true;
-            break;
+            _ = shared.cancel.cancelled() => break Some(Stop::Cancel),
+            _ = tokio::time::sleep_until(shared.deadline) => break Some(Stop::Deadline),
+            _ = one => {}
         }
+    };
+    match stop {
+        Some(Stop::Cancel) => stats.interrupted = true,
+        Some(Stop::Deadline) => stats.deadline_reached = true,
+        None => {}
     }
     stats
 }
 
-async fn sample(plan: &Plan, state: &mut WorkerState, stats: &mut Stats, i: u32, measured: bool) {
+async fn sample(
+    plan: &Plan,
+    state: &mut WorkerState,
+    stats: &mut Stats,
+    i: u32,
+    measured: bool,
+) -> SampleResult {
     match (plan, state) {
         (Plan::Http(p), WorkerState::Http(slot)) => {
             crate::http::sample(p, slot, stats, measured).await
         }
         (Plan::OpenAi(p), WorkerState::OpenAi(slot, scratch)) => {
-            crate::openai::sample(p, slot, scratch, stats, i, measured).await;
+            crate::openai::sample(p, slot, scratch, stats, i, measured).await
         }
         (Plan::Grpc(p), WorkerState::Grpc(w)) => {
-            crate::grpc::sample(p, w, stats, i, measured).await;
+            crate::grpc::sample(p, w, stats, i, measured).await
         }
         _ => unreachable!("worker state is built from its plan"),
     }

@@ -7,7 +7,9 @@
 //! `\n`, `\r\n` and `\r` line ends; `field: value` with or without the space;
 //! multi-line `data` joined with `\n`; comments (`:`) ignored; `event` and `id`
 //! fields kept; unknown fields and `retry` ignored; an event is dispatched at
-//! a blank line and only when it carried data.
+//! a blank line and only when it carried data. One byte order mark
+//! (U+FEFF, `EF BB BF`) at the very start of the stream is skipped, as the
+//! specification says, even when it arrives split across chunks.
 //!
 //! Memory is bounded: a line longer than the parser's limit, or an event whose
 //! data grows past it, is an error ([`SseError::LineTooLong`]) rather than
@@ -82,7 +84,14 @@ pub struct SseParser {
     skip_lf: bool,
     pending: Pending,
     failed: Option<SseError>,
+    /// Bytes of the stream's leading byte order mark matched so far;
+    /// `BOM_DONE` once the start of the stream is behind.
+    bom: u8,
 }
+
+/// The UTF-8 byte order mark, skipped at the start of a stream.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+const BOM_DONE: u8 = u8::MAX;
 
 impl SseParser {
     /// A parser that refuses lines (and events' data) over `max_line_bytes`.
@@ -93,6 +102,7 @@ impl SseParser {
             skip_lf: false,
             pending: Pending::default(),
             failed: None,
+            bom: 0,
         }
     }
 
@@ -108,6 +118,16 @@ impl SseParser {
         if let Some(e) = &self.failed {
             return Err(e.clone());
         }
+        if self.bom != BOM_DONE {
+            chunk = match self.skip_bom(chunk, &mut on_event) {
+                Ok(Some(rest)) => rest,
+                Ok(None) => return Ok(()),
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            };
+        }
         if self.skip_lf && !chunk.is_empty() {
             self.skip_lf = false;
             if chunk[0] == b'\n' {
@@ -119,6 +139,33 @@ impl SseParser {
             self.failed = Some(e.clone());
         }
         result
+    }
+
+    /// At the stream's start: match `chunk` against the byte order mark.
+    /// `None` while the chunk is all (a prefix of) the mark; else the bytes
+    /// after it. A partial match that turns out not to be the mark is fed
+    /// as ordinary bytes.
+    fn skip_bom<'c>(
+        &mut self,
+        chunk: &'c [u8],
+        on_event: &mut impl FnMut(SseEvent<'_>),
+    ) -> Result<Option<&'c [u8]>, SseError> {
+        let matched = usize::from(self.bom);
+        let want = &BOM[matched..];
+        let n = want.len().min(chunk.len());
+        if chunk[..n] == want[..n] {
+            if n < want.len() {
+                self.bom += n as u8;
+                return Ok(None);
+            }
+            self.bom = BOM_DONE;
+            return Ok(Some(&chunk[n..]));
+        }
+        self.bom = BOM_DONE;
+        if matched > 0 {
+            self.feed_inner(&BOM[..matched], on_event)?;
+        }
+        Ok(Some(chunk))
     }
 
     fn feed_inner(
@@ -417,6 +464,26 @@ mod tests {
         // The check mark is 3 bytes starting at offset 6.
         let got = parse_chunks(&[&s[..7], &s[7..8], &s[8..]], 64).unwrap();
         assert_eq!(got, vec![ev("✓✓")]);
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_however_it_is_split() {
+        let s = "\u{feff}data: a\n\ndata: \u{feff}b\n\n".as_bytes();
+        let want = vec![ev("a"), ev("\u{feff}b")];
+        for i in 0..=s.len() {
+            for j in i..=s.len() {
+                let got = parse_chunks(&[&s[..i], &s[i..j], &s[j..]], 64).unwrap();
+                assert_eq!(got, want, "split at {i},{j}");
+            }
+        }
+        // Only one, only at the start.
+        let two = "\u{feff}\u{feff}data: a\n\n".as_bytes();
+        let mut p = SseParser::new(64);
+        let mut n = 0;
+        p.feed(two, |_| n += 1).unwrap();
+        assert_eq!(n, 0, "a second mark starts a field name, not data");
+        // A partial mark that is not one is kept as bytes (here: not UTF-8).
+        assert_eq!(parse_chunks(&[b"\xEF\xBB", b"data: x\n\n"], 64), Ok(vec![]));
     }
 
     #[test]

@@ -327,6 +327,36 @@ async fn bad_options_are_refused_before_any_request() {
             slos: vec!["ttft:p(99)<1s".parse().unwrap()],
             ..LoadOptions::default()
         },
+        // A seed or Poisson arrivals need an open loop.
+        LoadOptions {
+            seed: Some(3),
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            arrival: Arrival::Poisson,
+            ..LoadOptions::default()
+        },
+        // Durations too long to add to an instant (they used to panic).
+        LoadOptions {
+            interval: Duration::MAX,
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            rate: Some(RatePlan::Sweep {
+                from: 1.0,
+                to: 3.0,
+                step: 1.0,
+                step_duration: Duration::MAX,
+            }),
+            ..LoadOptions::default()
+        },
+        LoadOptions {
+            request: ProbeOptions {
+                timeout: Duration::from_secs(u64::MAX / 4),
+                ..ProbeOptions::default()
+            },
+            ..LoadOptions::default()
+        },
     ];
     for o in bad {
         assert!(run_load("http://127.0.0.1:9/", &o).await.is_err(), "{o:?}");

@@ -113,10 +113,10 @@ async fn concurrency_takes_exactly_the_asked_samples() {
     tb.shutdown().await;
 }
 
-async fn fault_run(fault: &str, timeout: Duration) -> cockpit_probe::ProbeReport {
+async fn fault_run(fault: &str, idle: Duration) -> cockpit_probe::ProbeReport {
     let tb = testbed(Duration::from_millis(10), Duration::from_millis(2), 16).await;
     let opts = ProbeOptions {
-        timeout,
+        idle_timeout: Some(idle),
         warmup: 0,
         ..quick(2)
     };
@@ -141,7 +141,7 @@ async fn stall_is_counted() {
     assert_eq!(n, 2, "{:?}", r.errors);
     assert!(
         r.error_count(ErrorKind::Stall) == 2,
-        "the head came, then nothing: {:?}",
+        "the head and a token came, then nothing past the idle bound: {:?}",
         r.errors
     );
 }
@@ -235,9 +235,12 @@ async fn deadline_ends_a_run_against_a_staller() {
         "took {:?}",
         t.elapsed()
     );
-    assert!(r.interrupted);
+    assert!(r.deadline_reached && !r.interrupted, "{r:?}");
     assert_eq!(r.samples, 0);
-    assert_eq!(serde_json::to_value(&r).unwrap()["interrupted"], true);
+    assert_eq!(r.unfinished, 5 + 1, "samples and warm-up, none finished");
+    let v = serde_json::to_value(&r).unwrap();
+    assert_eq!(v["interrupted"], false);
+    assert_eq!(v["deadline_reached"], true);
     tb.shutdown().await;
 }
 

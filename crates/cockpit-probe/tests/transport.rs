@@ -155,6 +155,50 @@ async fn bad_input_is_an_error_before_any_request() {
             ..
         })
     ));
+    // Durations too long to bound anything (they used to overflow an
+    // instant): refused by name, for every protocol.
+    let huge = Duration::from_secs(u64::MAX / 4);
+    for (name, o) in [
+        (
+            "timeout",
+            ProbeOptions {
+                timeout: huge,
+                ..quick(1)
+            },
+        ),
+        (
+            "idle_timeout",
+            ProbeOptions {
+                idle_timeout: Some(huge),
+                ..quick(1)
+            },
+        ),
+        (
+            "deadline",
+            ProbeOptions {
+                deadline: huge,
+                ..quick(1)
+            },
+        ),
+        (
+            "timeout",
+            ProbeOptions {
+                timeout: Duration::ZERO,
+                ..quick(1)
+            },
+        ),
+    ] {
+        for protocol in [Protocol::Http, Protocol::OpenAi, Protocol::Grpc] {
+            let url = match protocol {
+                Protocol::Grpc => "grpc://127.0.0.1:1",
+                _ => "http://127.0.0.1:1/",
+            };
+            match probe(url, protocol, &o).await {
+                Err(ProbeError::InvalidOption { name: n, .. }) => assert_eq!(n, name),
+                other => panic!("{name} {protocol}: {other:?}"),
+            }
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

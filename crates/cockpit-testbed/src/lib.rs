@@ -68,6 +68,13 @@
 //! `grpc.health.v1` SERVING for `""`, `cockpit.agent.v1.AgentService` and
 //! `cockpit.agent.v1.RetrievalService`.
 //!
+//! # Hostile servers
+//!
+//! [`hostile`] holds servers that misbehave on purpose — streams that never
+//! end or never progress, a response head that never comes, a body dripped
+//! one byte at a time, a byte order mark, gRPC streams that never finish —
+//! for tests of the clients' bounds.
+//!
 //! # What it never does
 //!
 //! It binds only the addresses it is given — [`Testbed::start`] binds
@@ -87,6 +94,8 @@ mod redis_sessions;
 mod retrieval;
 mod sessions;
 mod stamps;
+
+pub mod hostile;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;

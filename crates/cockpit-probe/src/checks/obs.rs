@@ -70,3 +70,26 @@ pub fn evaluate(agent: &AgentConfig, url: &str, text: Result<String, String>) ->
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::fixtures::agent;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::AgentProtocol;
+
+    #[test]
+    fn observability() {
+        let a = agent(AgentProtocol::Openai);
+        let with = "# TYPE vllm:time_to_first_token_seconds histogram\nvllm:time_to_first_token_seconds_bucket{le=\"0.1\"} 3\n";
+        let f = evaluate(&a, "http://127.0.0.1:1/metrics", Ok(with.into()));
+        assert_eq!(f.status, Status::Pass);
+        assert!(f.summary.contains("vllm:time_to_first_token_seconds"));
+        let without = "# TYPE http_requests_total counter\nhttp_requests_total 3\n";
+        assert_eq!(evaluate(&a, "u", Ok(without.into())).status, Status::Warn);
+        assert_eq!(
+            evaluate(&a, "u", Err("refused".into())).status,
+            Status::NotMeasured
+        );
+    }
+}

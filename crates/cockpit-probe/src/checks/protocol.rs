@@ -76,108 +76,40 @@ pub fn evaluate(
     t: &Thresholds,
 ) -> Finding {
     let uses = b.production_protocol();
-    let loc_url = match uses {
+    let loc = match uses {
         RetrievalProtocol::Grpc => b.grpc_endpoint.as_deref(),
         _ => b.endpoint.as_deref(),
     }
     .unwrap_or("");
-    let base = |status, summary: String| {
-        NET_PROTO
-            .finding(status, summary)
-            .with_subject(&b.name)
-            .with_location(Location::endpoint(loc_url))
-    };
-    let dist = |r: &ProbeReport, name: &str| {
-        let d = r.distribution("e2e").expect("checked by p50");
-        percentile(
-            name,
-            d,
-            0.50,
-            r.method("e2e").unwrap_or("client-side request latency"),
-        )
-    };
+    let subject = Subject { b, uses, loc };
     match (p50(rest), p50(grpc)) {
-        (Some((rr, rest_p50)), Some((gr, grpc_p50))) => {
-            let ratio = if grpc_p50 > 0.0 {
-                rest_p50 / grpc_p50
-            } else {
-                f64::INFINITY
-            };
-            let diff = rest_p50 - grpc_p50;
-            let ms = vec![
-                dist(rr, "rest_p50"),
-                dist(gr, "grpc_p50"),
-                Measurement::new(
-                    "rest_over_grpc_ratio",
-                    ratio,
-                    Unit::Ratio,
-                    "REST p50 divided by gRPC p50, both measured in this run against the same backend on warm connections",
-                    rr.samples.min(gr.samples),
-                ),
-                Measurement::new(
-                    "protocol_tax",
-                    diff,
-                    Unit::Milliseconds,
-                    "REST p50 minus gRPC p50, same run, same backend",
-                    rr.samples.min(gr.samples),
-                ),
-            ];
-            let text = format!(
-                "REST p50 {rest_p50:.2} ms vs gRPC p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms)"
-            );
-            if uses == RetrievalProtocol::Http && ratio > t.protocol_tax_ratio {
-                base(Status::Warn, format!("the agent uses REST; {text}"))
-                    .with_measurements(ms)
-                    .with_recommendation("Call the vector store over gRPC: the measured REST tax is paid on every retrieval of every turn.")
-            } else {
-                base(
-                    Status::Pass,
-                    format!(
-                        "the agent uses {}; {text}",
-                        if uses == RetrievalProtocol::Grpc {
-                            "gRPC"
-                        } else {
-                            "REST"
-                        }
-                    ),
-                )
-                .with_measurements(ms)
-            }
-        }
+        (Some(r), Some(g)) => subject.both(r, g, t),
         (Some((rr, rest_p50)), None) => {
-            let mut ms = vec![dist(rr, "rest_p50")];
-            let why = match grpc {
-                None => "no gRPC endpoint is configured".to_string(),
-                Some(Err(e)) => format!("gRPC could not be measured: {e}"),
-                Some(Ok(g)) => format!("gRPC could not be measured: {}", failure_text(g)),
-            };
-            ms.truncate(1);
+            let why = why_not("gRPC", "no gRPC endpoint is configured", grpc);
             if streaming_agent {
-                base(
+                subject.finding(
                     Status::Warn,
                     format!("REST-only retrieval (p50 {rest_p50:.2} ms) behind a streaming agent; {why}"),
                 )
-                .with_measurements(ms)
+                .with_measurement(median(rr, "rest_p50"))
                 .with_recommendation("Expose and use the vector store's gRPC API, and add `grpc_endpoint` so the tax can be measured.")
             } else {
-                base(
-                    Status::Pass,
-                    format!("REST retrieval p50 {rest_p50:.2} ms; {why}"),
-                )
-                .with_measurements(ms)
+                subject
+                    .finding(
+                        Status::Pass,
+                        format!("REST retrieval p50 {rest_p50:.2} ms; {why}"),
+                    )
+                    .with_measurement(median(rr, "rest_p50"))
             }
         }
         (None, Some((gr, grpc_p50))) => {
-            let why = match rest {
-                None => "no REST endpoint is configured to compare".to_string(),
-                Some(Err(e)) => format!("REST could not be measured: {e}"),
-                Some(Ok(r)) => format!("REST could not be measured: {}", failure_text(r)),
-            };
-            base(
-                Status::Pass,
-                format!("gRPC retrieval p50 {grpc_p50:.2} ms; {why}"),
-            )
-            .with_measurement(dist(gr, "grpc_p50"))
+            let why = why_not("REST", "no REST endpoint is configured to compare", rest);
+            subject
+                .finding(
+                    Status::Pass,
+                    format!("gRPC retrieval p50 {grpc_p50:.2} ms; {why}"),
+                )
+                .with_measurement(median(gr, "grpc_p50"))
         }
         (None, None) => {
             let why = [("REST", rest), ("gRPC", grpc)]
@@ -190,9 +122,153 @@ pub fn evaluate(
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            base(Status::NotMeasured, format!("not measured: {why}")).with_recommendation(
-                "Make the retrieval endpoints reachable from where the audit runs.",
-            )
+            subject
+                .finding(Status::NotMeasured, format!("not measured: {why}"))
+                .with_recommendation(
+                    "Make the retrieval endpoints reachable from where the audit runs.",
+                )
         }
+    }
+}
+
+/// The backend a NET-PROTO finding is about, and the protocol it is used with.
+struct Subject<'a> {
+    b: &'a RetrievalConfig,
+    uses: RetrievalProtocol,
+    loc: &'a str,
+}
+
+impl Subject<'_> {
+    fn finding(&self, status: Status, summary: String) -> Finding {
+        NET_PROTO
+            .finding(status, summary)
+            .with_subject(&self.b.name)
+            .with_location(Location::endpoint(self.loc))
+    }
+
+    /// Both protocols measured: the ratio and the tax, a warning when the
+    /// agent pays a tax above the threshold.
+    fn both(
+        &self,
+        (rr, rest_p50): (&ProbeReport, f64),
+        (gr, grpc_p50): (&ProbeReport, f64),
+        t: &Thresholds,
+    ) -> Finding {
+        let ratio = if grpc_p50 > 0.0 {
+            rest_p50 / grpc_p50
+        } else {
+            f64::INFINITY
+        };
+        let diff = rest_p50 - grpc_p50;
+        let ms = vec![
+            median(rr, "rest_p50"),
+            median(gr, "grpc_p50"),
+            Measurement::new(
+                "rest_over_grpc_ratio",
+                ratio,
+                Unit::Ratio,
+                "REST p50 divided by gRPC p50, both measured in this run against the same backend on warm connections",
+                rr.samples.min(gr.samples),
+            ),
+            Measurement::new(
+                "protocol_tax",
+                diff,
+                Unit::Milliseconds,
+                "REST p50 minus gRPC p50, same run, same backend",
+                rr.samples.min(gr.samples),
+            ),
+        ];
+        let text = format!(
+            "REST p50 {rest_p50:.2} ms vs gRPC p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms)"
+        );
+        if self.uses == RetrievalProtocol::Http && ratio > t.protocol_tax_ratio {
+            return self
+                .finding(Status::Warn, format!("the agent uses REST; {text}"))
+                .with_measurements(ms)
+                .with_recommendation("Call the vector store over gRPC: the measured REST tax is paid on every retrieval of every turn.");
+        }
+        let used = if self.uses == RetrievalProtocol::Grpc {
+            "gRPC"
+        } else {
+            "REST"
+        };
+        self.finding(Status::Pass, format!("the agent uses {used}; {text}"))
+            .with_measurements(ms)
+    }
+}
+
+/// The p50 measurement of a report's `e2e` (present: checked by [`p50`]).
+fn median(r: &ProbeReport, name: &str) -> Measurement {
+    let d = r.distribution("e2e").expect("checked by p50");
+    percentile(
+        name,
+        d,
+        0.50,
+        r.method("e2e").unwrap_or("client-side request latency"),
+    )
+}
+
+/// Why `protocol` has no p50: not configured, or not measured and why.
+fn why_not(
+    protocol: &str,
+    not_configured: &str,
+    r: Option<&Result<ProbeReport, ProbeError>>,
+) -> String {
+    match r {
+        None => not_configured.to_string(),
+        Some(Err(e)) => format!("{protocol} could not be measured: {e}"),
+        Some(Ok(r)) => format!("{protocol} could not be measured: {}", failure_text(r)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::checks::fixtures::{backend, report};
+    use crate::report::Metric;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::RetrievalProtocol;
+
+    fn flat(v: f64, n: usize) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    #[test]
+    fn protocol_tax_is_measured_not_assumed() {
+        let t = Thresholds::default();
+        let rest = Ok(report(Metric::E2e, &flat(6.0, 50), 0, ErrorKind::Timeout));
+        let grpc = Ok(report(Metric::E2e, &flat(3.0, 50), 0, ErrorKind::Timeout));
+        // The agent uses REST and REST is 2× slower: warn, with the tax.
+        let f = evaluate(
+            &backend(true, true, Some(RetrievalProtocol::Http)),
+            Some(&rest),
+            Some(&grpc),
+            true,
+            &t,
+        );
+        assert_eq!(f.status, Status::Warn);
+        let ratio = f.measurement("rest_over_grpc_ratio").unwrap().value;
+        assert!((ratio - 2.0).abs() < 0.01, "{ratio}");
+        assert!((f.measurement("protocol_tax").unwrap().value - 3.0).abs() < 0.01);
+        // The agent uses gRPC: pass, same measurements.
+        let f = evaluate(
+            &backend(true, true, Some(RetrievalProtocol::Grpc)),
+            Some(&rest),
+            Some(&grpc),
+            true,
+            &t,
+        );
+        assert_eq!(f.status, Status::Pass);
+        assert!(f.measurement("rest_over_grpc_ratio").is_some());
+        // REST only, behind a streaming agent: warn, and no ratio invented.
+        let f = evaluate(&backend(true, false, None), Some(&rest), None, true, &t);
+        assert_eq!(f.status, Status::Warn);
+        assert!(f.summary.contains("REST-only"));
+        assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        // Neither answered.
+        let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
+        let f = evaluate(&backend(true, false, None), Some(&down), None, true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
     }
 }

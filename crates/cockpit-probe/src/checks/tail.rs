@@ -78,3 +78,46 @@ pub fn evaluate(
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::checks::fixtures::{backend, report};
+    use crate::report::Metric;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::RetrievalProtocol;
+
+    fn flat(v: f64, n: usize) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    #[test]
+    fn tail_pass_warn_fail() {
+        let t = Thresholds::default();
+        let b = backend(true, false, None);
+        let eval = |v: f64| {
+            evaluate(
+                &b,
+                Some(&Ok(report(
+                    Metric::E2e,
+                    &flat(v, 50),
+                    0,
+                    ErrorKind::Timeout,
+                ))),
+                &t,
+            )
+            .status
+        };
+        assert_eq!(eval(9.0), Status::Pass);
+        assert_eq!(eval(15.0), Status::Warn);
+        assert_eq!(eval(25.0), Status::Fail);
+        let f = evaluate(
+            &backend(true, false, Some(RetrievalProtocol::Grpc)),
+            None,
+            &t,
+        );
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("no gRPC endpoint"), "{}", f.summary);
+    }
+}

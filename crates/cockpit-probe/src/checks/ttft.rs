@@ -92,3 +92,92 @@ pub fn evaluate(
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::checks::fixtures::{agent, report};
+    use crate::report::Metric;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::AgentProtocol;
+
+    fn flat(v: f64, n: usize) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    #[test]
+    fn ttft_threshold_is_on_p95() {
+        let t = Thresholds::default();
+        let a = agent(AgentProtocol::Openai);
+        // 95 fast samples and 5 slow ones: p95 is still fast.
+        let mut v = flat(300.0, 95);
+        v.extend(flat(2000.0, 5));
+        let f = evaluate(
+            &a,
+            "agent",
+            &a.endpoint,
+            &Ok(report(Metric::Ttft, &v, 0, ErrorKind::Timeout)),
+            &t,
+        );
+        assert_eq!(f.status, Status::Pass, "{}", f.summary);
+        // 10 slow: p95 is slow.
+        let mut v = flat(300.0, 90);
+        v.extend(flat(900.0, 10));
+        let f = evaluate(
+            &a,
+            "agent",
+            &a.endpoint,
+            &Ok(report(Metric::Ttft, &v, 0, ErrorKind::Timeout)),
+            &t,
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("Latency Regression"), "{}", f.summary);
+        assert!(f.recommendation.is_some());
+        let m = f.measurement("ttft_p95").unwrap();
+        assert!((m.value - 900.0).abs() < 1.0 && m.samples == 100, "{m:?}");
+        assert!(m.distribution.is_some());
+    }
+
+    #[test]
+    fn ttft_failures_warn_and_nothing_measured_is_not_measured() {
+        let t = Thresholds::default();
+        let a = agent(AgentProtocol::Openai);
+        let f = evaluate(
+            &a,
+            "agent",
+            &a.endpoint,
+            &Ok(report(
+                Metric::Ttft,
+                &flat(100.0, 10),
+                2,
+                ErrorKind::Http5xx,
+            )),
+            &t,
+        );
+        assert_eq!(f.status, Status::Warn);
+        assert!(f.summary.contains("http_5xx: 2"), "{}", f.summary);
+        let f = evaluate(
+            &a,
+            "agent",
+            &a.endpoint,
+            &Ok(report(Metric::Ttft, &[], 5, ErrorKind::Connect)),
+            &t,
+        );
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("5 of 5 requests failed (connect: 5"),
+            "{}",
+            f.summary
+        );
+        let h = agent(AgentProtocol::Http);
+        let f = evaluate(
+            &h,
+            "agent",
+            &h.endpoint,
+            &Ok(report(Metric::Ttfb, &flat(1.0, 3), 0, ErrorKind::Connect)),
+            &t,
+        );
+        assert_eq!(f.status, Status::NotMeasured);
+    }
+}

@@ -95,3 +95,39 @@ pub fn evaluate(
     }
     f
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorKind;
+    use crate::checks::fixtures::{agent, report};
+    use crate::report::Metric;
+    use cockpit_core::Status;
+    use cockpit_core::fleet::AgentProtocol;
+
+    fn flat(v: f64, n: usize) -> Vec<f64> {
+        vec![v; n]
+    }
+
+    #[test]
+    fn time_to_reasoning() {
+        let t = Thresholds::default();
+        let a = agent(AgentProtocol::Openai);
+        let warm = Ok(report(
+            Metric::Ttft,
+            &flat(200.0, 20),
+            0,
+            ErrorKind::Timeout,
+        ));
+        let first = Ok(report(Metric::Ttft, &[13_000.0], 0, ErrorKind::Timeout));
+        let f = evaluate(&a, &first, &warm, &t);
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("Dead on Arrival"), "{}", f.summary);
+        let r = f.measurement("first_to_warm_ratio").unwrap().value;
+        assert!((r - 65.0).abs() < 0.5, "{r}");
+        let first = Ok(report(Metric::Ttft, &[900.0], 0, ErrorKind::Timeout));
+        assert_eq!(evaluate(&a, &first, &warm, &t).status, Status::Pass);
+        let first = Ok(report(Metric::Ttft, &[], 1, ErrorKind::Timeout));
+        assert_eq!(evaluate(&a, &first, &warm, &t).status, Status::NotMeasured);
+    }
+}

@@ -87,6 +87,23 @@ pub async fn audit(
     )
 }
 
+/// The connect RTT's p50 (or why there is none) and its measurement.
+fn connect_rtt(rtt: Result<Distribution, String>) -> (Result<f64, String>, Vec<Measurement>) {
+    match rtt {
+        Ok(d) if !d.is_empty() => {
+            let m = percentile(
+                "connect_rtt_p50",
+                &d,
+                0.5,
+                "TCP connect time from the audit host to the backend (SYN → SYN-ACK), DNS resolved once beforehand",
+            );
+            (Ok(d.summary().p50_ms), vec![m])
+        }
+        Ok(_) => (Err("no connection succeeded".to_string()), Vec::new()),
+        Err(e) => (Err(e), Vec::new()),
+    }
+}
+
 /// Judge declared zones and a measured connect-RTT distribution.
 pub fn evaluate(
     agent: &AgentConfig,
@@ -106,23 +123,8 @@ pub fn evaluate(
         (Some(a), Some(r)) => Some((a.as_str(), r.as_str())),
         _ => None,
     };
-    let rtt = rtt.and_then(|d| {
-        if d.is_empty() {
-            Err("no connection succeeded".to_string())
-        } else {
-            Ok(d)
-        }
-    });
-    let rtt_p50 = rtt.as_ref().ok().map(|d| d.summary().p50_ms);
-    let mut ms = Vec::new();
-    if let Ok(d) = &rtt {
-        ms.push(percentile(
-            "connect_rtt_p50",
-            d,
-            0.5,
-            "TCP connect time from the audit host to the backend (SYN → SYN-ACK), DNS resolved once beforehand",
-        ));
-    }
+    let (rtt, mut ms) = connect_rtt(rtt);
+    let rtt_p50 = rtt.as_ref().ok().copied();
     let hop = |r: f64| format!("{r:.2} ms hop");
     match (zones, rtt_p50) {
         (Some((az, rz)), p) if region_of(az) != region_of(rz) => base(

@@ -136,6 +136,7 @@ impl std::fmt::Debug for Http1Conn {
     }
 }
 
+#[derive(Debug, Clone, Copy)]
 enum Body {
     None,
     Length(u64),
@@ -145,6 +146,88 @@ enum Body {
 
 fn io_failure(e: &std::io::Error, what: &str, during: &str) -> Failure {
     Failure::new(ErrorKind::StreamCut, format!("{during} {what} failed: {e}"))
+}
+
+fn timeout_failure(phase: &str, what: &str) -> Failure {
+    Failure::new(
+        ErrorKind::Timeout,
+        format!("{phase} {what} did not complete within the timeout"),
+    )
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+struct Head {
+    status: u16,
+    /// The head's length.
+    len: usize,
+    /// Bytes read with it (head and the start of the body).
+    read: usize,
+    body: Body,
+    /// The server will close the connection after this response.
+    close: bool,
+}
+
+/// Parse a response head from `buf`; `None` while it is incomplete.
+fn parse_head(buf: &[u8], bodiless_request: bool, what: &str) -> Result<Option<Head>, Failure> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(h)) => h,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(e) => {
+            return Err(Failure::new(
+                ErrorKind::Protocol,
+                format!("{what} sent an invalid response head: {e}"),
+            ));
+        }
+    };
+    let status = resp.code.unwrap_or(0);
+    let mut close = resp.version == Some(0);
+    let mut length = None;
+    let mut chunked = false;
+    for hd in resp.headers.iter() {
+        if hd.name.eq_ignore_ascii_case("content-length") {
+            length = std::str::from_utf8(hd.value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+            if length.is_none() {
+                return Err(Failure::new(
+                    ErrorKind::Protocol,
+                    format!("{what} sent a bad content-length"),
+                ));
+            }
+        } else if hd.name.eq_ignore_ascii_case("transfer-encoding") {
+            chunked = hd
+                .value
+                .windows(7)
+                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
+        } else if hd.name.eq_ignore_ascii_case("connection") {
+            if hd.value.eq_ignore_ascii_case(b"close") {
+                close = true;
+            } else if hd.value.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    let body = if bodiless_request || status == 204 || status == 304 || (100..200).contains(&status)
+    {
+        Body::None
+    } else if chunked {
+        Body::Chunked(Chunked::default())
+    } else if let Some(l) = length {
+        Body::Length(l)
+    } else {
+        close = true;
+        Body::UntilClose
+    };
+    Ok(Some(Head {
+        status,
+        len,
+        read: 0,
+        body,
+        close,
+    }))
 }
 
 impl Http1Conn {
@@ -167,13 +250,23 @@ impl Http1Conn {
         timer: &mut LazyTimer,
         what: &str,
     ) -> Result<Answer, Failure> {
-        let timeout = |phase: &str| {
-            Failure::new(
-                ErrorKind::Timeout,
-                format!("{phase} {what} did not complete within the timeout"),
-            )
-        };
-        // Write (one syscall unless the socket buffer is full).
+        self.write_request(req, timer, what).await?;
+        let head = self.read_head(req.head, timer, what).await?;
+        let body_bytes = self.read_body(&head, timer, what).await?;
+        Ok(Answer {
+            status: head.status,
+            bytes: head.read as u64 + body_bytes,
+            close: head.close,
+        })
+    }
+
+    /// Write the request (one system call unless the socket buffer is full).
+    async fn write_request(
+        &mut self,
+        req: &Http1Request,
+        timer: &mut LazyTimer,
+        what: &str,
+    ) -> Result<(), Failure> {
         let mut off = 0;
         while off < req.bytes.len() {
             match self.fd.try_write(&req.bytes[off..]) {
@@ -190,18 +283,29 @@ impl Http1Conn {
                         g = self.fd.writable() => if let Err(e) = g {
                             return Err(io_failure(&e, what, "writing to"));
                         },
-                        () = timer.expired() => return Err(timeout("writing the request to")),
+                        () = timer.expired() => {
+                            return Err(timeout_failure("writing the request to", what));
+                        }
                     }
                 }
                 Err(e) if e.kind() == IoKind::Interrupted => {}
                 Err(e) => return Err(io_failure(&e, what, "writing to")),
             }
         }
-        // Read the head.
+        Ok(())
+    }
+
+    /// Read until the response head is complete (growing the buffer up to
+    /// [`MAX_HEAD`]); the head, and how many bytes were read with it.
+    async fn read_head(
+        &mut self,
+        bodiless_request: bool,
+        timer: &mut LazyTimer,
+        what: &str,
+    ) -> Result<Head, Failure> {
         let mut len = 0usize;
-        let mut total = 0u64;
-        let (status, head_len, body, close) = loop {
-            let n = self.read_some(len, timer, what, &timeout).await?;
+        loop {
+            let n = self.read_some(len, timer, what).await?;
             if n == 0 {
                 return Err(Failure::new(
                     if len == 0 {
@@ -213,153 +317,122 @@ impl Http1Conn {
                 ));
             }
             len += n;
-            total += n as u64;
-            let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            let mut resp = httparse::Response::new(&mut headers);
-            match resp.parse(&self.buf[..len]) {
-                Ok(httparse::Status::Complete(h)) => {
-                    let status = resp.code.unwrap_or(0);
-                    let mut close = resp.version == Some(0);
-                    let mut length = None;
-                    let mut chunked = false;
-                    for hd in resp.headers.iter() {
-                        if hd.name.eq_ignore_ascii_case("content-length") {
-                            length = std::str::from_utf8(hd.value)
-                                .ok()
-                                .and_then(|v| v.trim().parse::<u64>().ok());
-                            if length.is_none() {
-                                return Err(Failure::new(
-                                    ErrorKind::Protocol,
-                                    format!("{what} sent a bad content-length"),
-                                ));
-                            }
-                        } else if hd.name.eq_ignore_ascii_case("transfer-encoding") {
-                            chunked = hd
-                                .value
-                                .windows(7)
-                                .any(|w| w.eq_ignore_ascii_case(b"chunked"));
-                        } else if hd.name.eq_ignore_ascii_case("connection") {
-                            if hd.value.eq_ignore_ascii_case(b"close") {
-                                close = true;
-                            } else if hd.value.eq_ignore_ascii_case(b"keep-alive") {
-                                close = false;
-                            }
-                        }
-                    }
-                    let body = if req.head
-                        || status == 204
-                        || status == 304
-                        || (100..200).contains(&status)
-                    {
-                        Body::None
-                    } else if chunked {
-                        Body::Chunked(Chunked::default())
-                    } else if let Some(l) = length {
-                        Body::Length(l)
-                    } else {
-                        close = true;
-                        Body::UntilClose
-                    };
-                    break (status, h, body, close);
-                }
-                Ok(httparse::Status::Partial) => {
-                    if len == self.buf.len() {
-                        if self.buf.len() >= MAX_HEAD {
-                            return Err(Failure::new(
-                                ErrorKind::Protocol,
-                                format!("{what} sent a response head over {MAX_HEAD} bytes"),
-                            ));
-                        }
-                        self.buf.resize(self.buf.len() * 2, 0);
-                    }
-                }
-                Err(e) => {
-                    return Err(Failure::new(
-                        ErrorKind::Protocol,
-                        format!("{what} sent an invalid response head: {e}"),
-                    ));
-                }
+            if let Some(mut head) = parse_head(&self.buf[..len], bodiless_request, what)? {
+                head.read = len;
+                return Ok(head);
             }
-        };
-        // Read the body, discarding it.
-        let mut have = len - head_len;
-        match body {
-            Body::None => {
-                if have > 0 {
+            if len == self.buf.len() {
+                if self.buf.len() >= MAX_HEAD {
                     return Err(Failure::new(
                         ErrorKind::Protocol,
-                        format!("{what} sent bytes after a bodiless response"),
+                        format!("{what} sent a response head over {MAX_HEAD} bytes"),
                     ));
                 }
+                self.buf.resize(self.buf.len() * 2, 0);
             }
-            Body::Length(mut left) => loop {
-                let take = (have as u64).min(left);
-                if (have as u64) > take {
-                    return Err(Failure::new(
-                        ErrorKind::Protocol,
-                        format!("{what} sent more bytes than its content-length"),
-                    ));
-                }
-                left -= take;
-                if left == 0 {
-                    break;
-                }
-                let n = self.read_some(0, timer, what, &timeout).await?;
-                if n == 0 {
-                    return Err(Failure::new(
-                        ErrorKind::StreamCut,
-                        format!("{what} closed the connection mid-body"),
-                    ));
-                }
-                total += n as u64;
-                have = n;
-            },
-            Body::Chunked(mut c) => {
-                let mut start = head_len;
+        }
+    }
+
+    /// Read (and discard) the body `head` announces; the bytes read after
+    /// those that came with the head.
+    async fn read_body(
+        &mut self,
+        head: &Head,
+        timer: &mut LazyTimer,
+        what: &str,
+    ) -> Result<u64, Failure> {
+        // Body bytes that arrived with the head.
+        let have = head.read - head.len;
+        match head.body {
+            Body::None if have > 0 => Err(Failure::new(
+                ErrorKind::Protocol,
+                format!("{what} sent bytes after a bodiless response"),
+            )),
+            Body::None => Ok(0),
+            Body::Length(left) => self.read_length(left, have, timer, what).await,
+            Body::Chunked(c) => self.read_chunked(c, head.len, have, timer, what).await,
+            Body::UntilClose => {
+                let mut total = 0u64;
                 loop {
-                    match c.feed(&self.buf[start..start + have]) {
-                        Err(()) => {
-                            return Err(Failure::new(
-                                ErrorKind::Protocol,
-                                format!("{what} sent invalid chunked encoding"),
-                            ));
-                        }
-                        Ok(Some(used)) => {
-                            if used != have {
-                                return Err(Failure::new(
-                                    ErrorKind::Protocol,
-                                    format!("{what} sent bytes after the last chunk"),
-                                ));
-                            }
-                            break;
-                        }
-                        Ok(None) => {}
-                    }
-                    let n = self.read_some(0, timer, what, &timeout).await?;
+                    let n = self.read_some(0, timer, what).await?;
                     if n == 0 {
-                        return Err(Failure::new(
-                            ErrorKind::StreamCut,
-                            format!("{what} closed the connection mid-body"),
-                        ));
+                        return Ok(total);
                     }
                     total += n as u64;
-                    start = 0;
-                    have = n;
                 }
             }
-            Body::UntilClose => loop {
-                let n = self.read_some(0, timer, what, &timeout).await?;
-                if n == 0 {
-                    break;
-                }
-                total += n as u64;
-            },
         }
-        Ok(Answer {
-            status,
-            bytes: total,
-            close,
-        })
+    }
+
+    /// A `content-length` body of `left` bytes, `have` of them in the buffer.
+    async fn read_length(
+        &mut self,
+        mut left: u64,
+        mut have: usize,
+        timer: &mut LazyTimer,
+        what: &str,
+    ) -> Result<u64, Failure> {
+        let mut total = 0u64;
+        loop {
+            if (have as u64) > left {
+                return Err(Failure::new(
+                    ErrorKind::Protocol,
+                    format!("{what} sent more bytes than its content-length"),
+                ));
+            }
+            left -= have as u64;
+            if left == 0 {
+                return Ok(total);
+            }
+            have = self.read_more(timer, what).await?;
+            total += have as u64;
+        }
+    }
+
+    /// A chunked body whose first `have` bytes are in the buffer at `start`.
+    async fn read_chunked(
+        &mut self,
+        mut c: Chunked,
+        mut start: usize,
+        mut have: usize,
+        timer: &mut LazyTimer,
+        what: &str,
+    ) -> Result<u64, Failure> {
+        let mut total = 0u64;
+        loop {
+            match c.feed(&self.buf[start..start + have]) {
+                Err(()) => {
+                    return Err(Failure::new(
+                        ErrorKind::Protocol,
+                        format!("{what} sent invalid chunked encoding"),
+                    ));
+                }
+                Ok(Some(used)) if used != have => {
+                    return Err(Failure::new(
+                        ErrorKind::Protocol,
+                        format!("{what} sent bytes after the last chunk"),
+                    ));
+                }
+                Ok(Some(_)) => return Ok(total),
+                Ok(None) => {}
+            }
+            have = self.read_more(timer, what).await?;
+            total += have as u64;
+            start = 0;
+        }
+    }
+
+    /// One more read of body bytes into the buffer's start; the end of the
+    /// connection here is a cut body.
+    async fn read_more(&mut self, timer: &mut LazyTimer, what: &str) -> Result<usize, Failure> {
+        let n = self.read_some(0, timer, what).await?;
+        if n == 0 {
+            return Err(Failure::new(
+                ErrorKind::StreamCut,
+                format!("{what} closed the connection mid-body"),
+            ));
+        }
+        Ok(n)
     }
 
     /// One `read` into `buf[at..]`, waiting for readiness when there is
@@ -372,13 +445,12 @@ impl Http1Conn {
         at: usize,
         timer: &mut LazyTimer,
         what: &str,
-        timeout: &dyn Fn(&str) -> Failure,
     ) -> Result<usize, Failure> {
         loop {
             tokio::select! {
                 biased;
                 g = self.fd.readable() => g.map_err(|e| io_failure(&e, what, "reading from"))?,
-                () = timer.expired() => return Err(timeout("the response from")),
+                () = timer.expired() => return Err(timeout_failure("the response from", what)),
             }
             match self.fd.try_read(&mut self.buf[at..]) {
                 Ok(n) => {
@@ -426,26 +498,32 @@ enum ChunkState {
 }
 
 impl Chunked {
+    /// One byte of a chunk-size line.
+    fn size_byte(&mut self, b: u8) -> Result<(), ()> {
+        match b {
+            b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
+                let d = u64::from((b as char).to_digit(16).ok_or(())?);
+                self.size = self
+                    .size
+                    .checked_mul(16)
+                    .and_then(|s| s.checked_add(d))
+                    .ok_or(())?;
+                self.digits = true;
+            }
+            b';' | b' ' | b'\t' if self.digits => self.state = ChunkState::Ext,
+            b'\r' if self.digits => self.state = ChunkState::SizeLf,
+            _ => return Err(()),
+        }
+        Ok(())
+    }
+
     /// Feed bytes; `Ok(Some(n))` when the body ended after `n` of them.
     pub fn feed(&mut self, bytes: &[u8]) -> Result<Option<usize>, ()> {
         let mut i = 0;
         while i < bytes.len() {
             let b = bytes[i];
             match self.state {
-                ChunkState::Size => match b {
-                    b'0'..=b'9' | b'a'..=b'f' | b'A'..=b'F' => {
-                        let d = (b as char).to_digit(16).ok_or(())? as u64;
-                        self.size = self
-                            .size
-                            .checked_mul(16)
-                            .and_then(|s| s.checked_add(d))
-                            .ok_or(())?;
-                        self.digits = true;
-                    }
-                    b';' | b' ' | b'\t' if self.digits => self.state = ChunkState::Ext,
-                    b'\r' if self.digits => self.state = ChunkState::SizeLf,
-                    _ => return Err(()),
-                },
+                ChunkState::Size => self.size_byte(b)?,
                 ChunkState::Ext => {
                     if b == b'\r' {
                         self.state = ChunkState::SizeLf;

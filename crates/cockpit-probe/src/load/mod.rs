@@ -52,11 +52,11 @@
 //! (`in_flight_at_end`), scheduled requests never sent are counted
 //! (`unsent`).
 
+mod build;
 mod http1;
 mod interval;
 mod schedule;
 mod slo;
-mod sweep;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -171,8 +171,10 @@ impl RatePlan {
                         "sweep {from}:{to}:{step} must rise within (0, {MAX_RATE}]"
                     ));
                 }
-                if step_duration.is_zero() {
-                    return bad("the step duration must be more than zero".into());
+                if step_duration.is_zero() || step_duration > MAX_DURATION {
+                    return bad(format!(
+                        "the step duration must be more than zero and at most {MAX_DURATION:?}"
+                    ));
                 }
                 let n = ((to - from) / step).floor() + 1.0;
                 if n > MAX_STEPS as f64 {
@@ -205,6 +207,97 @@ impl RatePlan {
                     .collect()
             }
         }
+    }
+}
+
+/// How a run is paced, the way a command line says it: each part
+/// optional, their combinations checked when [`apply`](Pacing::apply)ed to
+/// [`LoadOptions`]. Errors name the part (`rate`, `step`, `duration`,
+/// `requests`).
+///
+/// ```
+/// use std::time::Duration;
+/// use cockpit_probe::load::{LoadOptions, Pacing, RatePlan};
+/// let mut o = LoadOptions::default();
+/// let sweep = Pacing { rate: Some("50:100:50".into()), step: Some(Duration::from_secs(5)), ..Pacing::default() };
+/// sweep.apply(&mut o).unwrap();
+/// assert!(matches!(o.rate, Some(RatePlan::Sweep { .. })));
+/// let no_step = Pacing { step: None, ..sweep.clone() };
+/// assert!(no_step.apply(&mut LoadOptions::default()).is_err());
+/// let sweep_with_duration = Pacing { duration: Some(Duration::from_secs(9)), ..sweep };
+/// assert!(sweep_with_duration.apply(&mut LoadOptions::default()).is_err());
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Pacing {
+    /// `N` requests per second (open loop) or `A:B:STEP` (a sweep); `None`:
+    /// a closed loop.
+    pub rate: Option<String>,
+    /// How long each sweep step lasts (a sweep needs it; nothing else
+    /// takes it).
+    pub step: Option<Duration>,
+    /// How long a closed loop or a fixed rate lasts (a sweep lasts its
+    /// steps); `None`: the options' own.
+    pub duration: Option<Duration>,
+    /// A closed loop's request budget.
+    pub requests: Option<u64>,
+    /// Poisson arrivals (open loop only).
+    pub poisson: bool,
+    /// The open-loop schedule's seed.
+    pub seed: Option<u64>,
+}
+
+impl Pacing {
+    /// Check the combination and set `opts`' `rate`, `duration`,
+    /// `max_requests`, `arrival` and `seed`.
+    pub fn apply(&self, opts: &mut LoadOptions) -> Result<(), ProbeError> {
+        let bad = |name, reason: &str| {
+            Err(ProbeError::InvalidOption {
+                name,
+                reason: reason.to_string(),
+            })
+        };
+        let rate = match &self.rate {
+            None if self.step.is_some() => {
+                return bad("step", "needs a sweep: a rate A:B:STEP");
+            }
+            None => None,
+            Some(r) => {
+                let sweep = r.contains(':');
+                let step = match (sweep, self.step) {
+                    (true, Some(s)) => s,
+                    (true, None) => {
+                        return bad(
+                            "step",
+                            "a sweep (rate A:B:STEP) needs a step length, e.g. 20s",
+                        );
+                    }
+                    (false, Some(_)) => return bad("step", "applies to a sweep (rate A:B:STEP)"),
+                    (false, None) => Duration::ZERO,
+                };
+                if sweep && self.duration.is_some() {
+                    return bad(
+                        "duration",
+                        "does not apply to a sweep: it lasts its steps (step each)",
+                    );
+                }
+                if self.requests.is_some() {
+                    return bad("requests", "applies to a closed loop (no rate)");
+                }
+                Some(RatePlan::parse(r, step)?)
+            }
+        };
+        opts.rate = rate;
+        if let Some(d) = self.duration {
+            opts.duration = d;
+        }
+        opts.max_requests = self.requests;
+        opts.arrival = if self.poisson {
+            Arrival::Poisson
+        } else {
+            Arrival::Constant
+        };
+        opts.seed = self.seed;
+        Ok(())
     }
 }
 
@@ -291,18 +384,39 @@ impl LoadOptions {
                 "applies to closed-loop runs only (no --rate)".into(),
             );
         }
-        if self.interval < Duration::from_millis(10) {
-            return bad("interval", "must be at least 10ms".into());
+        if self.rate.is_none() && (self.arrival == Arrival::Poisson || self.seed.is_some()) {
+            let name = if self.seed.is_some() {
+                "seed"
+            } else {
+                "poisson"
+            };
+            return bad(name, "needs an open loop: a rate".into());
+        }
+        if self.interval < Duration::from_millis(10) || self.interval > MAX_DURATION {
+            return bad(
+                "interval",
+                format!("must be at least 10ms and at most {MAX_DURATION:?}"),
+            );
         }
         if self.threads == Some(0) {
             return bad("threads", "must be at least 1".into());
         }
-        if self.request.timeout.is_zero() {
-            return bad("timeout", "must be more than zero".into());
+        if self.request.timeout.is_zero() || self.request.timeout > crate::MAX_TIMEOUT {
+            return bad(
+                "timeout",
+                format!(
+                    "must be more than zero and at most {:?}",
+                    crate::MAX_TIMEOUT
+                ),
+            );
         }
         if let Some(r) = &self.rate {
             r.validate()?;
-            let total: Duration = r.steps(self.duration).iter().map(|s| s.duration).sum();
+            let total = r
+                .steps(self.duration)
+                .iter()
+                .try_fold(Duration::ZERO, |t, s| t.checked_add(s.duration))
+                .unwrap_or(Duration::MAX);
             if total > MAX_DURATION {
                 return bad(
                     "rate",
@@ -387,9 +501,13 @@ pub struct LoadReport {
     /// Open loop: the schedule's seed (rerun with `--seed` to repeat it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<u64>,
-    /// From the run's start to the last worker's stop.
+    /// The run's wall time, from its start to its end: an open loop runs
+    /// to its schedule's end (its duration, a sweep's steps) even when no
+    /// request is due near the end; a closed loop ends at its duration or
+    /// when its `max_requests` are done; Ctrl-C ends either early.
     pub elapsed_s: f64,
-    /// Open loop: scheduled requests per second of the run.
+    /// Open loop: the requests the schedule made due before the run's end
+    /// (sent or not), per second of `elapsed_s`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offered_rps: Option<f64>,
     /// Successful requests per second.
@@ -450,6 +568,18 @@ impl LoadReport {
     pub fn error_count(&self, kind: ErrorKind) -> u64 {
         self.errors.get(&kind).copied().unwrap_or(0)
     }
+
+    /// The target could not be reached at all: no request succeeded, some
+    /// failed, and every failure was one of reaching it (DNS, connect, TLS)
+    /// rather than of its answers.
+    pub fn unreachable(&self) -> bool {
+        self.requests.ok == 0
+            && self.requests.errors > 0
+            && self
+                .errors
+                .keys()
+                .all(|k| matches!(k, ErrorKind::Connect | ErrorKind::Dns | ErrorKind::Tls))
+    }
 }
 
 /// Run load against `url` as `opts` says. Errors only for what is wrong
@@ -499,5 +629,175 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
     let out =
         tracing::Instrument::instrument(worker::execute(run.clone(), opts.progress.clone()), span)
             .await;
-    Ok(sweep::build_report(target, opts, &run, out))
+    Ok(build::build_report(target, opts, &run, out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn applied(p: Pacing) -> Result<LoadOptions, ProbeError> {
+        let mut o = LoadOptions::default();
+        p.apply(&mut o)?;
+        o.validate()?;
+        Ok(o)
+    }
+
+    fn refused_as(p: Pacing, name: &str) {
+        match applied(p.clone()) {
+            Err(ProbeError::InvalidOption { name: n, .. }) => assert_eq!(n, name, "{p:?}"),
+            other => panic!("{p:?}: expected an error naming {name}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pacing_combinations() {
+        let s = Some(Duration::from_secs(5));
+        let rate = |r: &str| Some(r.to_string());
+        // Closed loop: no step, no seed, no Poisson.
+        refused_as(
+            Pacing {
+                step: s,
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                seed: Some(1),
+                ..Pacing::default()
+            },
+            "seed",
+        );
+        refused_as(
+            Pacing {
+                poisson: true,
+                ..Pacing::default()
+            },
+            "poisson",
+        );
+        // Fixed rate: no step, no request budget.
+        refused_as(
+            Pacing {
+                rate: rate("10"),
+                step: s,
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("10"),
+                requests: Some(5),
+                ..Pacing::default()
+            },
+            "requests",
+        );
+        // Sweep: a step, no duration.
+        refused_as(
+            Pacing {
+                rate: rate("10:20:5"),
+                ..Pacing::default()
+            },
+            "step",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("10:20:5"),
+                step: s,
+                duration: s,
+                ..Pacing::default()
+            },
+            "duration",
+        );
+        refused_as(
+            Pacing {
+                rate: rate("20:10:5"),
+                step: s,
+                ..Pacing::default()
+            },
+            "rate",
+        );
+        // What is accepted, and what it sets.
+        let o = applied(Pacing {
+            requests: Some(7),
+            duration: s,
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(
+            (o.rate, o.max_requests, o.duration),
+            (None, Some(7), Duration::from_secs(5))
+        );
+        let o = applied(Pacing {
+            rate: rate("10"),
+            poisson: true,
+            seed: Some(9),
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(o.rate, Some(RatePlan::Fixed(10.0)));
+        assert_eq!((o.arrival, o.seed), (Arrival::Poisson, Some(9)));
+        let o = applied(Pacing {
+            rate: rate("10:20:5"),
+            step: s,
+            ..Pacing::default()
+        })
+        .unwrap();
+        assert_eq!(o.rate.unwrap().steps(o.duration).len(), 3);
+    }
+
+    #[test]
+    fn unreachable_is_only_failures_to_reach() {
+        let report = |ok: u64, kinds: &[ErrorKind]| {
+            let mut r = LoadReport {
+                target: "http://h/".into(),
+                protocol: Protocol::Http,
+                mode: LoadMode::Closed,
+                client_path: "lean-http1",
+                connections: 1,
+                workers: 1,
+                arrival: None,
+                seed: None,
+                elapsed_s: 1.0,
+                offered_rps: None,
+                achieved_rps: 0.0,
+                requests: RequestCounts::default(),
+                errors: BTreeMap::new(),
+                error_examples: BTreeMap::new(),
+                bytes_read: 0,
+                bytes_written: 0,
+                latency: LatencySummary::default(),
+                service: None,
+                dispatch_lag: None,
+                ttft: None,
+                itl: None,
+                tpot: None,
+                output_tokens_per_s: None,
+                goodput_rps: None,
+                slos: Vec::new(),
+                slo_pass: true,
+                steps: Vec::new(),
+                knee_rps: None,
+                intervals: Vec::new(),
+                interrupted: false,
+                methods: BTreeMap::new(),
+                latency_dist: Distribution::new(),
+                service_dist: Distribution::new(),
+            };
+            r.requests.ok = ok;
+            r.requests.errors = kinds.len() as u64;
+            for k in kinds {
+                *r.errors.entry(*k).or_default() += 1;
+            }
+            r
+        };
+        assert!(report(0, &[ErrorKind::Connect, ErrorKind::Dns, ErrorKind::Tls]).unreachable());
+        assert!(!report(0, &[ErrorKind::Connect, ErrorKind::Timeout]).unreachable());
+        assert!(!report(1, &[ErrorKind::Connect]).unreachable());
+        assert!(
+            !report(0, &[]).unreachable(),
+            "no request at all is not unreachable"
+        );
+    }
 }

@@ -31,7 +31,7 @@ use crate::grpc::{GrpcPlan, GrpcWorker};
 use crate::http::HttpPlan;
 use crate::openai::{BodySource, OpenAiPlan, Scratch};
 use crate::options::HttpVersion;
-use crate::report::{ErrorKind, Stats};
+use crate::report::{ErrorKind, SampleResult, Stats};
 use crate::target::{Target, parse_target};
 use crate::{ProbeError, Protocol};
 
@@ -109,6 +109,7 @@ impl ClientPlan {
                     target,
                     tls,
                     timeout: r.timeout,
+                    idle: r.idle(),
                     reuse: true,
                     prompt: r.prompt.clone(),
                     system_prompt: r.system_prompt.clone().unwrap_or_default(),
@@ -284,46 +285,24 @@ pub(crate) async fn execute(
 ) -> Outcome {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (start_tx, start_rx) = watch::channel(None::<Instant>);
-    let mut handles = Vec::new();
-    let mut workers = 0;
-    for w in 0..run.workers {
-        let (run, tx, start_rx) = (run.clone(), tx.clone(), start_rx.clone());
-        match std::thread::Builder::new()
-            .name(format!("cockpit-load-{w}"))
-            .spawn(move || worker_thread(w, run, start_rx, tx))
-        {
-            Ok(h) => {
-                handles.push(h);
-                workers += 1;
-            }
-            Err(e) => tracing::error!("cannot start load worker {w}: {e}"),
-        }
-    }
+    let handles = spawn_workers(&run, &tx, &start_rx);
     drop(tx);
+    let workers = handles.len();
     let mut merged = WorkerStats::new(run.steps.len().max(1));
     if workers < run.workers {
         // The schedule is split among `run.workers`; a missing worker's
         // share is missing from the run, which is then not whole.
         merged.interrupted = true;
     }
+    let mut series = Series {
+        length: run.interval,
+        workers,
+        pending: Default::default(),
+        intervals: Vec::new(),
+        progress,
+    };
     let mut ready = 0;
     let mut done = 0;
-    let mut pending: std::collections::BTreeMap<u64, (usize, Duration, IntervalAcc)> =
-        Default::default();
-    let mut intervals = Vec::new();
-    let emit =
-        |index: u64, end: Duration, acc: IntervalAcc, intervals: &mut Vec<IntervalReport>| {
-            let start = run
-                .interval
-                .saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
-            let r = IntervalReport::from_acc(index, start, end.saturating_sub(start), acc);
-            if intervals.len() < super::MAX_INTERVALS {
-                intervals.push(r.clone_numbers());
-            }
-            if let Some(p) = &progress {
-                let _ = p.send(r);
-            }
-        };
     while done < workers {
         let Some(msg) = rx.recv().await else { break };
         match msg {
@@ -333,30 +312,14 @@ pub(crate) async fn execute(
                     let _ = start_tx.send(Some(Instant::now()));
                 }
             }
-            Msg::Interval { index, end, acc } => {
-                let e = pending
-                    .entry(index)
-                    .or_insert_with(|| (0, Duration::ZERO, IntervalAcc::new()));
-                e.0 += 1;
-                e.1 = e.1.max(end);
-                e.2.merge(&acc);
-                while let Some(entry) = pending.first_entry() {
-                    if entry.get().0 < workers {
-                        break;
-                    }
-                    let (index, (_, end, acc)) = entry.remove_entry();
-                    emit(index, end, acc, &mut intervals);
-                }
-            }
+            Msg::Interval { index, end, acc } => series.add(index, end, &acc),
             Msg::Done(s) => {
                 done += 1;
                 merged.merge(*s);
             }
         }
     }
-    for (index, (_, end, acc)) in std::mem::take(&mut pending) {
-        emit(index, end, acc, &mut intervals);
-    }
+    let intervals = series.finish();
     for h in handles {
         if h.join().is_err() {
             merged.interrupted = true;
@@ -365,6 +328,80 @@ pub(crate) async fn execute(
     Outcome {
         stats: merged,
         intervals,
+    }
+}
+
+/// Start the worker threads; those that could not start are logged and
+/// missing from the returned handles.
+fn spawn_workers(
+    run: &Arc<Run>,
+    tx: &mpsc::UnboundedSender<Msg>,
+    start_rx: &watch::Receiver<Option<Instant>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let mut handles = Vec::new();
+    for w in 0..run.workers {
+        let (run, tx, start_rx) = (run.clone(), tx.clone(), start_rx.clone());
+        match std::thread::Builder::new()
+            .name(format!("cockpit-load-{w}"))
+            .spawn(move || worker_thread(w, run, start_rx, tx))
+        {
+            Ok(h) => handles.push(h),
+            Err(e) => tracing::error!("cannot start load worker {w}: {e}"),
+        }
+    }
+    handles
+}
+
+/// The run's interval series: each interval is merged from every worker's
+/// part and emitted (kept, and sent to the progress channel) once all the
+/// workers have sent theirs, in order.
+struct Series {
+    length: Duration,
+    workers: usize,
+    /// Intervals still waiting for some worker: parts received, end, sum.
+    pending: std::collections::BTreeMap<u64, (usize, Duration, IntervalAcc)>,
+    intervals: Vec<IntervalReport>,
+    progress: Option<mpsc::UnboundedSender<IntervalReport>>,
+}
+
+impl Series {
+    fn add(&mut self, index: u64, end: Duration, acc: &IntervalAcc) {
+        let e = self
+            .pending
+            .entry(index)
+            .or_insert_with(|| (0, Duration::ZERO, IntervalAcc::new()));
+        e.0 += 1;
+        e.1 = e.1.max(end);
+        e.2.merge(acc);
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.get().0 < self.workers {
+                break;
+            }
+            let (index, (_, end, acc)) = entry.remove_entry();
+            self.emit(index, end, acc);
+        }
+    }
+
+    fn emit(&mut self, index: u64, end: Duration, acc: IntervalAcc) {
+        let start = self
+            .length
+            .saturating_mul(u32::try_from(index).unwrap_or(u32::MAX));
+        let r = IntervalReport::from_acc(index, start, end.saturating_sub(start), acc);
+        if self.intervals.len() < super::MAX_INTERVALS {
+            self.intervals.push(r.clone_numbers());
+        }
+        if let Some(p) = &self.progress {
+            let _ = p.send(r);
+        }
+    }
+
+    /// Emit what is still pending (a worker that stopped early) and return
+    /// the series.
+    fn finish(mut self) -> Vec<IntervalReport> {
+        for (index, (_, end, acc)) in std::mem::take(&mut self.pending) {
+            self.emit(index, end, acc);
+        }
+        self.intervals
     }
 }
 
@@ -479,36 +516,25 @@ impl Shared {
     }
 }
 
+/// One worker: connect (lean path), wait for the common start, run its
+/// connections while sending an interval summary per tick, stop at the
+/// run's end (or the cancel), and return its tallies.
 async fn worker_main(
     w: usize,
     run: Arc<Run>,
-    mut start_rx: watch::Receiver<Option<Instant>>,
+    start_rx: watch::Receiver<Option<Instant>>,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> WorkerStats {
     let n_steps = run.steps.len().max(1);
     let mine = (0..run.connections as usize)
         .filter(|c| c % run.workers == w)
         .count();
-    // Connect first (like wrk), so the run measures requests, not handshakes.
-    let mut pre: Vec<Option<Http1Conn>> = Vec::new();
-    if let ClientPlan::Lean { addrs, target, .. } = &run.plan {
-        let all = futures_util::future::join_all(
-            (0..mine).map(|_| Http1Conn::connect(addrs, run.timeout, &target.redacted)),
-        )
-        .await;
-        pre = all.into_iter().map(Result::ok).collect();
-    }
+    let pre = preconnect(&run, mine).await;
     let _ = tx.send(Msg::Ready);
-    let start = tokio::select! {
-        r = start_rx.wait_for(Option::is_some) => match r {
-            Ok(v) => v.unwrap_or_else(Instant::now),
-            Err(_) => Instant::now(),
-        },
-        () = run.cancel.cancelled() => {
-            let mut s = WorkerStats::new(n_steps);
-            s.interrupted = true;
-            return s;
-        }
+    let Some(start) = wait_for_start(start_rx, &run.cancel).await else {
+        let mut s = WorkerStats::new(n_steps);
+        s.interrupted = true;
+        return s;
     };
     let schedule = run
         .open()
@@ -527,6 +553,67 @@ async fn worker_main(
         open: run.open(),
     });
     let stop = CancellationToken::new();
+    let mut set = spawn_connections(&sh, &run, &stop, w, mine, pre);
+    let (index, interrupted) = drive(&sh, &run, &mut set, &tx).await;
+    let stopped = start.elapsed().min(run.end);
+    stop.cancel();
+    if matches!(run.plan, ClientPlan::Lean { .. }) {
+        set.abort_all();
+    }
+    while set.join_next().await.is_some() {}
+    let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
+    let _ = tx.send(Msg::Interval {
+        index,
+        end: stopped,
+        acc,
+    });
+    let mut stats = std::mem::replace(&mut sh.inner.borrow_mut().stats, WorkerStats::new(0));
+    stats.in_flight_at_end = sh.in_flight.get();
+    stats.stopped_at = stopped;
+    stats.interrupted = interrupted;
+    if let Some(origin) = origin {
+        stats.unsent = unsent(origin, stopped, &stats);
+    }
+    stats
+}
+
+/// Lean path: open this worker's connections before the run (like wrk),
+/// so the run measures requests, not handshakes. A failed connect leaves
+/// `None`: the connection retries on its first request.
+async fn preconnect(run: &Run, mine: usize) -> Vec<Option<Http1Conn>> {
+    let ClientPlan::Lean { addrs, target, .. } = &run.plan else {
+        return Vec::new();
+    };
+    let all = futures_util::future::join_all(
+        (0..mine).map(|_| Http1Conn::connect(addrs, run.timeout, &target.redacted)),
+    )
+    .await;
+    all.into_iter().map(Result::ok).collect()
+}
+
+/// The run's common start, or `None` when cancelled first.
+async fn wait_for_start(
+    mut start_rx: watch::Receiver<Option<Instant>>,
+    cancel: &CancellationToken,
+) -> Option<Instant> {
+    tokio::select! {
+        r = start_rx.wait_for(Option::is_some) => Some(match r {
+            Ok(v) => v.unwrap_or_else(Instant::now),
+            Err(_) => Instant::now(),
+        }),
+        () = cancel.cancelled() => None,
+    }
+}
+
+/// Start this worker's connection tasks (`mine` of them).
+fn spawn_connections(
+    sh: &Rc<Shared>,
+    run: &Arc<Run>,
+    stop: &CancellationToken,
+    w: usize,
+    mine: usize,
+    mut pre: Vec<Option<Http1Conn>>,
+) -> JoinSet<()> {
     let lean = matches!(run.plan, ClientPlan::Lean { .. });
     let mut set = JoinSet::new();
     for i in 0..mine {
@@ -542,10 +629,21 @@ async fn worker_main(
             ));
         }
     }
-    drop(pre);
+    set
+}
+
+/// Until the run's end (or the cancel): send an interval summary at each
+/// tick. Returns the next interval's index and whether the run was
+/// cancelled.
+async fn drive(
+    sh: &Shared,
+    run: &Run,
+    set: &mut JoinSet<()>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) -> (u64, bool) {
+    let start = sh.start;
     let end = tokio::time::Instant::from_std(sh.end);
     let mut index = 0u64;
-    let mut interrupted = false;
     loop {
         let tick = tokio::time::Instant::from_std(
             start
@@ -555,11 +653,16 @@ async fn worker_main(
         );
         tokio::select! {
             biased;
-            () = run.cancel.cancelled() => { interrupted = true; break; }
-            r = set.join_next() => if r.is_none() { break },
+            () = run.cancel.cancelled() => return (index, true),
+            // A closed loop ends when its connections are done (e.g. after
+            // `max_requests`); an open loop lasts its schedule's time even
+            // when no request is left to send (a rate below 1 per run).
+            _ = set.join_next(), if !set.is_empty() => if set.is_empty() && !sh.open {
+                return (index, false);
+            },
             () = tokio::time::sleep_until(tick.min(end)) => {
                 if tokio::time::Instant::now() >= end {
-                    break;
+                    return (index, false);
                 }
                 let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
                 let _ = tx.send(Msg::Interval { index, end: start.elapsed().min(run.end), acc });
@@ -567,32 +670,16 @@ async fn worker_main(
             }
         }
     }
-    let stopped = start.elapsed().min(run.end);
-    stop.cancel();
-    if lean {
-        set.abort_all();
-    }
-    while set.join_next().await.is_some() {}
-    let acc = std::mem::replace(&mut sh.inner.borrow_mut().interval, IntervalAcc::new());
-    let _ = tx.send(Msg::Interval {
-        index,
-        end: stopped,
-        acc,
-    });
-    let mut stats = std::mem::replace(&mut sh.inner.borrow_mut().stats, WorkerStats::new(0));
-    stats.in_flight_at_end = sh.in_flight.get();
-    stats.stopped_at = stopped;
-    stats.interrupted = interrupted;
-    // Unsent = due before the stop but never sent. Counted from the whole
-    // schedule rather than from what is left of it, because a connection may
-    // have taken an item and been stopped while waiting for its time or
-    // connecting: that item is neither sent nor left in the schedule.
-    if let Some(origin) = origin {
-        let due = origin.take_while(|i| i.offset < stopped).count() as u64;
-        let sent: u64 = stats.steps.iter().map(|s| s.sent).sum();
-        stats.unsent = due.saturating_sub(sent);
-    }
-    stats
+}
+
+/// Open loop: requests due before the stop but never sent. Counted from
+/// the whole schedule rather than from what is left of it, because a
+/// connection may have taken an item and been stopped while waiting for its
+/// time or connecting: that item is neither sent nor left in the schedule.
+fn unsent(origin: Schedule, stopped: Duration, stats: &WorkerStats) -> u64 {
+    let due = origin.take_while(|i| i.offset < stopped).count() as u64;
+    let sent: u64 = stats.steps.iter().map(|s| s.sent).sum();
+    due.saturating_sub(sent)
 }
 
 /// The next request of a connection: its intended send instant (open
@@ -695,21 +782,19 @@ enum State {
     Grpc(GrpcWorker),
 }
 
-/// One request through the probe's own sample functions; the TTFT of a
-/// successful stream.
-async fn one(plan: &ClientPlan, st: &mut State, stats: &mut Stats, index: u32) -> Option<Duration> {
+/// One request through the probe's own sample functions: the TTFT of a
+/// successful stream, or the kind of the failure (counted, with its
+/// example, in `stats`).
+async fn one(plan: &ClientPlan, st: &mut State, stats: &mut Stats, index: u32) -> SampleResult {
     match (plan, st) {
-        (ClientPlan::Http(p), State::Http(slot)) => {
-            crate::http::sample(p, slot, stats, true).await;
-            None
-        }
+        (ClientPlan::Http(p), State::Http(slot)) => crate::http::sample(p, slot, stats, true).await,
         (ClientPlan::OpenAi(p), State::OpenAi(slot, scratch)) => {
             crate::openai::sample(p, slot, scratch, stats, index, true).await
         }
         (ClientPlan::Grpc(p), State::Grpc(g)) => {
             crate::grpc::sample(p, g, stats, index, true).await
         }
-        _ => None,
+        _ => unreachable!("the connection state is built from its plan"),
     }
 }
 
@@ -733,25 +818,17 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
         if !sh.open && send >= sh.end {
             break;
         }
-        let ok_before = stats.samples;
-        let errors_before = stats.errors;
         sh.sent(step, 0);
         let r = tokio::select! {
             biased;
             () = stop.cancelled() => None,
-            t = one(&run.plan, &mut st, &mut stats, id) => Some(t),
+            r = one(&run.plan, &mut st, &mut stats, id) => Some(r),
         };
-        let Some(ttft) = r else { break };
+        let Some(r) = r else { break };
         let done = Instant::now();
-        if stats.samples > ok_before {
-            sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0);
-        } else {
-            let kind = crate::report::ErrorKind::ALL
-                .iter()
-                .zip(stats.errors.iter().zip(errors_before.iter()))
-                .find(|(_, (a, b))| a > b)
-                .map_or(ErrorKind::Protocol, |(k, _)| *k);
-            sh.failed(step, None, kind, true);
+        match r {
+            Ok(ttft) => sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0),
+            Err(kind) => sh.failed(step, None, kind, true),
         }
     }
     sh.inner.borrow_mut().stats.probe.merge(stats);
