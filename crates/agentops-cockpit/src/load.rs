@@ -7,8 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use cockpit_core::LatencySummary;
 use cockpit_probe::load::{
-    Arrival, HdrLogWriter, IntervalReport, LoadMode, LoadOptions, LoadReport, RatePlan, Slo,
-    run_load,
+    Arrival, HdrLogWriter, IntervalReport, LoadMode, LoadOptions, LoadReport, RatePlan, run_load,
 };
 use cockpit_probe::{ErrorKind, ProbeError, ProbeOptions};
 use comfy_table::{ContentArrangement, Table, presets};
@@ -30,10 +29,7 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
             args.protocol
         ))
     })?;
-    let mut slos = Vec::new();
-    for s in &args.slo {
-        slos.push(s.parse::<Slo>().map_err(|e| usage(format!("--slo {e}")))?);
-    }
+    let slos = args.slo.clone();
     let rate = match &args.rate {
         None => {
             if args.step.is_some() {

@@ -207,13 +207,27 @@ async fn a_measured_run_runs_no_program_the_repository_configures() {
     // A tracked file that changed, so git must compare content.
     std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + "\n").unwrap();
 
+    // The gate's SLOs read the evidence the pillars really write.
     let out = run_with(
-        &["certify", "--format", "json", "--no-evidence"],
+        &[
+            "certify",
+            "--format",
+            "json",
+            "--no-evidence",
+            "--slo",
+            "ttft:p(95)<60s",
+            "--slo",
+            "cold_start<60s",
+        ],
         &Opts::default().cwd(&repo),
     )
     .await;
     out.assert_code(0);
-    let git_rev = &out.json()["report"]["provenance"]["git"];
+    let cert = out.json();
+    for slo in cert["slos"].as_array().unwrap() {
+        assert_eq!(slo["status"], "pass", "{slo}");
+    }
+    let git_rev = &cert["report"]["provenance"]["git"];
     assert_eq!(git_rev["dirty"], true, "{git_rev}");
     assert!(
         !marker.exists(),
