@@ -33,7 +33,7 @@
 //! use std::time::Duration;
 //! use cockpit_probe::load::{run_load, LoadOptions, RatePlan};
 //!
-//! # async fn demo() -> Result<(), cockpit_probe::ProbeError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let opts = LoadOptions {
 //!     connections: 16,
 //!     duration: Duration::from_secs(10),
