@@ -246,7 +246,11 @@ async fn a_git_that_never_answers_is_abandoned() {
     let git = bin.join("git");
     std::fs::write(&git, "#!/bin/sh\nexec sleep 600\n").unwrap();
     std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
     w.file(
         "cockpit.toml",
         &format!(
