@@ -133,3 +133,34 @@ fn write_all(
     eprintln!("certification written to {}", dir.display());
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::CheckId;
+    use cockpit_score::GateMetric;
+
+    /// The pillar check each gate metric reads its evidence from.
+    fn defining_check(m: GateMetric) -> CheckId {
+        match m {
+            GateMetric::Ttft => cockpit_probe::checks::ttft::NET_TTFT.id,
+            GateMetric::Retrieval => cockpit_probe::checks::tail::NET_TAIL.id,
+            GateMetric::ConnectRtt => cockpit_probe::checks::zone::NET_ZONE.id,
+            GateMetric::StorePing => cockpit_stm::checks::latency::STA_LATENCY.id,
+            GateMetric::ColdStart => cockpit_probe::checks::ttr::CMP_TTR.id,
+            other => panic!("{other:?}: name the pillar check this gate metric reads"),
+        }
+    }
+
+    #[test]
+    fn every_gate_metric_reads_a_check_of_the_catalogue() {
+        let catalogue = crate::evidence::check_catalogue();
+        for m in GateMetric::ALL {
+            let id = m.check_id();
+            assert!(
+                catalogue.contains(&id),
+                "{m:?} reads {id}, which no pillar defines"
+            );
+            assert_eq!(id, defining_check(m), "{m:?}");
+        }
+    }
+}

@@ -270,17 +270,8 @@ pub struct CertifyArgs {
     /// An SLO held against the evidence, e.g. `ttft:p(95)<800ms` (repeatable;
     /// added to [gate] slos). Metrics: ttft, retrieval, connect_rtt,
     /// store_ping, cold_start. A breach fails the gate.
-    #[arg(long, value_name = "EXPR", value_parser = parse_gate_slo)]
-    pub slo: Vec<cockpit_core::slo::Slo>,
-}
-
-/// An SLO the gate can evaluate (see `docs/scoring.md`).
-pub fn parse_gate_slo(s: &str) -> Result<cockpit_core::slo::Slo, String> {
-    let slo: cockpit_core::slo::Slo = s
-        .parse()
-        .map_err(|e: cockpit_core::slo::SloError| e.to_string())?;
-    cockpit_score::check_slo(&slo).map_err(|e| e.to_string())?;
-    Ok(slo)
+    #[arg(long, value_name = "EXPR")]
+    pub slo: Vec<cockpit_score::GateSlo>,
 }
 
 /// A threshold: a number in 0–100.
@@ -328,8 +319,8 @@ pub struct LoadArgs {
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub timeout: std::time::Duration,
     /// A service-level objective, k6 style (repeatable): 'p(99)<250ms', 'errors<0.1%', 'ttft:p(95)<800ms'.
-    #[arg(long)]
-    pub slo: Vec<String>,
+    #[arg(long, value_name = "EXPR")]
+    pub slo: Vec<cockpit_probe::load::LoadSlo>,
     /// HTTP method (protocol http).
     #[arg(long, default_value = "GET")]
     pub method: String,

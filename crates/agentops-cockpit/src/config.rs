@@ -285,7 +285,6 @@ fn validate_gate(
             ScoreError::UnknownCheck { check, .. } | ScoreError::WaiverField { check, .. } => {
                 format!("\"{check}\"")
             }
-            ScoreError::Slo(cockpit_core::slo::SloError::Unsupported { text, .. }) => text.clone(),
             _ => "gate".to_string(),
         };
         // Search from the `[gate` tables on, so `threshold` is not found in `[thresholds]`.

@@ -3,7 +3,7 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, SystemTime};
 
-use cockpit_probe::load::{HdrLogWriter, IntervalReport, LoadOptions, Pacing, Slo, run_load};
+use cockpit_probe::load::{HdrLogWriter, IntervalReport, LoadOptions, Pacing, run_load};
 use cockpit_probe::{ProbeError, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -29,10 +29,7 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
             "-H/--header applies to http and openai; gRPC metadata is not sent",
         ));
     }
-    let mut slos = Vec::new();
-    for s in &args.slo {
-        slos.push(s.parse::<Slo>().map_err(|e| usage(format!("--slo {e}")))?);
-    }
+    let slos = args.slo.clone();
     let method = args
         .method
         .parse()

@@ -207,17 +207,66 @@ async fn a_measured_run_runs_no_program_the_repository_configures() {
     // A tracked file that changed, so git must compare content.
     std::fs::write(&cfg, std::fs::read_to_string(&cfg).unwrap() + "\n").unwrap();
 
+    // The gate's SLOs read the evidence the pillars really write.
     let out = run_with(
-        &["certify", "--format", "json", "--no-evidence"],
+        &[
+            "certify",
+            "--format",
+            "json",
+            "--no-evidence",
+            "--slo",
+            "ttft:p(95)<60s",
+            "--slo",
+            "cold_start<60s",
+        ],
         &Opts::default().cwd(&repo),
     )
     .await;
     out.assert_code(0);
-    let git_rev = &out.json()["report"]["provenance"]["git"];
+    let cert = out.json();
+    for slo in cert["slos"].as_array().unwrap() {
+        assert_eq!(slo["status"], "pass", "{slo}");
+    }
+    let git_rev = &cert["report"]["provenance"]["git"];
     assert_eq!(git_rev["dirty"], true, "{git_rev}");
     assert!(
         !marker.exists(),
         "certify ran a program from the repository's git config: {}",
         std::fs::read_to_string(&marker).unwrap_or_default()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_git_that_never_answers_is_abandoned() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tb = testbed(fast()).await;
+    let w = Workdir::new();
+    let bin = w.join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let git = bin.join("git");
+    std::fs::write(&git, "#!/bin/sh\nexec sleep 600\n").unwrap();
+    std::fs::set_permissions(&git, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    w.file(
+        "cockpit.toml",
+        &format!(
+            "{PROBE}[gate]\nthreshold = 50\n\n[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+            tb.base_url()
+        ),
+    );
+    let child = command(
+        &["certify", "--format", "json", "--no-evidence"],
+        &Opts::default().cwd(w.path()).env("PATH", &path),
+    )
+    .spawn()
+    .expect("spawn agentops-cockpit");
+    let out = wait(child, GUARD).await;
+    out.assert_code(0);
+    let prov = &out.json()["report"]["provenance"];
+    assert!(prov["git"].is_null(), "{prov}");
+    assert!(prov["config_sha256"].is_string(), "{prov}");
 }

@@ -4,6 +4,8 @@ use hdrhistogram::Histogram;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::slo::Aggregated;
+
 /// Highest value a [`Distribution`] records: one hour, in microseconds.
 const MAX_MICROS: u64 = 3_600_000_000;
 
@@ -165,6 +167,55 @@ pub struct LatencySummary {
     pub max_ms: f64,
 }
 
+impl LatencySummary {
+    /// The percentiles a summary keeps: p(50), p(90), p(95), p(99), p(99.9).
+    pub const KEPT_PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
+}
+
+/// Milliseconds, read from the histogram.
+impl Aggregated for Distribution {
+    fn percentile(&self, p: f64) -> Option<f64> {
+        // Rounded so that p(99.9) reads the quantile 0.999 itself, as
+        // `summary` does (99.9 / 100 is one ulp above it).
+        let q = (p * 1e4).round() / 1e6;
+        (!self.is_empty()).then(|| self.hist.value_at_quantile(q) as f64 / 1000.0)
+    }
+    fn mean(&self) -> Option<f64> {
+        (!self.is_empty()).then(|| self.hist.mean() / 1000.0)
+    }
+    fn min(&self) -> Option<f64> {
+        (!self.is_empty()).then(|| self.hist.min() as f64 / 1000.0)
+    }
+    fn max(&self) -> Option<f64> {
+        (!self.is_empty()).then(|| self.hist.max() as f64 / 1000.0)
+    }
+}
+
+/// Milliseconds, read from the kept figures: only the
+/// [`LatencySummary::KEPT_PERCENTILES`].
+impl Aggregated for LatencySummary {
+    fn percentile(&self, p: f64) -> Option<f64> {
+        let kept = [
+            self.p50_ms,
+            self.p90_ms,
+            self.p95_ms,
+            self.p99_ms,
+            self.p999_ms,
+        ];
+        let i = Self::KEPT_PERCENTILES.iter().position(|k| *k == p)?;
+        (self.count > 0).then_some(kept[i])
+    }
+    fn mean(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.mean_ms)
+    }
+    fn min(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.min_ms)
+    }
+    fn max(&self) -> Option<f64> {
+        (self.count > 0).then_some(self.max_ms)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -220,6 +271,35 @@ mod tests {
         let d = Distribution::new();
         assert_eq!(d.summary().count, 0);
         assert!(d.quantile(0.5).is_none());
+    }
+
+    #[test]
+    fn histogram_and_summary_aggregate_alike() {
+        use crate::slo::Aggregate;
+        let mut d = Distribution::new();
+        for us in (1..=5000u64).map(|i| i * 97) {
+            d.record(Duration::from_micros(us));
+        }
+        let s = d.summary();
+        for a in [
+            Aggregate::Percentile(50.0),
+            Aggregate::Percentile(90.0),
+            Aggregate::Percentile(95.0),
+            Aggregate::Percentile(99.0),
+            Aggregate::Percentile(99.9),
+            Aggregate::Avg,
+            Aggregate::Med,
+            Aggregate::Min,
+            Aggregate::Max,
+        ] {
+            assert_eq!(a.of(&d), a.of(&s), "{a}");
+            assert!(a.of(&d).is_some(), "{a}");
+        }
+        assert_eq!(Aggregate::Percentile(75.0).of(&s), None);
+        assert!(Aggregate::Percentile(75.0).of(&d).is_some());
+        let empty = Distribution::new();
+        assert_eq!(Aggregate::Max.of(&empty), None);
+        assert_eq!(Aggregate::Max.of(&empty.summary()), None);
     }
 
     #[test]

@@ -129,27 +129,51 @@ impl Report {
     /// Parse a report, refusing another major schema version and a
     /// `generated_at` that is not an RFC 3339 timestamp.
     pub fn from_json(s: &str) -> Result<Report, ReportError> {
-        Report::from_json_value(serde_json::from_str(s)?)
+        Report::from_json_slice(s.as_bytes())
+    }
+
+    /// [`Report::from_json`] on bytes, without building a JSON tree: the
+    /// version is read first (so another major version is named as such),
+    /// then the report itself.
+    pub fn from_json_slice(bytes: &[u8]) -> Result<Report, ReportError> {
+        #[derive(Deserialize)]
+        struct Version {
+            #[serde(default)]
+            schema_version: Option<serde_json::Value>,
+        }
+        let v: Version = serde_json::from_slice(bytes)?;
+        Report::check_schema_version(v.schema_version.as_ref())?;
+        serde_json::from_slice::<Report>(bytes)?.checked()
     }
 
     /// [`Report::from_json`] on an already parsed document.
     pub fn from_json_value(v: serde_json::Value) -> Result<Report, ReportError> {
-        let found = v
-            .get("schema_version")
-            .and_then(|x| x.as_str())
-            .unwrap_or("")
-            .to_string();
+        Report::check_schema_version(v.get("schema_version"))?;
+        serde_json::from_value::<Report>(v)?.checked()
+    }
+
+    /// Refuse a document whose `schema_version` (as found, if any) is of
+    /// another major version than this build reads.
+    pub fn check_schema_version(found: Option<&serde_json::Value>) -> Result<(), ReportError> {
+        let found = found.and_then(|x| x.as_str()).unwrap_or("");
         let major = |s: &str| s.split('.').next().unwrap_or("").to_string();
-        if major(&found) != major(REPORT_SCHEMA_VERSION) {
-            return Err(ReportError::SchemaVersion { found });
+        if major(found) != major(REPORT_SCHEMA_VERSION) {
+            return Err(ReportError::SchemaVersion {
+                found: found.chars().take(64).collect(),
+            });
         }
-        let report: Report = serde_json::from_value(v)?;
-        if report.generated_at.parse::<jiff::Timestamp>().is_err() {
+        Ok(())
+    }
+
+    /// What a parsed report must hold beyond its types: a `generated_at`
+    /// that is an RFC 3339 timestamp.
+    pub fn checked(self) -> Result<Report, ReportError> {
+        if self.generated_at.parse::<jiff::Timestamp>().is_err() {
             // Quoted in the message: keep it short whatever the file holds.
-            let found = report.generated_at.chars().take(64).collect();
+            let found = self.generated_at.chars().take(64).collect();
             return Err(ReportError::GeneratedAt { found });
         }
-        Ok(report)
+        Ok(self)
     }
 
     /// The JSON Schema of the report, as checked in at `docs/report.schema.json`.

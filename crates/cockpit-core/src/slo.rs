@@ -9,6 +9,12 @@
 //! refuses what it cannot check with [`SloError::Unsupported`], never a
 //! silent pass.
 //!
+//! The evaluation of an aggregate is shared too: [`Aggregate::of`] reduces
+//! any [`Aggregated`] source — the load engine's histograms
+//! ([`crate::Distribution`]) and the summaries a report keeps
+//! ([`crate::LatencySummary`]) — and [`Op::holds_on`] never passes an
+//! objective on a value that was not measured.
+//!
 //! Grammar:
 //!
 //! - `metric:aggregate OP value`, `metric OP value` (no aggregate) or
@@ -117,6 +123,55 @@ impl Aggregate {
     }
 }
 
+/// A distribution an [`Aggregate`] reduces to one number, in the source's
+/// unit (milliseconds for latencies). Each method is `None` when the source
+/// holds no sample, or does not keep that figure (a report keeps five
+/// percentiles, not every one).
+pub trait Aggregated {
+    /// The value at percentile `p`, 0–100.
+    fn percentile(&self, p: f64) -> Option<f64>;
+    fn mean(&self) -> Option<f64>;
+    fn min(&self) -> Option<f64>;
+    fn max(&self) -> Option<f64>;
+}
+
+impl Aggregate {
+    /// Whether it reduces a distribution: `p(N)`, `avg`, `med`, `min`,
+    /// `max` (not `rate` or `count`, which count events).
+    pub fn reduces_distribution(self) -> bool {
+        !matches!(self, Aggregate::Rate | Aggregate::Count)
+    }
+
+    /// This aggregate of `source`; `None` for `rate` and `count`, an empty
+    /// source, or a figure the source does not keep.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use cockpit_core::Distribution;
+    /// use cockpit_core::slo::Aggregate;
+    /// let mut d = Distribution::new();
+    /// for ms in 1..=100 {
+    ///     d.record(Duration::from_millis(ms));
+    /// }
+    /// let p99 = Aggregate::Percentile(99.0).of(&d).unwrap();
+    /// assert!((p99 - 99.0).abs() < 0.1);
+    /// // The summary a report keeps gives the same figure.
+    /// assert_eq!(Aggregate::Percentile(99.0).of(&d.summary()), Some(d.summary().p99_ms));
+    /// assert_eq!(Aggregate::Percentile(97.0).of(&d.summary()), None);
+    /// assert_eq!(Aggregate::Rate.of(&d), None);
+    /// ```
+    pub fn of(self, source: &impl Aggregated) -> Option<f64> {
+        match self {
+            Aggregate::Percentile(p) => source.percentile(p),
+            Aggregate::Avg => source.mean(),
+            Aggregate::Med => source.percentile(50.0),
+            Aggregate::Min => source.min(),
+            Aggregate::Max => source.max(),
+            Aggregate::Rate | Aggregate::Count => None,
+        }
+    }
+}
+
 impl fmt::Display for Aggregate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -154,6 +209,11 @@ impl Op {
             Op::Gt => observed > threshold,
             Op::Ge => observed >= threshold,
         }
+    }
+
+    /// Whether a measured value holds; nothing measured never holds.
+    pub fn holds_on(self, observed: Option<f64>, threshold: f64) -> bool {
+        observed.is_some_and(|o| self.holds(o, threshold))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -467,6 +527,8 @@ mod tests {
         assert!(Op::Lt.holds(1.0, 2.0) && !Op::Lt.holds(2.0, 2.0));
         assert!(Op::Le.holds(2.0, 2.0) && Op::Ge.holds(2.0, 2.0));
         assert!(Op::Gt.holds(3.0, 2.0) && !Op::Gt.holds(2.0, 2.0));
+        assert!(Op::Lt.holds_on(Some(1.0), 2.0) && !Op::Lt.holds_on(None, 2.0));
+        assert!(!Op::Ge.holds_on(None, 0.0));
     }
 
     #[test]

@@ -5,8 +5,6 @@ use std::collections::BTreeMap;
 use cockpit_core::{CheckId, Report, Status, Unit};
 use serde::{Deserialize, Serialize};
 
-use crate::score::status_rank;
-
 /// Which way a measurement moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -102,7 +100,7 @@ pub fn compare(baseline: &Report, current: &Report, regression_percent: f64) -> 
                 subject: f.subject.clone(),
                 before: b.status,
                 after: f.status,
-                regression: status_rank(f.status) < status_rank(b.status),
+                regression: f.status.rank() < b.status.rank(),
             });
         }
         for m in &f.measurements {

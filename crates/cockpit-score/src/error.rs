@@ -62,10 +62,6 @@ pub enum ScoreError {
     /// `--compare last` with no earlier run in the evidence lake.
     #[error("{0}: the evidence lake holds no earlier run to compare with")]
     NoEarlierRun(PathBuf),
-    /// An SLO the gate cannot evaluate (unknown metric, an aggregate the
-    /// evidence does not keep, a threshold that is not a duration).
-    #[error("slos: {0}")]
-    Slo(#[from] cockpit_core::slo::SloError),
     /// A renderer could not serialise its output.
     #[error("cannot render {format}: {message}")]
     Render {

@@ -138,19 +138,43 @@ impl EvidenceLake {
 /// the file.
 pub fn read_report(path: &Path) -> Result<Report, ScoreError> {
     let bytes = read_bounded(path, MAX_REPORT_BYTES)?;
-    let err = |source| ScoreError::Report {
+    parse_report(&bytes).map_err(|source| ScoreError::Report {
         path: path.to_path_buf(),
         source,
-    };
-    let mut v: serde_json::Value =
-        serde_json::from_slice(&bytes).map_err(|e| err(cockpit_core::ReportError::Json(e)))?;
-    drop(bytes);
-    if v.get("certification_version").is_some()
-        && let Some(r) = v.get_mut("report")
-    {
-        v = r.take();
+    })
+}
+
+/// A report, or a certification's `report`, parsed straight into its
+/// types (no JSON tree: memory stays a small multiple of the file).
+fn parse_report(bytes: &[u8]) -> Result<Report, cockpit_core::ReportError> {
+    use serde::de::IgnoredAny;
+    #[derive(serde::Deserialize)]
+    struct Version {
+        #[serde(default)]
+        schema_version: Option<serde_json::Value>,
     }
-    Report::from_json_value(v).map_err(err)
+    #[derive(serde::Deserialize)]
+    struct Kind {
+        #[serde(default)]
+        certification_version: Option<IgnoredAny>,
+        #[serde(default)]
+        report: Option<Version>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Whole {
+        report: Report,
+    }
+    let kind: Kind = serde_json::from_slice(bytes)?;
+    match kind {
+        Kind {
+            certification_version: Some(_),
+            report: Some(inner),
+        } => {
+            Report::check_schema_version(inner.schema_version.as_ref())?;
+            serde_json::from_slice::<Whole>(bytes)?.report.checked()
+        }
+        _ => Report::from_json_slice(bytes),
+    }
 }
 
 /// The whole of a regular file of at most `limit` bytes.
@@ -215,4 +239,33 @@ fn write_new(path: &Path, text: &str) -> Result<(), ScoreError> {
 
 pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_a_report_and_a_certification_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let report = Report::new("agentops-cockpit", "0.1.0", vec![]);
+        let plain = dir.path().join("report.json");
+        std::fs::write(&plain, report.to_json_pretty().unwrap()).unwrap();
+        assert_eq!(read_report(&plain).unwrap(), report);
+        let cert = crate::certify(&report, &crate::GatePolicy::default(), crate::Date::today());
+        let json = crate::Format::Json.render(&cert, false).unwrap();
+        let certified = dir.path().join("certification.json");
+        std::fs::write(&certified, &json).unwrap();
+        assert_eq!(read_report(&certified).unwrap(), report);
+        // The certification's report is held to the same version rule.
+        let v2 = json.replacen(
+            "\"schema_version\": \"1.1\"",
+            "\"schema_version\": \"2.0\"",
+            1,
+        );
+        assert_ne!(v2, json);
+        std::fs::write(&certified, v2).unwrap();
+        let e = read_report(&certified).unwrap_err().to_string();
+        assert!(e.contains("certification.json") && e.contains("2.0"), "{e}");
+    }
 }

@@ -65,4 +65,4 @@ pub use score::{
     CERTIFICATION_VERSION, Certification, PillarScore, Risk, ScoredFinding, Treatment, Verdict,
     WaiverOutcome, WaiverState, certify, figure,
 };
-pub use slo::{GateMetric, SloOutcome, SloStatus, SloSubject, check_slo, evaluate_slo};
+pub use slo::{GateMetric, GateSlo, SloOutcome, SloStatus, SloSubject, evaluate_slo};

@@ -1,11 +1,10 @@
 //! The gate's policy: threshold, pillar weights, fail-closed, waivers. This
 //! is the `[gate]` table of `cockpit.toml`; unknown keys are errors.
 
-use cockpit_core::slo::Slo;
 use cockpit_core::{CheckId, Finding, Pillar, Severity, Status};
 use serde::{Deserialize, Serialize};
 
-use crate::{Date, ScoreError};
+use crate::{Date, GateSlo, ScoreError};
 
 /// The default threshold: a score below it fails the gate.
 pub const DEFAULT_THRESHOLD: f64 = 90.0;
@@ -44,9 +43,10 @@ pub struct GatePolicy {
     /// Accepted risks, each with an owner and an expiry date.
     pub waivers: Vec<Waiver>,
     /// Service-level objectives held against the evidence
-    /// (`ttft:p(95)<800ms`); a broken one fails the gate. See [`crate::check_slo`].
+    /// (`ttft:p(95)<800ms`); a broken one fails the gate. Each is checked
+    /// when parsed (see [`GateSlo`]).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub slos: Vec<Slo>,
+    pub slos: Vec<GateSlo>,
 }
 
 impl Default for GatePolicy {
@@ -150,7 +150,7 @@ impl Waiver {
 impl GatePolicy {
     /// Check the policy: threshold in 0–100, weights finite and not
     /// negative (not all zero), every waiver naming a check in `known`
-    /// with a reason and an owner, every SLO one the gate can evaluate.
+    /// with a reason and an owner. (SLOs are checked when parsed.)
     pub fn validate(&self, known: &[CheckId]) -> Result<(), ScoreError> {
         validate_threshold(self.threshold)?;
         let w = &self.weights;
@@ -177,9 +177,6 @@ impl GatePolicy {
         }
         if !(self.regression_percent.is_finite() && self.regression_percent > 0.0) {
             return Err(ScoreError::RegressionPercent(self.regression_percent));
-        }
-        for slo in &self.slos {
-            crate::check_slo(slo)?;
         }
         for (index, wv) in self.waivers.iter().enumerate() {
             if !known.contains(&wv.check) {

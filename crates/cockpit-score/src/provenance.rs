@@ -38,7 +38,7 @@ pub fn git_revision(dir: &Path) -> Option<GitRevision> {
     let ok = |(code, out): (i32, String)| (code == 0).then_some(out);
     let commit = ok(git(dir, &[], &["rev-parse", "--verify", "HEAD"])?)?;
     let tree = ok(git(dir, &[], &["rev-parse", "--verify", "HEAD^{tree}"])?)?;
-    let filters = filter_overrides(dir);
+    let filters = filter_overrides(dir)?;
     // Exit 0: no difference; 1: tracked files differ. Prints nothing.
     let (diff, _) = git(
         dir,
@@ -77,9 +77,10 @@ const SAFE_CONFIG: [&str; 9] = [
 /// `-c filter.<driver>.clean=` (and `smudge`, `process`) for every filter
 /// driver the configuration declares, so comparing the work tree never
 /// runs one. A file under such a filter may then read as dirty: a
-/// conservative answer, never a program run.
-fn filter_overrides(dir: &Path) -> Vec<String> {
-    let Some((0, out)) = git(
+/// conservative answer, never a program run. `None` when the
+/// configuration cannot be read whole: then the work tree is not compared.
+fn filter_overrides(dir: &Path) -> Option<Vec<String>> {
+    let (code, out) = git(
         dir,
         &[],
         &[
@@ -88,21 +89,22 @@ fn filter_overrides(dir: &Path) -> Vec<String> {
             "--get-regexp",
             r"^filter\..*\.(clean|smudge|process)$",
         ],
-    ) else {
-        return Vec::new();
-    };
+    )?;
+    match code {
+        0 => {}
+        1 => return Some(Vec::new()), // no filter driver declared
+        _ => return None,
+    }
     let mut drivers: Vec<&str> = out
         .lines()
         .filter_map(|l| l.strip_prefix("filter.")?.rsplit_once('.').map(|(d, _)| d))
         .collect();
     drivers.sort_unstable();
     drivers.dedup();
-    drivers
-        .into_iter()
-        .flat_map(|d| {
-            ["clean=", "smudge=", "process=", "required=false"].map(|k| format!("filter.{d}.{k}"))
-        })
-        .collect()
+    let settings = drivers.into_iter().flat_map(|d| {
+        ["clean=", "smudge=", "process=", "required=false"].map(|k| format!("filter.{d}.{k}"))
+    });
+    Some(settings.collect())
 }
 
 /// Exit code and (short) stdout of one git command, bounded by
@@ -143,9 +145,12 @@ fn git(dir: &Path, extra: &[String], args: &[&str]) -> Option<(i32, String)> {
                 child
                     .stdout
                     .take()?
-                    .take(MAX_GIT_OUTPUT)
+                    .take(MAX_GIT_OUTPUT + 1)
                     .read_to_string(&mut out)
                     .ok()?;
+                if out.len() as u64 > MAX_GIT_OUTPUT {
+                    return None; // not what these commands print: refuse it whole
+                }
                 return Some((status.code()?, out.trim().to_string()));
             }
             Ok(None) if std::time::Instant::now() < deadline => {

@@ -180,18 +180,6 @@ fn credit(s: Status) -> f64 {
     }
 }
 
-/// Worst first: fail, error, not-measured, warn, pass, skipped.
-pub(crate) fn status_rank(s: Status) -> u8 {
-    match s {
-        Status::Fail => 0,
-        Status::Error => 1,
-        Status::NotMeasured => 2,
-        Status::Warn => 3,
-        Status::Pass => 4,
-        _ => 5,
-    }
-}
-
 /// `ttft_p95 912 ms (n=200)` for a finding's first measurement.
 pub fn figure(f: &Finding) -> Option<String> {
     f.measurements
@@ -209,7 +197,56 @@ pub fn figure(f: &Finding) -> Option<String> {
 /// fails the gate; so does any not-measured finding when fail-closed.
 /// See `docs/scoring.md` for a worked example.
 pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certification {
-    let mut waivers: Vec<WaiverOutcome> = policy
+    let mut waivers = waiver_outcomes(policy, today);
+    let findings: Vec<ScoredFinding> = report
+        .findings
+        .iter()
+        .enumerate()
+        .map(|(index, f)| score_finding(index, f, &mut waivers, policy))
+        .collect();
+    for w in &mut waivers {
+        w.note = waiver_note(w);
+    }
+    let pillars: Vec<PillarScore> = Pillar::ALL
+        .into_iter()
+        .filter_map(|p| pillar_score(p, report, &findings, policy))
+        .collect();
+    let capped = Capped::new(&pillars, &findings, policy);
+    let slos: Vec<SloOutcome> = policy
+        .slos
+        .iter()
+        .map(|s| evaluate_slo(report, s))
+        .collect();
+    let reasons = reasons(report, policy, &capped, &slos);
+    let measured = report
+        .findings
+        .iter()
+        .any(|f| matches!(f.status, Status::Pass | Status::Warn | Status::Fail));
+
+    Certification {
+        certification_version: CERTIFICATION_VERSION.to_string(),
+        score: capped.score,
+        uncapped_score: capped.uncapped,
+        threshold: policy.threshold,
+        passed: reasons.is_empty(),
+        reasons,
+        critical_failures: capped.critical_failures,
+        not_measured: capped.not_measured,
+        measured,
+        fail_closed: policy.fail_closed,
+        evaluated_on: today,
+        pillars,
+        findings,
+        waivers,
+        slos,
+        report: report.clone(),
+    }
+}
+
+/// Every waiver of the policy, in force or expired on `today`, waiving
+/// nothing yet.
+fn waiver_outcomes(policy: &GatePolicy, today: Date) -> Vec<WaiverOutcome> {
+    policy
         .waivers
         .iter()
         .map(|w| WaiverOutcome {
@@ -222,203 +259,274 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
             findings: Vec::new(),
             note: String::new(),
         })
-        .collect();
+        .collect()
+}
 
-    let mut scored = Vec::with_capacity(report.findings.len());
-    for (index, f) in report.findings.iter().enumerate() {
-        let mut waiver = None;
-        let mut expired_waiver = None;
-        if Waiver::waivable(f) {
-            for (wi, w) in waivers.iter_mut().enumerate() {
-                if !w.waiver.matches(f) {
-                    continue;
-                }
-                w.findings.push(index);
-                if w.state == WaiverState::Expired {
-                    expired_waiver.get_or_insert(wi);
-                } else {
-                    w.state = WaiverState::InForce;
-                    waiver.get_or_insert(wi);
-                }
-            }
-        }
-        let treatment = if f.status == Status::Skipped {
-            Treatment::Skipped
-        } else if waiver.is_some() {
-            Treatment::Waived
-        } else if severity_weight(f.severity) == 0.0 {
-            Treatment::Info
-        } else if matches!(f.status, Status::NotMeasured | Status::Error) && !policy.fail_closed {
-            Treatment::Unscored
-        } else {
-            Treatment::Scored
-        };
-        let is_scored = treatment == Treatment::Scored;
-        scored.push(ScoredFinding {
-            index,
-            check_id: f.check_id.clone(),
-            pillar: f.pillar,
-            subject: f.subject.clone(),
-            status: f.status,
-            severity: f.severity,
-            treatment,
-            weight: if is_scored {
-                severity_weight(f.severity)
-            } else {
-                0.0
-            },
-            credit: is_scored.then(|| credit(f.status)),
-            waiver: if treatment == Treatment::Waived {
-                waiver
-            } else {
-                None
-            },
-            expired_waiver: if waiver.is_none() {
-                expired_waiver
-            } else {
-                None
-            },
-        });
+/// The waivers naming finding `index`: the first in force that waives it,
+/// and the first expired one (which no longer does). Each records the
+/// finding; a waiver in force that names one is in use.
+fn match_waivers(
+    index: usize,
+    f: &Finding,
+    waivers: &mut [WaiverOutcome],
+) -> (Option<usize>, Option<usize>) {
+    let (mut waiver, mut expired) = (None, None);
+    if !Waiver::waivable(f) {
+        return (waiver, expired);
     }
-    for w in &mut waivers {
-        let wv = &w.waiver;
-        let target = wv.target.as_deref().unwrap_or("every subject");
-        w.note = match w.state {
-            WaiverState::InForce => format!(
-                "{} on {target} waived until {} (owner {}): {}",
-                wv.check, wv.expires, wv.owner, wv.reason
-            ),
-            WaiverState::Unused => format!(
-                "{} on {target}: in force until {} (owner {}), nothing to waive in this run",
-                wv.check, wv.expires, wv.owner
-            ),
-            WaiverState::Expired => format!(
-                "{} on {target}: waiver EXPIRED on {} (owner {}) and no longer waives{}",
-                wv.check,
-                wv.expires,
-                wv.owner,
-                if w.findings.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} finding(s) scored again", w.findings.len())
-                }
-            ),
-        };
-    }
-
-    // Pillar scores and the approval matrix.
-    let mut pillars = Vec::new();
-    for pillar in Pillar::ALL {
-        let of_pillar: Vec<&ScoredFinding> = scored.iter().filter(|s| s.pillar == pillar).collect();
-        let mut counts = BTreeMap::new();
-        for s in &of_pillar {
-            *counts.entry(s.status.as_str().to_string()).or_insert(0) += 1;
-        }
-        let (num, den) = of_pillar
-            .iter()
-            .filter_map(|s| s.credit.map(|c| (s.weight * c, s.weight)))
-            .fold((0.0, 0.0), |(n, d), (a, b)| (n + a, d + b));
-        let score = (den > 0.0).then(|| round1(100.0 * num / den));
-        let counted: Vec<&&ScoredFinding> = of_pillar
-            .iter()
-            .filter(|s| matches!(s.treatment, Treatment::Scored | Treatment::Unscored))
-            .collect();
-        let verdict = if score.is_none() && counted.is_empty() {
-            Verdict::NotScored
-        } else if counted.iter().any(|s| {
-            matches!(s.status, Status::Fail | Status::Error)
-                || (s.status == Status::NotMeasured && s.treatment == Treatment::Scored)
-        }) {
-            Verdict::Fail
-        } else if counted
-            .iter()
-            .any(|s| matches!(s.status, Status::Warn | Status::NotMeasured))
-        {
-            Verdict::Warn
-        } else {
-            Verdict::Pass
-        };
-        let worst = counted
-            .iter()
-            .filter(|s| s.status != Status::Pass)
-            .min_by(|a, b| {
-                (
-                    status_rank(a.status),
-                    std::cmp::Reverse(a.severity),
-                    a.check_id.as_str(),
-                    &a.subject,
-                )
-                    .cmp(&(
-                        status_rank(b.status),
-                        std::cmp::Reverse(b.severity),
-                        b.check_id.as_str(),
-                        &b.subject,
-                    ))
-            });
-        let (primary_risk, recommended_move) = match worst {
-            Some(s) => {
-                let f = &report.findings[s.index];
-                (
-                    Some(Risk {
-                        check_id: f.check_id.clone(),
-                        subject: f.subject.clone(),
-                        status: f.status,
-                        summary: f.summary.clone(),
-                        figure: figure(f),
-                    }),
-                    f.recommendation.clone(),
-                )
-            }
-            None => (None, None),
-        };
-        if of_pillar.is_empty() {
+    for (wi, w) in waivers.iter_mut().enumerate() {
+        if !w.waiver.matches(f) {
             continue;
         }
-        pillars.push(PillarScore {
-            pillar,
-            verdict,
-            score,
-            weight: policy.weights.get(pillar),
-            counts,
-            primary_risk,
-            recommended_move,
-        });
-    }
-
-    let (num, den) = pillars
-        .iter()
-        .filter_map(|p| p.score.map(|s| (p.weight * s, p.weight)))
-        .fold((0.0, 0.0), |(n, d), (a, b)| (n + a, d + b));
-    let uncapped = (den > 0.0).then(|| round1(num / den));
-
-    let critical_failures: Vec<usize> = scored
-        .iter()
-        .filter(|s| {
-            s.treatment == Treatment::Scored
-                && s.severity == Severity::Critical
-                && matches!(s.status, Status::Fail | Status::Error)
-        })
-        .map(|s| s.index)
-        .collect();
-    let not_measured: Vec<usize> = scored
-        .iter()
-        .filter(|s| {
-            matches!(s.status, Status::NotMeasured | Status::Error)
-                && matches!(s.treatment, Treatment::Scored | Treatment::Unscored)
-        })
-        .map(|s| s.index)
-        .collect();
-    let cap = (policy.threshold - 1.0).max(0.0);
-    let score = uncapped.map(|s| {
-        if critical_failures.is_empty() {
-            s
+        w.findings.push(index);
+        if w.state == WaiverState::Expired {
+            expired.get_or_insert(wi);
         } else {
-            s.min(cap)
+            w.state = WaiverState::InForce;
+            waiver.get_or_insert(wi);
         }
-    });
+    }
+    (waiver, expired)
+}
 
+/// How a finding counts: skipped, waived, info, unscored (not measured
+/// and the policy fails open) or scored.
+fn treatment(f: &Finding, waived: bool, policy: &GatePolicy) -> Treatment {
+    if f.status == Status::Skipped {
+        Treatment::Skipped
+    } else if waived {
+        Treatment::Waived
+    } else if severity_weight(f.severity) == 0.0 {
+        Treatment::Info
+    } else if matches!(f.status, Status::NotMeasured | Status::Error) && !policy.fail_closed {
+        Treatment::Unscored
+    } else {
+        Treatment::Scored
+    }
+}
+
+/// One finding as the gate counts it; records it in the waivers naming it.
+fn score_finding(
+    index: usize,
+    f: &Finding,
+    waivers: &mut [WaiverOutcome],
+    policy: &GatePolicy,
+) -> ScoredFinding {
+    let (waiver, expired_waiver) = match_waivers(index, f, waivers);
+    let treatment = treatment(f, waiver.is_some(), policy);
+    let is_scored = treatment == Treatment::Scored;
+    ScoredFinding {
+        index,
+        check_id: f.check_id.clone(),
+        pillar: f.pillar,
+        subject: f.subject.clone(),
+        status: f.status,
+        severity: f.severity,
+        treatment,
+        weight: if is_scored {
+            severity_weight(f.severity)
+        } else {
+            0.0
+        },
+        credit: is_scored.then(|| credit(f.status)),
+        waiver: waiver.filter(|_| treatment == Treatment::Waived),
+        expired_waiver: expired_waiver.filter(|_| waiver.is_none()),
+    }
+}
+
+/// The waiver's sentence for people, once every finding was matched.
+fn waiver_note(w: &WaiverOutcome) -> String {
+    let wv = &w.waiver;
+    let target = wv.target.as_deref().unwrap_or("every subject");
+    match w.state {
+        WaiverState::InForce => format!(
+            "{} on {target} waived until {} (owner {}): {}",
+            wv.check, wv.expires, wv.owner, wv.reason
+        ),
+        WaiverState::Unused => format!(
+            "{} on {target}: in force until {} (owner {}), nothing to waive in this run",
+            wv.check, wv.expires, wv.owner
+        ),
+        WaiverState::Expired => format!(
+            "{} on {target}: waiver EXPIRED on {} (owner {}) and no longer waives{}",
+            wv.check,
+            wv.expires,
+            wv.owner,
+            if w.findings.is_empty() {
+                String::new()
+            } else {
+                format!("; {} finding(s) scored again", w.findings.len())
+            }
+        ),
+    }
+}
+
+/// `scale × Σ weight·value / Σ weight` over the (weight, value) pairs;
+/// `None` when no weight.
+fn weighted_mean(scale: f64, pairs: impl Iterator<Item = (f64, f64)>) -> Option<f64> {
+    let (num, den) = pairs.fold((0.0, 0.0), |(n, d), (w, v)| (n + w * v, d + w));
+    (den > 0.0).then(|| scale * num / den)
+}
+
+/// One row of the approval matrix; `None` when the report holds no finding
+/// of the pillar.
+fn pillar_score(
+    pillar: Pillar,
+    report: &Report,
+    scored: &[ScoredFinding],
+    policy: &GatePolicy,
+) -> Option<PillarScore> {
+    let of_pillar: Vec<&ScoredFinding> = scored.iter().filter(|s| s.pillar == pillar).collect();
+    if of_pillar.is_empty() {
+        return None;
+    }
+    let mut counts = BTreeMap::new();
+    for s in &of_pillar {
+        *counts.entry(s.status.as_str().to_string()).or_insert(0) += 1;
+    }
+    let score = weighted_mean(
+        100.0,
+        of_pillar
+            .iter()
+            .filter_map(|s| s.credit.map(|c| (s.weight, c))),
+    )
+    .map(round1);
+    let counted: Vec<&ScoredFinding> = of_pillar
+        .into_iter()
+        .filter(|s| matches!(s.treatment, Treatment::Scored | Treatment::Unscored))
+        .collect();
+    let (primary_risk, recommended_move) = primary_risk(report, &counted);
+    Some(PillarScore {
+        pillar,
+        verdict: pillar_verdict(score, &counted),
+        score,
+        weight: policy.weights.get(pillar),
+        counts,
+        primary_risk,
+        recommended_move,
+    })
+}
+
+/// FAIL on a counted fail or error (or a scored not-measured), WARN on a
+/// warn or an unscored not-measured, PASS otherwise; NOT SCORED when
+/// nothing counted.
+fn pillar_verdict(score: Option<f64>, counted: &[&ScoredFinding]) -> Verdict {
+    if score.is_none() && counted.is_empty() {
+        Verdict::NotScored
+    } else if counted.iter().any(|s| {
+        matches!(s.status, Status::Fail | Status::Error)
+            || (s.status == Status::NotMeasured && s.treatment == Treatment::Scored)
+    }) {
+        Verdict::Fail
+    } else if counted
+        .iter()
+        .any(|s| matches!(s.status, Status::Warn | Status::NotMeasured))
+    {
+        Verdict::Warn
+    } else {
+        Verdict::Pass
+    }
+}
+
+/// The counted finding that most needs attention (worst status, then
+/// highest severity, then check id and subject) and its recommendation.
+fn primary_risk(report: &Report, counted: &[&ScoredFinding]) -> (Option<Risk>, Option<String>) {
+    let Some(worst) = counted
+        .iter()
+        .filter(|s| s.status != Status::Pass)
+        .min_by(|a, b| risk_order(a).cmp(&risk_order(b)))
+    else {
+        return (None, None);
+    };
+    let f = &report.findings[worst.index];
+    (
+        Some(Risk {
+            check_id: f.check_id.clone(),
+            subject: f.subject.clone(),
+            status: f.status,
+            summary: f.summary.clone(),
+            figure: figure(f),
+        }),
+        f.recommendation.clone(),
+    )
+}
+
+/// Worst status first, then highest severity, then check id and subject.
+fn risk_order(s: &ScoredFinding) -> (u8, std::cmp::Reverse<Severity>, &str, &Option<String>) {
+    (
+        s.status.rank(),
+        std::cmp::Reverse(s.severity),
+        s.check_id.as_str(),
+        &s.subject,
+    )
+}
+
+/// The overall score before and after the critical-failure cap, and the
+/// findings that cap it or could not be measured.
+struct Capped {
+    uncapped: Option<f64>,
+    score: Option<f64>,
+    /// threshold − 1 (at least 0).
+    cap: f64,
+    critical_failures: Vec<usize>,
+    not_measured: Vec<usize>,
+}
+
+impl Capped {
+    fn new(pillars: &[PillarScore], scored: &[ScoredFinding], policy: &GatePolicy) -> Capped {
+        let uncapped = weighted_mean(
+            1.0,
+            pillars
+                .iter()
+                .filter_map(|p| p.score.map(|s| (p.weight, s))),
+        )
+        .map(round1);
+        let critical_failures: Vec<usize> = scored
+            .iter()
+            .filter(|s| {
+                s.treatment == Treatment::Scored
+                    && s.severity == Severity::Critical
+                    && matches!(s.status, Status::Fail | Status::Error)
+            })
+            .map(|s| s.index)
+            .collect();
+        let not_measured = scored
+            .iter()
+            .filter(|s| {
+                matches!(s.status, Status::NotMeasured | Status::Error)
+                    && matches!(s.treatment, Treatment::Scored | Treatment::Unscored)
+            })
+            .map(|s| s.index)
+            .collect();
+        let cap = (policy.threshold - 1.0).max(0.0);
+        let score = uncapped.map(|s| {
+            if critical_failures.is_empty() {
+                s
+            } else {
+                s.min(cap)
+            }
+        });
+        Capped {
+            uncapped,
+            score,
+            cap,
+            critical_failures,
+            not_measured,
+        }
+    }
+}
+
+/// Why the gate fails: the score, each critical failure, what was not
+/// measured (failing closed), each broken or unmeasured SLO, an
+/// interrupted run. Empty when it passes.
+fn reasons(
+    report: &Report,
+    policy: &GatePolicy,
+    capped: &Capped,
+    slos: &[SloOutcome],
+) -> Vec<String> {
     let mut reasons = Vec::new();
-    match score {
+    match capped.score {
         None => reasons.push("no finding was scored: nothing configured was measured".to_string()),
         Some(s) if s < policy.threshold => reasons.push(format!(
             "score {s:.1} is below the threshold {:.1}",
@@ -426,30 +534,26 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
         )),
         _ => {}
     }
-    for &i in &critical_failures {
+    for &i in &capped.critical_failures {
         let f = &report.findings[i];
         reasons.push(format!(
-            "critical failure {}{}: {} (caps the score at {cap:.1})",
+            "critical failure {}{}: {} (caps the score at {:.1})",
             f.check_id,
             f.subject
                 .as_deref()
                 .map(|s| format!(" ({s})"))
                 .unwrap_or_default(),
-            f.summary
+            f.summary,
+            capped.cap
         ));
     }
-    if policy.fail_closed && !not_measured.is_empty() {
+    if policy.fail_closed && !capped.not_measured.is_empty() {
         reasons.push(format!(
             "{} finding(s) could not be measured and the gate fails closed (gate.fail_closed = true)",
-            not_measured.len()
+            capped.not_measured.len()
         ));
     }
-    let slos: Vec<SloOutcome> = policy
-        .slos
-        .iter()
-        .map(|s| evaluate_slo(report, s))
-        .collect();
-    for o in &slos {
+    for o in slos {
         match o.status {
             SloStatus::Fail => reasons.push(format!("SLO {} failed: {}", o.slo, o.summary)),
             SloStatus::Invalid => reasons.push(format!("SLO {}: {}", o.slo, o.summary)),
@@ -463,29 +567,7 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
     if report.interrupted {
         reasons.push("the run was interrupted: the evidence is partial".to_string());
     }
-    let measured = report
-        .findings
-        .iter()
-        .any(|f| matches!(f.status, Status::Pass | Status::Warn | Status::Fail));
-
-    Certification {
-        certification_version: CERTIFICATION_VERSION.to_string(),
-        score,
-        uncapped_score: uncapped,
-        threshold: policy.threshold,
-        passed: reasons.is_empty(),
-        reasons,
-        critical_failures,
-        not_measured,
-        measured,
-        fail_closed: policy.fail_closed,
-        evaluated_on: today,
-        pillars,
-        findings: scored,
-        waivers,
-        slos,
-        report: report.clone(),
-    }
+    reasons
 }
 
 impl Certification {

@@ -1,8 +1,10 @@
 //! Service-level objectives on a report's evidence: `certify --slo` and
-//! `[gate] slos`. The language is [`cockpit_core::slo`]'s (the one
-//! `agentops-cockpit load --slo` speaks); this module says which metrics a
-//! report carries evidence for, and holds each objective against every
-//! subject with that evidence.
+//! `[gate] slos`, each a [`GateSlo`]. The language and the reduction of a
+//! distribution by an aggregate are [`cockpit_core::slo`]'s (the ones
+//! `agentops-cockpit load --slo` uses); this module says which metrics a
+//! report carries evidence for — each [`GateMetric`] is read from one
+//! check's findings ([`GateMetric::check_id`]) — and holds each objective
+//! against every subject with that evidence.
 //!
 //! | metric | evidence | aggregates |
 //! | --- | --- | --- |
@@ -17,9 +19,12 @@
 //! metric the report has no evidence for is not measured, which fails the
 //! gate unless `fail_closed = false`.
 
-use cockpit_core::slo::{Aggregate, Slo, SloError};
+use std::fmt;
+use std::str::FromStr;
+
+use cockpit_core::slo::{Aggregate, Op, Slo, SloError};
 use cockpit_core::{CheckId, Finding, LatencySummary, Report, Status};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A metric the gate can hold an objective against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,9 +42,6 @@ pub enum GateMetric {
     /// CMP-TTR's first-request measurement (one sample).
     ColdStart,
 }
-
-/// The percentiles a report keeps of each distribution.
-const KEPT_PERCENTILES: [f64; 5] = [50.0, 90.0, 95.0, 99.0, 99.9];
 
 impl GateMetric {
     pub const ALL: [GateMetric; 5] = [
@@ -64,19 +66,22 @@ impl GateMetric {
         GateMetric::ALL.into_iter().find(|m| m.as_str() == s)
     }
 
-    /// The check whose findings carry the evidence.
-    pub fn check_id(self) -> &'static str {
+    /// The check whose findings carry the evidence. The pillar crates
+    /// define these ids; the CLI, which sees every pillar, tests each one
+    /// against their catalogue.
+    pub const fn check_id(self) -> CheckId {
         match self {
-            GateMetric::Ttft => "NET-TTFT",
-            GateMetric::Retrieval => "NET-TAIL",
-            GateMetric::ConnectRtt => "NET-ZONE",
-            GateMetric::StorePing => "STA-LATENCY",
-            GateMetric::ColdStart => "CMP-TTR",
+            GateMetric::Ttft => CheckId::new("NET-TTFT"),
+            GateMetric::Retrieval => CheckId::new("NET-TAIL"),
+            GateMetric::ConnectRtt => CheckId::new("NET-ZONE"),
+            GateMetric::StorePing => CheckId::new("STA-LATENCY"),
+            GateMetric::ColdStart => CheckId::new("CMP-TTR"),
         }
     }
 
-    /// The evidence's measurement names start with this.
-    fn measurement_prefix(self) -> &'static str {
+    /// The evidence's measurement names start with this (`ttft_p95`,
+    /// `ping_p99`, `first_request_ttft`).
+    pub const fn measurement_prefix(self) -> &'static str {
         match self {
             GateMetric::Ttft => "ttft_",
             GateMetric::Retrieval => "retrieval_",
@@ -100,17 +105,82 @@ fn known_metrics() -> String {
         .join(", ")
 }
 
-/// Check that the gate can evaluate `slo` on any report: a metric it
-/// knows, an aggregate the evidence keeps, a duration threshold. The error
-/// names the objective.
+/// An objective of `certify --slo` / `[gate] slos`: the grammar's [`Slo`]
+/// with a metric the gate knows, an aggregate the evidence keeps and a
+/// duration threshold — checked when parsed, so the gate never holds an
+/// objective it cannot evaluate. Serialised as its text.
 ///
 /// ```
-/// use cockpit_score::{GateMetric, check_slo};
-/// assert_eq!(check_slo(&"ttft:p(95)<800ms".parse().unwrap()), Ok(GateMetric::Ttft));
-/// let e = check_slo(&"ttft:p(97)<800ms".parse().unwrap()).unwrap_err();
+/// use cockpit_score::{GateMetric, GateSlo};
+/// let s: GateSlo = "ttft:p(95)<800ms".parse().unwrap();
+/// assert_eq!(s.metric(), GateMetric::Ttft);
+/// assert_eq!(s.metric().check_id().as_str(), "NET-TTFT");
+/// let e = "ttft:p(97)<800ms".parse::<GateSlo>().unwrap_err();
+/// assert!(e.to_string().starts_with("\"ttft:p(97)<800ms\": "));
 /// assert!(e.to_string().contains("p(97)"));
 /// ```
-pub fn check_slo(slo: &Slo) -> Result<GateMetric, SloError> {
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateSlo {
+    slo: Slo,
+    metric: GateMetric,
+}
+
+impl GateSlo {
+    /// The objective, if the gate can evaluate it on a report.
+    pub fn new(slo: Slo) -> Result<GateSlo, SloError> {
+        let metric = gate_metric(&slo)?;
+        Ok(GateSlo { slo, metric })
+    }
+
+    pub fn metric(&self) -> GateMetric {
+        self.metric
+    }
+
+    /// The objective as parsed.
+    pub fn slo(&self) -> &Slo {
+        &self.slo
+    }
+
+    /// The objective as written.
+    pub fn text(&self) -> &str {
+        &self.slo.text
+    }
+
+    /// The threshold in milliseconds (every gate metric is a duration).
+    fn threshold_ms(&self) -> f64 {
+        self.slo.threshold.millis().unwrap_or(f64::NAN)
+    }
+}
+
+impl FromStr for GateSlo {
+    type Err = SloError;
+
+    fn from_str(text: &str) -> Result<GateSlo, SloError> {
+        GateSlo::new(text.parse()?)
+    }
+}
+
+impl fmt::Display for GateSlo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.text())
+    }
+}
+
+impl Serialize for GateSlo {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.slo.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for GateSlo {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<GateSlo, D::Error> {
+        GateSlo::new(Slo::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The metric of an objective the gate can evaluate on any report; the
+/// error names the objective.
+fn gate_metric(slo: &Slo) -> Result<GateMetric, SloError> {
     let Some(name) = slo.metric.as_deref() else {
         return Err(SloError::unsupported(
             slo,
@@ -137,7 +207,7 @@ pub fn check_slo(slo: &Slo) -> Result<GateMetric, SloError> {
                     format!("{name} needs an aggregate, e.g. {name}:p(95)"),
                 ));
             }
-            Some(Aggregate::Percentile(p)) if !KEPT_PERCENTILES.contains(&p) => {
+            Some(Aggregate::Percentile(p)) if !LatencySummary::KEPT_PERCENTILES.contains(&p) => {
                 return Err(SloError::unsupported(
                     slo,
                     format!(
@@ -188,7 +258,9 @@ pub enum SloStatus {
     /// No subject broke it, but the evidence is missing for the metric or
     /// for one of its subjects. Never a pass.
     NotMeasured,
-    /// The gate cannot evaluate it (see [`check_slo`]); always fails the gate.
+    /// The gate cannot evaluate it; always fails the gate. Objectives are
+    /// checked when parsed ([`GateSlo`]), so the gate no longer produces
+    /// it; kept so that certifications written before read back.
     Invalid,
 }
 
@@ -238,21 +310,6 @@ pub struct SloOutcome {
     pub summary: String,
 }
 
-fn from_summary(s: &LatencySummary, agg: Aggregate) -> Option<f64> {
-    Some(match agg {
-        Aggregate::Percentile(50.0) => s.p50_ms,
-        Aggregate::Percentile(90.0) => s.p90_ms,
-        Aggregate::Percentile(95.0) => s.p95_ms,
-        Aggregate::Percentile(99.0) => s.p99_ms,
-        Aggregate::Percentile(99.9) => s.p999_ms,
-        Aggregate::Avg => s.mean_ms,
-        Aggregate::Med => s.p50_ms,
-        Aggregate::Min => s.min_ms,
-        Aggregate::Max => s.max_ms,
-        _ => return None,
-    })
-}
-
 /// `912.0`, `4.10`, `0.083`: enough digits for sub-millisecond readings.
 fn ms(v: f64) -> String {
     if v >= 100.0 {
@@ -272,7 +329,8 @@ fn subject_name(f: &Finding) -> String {
 }
 
 /// Read one finding's evidence for the objective.
-fn read(slo: &Slo, metric: GateMetric, index: usize, f: &Finding) -> SloSubject {
+fn read(gate_slo: &GateSlo, index: usize, f: &Finding) -> SloSubject {
+    let (slo, metric) = (&gate_slo.slo, gate_slo.metric);
     let subject = subject_name(f);
     let prefix = metric.measurement_prefix();
     let reading = f
@@ -281,9 +339,9 @@ fn read(slo: &Slo, metric: GateMetric, index: usize, f: &Finding) -> SloSubject 
         .filter(|m| m.name.starts_with(prefix))
         .find_map(|m| {
             if metric.is_distribution() {
-                let d = m.distribution.as_ref().filter(|d| d.count > 0)?;
+                let d = m.distribution.as_ref()?;
                 let agg = slo.aggregate?;
-                Some((m, from_summary(d, agg)?, d.count, agg.to_string()))
+                Some((m, agg.of(d)?, d.count, agg.to_string()))
             } else {
                 let label = slo
                     .aggregate
@@ -294,8 +352,7 @@ fn read(slo: &Slo, metric: GateMetric, index: usize, f: &Finding) -> SloSubject 
         });
     match reading {
         Some((m, v, n, label)) => {
-            let threshold = slo.threshold.millis().unwrap_or(f64::NAN);
-            let pass = slo.op.holds(v, threshold);
+            let pass = slo.op.holds_on(Some(v), gate_slo.threshold_ms());
             SloSubject {
                 figure: format!("{subject}: {label} {} ms (n={n})", ms(v)),
                 subject,
@@ -325,27 +382,27 @@ fn read(slo: &Slo, metric: GateMetric, index: usize, f: &Finding) -> SloSubject 
 /// Hold one objective against a report: every finding of the metric's
 /// check (skipped ones aside: their subject is not configured) is a
 /// subject; the objective holds only when each meets it.
-pub fn evaluate_slo(report: &Report, slo: &Slo) -> SloOutcome {
-    let metric = match check_slo(slo) {
-        Ok(m) => m,
-        Err(e) => {
-            return SloOutcome {
-                slo: slo.text.clone(),
-                metric: None,
-                status: SloStatus::Invalid,
-                subjects: Vec::new(),
-                summary: format!("cannot be evaluated: {e}"),
-            };
-        }
-    };
-    let check = CheckId::new(metric.check_id());
+pub fn evaluate_slo(report: &Report, slo: &GateSlo) -> SloOutcome {
+    let check = slo.metric.check_id();
     let subjects: Vec<SloSubject> = report
         .findings
         .iter()
         .enumerate()
         .filter(|(_, f)| f.check_id == check && f.status != Status::Skipped)
-        .map(|(i, f)| read(slo, metric, i, f))
+        .map(|(i, f)| read(slo, i, f))
         .collect();
+    let (status, summary) = verdict(slo, &check, &subjects);
+    SloOutcome {
+        slo: slo.text().to_string(),
+        metric: Some(slo.metric),
+        status,
+        subjects,
+        summary,
+    }
+}
+
+/// The objective's status and its sentence, from its subjects' readings.
+fn verdict(slo: &GateSlo, check: &CheckId, subjects: &[SloSubject]) -> (SloStatus, String) {
     let of = |s: SloStatus| -> Vec<&str> {
         subjects
             .iter()
@@ -354,51 +411,42 @@ pub fn evaluate_slo(report: &Report, slo: &Slo) -> SloOutcome {
             .collect()
     };
     let (failed, missing) = (of(SloStatus::Fail), of(SloStatus::NotMeasured));
-    let (status, summary) = if subjects.is_empty() {
-        (
+    if subjects.is_empty() {
+        return (
             SloStatus::NotMeasured,
             format!(
                 "not measured: the report holds no {check} evidence for {}",
-                metric.as_str()
+                slo.metric.as_str()
             ),
-        )
-    } else if !failed.is_empty() {
-        (SloStatus::Fail, format!("broken by {}", failed.join("; ")))
-    } else if !missing.is_empty() {
-        (
+        );
+    }
+    if !failed.is_empty() {
+        return (SloStatus::Fail, format!("broken by {}", failed.join("; ")));
+    }
+    if !missing.is_empty() {
+        return (
             SloStatus::NotMeasured,
             format!("not measured for {}", missing.join("; ")),
-        )
-    } else {
-        // The subject closest to breaking it.
-        let worst = subjects
-            .iter()
-            .filter_map(|s| s.observed_ms.map(|v| (v, s)))
-            .max_by(|(a, _), (b, _)| {
-                let ord = a.total_cmp(b);
-                if matches!(
-                    slo.op,
-                    cockpit_core::slo::Op::Gt | cockpit_core::slo::Op::Ge
-                ) {
-                    ord.reverse()
-                } else {
-                    ord
-                }
-            })
-            .map(|(_, s)| s.figure.as_str())
-            .unwrap_or("-");
-        (
-            SloStatus::Pass,
-            format!("held by {} subject(s); closest: {worst}", subjects.len()),
-        )
-    };
-    SloOutcome {
-        slo: slo.text.clone(),
-        metric: Some(metric),
-        status,
-        subjects,
-        summary,
+        );
     }
+    // The subject closest to breaking it.
+    let worst = subjects
+        .iter()
+        .filter_map(|s| s.observed_ms.map(|v| (v, s)))
+        .max_by(|(a, _), (b, _)| {
+            let ord = a.total_cmp(b);
+            if matches!(slo.slo.op, Op::Gt | Op::Ge) {
+                ord.reverse()
+            } else {
+                ord
+            }
+        })
+        .map(|(_, s)| s.figure.as_str())
+        .unwrap_or("-");
+    (
+        SloStatus::Pass,
+        format!("held by {} subject(s); closest: {worst}", subjects.len()),
+    )
 }
 
 #[cfg(test)]
@@ -448,6 +496,16 @@ mod tests {
 
     fn eval(r: &Report, s: &str) -> SloOutcome {
         evaluate_slo(r, &s.parse().unwrap())
+    }
+
+    #[test]
+    fn every_metric_reads_its_check_and_prefix() {
+        for m in GateMetric::ALL {
+            assert_eq!(GateMetric::parse(m.as_str()), Some(m));
+            assert!(m.measurement_prefix().ends_with('_'), "{m:?}");
+            let s: GateSlo = format!("{}:max<1s", m.as_str()).parse().unwrap();
+            assert_eq!(s.metric(), m);
+        }
     }
 
     #[test]
@@ -538,12 +596,12 @@ mod tests {
             ("tokens:p(95)<1s", "unknown metric \"tokens\""),
             ("p(95)<1s", "name a metric"),
         ] {
-            let e = check_slo(&slo.parse().unwrap()).unwrap_err().to_string();
+            let e = slo.parse::<GateSlo>().unwrap_err().to_string();
             assert!(e.starts_with(&format!("{slo:?}: ")), "{e}");
             assert!(e.contains(says), "{slo}: {e}");
-            // And evaluating it anyway never passes.
-            let o = eval(&report(vec![ttft("chat", 1.0)]), slo);
-            assert_eq!(o.status, SloStatus::Invalid);
+            // Refused the same way from a configuration file.
+            let e = serde_json::from_str::<GateSlo>(&format!("{slo:?}")).unwrap_err();
+            assert!(e.to_string().contains(says), "{slo}: {e}");
         }
         for ok in [
             "ttft:p(99.9)<2s",
@@ -552,7 +610,8 @@ mod tests {
             "store_ping:p(99)<=2ms",
             "cold_start:avg<3s",
         ] {
-            assert!(check_slo(&ok.parse().unwrap()).is_ok(), "{ok}");
+            let s: GateSlo = ok.parse().unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("{ok:?}"));
         }
     }
 
@@ -587,9 +646,10 @@ mod tests {
         assert!(c.passed, "{:?}", c.reasons);
         assert_eq!(c.slos[0].status, SloStatus::NotMeasured);
 
-        // The policy refuses what it cannot evaluate.
-        p.slos = vec!["ttft:p(97)<1s".parse().unwrap()];
-        let e = p.validate(&[]).unwrap_err().to_string();
-        assert!(e.starts_with("slos: \"ttft:p(97)<1s\": "), "{e}");
+        // A policy cannot hold an objective the gate cannot evaluate.
+        let e = serde_json::from_str::<crate::GatePolicy>(r#"{"slos": ["ttft:p(97)<1s"]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\"ttft:p(97)<1s\": "), "{e}");
     }
 }

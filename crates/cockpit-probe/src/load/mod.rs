@@ -33,7 +33,7 @@
 //! use std::time::Duration;
 //! use cockpit_probe::load::{run_load, LoadOptions, RatePlan};
 //!
-//! # async fn demo() -> Result<(), cockpit_probe::ProbeError> {
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! let opts = LoadOptions {
 //!     connections: 16,
 //!     duration: Duration::from_secs(10),
@@ -69,7 +69,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
-pub use slo::{Aggregate, Op, Slo, SloInputs, SloMetric, SloResult};
+pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 
@@ -324,7 +324,7 @@ pub struct LoadOptions {
     /// Length of the per-interval series.
     pub interval: Duration,
     /// Checked after the run (and per sweep step).
-    pub slos: Vec<Slo>,
+    pub slos: Vec<LoadSlo>,
     /// What each request is: method, body, headers, TLS, HTTP version,
     /// timeout (per request), prompt and model for `openai` / `grpc`. Its
     /// `samples`, `concurrency`, `warmup`, `deadline`, `cancel` and
@@ -610,7 +610,7 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
     let bounds = opts
         .slos
         .iter()
-        .filter_map(Slo::per_request_bound)
+        .filter_map(LoadSlo::per_request_bound)
         .collect();
     let run = Arc::new(worker::Run {
         plan,

@@ -8,20 +8,22 @@
 //! | `tokens_per_s` | `p(N)`, `avg`, `med`, `min`, `max` | output tokens per second, per request |
 //!
 //! The grammar (`metric:aggregate<value`, the aggregates, the operators,
-//! the units) is [`cockpit_core::slo`]'s, shared with `certify --slo`; this
-//! module adds the load engine's metrics and evaluates them on a run.
+//! the units) and the reduction of a distribution by an aggregate are
+//! [`cockpit_core::slo`]'s, shared with the gate's objectives
+//! (`certify --slo`, `cockpit_score::GateSlo`); this module adds the load
+//! engine's metrics ([`LoadSlo`]) and evaluates them on a run. A refused
+//! objective is a [`SloError`] naming it, as the gate's are.
 //!
 //! Operators: `<`, `<=`, `>`, `>=`. Everything is checked when parsed, so an
 //! unknown metric or aggregate is an error before any request is sent,
 //! never a silent pass; a metric that took no sample fails its SLO.
 
-use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
 use cockpit_core::Distribution;
 pub use cockpit_core::slo::{Aggregate, Op};
-use cockpit_core::slo::{Slo as CoreSlo, SloError};
+use cockpit_core::slo::{Aggregated, Slo, SloError};
 use serde::Serialize;
 
 use crate::{ProbeError, Protocol, RateDistribution};
@@ -99,21 +101,22 @@ impl SloMetric {
     }
 }
 
-/// One parsed objective. Thresholds are held in the metric's unit:
+/// One objective of `agentops-cockpit load --slo`. Thresholds are held in the metric's unit:
 /// milliseconds for durations, a fraction for rates, per second for
 /// throughputs, a plain number for counts.
 ///
 /// ```
-/// use cockpit_probe::load::Slo;
-/// let s: Slo = "ttft:p(95)<800ms".parse().unwrap();
+/// use cockpit_probe::load::LoadSlo;
+/// let s: LoadSlo = "ttft:p(95)<800ms".parse().unwrap();
 /// assert_eq!(s.threshold, 800.0);
-/// let e: Slo = "errors<0.1%".parse().unwrap();
+/// let e: LoadSlo = "errors<0.1%".parse().unwrap();
 /// assert!((e.threshold - 0.001).abs() < 1e-12);
-/// assert!("latency:p(99)<fast".parse::<Slo>().is_err());
-/// assert!("latncy:p(99)<1s".parse::<Slo>().is_err());
+/// assert!("latency:p(99)<fast".parse::<LoadSlo>().is_err());
+/// let err = "latncy:p(99)<1s".parse::<LoadSlo>().unwrap_err();
+/// assert!(err.to_string().starts_with("\"latncy:p(99)<1s\": unknown metric"));
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Slo {
+pub struct LoadSlo {
     /// The text as given.
     pub text: String,
     pub metric: SloMetric,
@@ -122,117 +125,127 @@ pub struct Slo {
     pub threshold: f64,
 }
 
-fn bad(text: &str, reason: impl fmt::Display) -> ProbeError {
-    ProbeError::InvalidOption {
-        name: "slo",
-        reason: format!("{text:?}: {reason}"),
-    }
-}
-
 /// The grammar is [`cockpit_core::slo`]'s; this adds the load engine's
 /// vocabulary: which metrics exist, the aggregates each takes, and what
 /// its threshold's unit is.
-impl FromStr for Slo {
-    type Err = ProbeError;
+impl FromStr for LoadSlo {
+    type Err = SloError;
 
-    fn from_str(text: &str) -> Result<Self, ProbeError> {
-        let core: CoreSlo = text
-            .parse()
-            .map_err(|e: SloError| ProbeError::InvalidOption {
-                name: "slo",
-                reason: e.to_string(),
-            })?;
-        let t = core.text.as_str();
-        let (metric, aggregate) = match (core.metric.as_deref(), core.aggregate) {
-            (Some(m), agg) => {
-                let metric = SloMetric::parse(m).ok_or_else(|| {
-                    bad(t, format!("unknown metric {m:?} (known: latency, service, dispatch_lag, ttft, itl, tpot, errors, http_5xx, rps, goodput, tokens_per_s)"))
-                })?;
-                match agg {
-                    Some(a) => (metric, a),
-                    None if metric.is_duration() || metric == SloMetric::TokensPerS => {
-                        return Err(bad(
-                            t,
-                            format!(
-                                "{} needs an aggregate, e.g. {}:p(99)",
-                                metric.as_str(),
-                                metric.as_str()
-                            ),
-                        ));
-                    }
-                    None => (metric, Aggregate::Rate),
-                }
-            }
-            (None, Some(a)) => (SloMetric::Latency, a),
-            (None, None) => return Err(bad(t, "expected metric:aggregate<value")),
-        };
+    fn from_str(text: &str) -> Result<Self, SloError> {
+        let slo: Slo = text.parse()?;
+        let (metric, aggregate) = metric_and_aggregate(&slo)?;
         let allowed = match metric {
-            m if m.is_duration() || m == SloMetric::TokensPerS => matches!(
-                aggregate,
-                Aggregate::Percentile(_)
-                    | Aggregate::Avg
-                    | Aggregate::Med
-                    | Aggregate::Min
-                    | Aggregate::Max
-            ),
+            m if m.is_duration() || m == SloMetric::TokensPerS => aggregate.reduces_distribution(),
             SloMetric::Errors | SloMetric::Http5xx => {
                 matches!(aggregate, Aggregate::Rate | Aggregate::Count)
             }
             _ => aggregate == Aggregate::Rate,
         };
         if !allowed {
-            return Err(bad(
-                t,
+            return Err(SloError::unsupported(
+                &slo,
                 format!(
                     "aggregate {aggregate:?} does not apply to {}",
                     metric.as_str()
                 ),
             ));
         }
-        let value = &core.threshold;
-        let threshold = if metric.is_duration() {
-            value.millis().ok_or_else(|| {
-                bad(
-                    t,
-                    format!("\"{value}\" is not a duration (e.g. 250ms, 1.5s)"),
-                )
-            })?
-        } else if aggregate == Aggregate::Rate
-            && matches!(metric, SloMetric::Errors | SloMetric::Http5xx)
-        {
-            let v = value
-                .fraction()
-                .ok_or_else(|| bad(t, format!("\"{value}\" is not a rate (e.g. 0.1% or 0.001)")))?;
-            if v > 1.0 {
-                return Err(bad(t, "a rate is at most 100%"));
-            }
-            v
-        } else {
-            value
-                .plain()
-                .ok_or_else(|| bad(t, format!("\"{value}\" is not a non-negative number")))?
-        };
-        Ok(Slo {
-            text: core.text.clone(),
+        let threshold = threshold_in_unit(&slo, metric, aggregate)?;
+        Ok(LoadSlo {
+            text: slo.text,
             metric,
             aggregate,
-            op: core.op,
+            op: slo.op,
             threshold,
         })
     }
 }
 
-impl Slo {
+/// The metric (latency when none is named) and the aggregate (rate for a
+/// count-like metric written without one).
+fn metric_and_aggregate(slo: &Slo) -> Result<(SloMetric, Aggregate), SloError> {
+    let Some(m) = slo.metric.as_deref() else {
+        return match slo.aggregate {
+            Some(a) => Ok((SloMetric::Latency, a)),
+            None => Err(SloError::unsupported(
+                slo,
+                "expected metric:aggregate<value",
+            )),
+        };
+    };
+    let metric = SloMetric::parse(m).ok_or_else(|| {
+        SloError::unsupported(slo, format!("unknown metric {m:?} (known: latency, service, dispatch_lag, ttft, itl, tpot, errors, http_5xx, rps, goodput, tokens_per_s)"))
+    })?;
+    match slo.aggregate {
+        Some(a) => Ok((metric, a)),
+        None if metric.is_duration() || metric == SloMetric::TokensPerS => {
+            let name = metric.as_str();
+            Err(SloError::unsupported(
+                slo,
+                format!("{name} needs an aggregate, e.g. {name}:p(99)"),
+            ))
+        }
+        None => Ok((metric, Aggregate::Rate)),
+    }
+}
+
+/// The threshold in the metric's unit: milliseconds for a duration, a
+/// fraction (at most 1) for an error rate, a plain number otherwise.
+fn threshold_in_unit(slo: &Slo, metric: SloMetric, aggregate: Aggregate) -> Result<f64, SloError> {
+    let value = &slo.threshold;
+    if metric.is_duration() {
+        return value.millis().ok_or_else(|| {
+            SloError::unsupported(
+                slo,
+                format!("\"{value}\" is not a duration (e.g. 250ms, 1.5s)"),
+            )
+        });
+    }
+    if aggregate == Aggregate::Rate && matches!(metric, SloMetric::Errors | SloMetric::Http5xx) {
+        let v = value.fraction().ok_or_else(|| {
+            SloError::unsupported(
+                slo,
+                format!("\"{value}\" is not a rate (e.g. 0.1% or 0.001)"),
+            )
+        })?;
+        if v > 1.0 {
+            return Err(SloError::unsupported(slo, "a rate is at most 100%"));
+        }
+        return Ok(v);
+    }
+    value.plain().ok_or_else(|| {
+        SloError::unsupported(slo, format!("\"{value}\" is not a non-negative number"))
+    })
+}
+
+/// Per second, read from the histogram of rates.
+impl Aggregated for RateDistribution {
+    fn percentile(&self, p: f64) -> Option<f64> {
+        self.quantile(p / 100.0)
+    }
+    fn mean(&self) -> Option<f64> {
+        (self.count() > 0).then(|| self.summary().mean)
+    }
+    fn min(&self) -> Option<f64> {
+        (self.count() > 0).then(|| self.summary().min)
+    }
+    fn max(&self) -> Option<f64> {
+        (self.count() > 0).then(|| self.summary().max)
+    }
+}
+
+impl LoadSlo {
     /// Refuse SLOs the protocol cannot measure (e.g. `ttft` on plain HTTP).
     pub fn check_protocol(&self, protocol: Protocol) -> Result<(), ProbeError> {
         if self.metric.streaming_only() && protocol == Protocol::Http {
-            return Err(bad(
-                &self.text,
-                format!(
-                    "{} is measured only with --protocol openai or grpc",
+            return Err(ProbeError::InvalidOption {
+                name: "slo",
+                reason: format!(
+                    "{:?}: {} is measured only with --protocol openai or grpc",
+                    self.text,
                     self.metric.as_str()
                 ),
-            ));
+            });
         }
         Ok(())
     }
@@ -261,30 +274,8 @@ impl Slo {
 
     /// Evaluate against what a run (or one sweep step) measured.
     pub fn evaluate(&self, m: &SloInputs<'_>) -> SloResult {
-        let dist = |d: Option<&Distribution>| -> Option<f64> {
-            let d = d.filter(|d| !d.is_empty())?;
-            let h = d.histogram();
-            let ms = |us: u64| us as f64 / 1000.0;
-            Some(match self.aggregate {
-                Aggregate::Percentile(p) => ms(h.value_at_quantile(p / 100.0)),
-                Aggregate::Avg => h.mean() / 1000.0,
-                Aggregate::Med => ms(h.value_at_quantile(0.5)),
-                Aggregate::Min => ms(h.min()),
-                Aggregate::Max => ms(h.max()),
-                _ => return None,
-            })
-        };
-        let rate_dist = |d: Option<&RateDistribution>| -> Option<f64> {
-            let d = d.filter(|d| d.count() > 0)?;
-            match self.aggregate {
-                Aggregate::Percentile(p) => d.quantile(p / 100.0),
-                Aggregate::Avg => Some(d.summary().mean),
-                Aggregate::Med => d.quantile(0.5),
-                Aggregate::Min => Some(d.summary().min),
-                Aggregate::Max => Some(d.summary().max),
-                _ => None,
-            }
-        };
+        let agg = self.aggregate;
+        let dist = |d: Option<&Distribution>| d.and_then(|d| agg.of(d));
         let completed = m.ok + m.errors;
         let secs = m.elapsed.as_secs_f64();
         let count_or_rate = |n: u64| match self.aggregate {
@@ -298,7 +289,7 @@ impl Slo {
             SloMetric::Ttft => dist(m.ttft),
             SloMetric::Itl => dist(m.itl),
             SloMetric::Tpot => dist(m.tpot),
-            SloMetric::TokensPerS => rate_dist(m.tokens_per_s),
+            SloMetric::TokensPerS => m.tokens_per_s.and_then(|d| agg.of(d)),
             SloMetric::Errors => count_or_rate(m.errors),
             SloMetric::Http5xx => count_or_rate(m.http_5xx),
             SloMetric::Rps => (secs > 0.0).then(|| m.ok as f64 / secs),
@@ -307,7 +298,7 @@ impl Slo {
         SloResult {
             slo: self.text.clone(),
             observed,
-            pass: observed.is_some_and(|o| self.op.holds(o, self.threshold)),
+            pass: self.op.holds_on(observed, self.threshold),
         }
     }
 }
@@ -345,24 +336,24 @@ mod tests {
 
     #[test]
     fn parses_the_k6_forms() {
-        let s: Slo = "p(99)<250ms".parse().unwrap();
+        let s: LoadSlo = "p(99)<250ms".parse().unwrap();
         assert_eq!(
             (s.metric, s.aggregate, s.op),
             (SloMetric::Latency, Aggregate::Percentile(99.0), Op::Lt)
         );
         assert_eq!(s.threshold, 250.0);
-        let s: Slo = "http_req_duration:p(95)<200".parse().unwrap();
+        let s: LoadSlo = "http_req_duration:p(95)<200".parse().unwrap();
         assert_eq!((s.metric, s.threshold), (SloMetric::Latency, 200.0));
-        let s: Slo = "errors:count<=3".parse().unwrap();
+        let s: LoadSlo = "errors:count<=3".parse().unwrap();
         assert_eq!(
             (s.aggregate, s.op, s.threshold),
             (Aggregate::Count, Op::Le, 3.0)
         );
-        let s: Slo = "rps>=1000".parse().unwrap();
+        let s: LoadSlo = "rps>=1000".parse().unwrap();
         assert_eq!((s.metric, s.op), (SloMetric::Rps, Op::Ge));
-        let s: Slo = "service:max<1.5s".parse().unwrap();
+        let s: LoadSlo = "service:max<1.5s".parse().unwrap();
         assert_eq!(s.threshold, 1500.0);
-        let s: Slo = "http_5xx<1%".parse().unwrap();
+        let s: LoadSlo = "http_5xx<1%".parse().unwrap();
         assert!((s.threshold - 0.01).abs() < 1e-12);
     }
 
@@ -380,13 +371,16 @@ mod tests {
             "p(99)<soon",
             "",
         ] {
-            assert!(bad.parse::<Slo>().is_err(), "{bad} was accepted");
+            assert!(bad.parse::<LoadSlo>().is_err(), "{bad} was accepted");
         }
-        let e = "wat:p(99)<1s".parse::<Slo>().unwrap_err().to_string();
+        let e = "wat:p(99)<1s".parse::<LoadSlo>().unwrap_err().to_string();
         assert!(e.contains("unknown metric"), "{e}");
-        let e = "latency:p50x<1s".parse::<Slo>().unwrap_err().to_string();
+        let e = "latency:p50x<1s"
+            .parse::<LoadSlo>()
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown aggregate"), "{e}");
-        let t: Slo = "ttft:p(95)<800ms".parse().unwrap();
+        let t: LoadSlo = "ttft:p(95)<800ms".parse().unwrap();
         assert!(t.check_protocol(Protocol::Http).is_err());
         assert!(t.check_protocol(Protocol::OpenAi).is_ok());
     }
@@ -412,7 +406,7 @@ mod tests {
             good: 50,
             elapsed: Duration::from_secs(10),
         };
-        let r = |s: &str| s.parse::<Slo>().unwrap().evaluate(&m);
+        let r = |s: &str| s.parse::<LoadSlo>().unwrap().evaluate(&m);
         assert!(r("p(99)<100ms").pass);
         assert!(!r("p(99)<90ms").pass);
         assert!(r("errors<2%").pass);

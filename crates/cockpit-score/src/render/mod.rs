@@ -183,18 +183,12 @@ pub(crate) fn status_label(s: Status) -> &'static str {
 pub(crate) fn ordered(report: &Report) -> Vec<&Finding> {
     let mut v: Vec<&Finding> = report.findings.iter().collect();
     v.sort_by(|a, b| {
-        (
-            a.pillar,
-            crate::score::status_rank(a.status),
-            a.check_id.as_str(),
-            &a.subject,
-        )
-            .cmp(&(
-                b.pillar,
-                crate::score::status_rank(b.status),
-                b.check_id.as_str(),
-                &b.subject,
-            ))
+        (a.pillar, a.status.rank(), a.check_id.as_str(), &a.subject).cmp(&(
+            b.pillar,
+            b.status.rank(),
+            b.check_id.as_str(),
+            &b.subject,
+        ))
     });
     v
 }
