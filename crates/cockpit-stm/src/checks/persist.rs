@@ -135,9 +135,9 @@ impl<'a> Evidence<'a> {
                 SAVED_METHOD,
             ),
             (
-                // Never saved: the writes at risk go back to the start.
+                // Never saved and no AOF: the writes at risk go back to the start.
                 self.uptime
-                    .filter(|_| self.saved == Some(false))
+                    .filter(|_| self.saved == Some(false) && !self.aof)
                     .map(|u| u as f64),
                 "unsaved_since_start",
                 Unit::Seconds,
@@ -272,11 +272,11 @@ fn judge_rdb_only(
             f.status = Status::Fail;
             f.summary = match (ev.saved, ev.age) {
                 (Some(false), _) => format!(
-                    "no persistence: AOF is off, there is no RDB save point (CONFIG GET save is empty), and the store has {}: the data-loss window is unbounded — every session written since the start is lost on a restart, and no snapshot will ever be taken",
+                    "no persistence: AOF is off, there is no RDB save point (CONFIG GET save is empty), and the store has {}: the data-loss window is unbounded — every session written since the start is lost on a restart, and no save point will ever take a snapshot",
                     ev.never_saved()
                 ),
                 (_, Some(a)) => format!(
-                    "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty); the last snapshot, taken by hand {a} s ago, is all a restart brings back: every session written since is lost, and no snapshot will be taken again"
+                    "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty); the last snapshot, taken by hand {a} s ago, is all a restart brings back: every session written since is lost, and no save point will take another"
                 ),
                 _ => "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty): every session is lost when the server restarts".into(),
             };
@@ -349,6 +349,12 @@ mod tests {
         assert_eq!(f.status, Status::Warn);
         assert!(f.summary.contains("never saved"), "{}", f.summary);
         assert!(f.measurement("rdb_last_save_age").is_none());
+        // AOF on: never saved by RDB puts nothing at risk.
+        let mut aof = info7(0, 1000);
+        aof.extend("aof_enabled:1\n");
+        let f = evaluate(URL, &aof, &none, Some(1100));
+        assert_eq!(f.status, Status::Pass, "{}", f.summary);
+        assert!(f.measurement("unsaved_since_start").is_none(), "{f:#?}");
         // CONFIG refused and never saved: still not measured, but says so.
         let refused = Err("ERR unknown command 'CONFIG'".to_string());
         let f = evaluate(URL, &info7(0, 1000), &refused, Some(1100));
