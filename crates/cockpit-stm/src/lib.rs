@@ -55,7 +55,9 @@
 //! 100 000 elements by default), checked against what the server
 //! announces before anything is allocated: a reply past a bound is a
 //! not-measured finding ("protocol error: reply over 4194304 bytes",
-//! "nesting deeper than 32"), never a crash or unbounded memory.
+//! "nesting deeper than 32"), never a crash or unbounded memory (a reply
+//! keeps at most [`ReplyLimits::memory_bound`]; property tests feed the
+//! reader arbitrary bytes in arbitrary chunks to hold it to that).
 
 pub mod checks;
 mod config;

@@ -16,8 +16,9 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt};
 
 /// The bounds every reply is read under. The defaults hold any reply the
 /// State checks ask for (the largest is `INFO`, a few KiB; a `SCAN` page of
-/// `COUNT 1000` keys is tens of KiB) with a wide margin, and keep a hostile
-/// or broken server to a few MiB of memory.
+/// `COUNT 1000` keys is tens of KiB) with a wide margin, and keep what a
+/// hostile or broken server can make the reader hold under
+/// [`memory_bound`](Self::memory_bound) (about 40 MB with the defaults).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReplyLimits {
     /// Most bytes one reply may take on the wire, everything included.
@@ -36,6 +37,26 @@ impl ReplyLimits {
     pub const DEFAULT_MAX_DEPTH: usize = 32;
     /// 100 000 elements.
     pub const DEFAULT_MAX_ELEMENTS: usize = 100_000;
+}
+
+impl ReplyLimits {
+    /// The most memory reading one reply can hold, beyond the connection's
+    /// read buffer: its bytes a few times over (the line being read, the
+    /// values kept, a copy while a verbatim string loses its format prefix,
+    /// a buffer's growth), and per element and per level of nesting the
+    /// slots that hold them. The reader's property tests check it.
+    ///
+    /// ```
+    /// let l = cockpit_stm::ReplyLimits::default();
+    /// assert!(l.memory_bound() < 48_000_000);
+    /// ```
+    pub fn memory_bound(&self) -> usize {
+        self.max_bytes
+            .saturating_mul(6)
+            .saturating_add(self.max_elements.saturating_mul(160))
+            .saturating_add(self.max_depth.saturating_mul(160))
+            .saturating_add(8 << 10)
+    }
 }
 
 impl Default for ReplyLimits {
@@ -207,15 +228,16 @@ pub(crate) async fn read_reply<R: AsyncBufRead + Unpin>(
                 let pairs = matches!(kind, b'%' | b'|');
                 let n = if pairs { n.saturating_mul(2) } else { n };
                 budget.announce(n)?;
+                // An empty aggregate is a level of nesting too.
+                if stack.len() >= limits.max_depth {
+                    return Err(ReadError::TooDeep(limits.max_depth));
+                }
                 if n == 0 {
                     if kind == b'|' {
                         continue;
                     }
                     Value::List(Vec::new())
                 } else {
-                    if stack.len() >= limits.max_depth {
-                        return Err(ReadError::TooDeep(limits.max_depth));
-                    }
                     stack.push(Open {
                         attribute: kind == b'|',
                         left: n,
@@ -352,6 +374,9 @@ fn parse_len(s: &[u8]) -> Result<Option<usize>, ReadError> {
 }
 
 #[cfg(test)]
+mod props;
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -417,6 +442,16 @@ mod tests {
                 other => panic!("{kind}: {other:?}"),
             }
         }
+        // An empty aggregate is a level too.
+        let flat = ReplyLimits {
+            max_depth: 1,
+            ..ReplyLimits::default()
+        };
+        assert!(matches!(
+            read_with(b"*1\r\n*0\r\n", flat),
+            Err(ReadError::TooDeep(1))
+        ));
+        assert_eq!(read_with(b"*0\r\n", flat).unwrap(), Value::List(vec![]));
         // Mixed, and at the bound exactly: fine.
         let mut ok = "*1\r\n%1\r\n+k\r\n".repeat(16).into_bytes();
         ok.extend_from_slice(b":1\r\n");

@@ -147,15 +147,44 @@ impl RedisServer {
     }
 
     /// Run `redis-cli` against this server on its own connection and return
-    /// its stdout (`--raw`).
+    /// its stdout (`--raw`). Panics, with what redis-cli printed, when it
+    /// fails: it cannot connect, or the server answers with an error (`-e`)
+    /// — so an empty answer always means the server said so.
     pub fn cli(&self, args: &[&str]) -> String {
+        self.try_cli(args)
+            .unwrap_or_else(|e| panic!("redis-cli {args:?} on port {}: {e}", self.port))
+    }
+
+    /// [`cli`](Self::cli), a failure returned instead: what redis-cli
+    /// printed and its exit status.
+    pub fn try_cli(&self, args: &[&str]) -> Result<String, String> {
         let mut c = Command::new("redis-cli");
-        c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "--raw"]);
+        c.args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.port.to_string(),
+            "--raw",
+            "-e",
+        ]);
         if let Some(p) = &self.password {
             c.args(["--no-auth-warning", "-a", p]);
         }
-        let out = c.args(args).output().expect("run redis-cli");
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let out = c
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run redis-cli: {e}"))?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        if out.status.success() {
+            Ok(stdout)
+        } else {
+            Err(format!(
+                "{}; stdout: {stdout:?}; stderr: {:?}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
     }
 
     /// Every key matching `pattern`, read with `SCAN` on a connection of the
@@ -190,7 +219,7 @@ impl RedisServer {
                         // here while this one fails to bind. Only ours counts.
                         let ours = format!("process_id:{}", self.child.id());
                         if self
-                            .cli(&["INFO", "server"])
+                            .try_cli(&["INFO", "server"])?
                             .lines()
                             .any(|l| l.trim() == ours)
                         {

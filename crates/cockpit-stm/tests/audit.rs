@@ -27,6 +27,20 @@ fn find<'a>(r: &'a AuditOutcome, id: &str) -> &'a Finding {
         .unwrap_or_else(|| panic!("no {id} finding in {:#?}", r.findings))
 }
 
+/// Every check that needs the server, in the order they run.
+const SERVER_CHECKS: [&str; 6] = [
+    "STA-PERSIST",
+    "STA-FSYNC",
+    "STA-EVICT",
+    "STA-HA",
+    "STA-ROUNDTRIP",
+    "STA-LATENCY",
+];
+
+fn check_ids(r: &AuditOutcome) -> Vec<&str> {
+    r.findings.iter().map(|f| f.check_id.as_str()).collect()
+}
+
 fn no_check_keys_left(server: &RedisServer) {
     let left = server.keys("*cockpit-check:*");
     assert!(left.is_empty(), "the check left keys behind: {left:?}");
@@ -35,8 +49,19 @@ fn no_check_keys_left(server: &RedisServer) {
 #[tokio::test]
 async fn aof_everysec_with_noeviction_passes() {
     let server = RedisServer::start(testing::AOF_NOEVICTION);
-    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let c = StmConfig {
+        agents: vec![DeclaredStm {
+            agent: "chat".into(),
+            backend: SessionStore::Redis,
+        }],
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!((r.subjects, r.reached, r.interrupted), (1, 1, false));
+    // The agent declares the store that is audited.
+    let ext = find(&r, "STA-EXTERNAL");
+    assert_eq!(ext.status, Status::Pass, "{}", ext.summary);
+    assert_eq!(ext.subject.as_deref(), Some("chat"));
     for id in [
         "STA-PERSIST",
         "STA-FSYNC",
@@ -81,15 +106,91 @@ async fn no_persistence_with_allkeys_lru_fails_for_both_reasons() {
     no_check_keys_left(&server);
 }
 
+/// `INFO persistence` field `name`, read on a connection of the test's own.
+fn persistence_field(server: &RedisServer, name: &str) -> Option<i64> {
+    let prefix = format!("{name}:");
+    server
+        .cli(&["INFO", "persistence"])
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(prefix.as_str())?.parse().ok())
+}
+
+/// `BGSAVE`, then wait (a hang guard, not a timing assertion) until the
+/// snapshot is on disk.
+fn bgsave(server: &RedisServer) {
+    assert!(
+        server
+            .cli(&["BGSAVE"])
+            .contains("Background saving started")
+    );
+    let start = std::time::Instant::now();
+    while persistence_field(server, "rdb_bgsave_in_progress") != Some(0)
+        || persistence_field(server, "rdb_saves").unwrap_or(0) == 0
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "BGSAVE never finished; log: {}",
+            server.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        server
+            .cli(&["INFO", "persistence"])
+            .contains("rdb_last_bgsave_status:ok"),
+        "BGSAVE failed; log: {}",
+        server.log()
+    );
+}
+
 #[tokio::test]
 async fn rdb_only_warns_with_the_window() {
     let server = RedisServer::start(testing::RDB_ONLY);
+    server.cli(&["SET", "agent:stm:s1", "x"]);
     let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
     let p = find(&r, "STA-PERSIST");
     assert_eq!(p.status, Status::Warn, "{}", p.summary);
     assert_eq!(p.measurement("rdb_save_window").unwrap().value, 3600.0);
-    assert!(p.measurement("rdb_last_save_age").is_some(), "{p:#?}");
     assert!(p.summary.contains("RDB snapshots only"), "{}", p.summary);
+    // A fresh server has taken no snapshot yet: its save time is its start.
+    assert!(p.summary.contains("never saved"), "{}", p.summary);
+    assert!(p.measurement("rdb_last_save_age").is_none(), "{p:#?}");
+    assert_eq!(p.measurement("rdb_saved_since_start").unwrap().value, 0.0);
+    assert!(p.measurement("rdb_changes_since_last_save").unwrap().value >= 1.0);
+    // After a snapshot: its age, and no claim of "never".
+    assert_eq!(server.cli(&["SAVE"]).trim(), "OK");
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Warn, "{}", p.summary);
+    assert!(!p.summary.contains("never saved"), "{}", p.summary);
+    assert!(p.summary.contains("last snapshot"), "{}", p.summary);
+    assert!(p.measurement("rdb_last_save_age").is_some(), "{p:#?}");
+    assert_eq!(p.measurement("rdb_saved_since_start").unwrap().value, 1.0);
+}
+
+#[tokio::test]
+async fn a_never_saved_store_has_an_unbounded_window_until_it_saves() {
+    // `save ""`, `appendonly no`: rdb_last_save_time is the start time.
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    server.cli(&["SET", "agent:stm:s1", "x"]);
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Fail, "{}", p.summary);
+    assert!(p.summary.contains("never saved"), "{}", p.summary);
+    assert!(p.summary.contains("unbounded"), "{}", p.summary);
+    assert!(p.measurement("rdb_last_save_age").is_none(), "{p:#?}");
+    assert_eq!(p.measurement("rdb_saved_since_start").unwrap().value, 0.0);
+    assert!(p.measurement("unsaved_since_start").is_some(), "{p:#?}");
+    // A snapshot taken by hand: still no persistence, but it did save.
+    bgsave(&server);
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let p = find(&r, "STA-PERSIST");
+    assert_eq!(p.status, Status::Fail, "{}", p.summary);
+    assert!(!p.summary.contains("never saved"), "{}", p.summary);
+    assert!(p.summary.contains("taken by hand"), "{}", p.summary);
+    assert!(p.measurement("rdb_last_save_age").is_some(), "{p:#?}");
+    assert_eq!(p.measurement("rdb_saved_since_start").unwrap().value, 1.0);
+    assert!(p.measurement("unsaved_since_start").is_none(), "{p:#?}");
 }
 
 #[tokio::test]
@@ -286,6 +387,7 @@ async fn unreachable_and_non_redis_ports_are_not_measured_with_a_reason() {
     c.timeout = Duration::from_secs(2);
     let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!((r.subjects, r.reached), (1, 0));
+    assert_eq!(check_ids(&r), SERVER_CHECKS, "{:#?}", r.findings);
     for f in &r.findings {
         assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
         assert!(f.summary.contains("cannot connect"), "{}", f.summary);
@@ -306,6 +408,7 @@ async fn unreachable_and_non_redis_ports_are_not_measured_with_a_reason() {
     c.timeout = Duration::from_secs(2);
     let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
     assert_eq!(r.reached, 0);
+    assert_eq!(check_ids(&r), SERVER_CHECKS, "{:#?}", r.findings);
     for f in &r.findings {
         assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
     }
@@ -447,4 +550,156 @@ async fn a_database_the_server_does_not_have_is_a_url_error() {
     let url = format!("redis://127.0.0.1:{}/3", server.port());
     let r = cockpit_stm::measure_latency(&url, &opts).await.unwrap();
     assert_eq!((r.samples, r.target.ends_with("/3")), (2, true));
+}
+
+/// The number of PINGs the server has answered (INFO commandstats).
+fn pings(server: &RedisServer) -> u64 {
+    server
+        .cli(&["INFO", "commandstats"])
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_ping:calls="))
+        .and_then(|v| v.split(',').next()?.trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_mid_audit_keeps_the_findings_so_far_and_deletes_the_key() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    let c = StmConfig {
+        latency_samples: 10_000_000,
+        ..cfg(&server)
+    };
+    let cancel = CancellationToken::new();
+    let audit = tokio::spawn({
+        let cancel = cancel.clone();
+        async move { cockpit_stm::audit(&c, &cancel).await }
+    });
+    // Hang guard, not a timing assertion: cancel once the latency loop
+    // runs (its key exists and it has PINGed), so every earlier check ran.
+    let start = std::time::Instant::now();
+    while server.keys("*cockpit-check:*").is_empty() || pings(&server) < 20 {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the check never started its latency loop"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    let r = tokio::time::timeout(Duration::from_secs(60), audit)
+        .await
+        .expect("the audit did not return after the cancel")
+        .unwrap();
+    assert_eq!((r.subjects, r.reached, r.interrupted), (1, 1, true));
+    // The findings so far are kept, each with its verdict.
+    assert_eq!(check_ids(&r), SERVER_CHECKS, "{:#?}", r.findings);
+    for f in &r.findings {
+        assert_ne!(f.status, Status::NotMeasured, "{}", f.summary);
+    }
+    let lat = find(&r, "STA-LATENCY");
+    assert!(
+        lat.measurement("ping_p99").unwrap().samples >= 1,
+        "{lat:#?}"
+    );
+    no_check_keys_left(&server);
+    assert_eq!(server.cli(&["DBSIZE"]).trim(), "0");
+}
+
+#[tokio::test]
+async fn fsync_left_to_the_os_and_a_volatile_policy_warn() {
+    let server = RedisServer::start(
+        "appendonly yes\nappendfsync no\nsave \"\"\nmaxmemory 64mb\nmaxmemory-policy volatile-lru\n",
+    );
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let fsync = find(&r, "STA-FSYNC");
+    assert_eq!(fsync.status, Status::Warn, "{}", fsync.summary);
+    assert!(
+        fsync.summary.contains("appendfsync no"),
+        "{}",
+        fsync.summary
+    );
+    let evict = find(&r, "STA-EVICT");
+    assert_eq!(evict.status, Status::Warn, "{}", evict.summary);
+    assert!(evict.summary.contains("volatile-lru"), "{}", evict.summary);
+    // AOF is on: persistence itself passes.
+    assert_eq!(find(&r, "STA-PERSIST").status, Status::Pass);
+}
+
+#[tokio::test]
+async fn a_replica_that_lost_its_primary_fails_ha() {
+    let mut primary = RedisServer::start(testing::AOF_NOEVICTION);
+    let replica = RedisServer::start_replica(&primary, testing::AOF_NOEVICTION);
+    primary.kill();
+    // Hang guard: wait until the replica sees its link down.
+    let start = std::time::Instant::now();
+    while !replica
+        .cli(&["INFO", "replication"])
+        .contains("master_link_status:down")
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the replica never noticed its primary was gone"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let r = cockpit_stm::audit(&cfg(&replica), &CancellationToken::new()).await;
+    let ha = find(&r, "STA-HA");
+    assert_eq!(ha.status, Status::Fail, "{}", ha.summary);
+    assert!(ha.summary.contains("link is down"), "{}", ha.summary);
+    assert!(ha.recommendation.is_some());
+}
+
+#[tokio::test]
+async fn a_full_store_under_noeviction_fails_the_round_trip() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    // Any write now exceeds maxmemory; reads still work.
+    server.cli(&["CONFIG", "SET", "maxmemory", "1"]);
+    let r = cockpit_stm::audit(&cfg(&server), &CancellationToken::new()).await;
+    let rt = find(&r, "STA-ROUNDTRIP");
+    assert_eq!(rt.status, Status::Fail, "{}", rt.summary);
+    assert!(
+        rt.summary.contains("refused a session write"),
+        "{}",
+        rt.summary
+    );
+    assert!(rt.summary.contains("OOM"), "{}", rt.summary);
+    // PING is still measured; SET/GET say why they were not.
+    let lat = find(&r, "STA-LATENCY");
+    assert!(lat.measurement("ping_p99").is_some(), "{lat:#?}");
+    assert!(lat.measurement("set_p99").is_none(), "{lat:#?}");
+    server.cli(&["CONFIG", "SET", "maxmemory", "0"]);
+    no_check_keys_left(&server);
+}
+
+#[tokio::test]
+async fn session_keys_that_all_expire_pass_the_sample() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    for i in 0..5 {
+        server.cli(&["SET", &format!("agent:stm:s{i}"), "doc", "EX", "3600"]);
+    }
+    let c = StmConfig {
+        sample_sessions: Some(100),
+        ..cfg(&server)
+    };
+    let r = cockpit_stm::audit(&c, &CancellationToken::new()).await;
+    let k = find(&r, "STA-KEYS");
+    assert_eq!(k.status, Status::Pass, "{}", k.summary);
+    assert_eq!(k.measurement("keys_sampled").unwrap().value, 5.0);
+    assert_eq!(k.measurement("keys_without_ttl").unwrap().value, 0.0);
+}
+
+#[test]
+fn redis_cli_failures_are_failures_not_empty_answers() {
+    let mut server = RedisServer::start(testing::NO_PERSISTENCE);
+    assert_eq!(server.cli(&["PING"]).trim(), "PONG");
+    // An error reply, and a server that is gone, both fail loudly.
+    let e = server.try_cli(&["NO-SUCH-COMMAND"]).unwrap_err();
+    assert!(e.contains("unknown command"), "{e}");
+    server.kill();
+    let e = server.try_cli(&["--scan", "--pattern", "*"]).unwrap_err();
+    assert!(e.contains("Could not connect"), "{e}");
+    let panicked = std::panic::catch_unwind(|| server.keys("*cockpit-check:*"));
+    assert!(
+        panicked.is_err(),
+        "keys() on a dead server returned {panicked:?}"
+    );
 }

@@ -249,3 +249,83 @@ async fn an_info_without_fields_is_not_measured_not_silently_skipped() {
     let p = find(&r, "STA-PERSIST");
     assert_eq!(p.status, Status::Fail, "{}", p.summary);
 }
+
+/// A server that keeps what it is given (SET / GET of the last value) and
+/// otherwise answers like a healthy primary.
+fn store() -> HostileServer {
+    HostileServer::start(Reply::bytes(b"+OK\r\n"))
+        .answering("PING", Reply::bytes(b"+PONG\r\n"))
+        .answering("INFO", Reply::bulk(INFO))
+        .answering("GET", Reply::LastSetValue)
+        .answering("TTL", Reply::bytes(b":100\r\n"))
+        .answering("DEL", Reply::bytes(b":1\r\n"))
+}
+
+#[tokio::test]
+async fn a_store_that_keeps_what_it_is_given_passes_the_round_trip() {
+    // The counterpart of the two below: the fake store itself is honest.
+    let r = audit(&cfg(&store())).await;
+    let rt = find(&r, "STA-ROUNDTRIP");
+    assert_eq!(rt.status, Status::Pass, "{}", rt.summary);
+}
+
+#[tokio::test]
+async fn a_store_that_returns_other_bytes_fails_the_round_trip() {
+    let server = store().answering("GET", Reply::bulk(&[b'x'; 1024]));
+    let r = audit(&cfg(&server)).await;
+    let rt = find(&r, "STA-ROUNDTRIP");
+    assert_eq!(rt.status, Status::Fail, "{}", rt.summary);
+    assert!(rt.summary.contains("different bytes"), "{}", rt.summary);
+    // And one whose key is gone the moment it was written.
+    let server = store().answering("GET", Reply::bytes(b"$-1\r\n"));
+    let r = audit(&cfg(&server)).await;
+    let rt = find(&r, "STA-ROUNDTRIP");
+    assert_eq!(rt.status, Status::Fail, "{}", rt.summary);
+    assert!(rt.summary.contains("read back nothing"), "{}", rt.summary);
+}
+
+#[tokio::test]
+async fn a_store_that_drops_the_ttl_fails_the_round_trip() {
+    for (ttl, says) in [
+        (&b":-1\r\n"[..], "TTL reads -1"),
+        (b":999999\r\n", "TTL reads 999999"),
+    ] {
+        let server = store().answering("TTL", Reply::bytes(ttl));
+        let r = audit(&cfg(&server)).await;
+        let rt = find(&r, "STA-ROUNDTRIP");
+        assert_eq!(rt.status, Status::Fail, "{}", rt.summary);
+        assert!(rt.summary.contains(says), "{}", rt.summary);
+        assert!(
+            rt.summary.contains("expiry is not applied"),
+            "{}",
+            rt.summary
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_server_slower_than_twice_the_bound_fails_latency() {
+    // Every PONG takes at least 6 × 50 ms = 300 ms to arrive (the server
+    // sleeps between its bytes): more than twice a 100 ms bound however
+    // fast or loaded the machine is. Not a timing assertion on the client.
+    let server = store().answering(
+        "PING",
+        Reply::Drip {
+            bytes: b"+PONG\r\n".to_vec(),
+            every: Duration::from_millis(50),
+        },
+    );
+    let c = StmConfig {
+        latency_samples: 3,
+        latency_p99: Duration::from_millis(100),
+        timeout: Duration::from_secs(10),
+        ..cfg(&server)
+    };
+    let r = audit(&c).await;
+    let lat = find(&r, "STA-LATENCY");
+    assert_eq!(lat.status, Status::Fail, "{}", lat.summary);
+    assert!(lat.summary.contains("by more than 2×"), "{}", lat.summary);
+    let p99 = lat.measurement("ping_p99").unwrap();
+    assert_eq!(p99.samples, 3);
+    assert!(lat.recommendation.is_some());
+}

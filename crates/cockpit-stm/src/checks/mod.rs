@@ -56,4 +56,25 @@ mod tests {
             assert_eq!(c.pillar, cockpit_core::Pillar::State);
         }
     }
+
+    #[test]
+    fn every_check_is_judged_by_an_integration_test() {
+        // The tests that run `audit` against real and hostile servers.
+        let dir = format!("{}/tests", env!("CARGO_MANIFEST_DIR"));
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&dir).expect("tests/") {
+            let path = entry.expect("tests/ entry").path();
+            if path.extension().is_some_and(|e| e == "rs") {
+                text.push_str(&std::fs::read_to_string(&path).expect("a test file"));
+            }
+        }
+        for c in ALL {
+            let asked = format!("find(&r, \"{}\")", c.id.as_str());
+            assert!(
+                text.contains(&asked),
+                "no integration test looks up {} ({asked})",
+                c.id.as_str()
+            );
+        }
+    }
 }

@@ -14,6 +14,36 @@ pub const STA_PERSIST: CheckSpec = CheckSpec {
 
 const INFO_METHOD: &str = "INFO persistence";
 
+const SAVED_METHOD: &str = "INFO persistence rdb_saves (Redis 7+); before Redis 7, a completed BGSAVE or an rdb_last_save_time after the server's start (server time minus INFO server uptime_in_seconds)";
+
+/// Seconds by which a save time may follow the server's start and still be
+/// the start itself (Redis sets `rdb_last_save_time` to the start time, and
+/// the start is computed from whole seconds read a moment apart).
+const START_SLACK_S: i64 = 2;
+
+/// Whether a snapshot reached disk since the server started: `Some(false)`
+/// means never saved, and `rdb_last_save_time` is then the start time, not
+/// a save. None when INFO does not tell.
+pub fn saved_since_start(info: &Info, server_now_s: Option<i64>) -> Option<bool> {
+    // Redis 7+: successful SAVE / BGSAVE (and replication snapshots) since start.
+    if let Some(n) = info.get_i64("rdb_saves") {
+        return Some(n > 0);
+    }
+    if info.get_i64("rdb_last_bgsave_time_sec").unwrap_or(-1) >= 0
+        && info.get("rdb_last_bgsave_status") == Some("ok")
+    {
+        return Some(true);
+    }
+    // A foreground SAVE moves the save time past the start.
+    let last = info.get_i64("rdb_last_save_time")?;
+    let now = info
+        .get_i64("server_time_usec")
+        .map(|us| us / 1_000_000)
+        .or(server_now_s)?;
+    let start = now - info.get_i64("uptime_in_seconds")?;
+    Some(last > start + START_SLACK_S)
+}
+
 /// The save point a single write waits for: of `CONFIG GET save`'s
 /// `seconds changes` pairs, the seconds of the one with the fewest changes
 /// (ties: the shortest). None when there is no save point.
@@ -34,8 +64,15 @@ struct Evidence<'a> {
     aof_write: &'a str,
     bgsave: &'a str,
     changes: Option<i64>,
-    /// Seconds since the last snapshot, by the server's clock.
+    /// Whether a snapshot was taken since the server started.
+    saved: Option<bool>,
+    /// Seconds since the last snapshot, by the server's clock (only when
+    /// one was taken since the start).
     age: Option<i64>,
+    /// Seconds since the server started.
+    uptime: Option<i64>,
+    /// Keys loaded from disk when the server started.
+    loaded_keys: Option<i64>,
     /// The save point a single write waits for, seconds.
     window: Option<u64>,
     /// Whether RDB snapshots are configured (None: cannot be told).
@@ -50,9 +87,10 @@ impl<'a> Evidence<'a> {
         server_now_s: Option<i64>,
     ) -> Option<Evidence<'a>> {
         let aof = info.get_i64("aof_enabled")? == 1;
+        let saved = saved_since_start(info, server_now_s);
         let last_save = info.get_i64("rdb_last_save_time");
-        let age = match (server_now_s, last_save) {
-            (Some(now), Some(t)) if t > 0 => Some((now - t).max(0)),
+        let age = match (server_now_s, last_save, saved) {
+            (Some(now), Some(t), Some(true)) if t > 0 => Some((now - t).max(0)),
             _ => None,
         };
         let window = match save {
@@ -60,21 +98,20 @@ impl<'a> Evidence<'a> {
             _ => None,
         };
         // Whether RDB snapshots are configured: from CONFIG GET save, else
-        // from evidence of a background save since start.
+        // from evidence of a snapshot since start.
         let rdb_configured = match save {
             Ok(Some(_)) => Some(window.is_some()),
-            _ => {
-                let saved = info.get_i64("rdb_last_bgsave_time_sec").unwrap_or(-1) >= 0
-                    || info.get_i64("rdb_saves").unwrap_or(0) > 0;
-                saved.then_some(true)
-            }
+            _ => (saved == Some(true)).then_some(true),
         };
         Some(Evidence {
             aof,
             aof_write: info.get("aof_last_write_status").unwrap_or("unknown"),
             bgsave: info.get("rdb_last_bgsave_status").unwrap_or("unknown"),
             changes: info.get_i64("rdb_changes_since_last_save"),
+            saved,
             age,
+            uptime: info.get_i64("uptime_in_seconds"),
+            loaded_keys: info.get_i64("rdb_last_load_keys_loaded"),
             window,
             rdb_configured,
         })
@@ -91,6 +128,21 @@ impl<'a> Evidence<'a> {
                 1,
             ));
         let optional = [
+            (
+                self.saved.map(|s| s as u8 as f64),
+                "rdb_saved_since_start",
+                Unit::Bool,
+                SAVED_METHOD,
+            ),
+            (
+                // Never saved and no AOF: the writes at risk go back to the start.
+                self.uptime
+                    .filter(|_| self.saved == Some(false) && !self.aof)
+                    .map(|u| u as f64),
+                "unsaved_since_start",
+                Unit::Seconds,
+                "INFO server uptime_in_seconds, no snapshot taken since the start",
+            ),
             (
                 self.changes.map(|c| c as f64),
                 "rdb_changes_since_last_save",
@@ -126,13 +178,29 @@ impl<'a> Evidence<'a> {
                 "a single write waits up to {w} s for a snapshot (save config)"
             ));
         }
-        if let Some(a) = self.age {
-            parts.push(format!("last snapshot {a} s ago"));
+        match (self.saved, self.age) {
+            (Some(false), _) => parts.push(self.never_saved()),
+            (_, Some(a)) => parts.push(format!("last snapshot {a} s ago")),
+            _ => {}
         }
         if let Some(c) = self.changes {
             parts.push(format!("{c} changes not yet saved"));
         }
         parts.join(", ")
+    }
+
+    /// "never saved since the server started …", with what was loaded.
+    fn never_saved(&self) -> String {
+        let mut t = "never saved since the server started".to_string();
+        if let Some(u) = self.uptime {
+            t.push_str(&format!(" {u} s ago"));
+        }
+        if let Some(k) = self.loaded_keys.filter(|k| *k > 0) {
+            t.push_str(&format!(
+                " (the {k} keys it loaded at start are on disk; nothing written since is)"
+            ));
+        }
+        t
     }
 }
 
@@ -195,14 +263,23 @@ fn judge_rdb_only(
         Some(true) => {
             f.status = Status::Warn;
             f.summary = format!(
-                "RDB snapshots only (AOF off): sessions written since the last snapshot are lost on a restart; {}",
+                "RDB snapshots only (AOF off): sessions not yet in a snapshot are lost on a restart; {}",
                 ev.rdb_detail()
             );
             f.with_recommendation("Turn on AOF (appendonly yes, appendfsync everysec) — on Memorystore, enable AOF persistence — so a restart loses at most about a second of session writes.")
         }
         Some(false) => {
             f.status = Status::Fail;
-            f.summary = "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty): every session is lost when the server restarts".into();
+            f.summary = match (ev.saved, ev.age) {
+                (Some(false), _) => format!(
+                    "no persistence: AOF is off, there is no RDB save point (CONFIG GET save is empty), and the store has {}: the data-loss window is unbounded — every session written since the start is lost on a restart, and no save point will ever take a snapshot",
+                    ev.never_saved()
+                ),
+                (_, Some(a)) => format!(
+                    "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty); the last snapshot, taken by hand {a} s ago, is all a restart brings back: every session written since is lost, and no save point will take another"
+                ),
+                _ => "no persistence: AOF is off and there is no RDB save point (CONFIG GET save is empty): every session is lost when the server restarts".into(),
+            };
             f.with_recommendation("Turn on AOF (appendonly yes, appendfsync everysec), or at least RDB snapshots; on Memorystore, enable persistence (AOF) on the instance.")
         }
         None => {
@@ -210,20 +287,19 @@ fn judge_rdb_only(
                 Err(e) => format!("CONFIG GET save refused ({e})"),
                 _ => "CONFIG GET save returned nothing".into(),
             };
+            let snapshots = match ev.saved {
+                Some(false) => format!("the store has {}", ev.never_saved()),
+                _ => "INFO does not tell whether a snapshot was taken since the server started"
+                    .into(),
+            };
             let mut nm = not_measured(
                 &STA_PERSIST,
                 url,
                 format!(
-                    "AOF is off, and whether RDB snapshots are configured cannot be read: {why}, and no snapshot was taken since the server started"
+                    "AOF is off, and whether RDB snapshots are configured cannot be read: {why}, and {snapshots}"
                 ),
             );
-            nm.measurements = vec![Measurement::new(
-                "aof_enabled",
-                0.0,
-                Unit::Bool,
-                INFO_METHOD,
-                1,
-            )];
+            nm.measurements = f.measurements;
             nm
         }
     }
@@ -237,8 +313,82 @@ mod tests {
 
     fn info(aof: u8, aof_write: &str, bgsave: &str, bgsave_time: i64) -> Info {
         Info::parse(&format!(
-            "aof_enabled:{aof}\naof_last_write_status:{aof_write}\nrdb_last_bgsave_status:{bgsave}\nrdb_last_bgsave_time_sec:{bgsave_time}\nrdb_last_save_time:1000\nrdb_changes_since_last_save:7\n"
+            "aof_enabled:{aof}\naof_last_write_status:{aof_write}\nrdb_last_bgsave_status:{bgsave}\nrdb_last_bgsave_time_sec:{bgsave_time}\nrdb_last_save_time:1000\nrdb_changes_since_last_save:7\nuptime_in_seconds:500\n"
         ))
+    }
+
+    /// A Redis 7 server started at 1000 that took `saves` snapshots, the
+    /// last at `last`.
+    fn info7(saves: i64, last: i64) -> Info {
+        Info::parse(&format!(
+            "aof_enabled:0\naof_last_write_status:ok\nrdb_last_bgsave_status:ok\nrdb_last_bgsave_time_sec:-1\nrdb_saves:{saves}\nrdb_last_save_time:{last}\nrdb_changes_since_last_save:3\nuptime_in_seconds:100\nrdb_last_load_keys_loaded:0\n"
+        ))
+    }
+
+    #[test]
+    fn never_saved_is_told_apart_from_a_save() {
+        let none = Ok(Some(String::new()));
+        // The save time is the start: never saved, the window unbounded.
+        let f = evaluate(URL, &info7(0, 1000), &none, Some(1100));
+        assert_eq!(f.status, Status::Fail);
+        assert!(f.summary.contains("never saved"), "{}", f.summary);
+        assert!(f.summary.contains("unbounded"), "{}", f.summary);
+        assert!(f.measurement("rdb_last_save_age").is_none(), "{f:#?}");
+        assert_eq!(f.measurement("rdb_saved_since_start").unwrap().value, 0.0);
+        assert_eq!(f.measurement("unsaved_since_start").unwrap().value, 100.0);
+        // A snapshot by hand: its age, and no claim of "never".
+        let f = evaluate(URL, &info7(1, 1090), &none, Some(1100));
+        assert_eq!(f.status, Status::Fail);
+        assert!(!f.summary.contains("never saved"), "{}", f.summary);
+        assert!(f.summary.contains("by hand 10 s ago"), "{}", f.summary);
+        assert_eq!(f.measurement("rdb_last_save_age").unwrap().value, 10.0);
+        assert!(f.measurement("unsaved_since_start").is_none());
+        // RDB configured but no snapshot yet: a warning that says so.
+        let rdb = Ok(Some("3600 1".to_string()));
+        let f = evaluate(URL, &info7(0, 1000), &rdb, Some(1100));
+        assert_eq!(f.status, Status::Warn);
+        assert!(f.summary.contains("never saved"), "{}", f.summary);
+        assert!(f.measurement("rdb_last_save_age").is_none());
+        // AOF on: never saved by RDB puts nothing at risk.
+        let mut aof = info7(0, 1000);
+        aof.extend("aof_enabled:1\n");
+        let f = evaluate(URL, &aof, &none, Some(1100));
+        assert_eq!(f.status, Status::Pass, "{}", f.summary);
+        assert!(f.measurement("unsaved_since_start").is_none(), "{f:#?}");
+        // CONFIG refused and never saved: still not measured, but says so.
+        let refused = Err("ERR unknown command 'CONFIG'".to_string());
+        let f = evaluate(URL, &info7(0, 1000), &refused, Some(1100));
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("never saved"), "{}", f.summary);
+    }
+
+    #[test]
+    fn before_redis_7_the_save_time_is_compared_with_the_start() {
+        let pre7 = |extra: &str| {
+            Info::parse(&format!(
+                "rdb_last_bgsave_status:ok\nrdb_last_save_time:1000\nuptime_in_seconds:100\n{extra}"
+            ))
+        };
+        let saved = |i: &Info, now| saved_since_start(i, now);
+        // Started at 1000 (1100 - 100): the save time is the start.
+        let i = pre7("rdb_last_bgsave_time_sec:-1\n");
+        assert_eq!(saved(&i, Some(1100)), Some(false));
+        assert_eq!(saved(&i, Some(1102)), Some(false));
+        // Started at 900: a SAVE at 1000.
+        assert_eq!(saved(&i, Some(1000)), Some(true));
+        // A completed BGSAVE.
+        assert_eq!(
+            saved(&pre7("rdb_last_bgsave_time_sec:0\n"), Some(1100)),
+            Some(true)
+        );
+        // No clock: cannot tell.
+        assert_eq!(saved(&i, None), None);
+        // INFO's own clock wins over TIME's.
+        let i = pre7("rdb_last_bgsave_time_sec:-1\nserver_time_usec:1100000000\n");
+        assert_eq!(saved(&i, Some(5000)), Some(false));
+        // Redis 7's count wins over everything.
+        let i = pre7("rdb_last_bgsave_time_sec:0\nrdb_saves:0\n");
+        assert_eq!(saved(&i, Some(5000)), Some(false));
     }
 
     #[test]

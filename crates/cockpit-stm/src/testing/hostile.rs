@@ -30,6 +30,10 @@ pub enum Reply {
     Endless { head: Vec<u8>, fill: u8 },
     /// These bytes, one every `every` (a reply slower than any timeout).
     Drip { bytes: Vec<u8>, every: Duration },
+    /// A bulk string of the value the last `SET` on this connection gave
+    /// (nil before any): a store that keeps what it is given, so another
+    /// command's lie (e.g. `TTL` answering -1) can be told apart.
+    LastSetValue,
 }
 
 impl Reply {
@@ -164,8 +168,19 @@ async fn accept_loop(listener: TcpListener, answers: Arc<Mutex<Answers>>) {
 /// Read commands until the client goes; answer each.
 async fn serve(stream: TcpStream, answers: Arc<Mutex<Answers>>) {
     let mut stream = BufReader::new(stream);
-    while let Some(name) = read_command(&mut stream).await {
-        let reply = answers.lock().expect("answers").for_command(&name);
+    let mut last_set: Option<Vec<u8>> = None;
+    while let Some(args) = read_command(&mut stream).await {
+        let name = String::from_utf8_lossy(&args[0]).into_owned();
+        if name.eq_ignore_ascii_case("SET") {
+            last_set = args.get(2).cloned();
+        }
+        let reply = match answers.lock().expect("answers").for_command(&name) {
+            Reply::LastSetValue => match &last_set {
+                Some(v) => Reply::bulk(v),
+                None => Reply::bytes(b"$-1\r\n"),
+            },
+            other => other,
+        };
         if answer(stream.get_mut(), reply).await.is_err() {
             return;
         }
@@ -189,23 +204,28 @@ async fn answer(s: &mut TcpStream, reply: Reply) -> std::io::Result<()> {
             }
             Ok(())
         }
+        // Resolved by `serve`; nothing to send when it gets here.
+        Reply::LastSetValue => Ok(()),
     }
 }
 
-/// One command as clients send it (an array of bulk strings); its name.
-/// `None` when the client closed or sent something else.
-async fn read_command(r: &mut BufReader<TcpStream>) -> Option<String> {
+/// One command as clients send it (an array of bulk strings): its first
+/// three arguments (name, key, value), each at most 1 MiB. `None` when the
+/// client closed or sent something else.
+async fn read_command(r: &mut BufReader<TcpStream>) -> Option<Vec<Vec<u8>>> {
     let header = read_line(r).await?;
     let n: usize = header.strip_prefix('*')?.parse().ok()?;
-    let mut name = None;
+    let mut args = Vec::new();
     for _ in 0..n.min(1024) {
         let len: usize = read_line(r).await?.strip_prefix('$')?.parse().ok()?;
         let mut arg = vec![0; len.min(1 << 20) + 2];
         r.read_exact(&mut arg).await.ok()?;
         arg.truncate(arg.len() - 2);
-        name.get_or_insert_with(|| String::from_utf8_lossy(&arg).into_owned());
+        if args.len() < 3 {
+            args.push(arg);
+        }
     }
-    name
+    (!args.is_empty()).then_some(args)
 }
 
 async fn read_line(r: &mut BufReader<TcpStream>) -> Option<String> {
