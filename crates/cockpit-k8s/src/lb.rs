@@ -90,13 +90,26 @@ pub async fn poll_external_ip(
     }
     let elapsed = start.elapsed();
     let observed_at = Timestamp::now();
+    let events = service_events(client, namespace, name).await;
+    Ok(LbPoll {
+        address: None,
+        elapsed,
+        polls,
+        events,
+        created,
+        observed_at,
+    })
+}
+
+/// The Service's events, `Reason: message`, or why they could not be read.
+async fn service_events(client: &Client, namespace: &str, name: &str) -> Vec<String> {
     let events_api: Api<Event> = Api::namespaced(client.clone(), namespace);
     let lp = ListParams::default()
         .fields(&format!(
             "involvedObject.kind=Service,involvedObject.name={name}"
         ))
         .limit(100);
-    let events = match tokio::time::timeout(Duration::from_secs(10), events_api.list(&lp)).await {
+    match tokio::time::timeout(Duration::from_secs(10), events_api.list(&lp)).await {
         Ok(Ok(list)) => list
             .items
             .iter()
@@ -113,13 +126,5 @@ pub async fn poll_external_ip(
             api_error("list", "events", e)
         )],
         Err(_) => vec!["events not readable: the request timed out".into()],
-    };
-    Ok(LbPoll {
-        address: None,
-        elapsed,
-        polls,
-        events,
-        created,
-        observed_at,
-    })
+    }
 }
