@@ -72,7 +72,11 @@ const EVASIONS: [(&str, bool, &str); 20] = [
         true,
         "certify's exit status is swallowed by `|| true`",
     ),
-    ("evade-set-plus-e", true, "certify runs after `set +e`"),
+    (
+        "evade-set-plus-e",
+        true,
+        "certify runs with errexit off (`set +e`",
+    ),
     (
         "evade-from-committed",
         true,

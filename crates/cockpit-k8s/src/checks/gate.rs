@@ -366,7 +366,7 @@ fn certify_in_script(cmds: &[Cmd], k: usize, errexit: bool, pipefail: bool) -> R
         let acted =
             next.is_some_and(|n| n.text.contains("$?")) && cmds[m + 1..].iter().any(Cmd::fails);
         if next.is_some() && !acted {
-            return Err("certify runs after `set +e`: its failure does not stop the script and its status is never acted on (`exit $code`)".into());
+            return Err("certify runs with errexit off (`set +e`, or a shell without `-e`): its failure does not stop the script and its status is never acted on (`exit $code`)".into());
         }
     }
     Ok(())
@@ -1111,6 +1111,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn shells_and_conditions() {
+        assert_eq!(github_shell(None), (true, false));
+        assert_eq!(github_shell(Some("bash")), (true, true));
+        assert_eq!(github_shell(Some("bash --noprofile {0}")), (false, false));
+        assert_eq!(github_shell(Some("bash -eo pipefail {0}")), (true, true));
+        assert!(always_false("false") && always_false("${{ false }}"));
+        assert!(always_false("github.ref == 'x' && false"));
+        assert!(!always_false("github.ref == 'refs/heads/main'"));
+        assert_eq!(runs_after_failure("${{ always() }}"), Some("always()"));
+        assert_eq!(runs_after_failure("!cancelled()"), Some("!cancelled()"));
+        assert_eq!(runs_after_failure("github.ref == 'x'"), None);
+        assert!(requires_success(
+            "always() && needs.gate.result == 'success'",
+            "gate"
+        ));
+        assert!(produced("./evidence/report.json", &["evidence".into()]));
+        assert!(!produced("committed.json", &["evidence".into()]));
+    }
+
     fn verdict(script: &str) -> Result<(), String> {
         let lines: Vec<u32> = (1..=script.lines().count() as u32).collect();
         let evs = script_events(script, &lines, (true, false), &GateRules::default());
@@ -1151,7 +1171,10 @@ mod tests {
             ("agentops-cockpit certify || true", "`|| true`"),
             ("agentops-cockpit certify && echo ok || true", "`|| true`"),
             ("agentops-cockpit certify; true", "`; true`"),
-            ("set +e\nagentops-cockpit certify\necho done", "set +e"),
+            (
+                "set +e\nagentops-cockpit certify\necho done",
+                "errexit off (`set +e`",
+            ),
             ("agentops-cockpit certify | tee out.txt", "pipe"),
             (
                 "if agentops-cockpit certify; then echo ok; fi",
