@@ -1166,6 +1166,8 @@ mod tests {
                 "agentops-cockpit certify --threshold=50",
                 "below the policy minimum 90",
             ),
+            ("agentops-cockpit certify --threshold $T", "not a number"),
+            ("sudo agentops-cockpit certify --version", "only prints"),
             ("agentops-cockpit certify &", "background"),
             ("agentops-cockpit certify || echo skip", "`|| echo skip`"),
             ("agentops-cockpit certify || true", "`|| true`"),
