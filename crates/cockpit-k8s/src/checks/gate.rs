@@ -278,6 +278,8 @@ enum Event {
     Deploy {
         line: u32,
         what: String,
+        /// Inside `if agentops-cockpit certify …; then … fi`: the certify's line.
+        guarded: Option<u32>,
     },
     /// An `--out DIR` report writer.
     Writes(String),
@@ -398,12 +400,43 @@ fn apply_set(words: &[String], errexit: &mut bool, pipefail: &mut bool) {
     }
 }
 
+/// The commands of the `then` branch of a positive `if` whose condition is
+/// the command at `k`: from the `then` to the first `else` / `elif` or the
+/// end of the compound (an inner `fi` ends it early: never too wide).
+fn then_branch(cmds: &[Cmd], k: usize) -> std::ops::Range<usize> {
+    let c = &cmds[k];
+    let positive_if = !c.negated() && c.keywords.iter().any(|w| w == "if" || w == "elif");
+    let Some(start) = positive_if
+        .then(|| (k + 1..cmds.len()).find(|&i| cmds[i].keywords.iter().any(|w| w == "then")))
+        .flatten()
+    else {
+        return 0..0;
+    };
+    let mut end = start;
+    while end < cmds.len() {
+        if end > start
+            && cmds[end]
+                .keywords
+                .iter()
+                .any(|w| w == "else" || w == "elif")
+        {
+            break;
+        }
+        end += 1;
+        if cmds[end - 1].closes {
+            break;
+        }
+    }
+    start..end
+}
+
 /// The events of one script; `lines[i]` is the file line of script line `i`.
 fn script_events(script: &str, lines: &[u32], opts: (bool, bool), rules: &GateRules) -> Vec<Event> {
     let (mut errexit, mut pipefail) = opts;
     let cmds = shell::parse(script);
     let at = |c: &Cmd| lines.get(c.line).or(lines.last()).copied().unwrap_or(1);
     let mut out = Vec::new();
+    let mut guard: Option<(u32, std::ops::Range<usize>)> = None;
     for (k, c) in cmds.iter().enumerate() {
         apply_set(&c.words, &mut errexit, &mut pipefail);
         if let Some(d) = writes_report(&c.words) {
@@ -416,16 +449,24 @@ fn script_events(script: &str, lines: &[u32], opts: (bool, bool), rules: &GateRu
                 from: None,
             });
         } else if is_certify(&c.words) {
+            let flags = certify_flags(&c.words, rules);
+            let from = flag(&c.words, "--from").map(str::to_string);
+            if flags.is_none() && from.is_none() {
+                guard = Some((at(c), then_branch(&cmds, k))).filter(|(_, r)| !r.is_empty());
+            }
             out.push(Event::Gate {
                 line: at(c),
-                verdict: certify_flags(&c.words, rules)
-                    .map_or_else(|| certify_in_script(&cmds, k, errexit, pipefail), Err),
-                from: flag(&c.words, "--from").map(str::to_string),
+                verdict: flags.map_or_else(|| certify_in_script(&cmds, k, errexit, pipefail), Err),
+                from,
             });
         } else if let Some(d) = deploy_words(&c.words) {
             out.push(Event::Deploy {
                 line: at(c),
                 what: d.to_string(),
+                guarded: guard
+                    .as_ref()
+                    .filter(|(_, r)| r.contains(&k))
+                    .map(|(l, _)| *l),
             });
         }
     }
@@ -617,7 +658,11 @@ fn github_step(s: &Map<String, Value>, src: &str, cursor: &mut u32, rules: &Gate
         let empty = Map::new();
         let with = s.get("with").and_then(Value::as_object).unwrap_or(&empty);
         if let Some(what) = deploy_action(uses, with) {
-            step.events.push(Event::Deploy { line, what });
+            step.events.push(Event::Deploy {
+                line,
+                what,
+                guarded: None,
+            });
         }
     }
     step
@@ -1058,15 +1103,26 @@ pub fn scan(path: &str, src: &str, rules: &GateRules) -> Vec<Finding> {
     for (name, job) in &p.jobs {
         for (si, step) in job.steps.iter().enumerate() {
             for (ei, ev) in step.events.iter().enumerate() {
-                if let Event::Deploy { line, what } = ev {
+                if let Event::Deploy {
+                    line,
+                    what,
+                    guarded,
+                } = ev
+                {
                     let d = At {
                         job: name,
                         step: si,
                         event: ei,
                     };
+                    let f = match guarded {
+                        Some(l) => CIC_GATE.finding(
+                            Status::Pass,
+                            format!("`{what}` in job {name} runs only when the certify at line {l} passes (`if agentops-cockpit certify …; then`)"),
+                        ),
+                        None => deploy_finding(&p, d, what),
+                    };
                     out.push(
-                        deploy_finding(&p, d, what)
-                            .with_subject(format!("{path} job {name}"))
+                        f.with_subject(format!("{path} job {name}"))
                             .with_location(file(Some(*line))),
                     );
                 }

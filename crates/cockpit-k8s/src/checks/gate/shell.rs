@@ -105,6 +105,8 @@ struct Lexer {
     backtick: bool,
     /// `$(` nesting.
     depth: usize,
+    /// Reserved words on their own (`then` after `if x;`), for the next command.
+    pending: Vec<String>,
 }
 
 impl Lexer {
@@ -230,8 +232,14 @@ impl Lexer {
 
     /// End the current command with `op` after it.
     fn flush(&mut self, op: Op) {
-        if let Some(c) = command(&self.cur, self.cur_line, op) {
+        let words: Vec<&str> = self.cur.split_whitespace().collect();
+        if let Some(mut c) = command(&self.cur, self.cur_line, op) {
+            let mut keywords = std::mem::take(&mut self.pending);
+            keywords.append(&mut c.keywords);
+            c.keywords = keywords;
             self.out.push(c);
+        } else if !words.is_empty() && words.iter().all(|w| RESERVED.contains(w)) {
+            self.pending.extend(words.iter().map(|w| w.to_string()));
         } else if let Some(last) = self.out.last_mut() {
             last.closes |= !self.cur.trim().is_empty();
             if op != Op::Seq {
