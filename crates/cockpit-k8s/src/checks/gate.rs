@@ -1099,6 +1099,11 @@ pub fn scan(path: &str, src: &str, rules: &GateRules) -> Vec<Finding> {
         },
         stages: gitlab.then(|| gitlab_stages(&doc)),
     };
+    deploy_findings(&p, path)
+}
+
+/// One finding per deploy of the pipeline, located at its line.
+fn deploy_findings(p: &Pipeline, path: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     for (name, job) in &p.jobs {
         for (si, step) in job.steps.iter().enumerate() {
@@ -1119,12 +1124,15 @@ pub fn scan(path: &str, src: &str, rules: &GateRules) -> Vec<Finding> {
                             Status::Pass,
                             format!("`{what}` in job {name} runs only when the certify at line {l} passes (`if agentops-cockpit certify …; then`)"),
                         ),
-                        None => deploy_finding(&p, d, what),
+                        None => deploy_finding(p, d, what),
                     };
-                    out.push(
-                        f.with_subject(format!("{path} job {name}"))
-                            .with_location(file(Some(*line))),
-                    );
+                    out.push(f.with_subject(format!("{path} job {name}")).with_location(
+                        Location::File {
+                            path: path.to_string(),
+                            line: Some(*line),
+                            column: None,
+                        },
+                    ));
                 }
             }
         }
