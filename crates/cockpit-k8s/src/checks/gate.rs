@@ -234,6 +234,12 @@ fn certify_flags(words: &[String], rules: &GateRules) -> Option<String> {
             "`agentops-cockpit certify {f}` only prints and exits 0: it certifies nothing"
         ));
     }
+    if rest.iter().any(|w| w == "--testbed") {
+        return Some(
+            "`certify --testbed` certifies the embedded reference testbed, not this deployment"
+                .into(),
+        );
+    }
     let t = flag(rest, "--threshold")?;
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= rules.min_threshold => None,
@@ -1232,6 +1238,10 @@ mod tests {
             ),
             ("agentops-cockpit certify --threshold $T", "not a number"),
             ("sudo agentops-cockpit certify --version", "only prints"),
+            (
+                "agentops-cockpit certify --testbed",
+                "embedded reference testbed",
+            ),
             ("agentops-cockpit certify &", "background"),
             ("agentops-cockpit certify || echo skip", "`|| echo skip`"),
             ("agentops-cockpit certify || true", "`|| true`"),
