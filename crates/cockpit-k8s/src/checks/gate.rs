@@ -170,8 +170,6 @@ pub fn deploy_words(words: &[String]) -> Option<&'static str> {
         Some("helmfile apply")
     } else if starts("argocd", &["app", "sync"]) {
         Some("argocd app sync")
-    } else if starts("kustomize", &["build"]) && words.iter().any(|w| w == "kubectl") {
-        Some("kubectl apply")
     } else if starts("agentops-cockpit", &["deploy"]) {
         Some("agentops-cockpit deploy")
     } else {

@@ -341,4 +341,22 @@ mod tests {
         assert_eq!(c[0].words[0], "agentops-cockpit");
         assert!(c[1].fails());
     }
+
+    #[test]
+    fn broken_input_does_not_panic() {
+        for s in [
+            "echo 'unterminated",
+            "echo \"unterminated",
+            "cat <<",
+            "cat <<EOF",
+            "x \\",
+            "echo $(unclosed",
+            ") ; ;; && || | & fi done }",
+            "`",
+            "<<<",
+            "if",
+        ] {
+            let _ = parse(s);
+        }
+    }
 }
