@@ -628,12 +628,16 @@ fn script_lines(src: &str, cursor: &mut u32, script: &str) -> Vec<u32> {
         .collect()
 }
 
-/// errexit and pipefail of a GitHub step's shell (`bash -e {0}` by default;
-/// `shell: bash` adds pipefail; a custom `shell: … {0}` has what it says).
-fn github_shell(shell: Option<&str>) -> (bool, bool) {
+/// errexit and pipefail of a GitHub step's shell (`bash -e {0}` by default,
+/// `pwsh` on Windows runners; `shell: bash` adds pipefail; a custom
+/// `shell: … {0}` has what its flags say; PowerShell and cmd go on after a
+/// failing command: only the last one's status is the step's).
+fn github_shell(shell: Option<&str>, windows: bool) -> (bool, bool) {
     match shell.map(str::trim) {
+        None if windows => (false, false),
         None | Some("sh") => (true, false),
         Some("bash") => (true, true),
+        Some("pwsh" | "powershell" | "cmd") => (false, false),
         Some(s) if s.contains("{0}") => {
             let opts: Vec<&str> = s
                 .split_whitespace()
@@ -646,7 +650,25 @@ fn github_shell(shell: Option<&str>) -> (bool, bool) {
     }
 }
 
-fn github_step(s: &Map<String, Value>, src: &str, cursor: &mut u32, rules: &GateRules) -> Step {
+/// `defaults.run.shell` of a workflow or job.
+fn default_shell(m: &Map<String, Value>) -> Option<&str> {
+    m.get("defaults")?.get("run")?.get("shell")?.as_str()
+}
+
+/// Where a job's steps run: its default shell and whether on Windows.
+#[derive(Debug, Clone, Copy)]
+struct Runner<'a> {
+    shell: Option<&'a str>,
+    windows: bool,
+}
+
+fn github_step(
+    s: &Map<String, Value>,
+    runner: Runner,
+    src: &str,
+    cursor: &mut u32,
+    rules: &GateRules,
+) -> Step {
     let mut step = Step {
         cond: cond_of(s.get("if")),
         may_fail: truthy(s.get("continue-on-error")),
@@ -654,7 +676,8 @@ fn github_step(s: &Map<String, Value>, src: &str, cursor: &mut u32, rules: &Gate
     };
     if let Some(run) = s.get("run").and_then(Value::as_str) {
         let lines = script_lines(src, cursor, run);
-        let opts = github_shell(s.get("shell").and_then(Value::as_str));
+        let shell = s.get("shell").and_then(Value::as_str).or(runner.shell);
+        let opts = github_shell(shell, runner.windows);
         step.events = script_events(run, &lines, opts, rules);
     } else if let Some(uses) = s.get("uses").and_then(Value::as_str) {
         let line = find_line(src, *cursor, uses).unwrap_or(*cursor);
@@ -692,6 +715,12 @@ fn github_jobs(doc: &Map<String, Value>, src: &str, rules: &GateRules) -> BTreeM
             cond,
             ..Job::default()
         };
+        let runner = Runner {
+            shell: default_shell(j).or_else(|| default_shell(doc)),
+            windows: j
+                .get("runs-on")
+                .is_some_and(|r| r.to_string().to_ascii_lowercase().contains("windows")),
+        };
         let mut cursor = job_line(src, name);
         for s in j
             .get("steps")
@@ -700,7 +729,8 @@ fn github_jobs(doc: &Map<String, Value>, src: &str, rules: &GateRules) -> BTreeM
             .flatten()
         {
             if let Value::Object(s) = s {
-                job.steps.push(github_step(s, src, &mut cursor, rules));
+                job.steps
+                    .push(github_step(s, runner, src, &mut cursor, rules));
             }
         }
         out.insert(name.clone(), job);
@@ -1181,10 +1211,18 @@ mod tests {
 
     #[test]
     fn shells_and_conditions() {
-        assert_eq!(github_shell(None), (true, false));
-        assert_eq!(github_shell(Some("bash")), (true, true));
-        assert_eq!(github_shell(Some("bash --noprofile {0}")), (false, false));
-        assert_eq!(github_shell(Some("bash -eo pipefail {0}")), (true, true));
+        assert_eq!(github_shell(None, false), (true, false));
+        assert_eq!(github_shell(None, true), (false, false));
+        assert_eq!(github_shell(Some("pwsh"), false), (false, false));
+        assert_eq!(github_shell(Some("bash"), true), (true, true));
+        assert_eq!(
+            github_shell(Some("bash --noprofile {0}"), false),
+            (false, false)
+        );
+        assert_eq!(
+            github_shell(Some("bash -eo pipefail {0}"), false),
+            (true, true)
+        );
         assert!(always_false("false") && always_false("${{ false }}"));
         assert!(always_false("github.ref == 'x' && false"));
         assert!(!always_false("github.ref == 'refs/heads/main'"));
