@@ -99,7 +99,10 @@ async fn ready_a_flap_seven_days_later_is_not_a_cold_start() {
         "{}",
         only.summary
     );
-    assert!(only.measurements.is_empty());
+    // The flap is its own observation, never a start-to-ready time.
+    assert!(only.measurement("start_to_ready_max").is_none());
+    let flaps = only.measurement("readiness_changes_after_start").unwrap();
+    assert_eq!((flaps.value, flaps.samples), (1.0, 1));
 }
 
 #[tokio::test]

@@ -147,8 +147,18 @@ pub fn evaluate(w: &Workload, inv: &Inventory, threshold_s: f64) -> Option<Findi
         .iter()
         .filter(|r| matches!(r, PodReady::Flapped { .. }))
         .count();
+    let flaps = (flapped > 0).then(|| {
+        Measurement::new(
+            "readiness_changes_after_start",
+            flapped as f64,
+            Unit::Count,
+            format!("pods whose condition Ready=True last changed over {FIRST_READY_WINDOW_S:.0} s after their containers started (a readiness flap: its own observation, not a cold start)"),
+            pods.len() as u64,
+        )
+    });
     if times.is_empty() {
-        return Some(w.origin.locate(not_measured(pods.len(), flapped)));
+        let f = not_measured(pods.len(), flapped).with_measurements(flaps);
+        return Some(w.origin.locate(f));
     }
     let mut dist = Distribution::new();
     for (t, _) in &times {
@@ -158,7 +168,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory, threshold_s: f64) -> Option<Findi
     let max = times.iter().map(|(t, _)| *t).fold(0.0, f64::max);
     let p50 = dist.quantile(0.5).map_or(max, |d| d.as_secs_f64());
     let method = method(&times, flapped);
-    let flaps = if flapped > 0 {
+    let flap_note = if flapped > 0 {
         format!(
             "; {flapped} pod(s) whose Ready changed over 1 h after their containers started are readiness flaps, not cold starts"
         )
@@ -166,16 +176,17 @@ pub fn evaluate(w: &Workload, inv: &Inventory, threshold_s: f64) -> Option<Findi
         String::new()
     };
     let f = if max <= threshold_s {
-        CMP_READY.finding(Status::Pass, format!("slowest pod became Ready {max:.0} s after its start (≤ {threshold_s:.0} s, {n} pods){flaps}"))
+        CMP_READY.finding(Status::Pass, format!("slowest pod became Ready {max:.0} s after its start (≤ {threshold_s:.0} s, {n} pods){flap_note}"))
     } else {
         CMP_READY
-            .finding(Status::Fail, format!("Dead on Arrival: slowest pod took {max:.0} s from its start to Ready (> {threshold_s:.0} s, {n} pods){flaps}"))
+            .finding(Status::Fail, format!("Dead on Arrival: slowest pod took {max:.0} s from its start to Ready (> {threshold_s:.0} s, {n} pods){flap_note}"))
             .with_recommendation("Shorten the cold start: smaller image or image streaming, model weights preloaded (volume or cache), startup CPU boost, warm replicas (CMP-WARM).")
     };
-    Some(w.origin.locate(f.with_measurements([
+    let f = f.with_measurements([
         Measurement::new("start_to_ready_max", max, Unit::Seconds, method.clone(), n),
         Measurement::new("start_to_ready_p50", p50, Unit::Seconds, method, n),
-    ])))
+    ]);
+    Some(w.origin.locate(f.with_measurements(flaps)))
 }
 
 fn not_measured(pods: usize, flapped: usize) -> Finding {
