@@ -1,8 +1,11 @@
 //! NET-LB: a Service of type LoadBalancer has its external address
-//! (`status.loadBalancer.ingress[].ip` / `hostname`). Pending for under
-//! 5 minutes warns (provisioning takes a while), over 10 minutes or with a
-//! `SyncLoadBalancerFailed` event fails. Live only; the polling itself is
-//! [`crate::poll_external_ip`].
+//! (`status.loadBalancer.ingress[].ip` / `hostname`). A pending Service is
+//! judged by its age — `metadata.creationTimestamp` to now, or to when a
+//! poll gave up, never by how long this audit polled: up to 10 minutes
+//! warns (provisioning takes a while), older or with a
+//! `SyncLoadBalancerFailed` event fails. An address seen appearing is timed
+//! from the Service's creation; one already there is not timed. Live only;
+//! the polling itself is [`crate::poll_external_ip`].
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
 use k8s_openapi::api::core::v1::Service;
