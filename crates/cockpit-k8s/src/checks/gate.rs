@@ -205,8 +205,27 @@ pub fn deploy_command(line: &str) -> Option<&'static str> {
 }
 
 /// Whether the words run `agentops-cockpit certify`.
+/// Also through cargo: `cargo run -p agentops-cockpit -- certify …`.
 fn is_certify(words: &[String]) -> bool {
-    subcommands(words, "agentops-cockpit").first() == Some(&"certify")
+    subcommands(words, "agentops-cockpit").first() == Some(&"certify") || cargo_certify(words)
+}
+
+fn cargo_certify(words: &[String]) -> bool {
+    let Some(dash) = words.iter().position(|w| w == "--") else {
+        return false;
+    };
+    let cargo = &words[..dash];
+    let ours = cargo.windows(2).any(|w| {
+        matches!(w[0].as_str(), "-p" | "--package" | "--bin") && w[1] == "agentops-cockpit"
+    }) || cargo
+        .iter()
+        .any(|w| w == "--package=agentops-cockpit" || w == "--bin=agentops-cockpit");
+    cargo
+        .first()
+        .is_some_and(|w| w.rsplit('/').next() == Some("cargo"))
+        && cargo.get(1).is_some_and(|w| w == "run")
+        && ours
+        && words.get(dash + 1).is_some_and(|w| w == "certify")
 }
 
 /// The value of `--flag V` / `--flag=V`.
@@ -1253,6 +1272,7 @@ mod tests {
         for ok in [
             "agentops-cockpit certify --threshold 90",
             "agentops-cockpit certify || exit 1",
+            "cargo run --release -p agentops-cockpit -- certify --threshold 95",
             "agentops-cockpit certify || { echo failed; exit 1; }",
             "if ! agentops-cockpit certify; then exit 1; fi",
             "set +e\nagentops-cockpit certify\ncode=$?\nset -e\necho done\nexit $code",
@@ -1279,6 +1299,10 @@ mod tests {
                 "embedded reference testbed",
             ),
             ("agentops-cockpit certify &", "background"),
+            (
+                "cargo run -p agentops-cockpit -- certify --threshold 10",
+                "below the policy minimum",
+            ),
             ("agentops-cockpit certify || echo skip", "`|| echo skip`"),
             ("agentops-cockpit certify || true", "`|| true`"),
             ("agentops-cockpit certify && echo ok || true", "`|| true`"),
