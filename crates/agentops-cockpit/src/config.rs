@@ -282,6 +282,7 @@ fn validate_gate(
             ScoreError::Weight { pillar, .. } if pillar != "*" => pillar.clone(),
             ScoreError::Weight { .. } => "weights".to_string(),
             ScoreError::RegressionPercent(_) => "regression_percent".to_string(),
+            ScoreError::MinPipelineThreshold(_) => "min_pipeline_threshold".to_string(),
             ScoreError::UnknownCheck { check, .. } | ScoreError::WaiverField { check, .. } => {
                 format!("\"{check}\"")
             }

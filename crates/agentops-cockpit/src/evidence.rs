@@ -117,7 +117,10 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // Compute and CI/CD (cockpit-k8s) first: the zones and session stores
     // it reads are passed on to the Network and State pillars below.
-    let k8s = kubernetes(&cfg.kubernetes, cancel).await;
+    let gate_rules = cockpit_k8s::checks::gate::GateRules {
+        min_threshold: cfg.gate.min_pipeline_threshold,
+    };
+    let k8s = kubernetes(&cfg.kubernetes, &gate_rules, cancel).await;
     findings.extend(k8s.findings);
     subjects += k8s.subjects;
     reached += k8s.reached;
@@ -177,7 +180,11 @@ struct K8sEvidence {
 /// Run the Compute and CI/CD audits `[kubernetes]` asks for. Input errors
 /// become findings here ([`k8s_inputs`] reports them as usage errors first
 /// for `audit report`); a live cluster counts as one subject to reach.
-async fn kubernetes(k: &cockpit_k8s::K8sConfig, cancel: &CancellationToken) -> K8sEvidence {
+async fn kubernetes(
+    k: &cockpit_k8s::K8sConfig,
+    gate_rules: &cockpit_k8s::checks::gate::GateRules,
+    cancel: &CancellationToken,
+) -> K8sEvidence {
     let mut out = K8sEvidence::default();
     let input_error = |e: String| {
         cockpit_k8s::checks::manifest::CMP_MANIFEST
@@ -197,7 +204,7 @@ async fn kubernetes(k: &cockpit_k8s::K8sConfig, cancel: &CancellationToken) -> K
                 }
             }
             if !pipelines.is_empty() {
-                match cockpit_k8s::audit_pipelines(&pipelines) {
+                match cockpit_k8s::audit_pipelines(&pipelines, gate_rules) {
                     Ok(fs) => out.findings.extend(fs),
                     Err(e) => out.findings.push(input_error(e.to_string())),
                 }

@@ -243,3 +243,43 @@ async fn kubernetes_section_in_config() {
         out.stderr
     );
 }
+
+#[tokio::test]
+async fn gate_min_pipeline_threshold_holds_the_pipeline_certify() {
+    // The workflow's certify uses --threshold 95: a gate under the default
+    // minimum (90), no gate under `[gate] min_pipeline_threshold = 99`.
+    let wd = Workdir::new();
+    let workflow = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../cockpit-k8s/tests/fixtures/gate/github/honest-needs.yml"
+    ));
+    let pipelines = format!("[kubernetes]\npipelines = [\"{}\"]\n", workflow.display());
+    for (gate, status) in [
+        ("", "pass"),
+        ("[gate]\nmin_pipeline_threshold = 99\n", "fail"),
+    ] {
+        let cfg = wd.config(&format!("{pipelines}{gate}"));
+        let out = common::audit_json(&cfg, &["--no-evidence"]).await;
+        out.assert_code(0);
+        let r = out.json();
+        let f = finding(&r, "CIC-GATE", "job deploy");
+        assert_eq!(f["status"], status, "{f:#}");
+        if status == "fail" {
+            let s = f["summary"].as_str().unwrap();
+            assert!(
+                s.contains("--threshold 95, below the policy minimum 99"),
+                "{s}"
+            );
+        }
+    }
+    let bad = wd.config(&format!(
+        "{pipelines}[gate]\nmin_pipeline_threshold = 120\n"
+    ));
+    let out = common::audit_json(&bad, &["--no-evidence"]).await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("min_pipeline_threshold"),
+        "{}",
+        out.stderr
+    );
+}

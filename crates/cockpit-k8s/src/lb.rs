@@ -3,6 +3,7 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Event, Service};
+use k8s_openapi::jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
@@ -20,6 +21,10 @@ pub struct LbPoll {
     pub polls: u32,
     /// On timeout: the Service's events, `Reason: message`, oldest first.
     pub events: Vec<String>,
+    /// The Service's `metadata.creationTimestamp`, as the last GET read it.
+    pub created: Option<Timestamp>,
+    /// Local wall clock when the address was seen (or the poll gave up).
+    pub observed_at: Timestamp,
 }
 
 /// First delay between polls; doubled after each until [`MAX_BACKOFF`].
@@ -47,6 +52,7 @@ pub async fn poll_external_ip(
     let deadline = start + timeout;
     let mut backoff = FIRST_BACKOFF;
     let mut polls = 0u32;
+    let mut created = None;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         polls += 1;
@@ -54,12 +60,15 @@ pub async fn poll_external_ip(
         let got = tokio::time::timeout(per_call, api.get(name)).await;
         match got {
             Ok(Ok(svc)) => {
+                created = svc.metadata.creation_timestamp.as_ref().map(|t| t.0);
                 if let Some(addr) = crate::checks::lb::address(&svc) {
                     return Ok(LbPoll {
                         address: Some(addr),
                         elapsed: start.elapsed(),
                         polls,
                         events: Vec::new(),
+                        created,
+                        observed_at: Timestamp::now(),
                     });
                 }
             }
@@ -80,13 +89,27 @@ pub async fn poll_external_ip(
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
     let elapsed = start.elapsed();
+    let observed_at = Timestamp::now();
+    let events = service_events(client, namespace, name).await;
+    Ok(LbPoll {
+        address: None,
+        elapsed,
+        polls,
+        events,
+        created,
+        observed_at,
+    })
+}
+
+/// The Service's events, `Reason: message`, or why they could not be read.
+async fn service_events(client: &Client, namespace: &str, name: &str) -> Vec<String> {
     let events_api: Api<Event> = Api::namespaced(client.clone(), namespace);
     let lp = ListParams::default()
         .fields(&format!(
             "involvedObject.kind=Service,involvedObject.name={name}"
         ))
         .limit(100);
-    let events = match tokio::time::timeout(Duration::from_secs(10), events_api.list(&lp)).await {
+    match tokio::time::timeout(Duration::from_secs(10), events_api.list(&lp)).await {
         Ok(Ok(list)) => list
             .items
             .iter()
@@ -103,11 +126,5 @@ pub async fn poll_external_ip(
             api_error("list", "events", e)
         )],
         Err(_) => vec!["events not readable: the request timed out".into()],
-    };
-    Ok(LbPoll {
-        address: None,
-        elapsed,
-        polls,
-        events,
-    })
+    }
 }

@@ -183,8 +183,12 @@ pub async fn audit_kubeconfig(cfg: &K8sConfig) -> K8sAudit {
 /// Scan CI pipeline files and directories (GitHub Actions workflows under a
 /// directory: `*.yml` / `*.yaml`; GitLab `.gitlab-ci.yml`) for deploy steps
 /// without the Sovereign Gate before them (CIC-GATE). With no deploy step
-/// anywhere, one skipped finding says so.
-pub fn audit_pipelines(paths: &[PathBuf]) -> Result<Vec<Finding>, K8sError> {
+/// anywhere, one skipped finding says so. `rules` is what a gate is held
+/// to (`[gate] min_pipeline_threshold`).
+pub fn audit_pipelines(
+    paths: &[PathBuf],
+    rules: &checks::gate::GateRules,
+) -> Result<Vec<Finding>, K8sError> {
     let _span = tracing::info_span!("audit_pipelines", paths = paths.len()).entered();
     let files = manifest::expand_paths(paths)?;
     let mut out = Vec::new();
@@ -193,7 +197,7 @@ pub fn audit_pipelines(paths: &[PathBuf]) -> Result<Vec<Finding>, K8sError> {
             path: f.clone(),
             source,
         })?;
-        out.extend(checks::gate::scan(&f.display().to_string(), &src));
+        out.extend(checks::gate::scan(&f.display().to_string(), &src, rules));
     }
     if out.is_empty() {
         out.push(

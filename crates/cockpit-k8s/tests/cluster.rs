@@ -75,7 +75,9 @@ async fn live_audit_reads_every_resource_and_judges_it() {
     assert_eq!(ready.status, Status::Pass, "{}", ready.summary);
     let max = ready.measurement("start_to_ready_max").unwrap();
     assert_eq!((max.value, max.samples), (10.0, 3));
-    assert_eq!(ready.measurement("start_to_ready_p50").unwrap().value, 9.0);
+    // The core's percentile (HDR, three significant digits).
+    let p50 = ready.measurement("start_to_ready_p50").unwrap().value;
+    assert!((p50 - 9.0).abs() < 0.01, "p50 {p50}");
     let slow = find(fs, "CMP-READY", "StatefulSet/vector-store");
     assert_eq!(slow.status, Status::Fail, "40 s and 35 s: {}", slow.summary);
     let none = find(fs, "CMP-READY", "Deployment/crashy");
@@ -271,8 +273,11 @@ async fn load_balancer_address_after_a_delay() {
     .unwrap();
     assert_eq!(p.address.as_deref(), Some("35.1.2.3"));
     assert!(p.polls >= 2, "the first polls saw no address: {p:?}");
-    assert!(p.elapsed >= Duration::from_millis(700), "{p:?}");
     assert!(p.events.is_empty());
+    // Seen appearing: timed from the Service's creation, not from the first poll.
+    let f = cockpit_k8s::checks::lb::from_poll(&p);
+    let m = f.measurement("time_to_external_address").unwrap();
+    assert!(m.value > p.elapsed.as_secs_f64(), "{m:?}");
     let gets = server
         .requests()
         .iter()
@@ -308,7 +313,8 @@ async fn load_balancer_that_never_gets_an_address() {
         server.requests()
     );
     let f = cockpit_k8s::checks::lb::from_poll(&p);
-    assert_eq!(f.status, Status::Warn);
+    // Judged by the Service's age (created 2026-01-10), not by the 0.9 s of polling.
+    assert_eq!(f.status, Status::Fail);
     assert!(
         f.summary.contains("Ensuring load balancer"),
         "{}",

@@ -14,6 +14,9 @@ pub enum ScoreError {
     /// `regression_percent` is not a positive number.
     #[error("gate.regression_percent must be a positive number, got {0}")]
     RegressionPercent(f64),
+    /// `min_pipeline_threshold` is not a number in 0–100.
+    #[error("gate.min_pipeline_threshold {0} is outside 0–100")]
+    MinPipelineThreshold(f64),
     /// A waiver names a check id no pillar defines.
     #[error("waiver {index}: unknown check id `{check}` (known: {known})")]
     UnknownCheck {

@@ -40,6 +40,8 @@ pub struct GatePolicy {
     pub evidence_dir: String,
     /// `--compare` calls out a measurement that got this much worse (%).
     pub regression_percent: f64,
+    /// CIC-GATE: a pipeline's `certify --threshold` below this is no gate.
+    pub min_pipeline_threshold: f64,
     /// Accepted risks, each with an owner and an expiry date.
     pub waivers: Vec<Waiver>,
     /// Service-level objectives held against the evidence
@@ -57,6 +59,7 @@ impl Default for GatePolicy {
             fail_closed: true,
             evidence_dir: DEFAULT_EVIDENCE_DIR.to_string(),
             regression_percent: 10.0,
+            min_pipeline_threshold: DEFAULT_THRESHOLD,
             waivers: Vec::new(),
             slos: Vec::new(),
         }
@@ -177,6 +180,10 @@ impl GatePolicy {
         }
         if !(self.regression_percent.is_finite() && self.regression_percent > 0.0) {
             return Err(ScoreError::RegressionPercent(self.regression_percent));
+        }
+        let m = self.min_pipeline_threshold;
+        if !(m.is_finite() && (0.0..=100.0).contains(&m)) {
+            return Err(ScoreError::MinPipelineThreshold(m));
         }
         for (index, wv) in self.waivers.iter().enumerate() {
             if !known.contains(&wv.check) {
