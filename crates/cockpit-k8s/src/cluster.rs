@@ -2,6 +2,7 @@
 //! forbidden or failed call turned into a not-measured finding naming the
 //! resource and verb, the rest of the audit still run.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cockpit_core::{Finding, Location, Status};
@@ -16,6 +17,7 @@ use kube::{Client, Config};
 use serde::de::DeserializeOwned;
 
 use crate::checks::manifest::CMP_MANIFEST;
+use crate::input::MAX_FILE_BYTES;
 use crate::manifest::workload;
 use crate::object::{Inventory, Origin, WorkloadKind};
 use crate::{K8sConfig, K8sError};
@@ -40,9 +42,16 @@ pub fn api_error(verb: &'static str, resource: &str, e: kube::Error) -> K8sError
 }
 
 /// A client for the kubeconfig context (`None`: the current context), with
-/// connect and read timeouts. The kubeconfig is `$KUBECONFIG` or
-/// `~/.kube/config`; a missing file or unknown context is an error saying so.
+/// connect and read timeouts. The kubeconfig is `$KUBECONFIG` (a list of
+/// files, merged) or `~/.kube/config`: each must be a regular file of at
+/// most [`MAX_FILE_BYTES`]; a missing file or unknown context is an error
+/// saying so. An `exec` credential plugin is run by this crate, bounded by
+/// `timeout` and killed with its process group on timeout or when this
+/// future is dropped (see [`crate::credential`]). User information in the
+/// server URL (`https://user:password@host`) is removed before the client
+/// exists, so neither kube's nor hyper's logs can show it.
 pub async fn connect(context: Option<&str>, timeout: Duration) -> Result<Client, K8sError> {
+    check_kubeconfig_files()?;
     let kubeconfig = Kubeconfig::read().map_err(|e| {
         K8sError::Kubeconfig(format!(
             "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config): {e}"
@@ -60,11 +69,64 @@ pub async fn connect(context: Option<&str>, timeout: Duration) -> Result<Client,
                 None => e.to_string(),
             })
         })?;
+    config.cluster_url = without_userinfo(config.cluster_url);
+    crate::credential::resolve(&mut config.auth_info, timeout).await?;
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
     config.write_timeout = Some(timeout);
     Client::try_from(config)
         .map_err(|e| K8sError::Kubeconfig(format!("cannot build a client: {e}")))
+}
+
+/// The files kube will read as the kubeconfig: each must be a regular file
+/// within [`MAX_FILE_BYTES`] (kube reads them whole).
+fn check_kubeconfig_files() -> Result<(), K8sError> {
+    let paths: Vec<PathBuf> = match std::env::var_os("KUBECONFIG") {
+        Some(v) => std::env::split_paths(&v)
+            .filter(|p| !p.as_os_str().is_empty())
+            .collect(),
+        None => Vec::new(),
+    };
+    let paths = if paths.is_empty() {
+        std::env::home_dir()
+            .map(|h| vec![h.join(".kube").join("config")])
+            .unwrap_or_default()
+    } else {
+        paths
+    };
+    for p in paths {
+        // A missing file is kube's to report (with its usual message).
+        let Ok(meta) = std::fs::metadata(&p) else {
+            continue;
+        };
+        if !meta.is_file() {
+            return Err(K8sError::NotRegularFile {
+                path: p,
+                kind: "not a regular file",
+            });
+        }
+        if meta.len() > MAX_FILE_BYTES {
+            return Err(K8sError::TooLarge {
+                path: p,
+                limit_bytes: MAX_FILE_BYTES,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The URL without its user information (`user:password@`).
+pub(crate) fn without_userinfo(uri: http::Uri) -> http::Uri {
+    let Some(host) = uri
+        .authority()
+        .and_then(|a| a.as_str().rsplit_once('@'))
+        .map(|(_, host)| host.to_string())
+    else {
+        return uri;
+    };
+    let mut parts = uri.into_parts();
+    parts.authority = host.parse().ok();
+    http::Uri::from_parts(parts).unwrap_or_else(|_| http::Uri::from_static("/"))
 }
 
 /// The reading of one cluster.
@@ -282,4 +344,23 @@ pub(crate) async fn read_cluster(client: &Client, namespace: &str, cfg: &K8sConf
         .collect();
     inv.events = events;
     read
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_information_is_removed_from_the_server_url() {
+        let u = without_userinfo("https://user:p%2Fw@127.0.0.1:6443/base".parse().unwrap());
+        assert_eq!(u.to_string(), "https://127.0.0.1:6443/base");
+        let u = without_userinfo(
+            "https://a@b@host"
+                .parse()
+                .unwrap_or_else(|_| "https://host".parse().unwrap()),
+        );
+        assert!(!u.to_string().contains('@'), "{u}");
+        let plain: http::Uri = "https://10.0.0.1".parse().unwrap();
+        assert_eq!(without_userinfo(plain.clone()), plain);
+    }
 }

@@ -6,7 +6,7 @@
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status, Unit};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 
-use super::{join, read, worst};
+use super::{join, read};
 use crate::object::{Inventory, Origin};
 
 pub const CMP_HPA: CheckSpec = CheckSpec {
@@ -43,7 +43,7 @@ pub fn evaluate((o, h): &(Origin, HorizontalPodAutoscaler), inv: &Inventory) -> 
             ));
         }
         Some(w) if !inv.live && w.replicas.is_some() => {
-            status = worst(status, Status::Warn);
+            status = status.worst(Status::Warn);
             issues.push(format!(
                 "{} also sets spec.replicas: every apply resets the autoscaler's replica count",
                 w.origin.object_path()
@@ -56,7 +56,7 @@ pub fn evaluate((o, h): &(Origin, HorizontalPodAutoscaler), inv: &Inventory) -> 
         issues.push(format!("maxReplicas {max} < minReplicas {min}"));
     }
     if min < 2 {
-        status = worst(status, Status::Warn);
+        status = status.worst(Status::Warn);
         issues.push(format!("minReplicas {min}: no warm spare"));
     }
     let f = if issues.is_empty() {

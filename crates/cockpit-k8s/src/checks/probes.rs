@@ -6,7 +6,7 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status};
 
-use super::{join, worst};
+use super::join;
 use crate::object::{Inventory, Role, Workload};
 
 pub const CMP_PROBES: CheckSpec = CheckSpec {
@@ -32,13 +32,13 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
         if !w.is_knative() {
             match (&c.readiness_probe, behind_service) {
                 (None, true) => {
-                    status = worst(status, Status::Fail);
+                    status = status.worst(Status::Fail);
                     issues.push(format!(
                         "{n}: no readinessProbe, yet a Service sends it traffic"
                     ));
                 }
                 (None, false) => {
-                    status = worst(status, Status::Warn);
+                    status = status.worst(Status::Warn);
                     issues.push(format!("{n}: no readinessProbe"));
                 }
                 _ => {}
@@ -46,11 +46,11 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
         }
         match (&c.liveness_probe, &c.readiness_probe) {
             (None, _) => {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!("{n}: no livenessProbe"));
             }
             (Some(l), Some(r)) if l == r => {
-                status = worst(status, Status::Fail);
+                status = status.worst(Status::Fail);
                 issues.push(format!(
                     "{n}: livenessProbe is identical to readinessProbe (a busy pod is restarted instead of taken out of rotation)"
                 ));
@@ -58,7 +58,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
             _ => {}
         }
         if w.role == Role::Agent && c.startup_probe.is_none() {
-            status = worst(status, Status::Warn);
+            status = status.worst(Status::Warn);
             issues.push(format!(
                 "{n}: no startupProbe for a model-serving agent (model loading races the liveness probe)"
             ));

@@ -6,7 +6,7 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status, Unit};
 
-use super::{join, parse_quantity, read, worst};
+use super::{join, parse_quantity, read};
 use crate::object::{Inventory, Role, Workload};
 
 pub const CMP_RES: CheckSpec = CheckSpec {
@@ -47,11 +47,11 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
                     "read from resources.limits.memory",
                 ));
                 if w.role == Role::Agent && b < floor {
-                    status = worst(status, Status::Warn);
+                    status = status.worst(Status::Warn);
                     issues.push(format!("{n}: memory limit {} is below the {memory_floor_mib} MiB floor for a model-serving agent", lim_mem.unwrap_or_default()));
                 }
             } else {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!(
                     "{n}: no resources.limits.memory (Cloud Run's default 512Mi applies)"
                 ));
@@ -60,19 +60,19 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
         }
         match (&req_cpu, &req_mem) {
             (None, None) => {
-                status = worst(status, Status::Fail);
+                status = status.worst(Status::Fail);
                 issues.push(format!(
                     "{n}: no resource requests (scheduled anywhere, first to be evicted)"
                 ));
             }
             (Some(_), None) => {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!(
                     "{n}: CPU-only sizing — no memory request for a memory-bound workload"
                 ));
             }
             (None, Some(_)) => {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!("{n}: no CPU request"));
             }
             _ => {}
@@ -85,7 +85,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
                 "read from resources.requests.memory",
             ));
             if w.role == Role::Agent && b < floor {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!(
                     "{n}: memory request {} is below the {memory_floor_mib} MiB floor for a model-serving agent",
                     req_mem.clone().unwrap_or_default()
@@ -93,7 +93,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
             }
         }
         if lim_mem.is_none() && (req_cpu.is_some() || req_mem.is_some()) {
-            status = worst(status, Status::Warn);
+            status = status.worst(Status::Warn);
             issues.push(format!("{n}: no memory limit"));
         }
     }
@@ -109,7 +109,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
             })
         });
     if let Some(a) = adjusted {
-        status = worst(status, Status::Warn);
+        status = status.worst(Status::Warn);
         let short: String = a.chars().take(200).collect();
         issues.push(format!(
             "Autopilot adjusted the requested resources ({ADJUSTED}: {short})"
