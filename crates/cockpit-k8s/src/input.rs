@@ -254,7 +254,10 @@ fn walk_root(pattern: &str) -> (PathBuf, Option<usize>) {
 /// with links followed and loops not entered, each matched against the
 /// whole pattern (`*` stays within a path component, `**` crosses them).
 fn matches(pattern: &str) -> Result<Vec<PathBuf>, K8sError> {
-    let compiled = glob::Pattern::new(pattern).map_err(|e| K8sError::Pattern {
+    // Matched in the form the walk produces paths: `a//b` and `a/./b` are `a/b`.
+    let normalized: PathBuf = Path::new(pattern).components().collect();
+    let text = normalized.to_str().unwrap_or(pattern);
+    let compiled = glob::Pattern::new(text).map_err(|e| K8sError::Pattern {
         pattern: pattern.to_string(),
         message: e.msg.to_string(),
     })?;
