@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use cockpit_k8s::testing::{FakeApiServer, FakeCluster};
+use cockpit_k8s::testing::{FakeApiServer, FakeCluster, kubeconfig_text};
 use common::{Opts, Workdir, findings, run_with};
 use serde_json::Value;
 
@@ -242,4 +242,340 @@ async fn kubernetes_section_in_config() {
         "{}",
         out.stderr
     );
+}
+
+/// A directory `d` holding the bad-agent manifest and a workflow, with
+/// links back to itself (`a -> .`, `b -> .`, `sub/up -> ..`).
+#[cfg(unix)]
+fn looped(wd: &Workdir) -> PathBuf {
+    use std::os::unix::fs::symlink;
+    let d = wd.join("d");
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::fs::copy(
+        fixtures().join("manifests/bad/agent.yaml"),
+        d.join("agent.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures().join("workflows/ungated/deploy.yml"),
+        d.join("sub/deploy.yml"),
+    )
+    .unwrap();
+    symlink(".", d.join("a")).unwrap();
+    symlink(".", d.join("b")).unwrap();
+    symlink("..", d.join("sub/up")).unwrap();
+    d
+}
+
+fn check_count(report: &Value, check_prefix: &str) -> usize {
+    findings(report)
+        .iter()
+        .filter(|f| f["check_id"].as_str().unwrap().starts_with(check_prefix))
+        .count()
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn symlink_loops_end_and_each_file_is_audited_once() {
+    let wd = Workdir::new();
+    looped(&wd);
+    let clean = fixtures().join("manifests/bad/agent.yaml");
+    let run = |args: Vec<String>| {
+        let wd_path = wd.path().to_path_buf();
+        async move {
+            let mut all = vec!["audit", "report", "--format", "json", "--no-evidence"];
+            all.extend(args.iter().map(String::as_str));
+            run_with(&all, &Opts::default().cwd(&wd_path)).await
+        }
+    };
+    let once = run(vec!["--manifests".into(), clean.display().to_string()]).await;
+    once.assert_code(0);
+    let expected = check_count(&once.json(), "CMP-") - check_count(&once.json(), "CMP-MANIFEST");
+    for pattern in ["d", "d/**/*.yaml", "d/*.yaml", "./d/**/agent.yaml"] {
+        let out = run(vec!["--manifests".into(), pattern.into()]).await;
+        out.assert_code(0);
+        let r = out.json();
+        let got = check_count(&r, "CMP-") - check_count(&r, "CMP-MANIFEST");
+        assert_eq!(got, expected, "{pattern}: {r:#}");
+    }
+    for pattern in ["d", "d/**/*.yml"] {
+        let out = run(vec!["--pipelines".into(), pattern.into()]).await;
+        out.assert_code(0);
+        let r = out.json();
+        let failing = findings(&r)
+            .iter()
+            .filter(|f| f["check_id"] == "CIC-GATE" && f["status"] == "fail")
+            .count();
+        assert_eq!(
+            failing, 2,
+            "{pattern}: the workflow's two deploy steps once: {r:#}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn inputs_that_are_not_regular_files_or_too_large_are_usage_errors() {
+    let wd = Workdir::new();
+    let fifo = wd.join("pipe.yaml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = wd.join("big.yaml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(cockpit_k8s::MAX_FILE_BYTES + 1)
+        .unwrap();
+    let cases = [
+        (
+            "--manifests",
+            "pipe.yaml",
+            "pipe.yaml: not a regular file (a FIFO)",
+        ),
+        (
+            "--manifests",
+            "p*.yaml",
+            "pipe.yaml: not a regular file (a FIFO)",
+        ),
+        (
+            "--pipelines",
+            "/dev/zero",
+            "/dev/zero: not a regular file (a character device)",
+        ),
+        ("--cloud-run", "/dev/zero", "/dev/zero: not a regular file"),
+        (
+            "--cloud-run",
+            "big.yaml",
+            "big.yaml: larger than the 16777216-byte limit",
+        ),
+        ("--pipelines", "big.yaml", "big.yaml: larger than"),
+    ];
+    for (flag, value, message) in cases {
+        let out = run_with(
+            &["audit", "report", flag, value, "--no-evidence"],
+            &Opts::default().cwd(wd.path()),
+        )
+        .await;
+        out.assert_code(2);
+        assert!(
+            out.stderr.contains(message),
+            "{flag} {value}: {}",
+            out.stderr
+        );
+    }
+}
+
+/// A credential plugin script in `wd` writing its PID and its child's to
+/// `plugin.pid` / `child.pid`, then running `body`.
+#[cfg(unix)]
+fn plugin(wd: &Workdir, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = wd.path().display();
+    let p = wd.file(
+        "plugin.sh",
+        &format!(
+            "#!/bin/sh\necho $$ > {dir}/plugin.pid.tmp && mv {dir}/plugin.pid.tmp {dir}/plugin.pid\n{body}\n"
+        ),
+    );
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+/// The kubeconfig of a cluster at `server` whose user's credential comes
+/// from the plugin `command`.
+fn exec_kubeconfig(wd: &Workdir, server: &str, command: &std::path::Path) -> PathBuf {
+    wd.file(
+        "kubeconfig",
+        &kubeconfig_text(
+            server,
+            "agents",
+            &format!(
+                "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: \"{}\", interactiveMode: Never}}}}",
+                command.display()
+            ),
+        ),
+    )
+}
+
+/// The PIDs a plugin wrote (itself, and its child when it started one).
+fn plugin_pids(wd: &Workdir) -> Vec<u32> {
+    ["plugin.pid", "child.pid"]
+        .iter()
+        .filter_map(|f| std::fs::read_to_string(wd.join(f)).ok())
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
+}
+
+/// No such process any more (or a zombie left for its reaper: it runs nothing).
+fn gone(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(stat) => stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_hanging_credential_plugin_is_bounded_and_killed_with_its_children() {
+    let dir = "$(dirname \"$0\")";
+    let variants = [
+        // Waits on a child.
+        format!("sleep 1000 & echo $! > {dir}/child.pid\nwait"),
+        // Ignores SIGTERM and SIGINT.
+        format!("trap '' TERM INT\nsleep 1000 & echo $! > {dir}/child.pid\nwait"),
+        // Closes its output, then hangs.
+        format!("exec >&- 2>&-\nsleep 1000 & echo $! > {dir}/child.pid\nwait"),
+        // Prints half a credential and hangs with its output open.
+        format!("printf '{{\"kind\":'\nsleep 1000 & echo $! > {dir}/child.pid\nwait"),
+    ];
+    for body in variants {
+        let wd = Workdir::new();
+        let kubeconfig = exec_kubeconfig(&wd, "https://127.0.0.1:1", &plugin(&wd, &body));
+        let cfg = wd.config("[kubernetes]\ncontext = \"fake\"\nrequest_timeout_s = 1\n");
+        let out = run_with(
+            &[
+                "audit",
+                "report",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--format",
+                "json",
+                "--no-evidence",
+            ],
+            &Opts::default()
+                .cwd(wd.path())
+                .env("KUBECONFIG", kubeconfig.to_str().unwrap()),
+        )
+        .await;
+        out.assert_code(3);
+        let r = out.json();
+        let f = finding(&r, "CMP-MANIFEST", "kube context fake");
+        assert_eq!(f["status"], "not-measured");
+        let summary = f["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("credential plugin") && summary.contains("no credential after 1.0 s"),
+            "{body}: {summary}"
+        );
+        let pids = plugin_pids(&wd);
+        assert_eq!(
+            pids.len(),
+            2,
+            "{body}: the plugin and its child wrote their PIDs"
+        );
+        for pid in pids {
+            assert!(gone(pid), "{body}: process {pid} is still running");
+        }
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn ctrl_c_during_a_hanging_credential_plugin_kills_it() {
+    let wd = Workdir::new();
+    let body = "trap '' INT TERM\nsleep 1000 & echo $! > \"$(dirname \"$0\")/child.pid\"\nwait";
+    let kubeconfig = exec_kubeconfig(&wd, "https://127.0.0.1:1", &plugin(&wd, body));
+    let cfg = wd.config("[kubernetes]\ncontext = \"fake\"\nrequest_timeout_s = 600\n");
+    let child = common::command(
+        &[
+            "audit",
+            "report",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-evidence",
+        ],
+        &Opts::default()
+            .cwd(wd.path())
+            .env("KUBECONFIG", kubeconfig.to_str().unwrap()),
+    )
+    .spawn()
+    .unwrap();
+    // Wait until the plugin runs (its child's PID is written last).
+    let started = async {
+        while plugin_pids(&wd).len() < 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), started)
+        .await
+        .expect("the plugin started");
+    common::sigint(child.id().unwrap());
+    let out = common::wait(child, std::time::Duration::from_secs(60)).await;
+    out.assert_code(130);
+    for pid in plugin_pids(&wd) {
+        assert!(gone(pid), "process {pid} is still running after Ctrl-C");
+    }
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn kubeconfig_credentials_never_print_at_any_verbosity() {
+    let recorded = fixtures().join("cluster/recorded.json");
+    let server = FakeApiServer::start(FakeCluster::recorded(&recorded).unwrap(), "agents")
+        .await
+        .unwrap();
+    let secrets = ["S3c%2FretPW", "S3c/retPW", "alice", "tok-S3cretT0ken"];
+    let addr = server.url().trim_start_matches("http://").to_string();
+    let dead = common::dead_port();
+    let servers = [
+        (format!("http://alice:S3c%2FretPW%23x@{addr}"), 0),
+        (format!("http://alice:S3c%2FretPW@{addr}/"), 0),
+        (format!("https://alice:S3c%2FretPW@127.0.0.1:{dead}"), 3),
+    ];
+    for (url, code) in servers {
+        for (verbosity, format) in [("-vv", "json"), ("-vvv", "table"), ("-v", "markdown")] {
+            let wd = Workdir::new();
+            let body = "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-S3cretT0ken\"}}'";
+            let kubeconfig = exec_kubeconfig(&wd, &url, &plugin(&wd, body));
+            let out = run_with(
+                &[
+                    verbosity,
+                    "audit",
+                    "report",
+                    "--kube-context",
+                    "fake",
+                    "--namespace",
+                    "agents",
+                    "--format",
+                    format,
+                    "--no-evidence",
+                ],
+                &Opts::default()
+                    .cwd(wd.path())
+                    .env("KUBECONFIG", kubeconfig.to_str().unwrap()),
+            )
+            .await;
+            out.assert_code(code);
+            for s in secrets {
+                assert!(
+                    !out.stdout.contains(s) && !out.stderr.contains(s),
+                    "{url} {verbosity}: `{s}` printed"
+                );
+            }
+            // The logs were written (the test would pass vacuously otherwise).
+            assert!(
+                out.stderr.contains("DEBUG") || verbosity == "-v",
+                "{}",
+                out.stderr
+            );
+        }
+    }
+    // The token reached the API server; the URL's user information did not.
+    assert!(
+        server
+            .authorizations()
+            .iter()
+            .all(|a| a == "Bearer tok-S3cretT0ken"),
+        "{:?}",
+        server.authorizations()
+    );
+    assert!(!server.authorizations().is_empty());
 }

@@ -133,8 +133,14 @@ impl Found {
     fn add_dir(&mut self, dir: &Path, input: &str) -> Result<(), K8sError> {
         let mut found = Vec::new();
         walk(dir, None, input, &mut |path, meta| {
-            if is_yaml(path) {
-                found.push((path.to_path_buf(), meta.clone()));
+            if !is_yaml(path) {
+                return Ok(());
+            }
+            match irregular_kind(meta) {
+                Some(kind) => {
+                    tracing::warn!(path = %path.display(), "{kind}, not a regular file: not read");
+                }
+                None => found.push((path.to_path_buf(), meta.clone())),
             }
             Ok(())
         })?;
@@ -147,8 +153,8 @@ impl Found {
 }
 
 /// Walk `root` following symbolic links, each real directory once, loops
-/// not entered, calling `visit` on every regular file (non-regular files
-/// are skipped with a warning). Visits at most `MAX_FILES` × 10 entries, so
+/// not entered, calling `visit` on every entry that is not a directory
+/// (regular or not: the caller decides). Visits at most `MAX_FILES` × 10 entries, so
 /// a tree of millions of non-matching files is refused rather than walked.
 fn walk(
     root: &Path,
@@ -201,12 +207,6 @@ fn walk(
                 .into_io_error()
                 .unwrap_or_else(|| std::io::Error::other("cannot read the metadata")),
         })?;
-        if let Some(kind) = irregular_kind(&meta) {
-            if is_yaml(entry.path()) {
-                tracing::warn!(path = %entry.path().display(), "{kind}, not a regular file: not read");
-            }
-            continue;
-        }
         visit(entry.path(), &meta)?;
     }
     Ok(())
