@@ -202,7 +202,7 @@ fn files_over_the_size_bound_are_refused_by_name() {
         }
         assert!(e.to_string().contains("big.yaml"), "{e}");
     }
-    let e = audit_pipelines(&[big.clone()]).unwrap_err();
+    let e = audit_pipelines(std::slice::from_ref(&big)).unwrap_err();
     assert!(matches!(e, K8sError::TooLarge { .. }), "{e}");
     // Exactly at the bound is read (16 MiB of NUL bytes: one document that
     // is not a Kubernetes object).
