@@ -8,8 +8,9 @@
 //!   not entered; two links to the same directory are walked once), and each
 //!   file is kept once by its canonical path, whatever the number of ways to
 //!   reach it.
-//! - At most [`MAX_FILES`] files per directory, pattern or list of inputs;
-//!   more is [`K8sError::TooManyFiles`] naming the input.
+//! - At most [`MAX_FILES`] files per directory, pattern or list of inputs,
+//!   and [`MAX_ENTRIES`] entries visited per walk; more is
+//!   [`K8sError::TooManyFiles`] naming the input.
 //! - Only regular files are opened: a FIFO, a device (`/dev/zero`) or a
 //!   socket is [`K8sError::NotRegularFile`], never opened, so it cannot block
 //!   or stream without end (in a directory walk, such entries are skipped
@@ -27,6 +28,10 @@ use crate::K8sError;
 
 /// Most files one directory, pattern or list of inputs may expand to.
 pub const MAX_FILES: usize = 10_000;
+
+/// Most directory entries one directory or pattern walk visits, so a tree
+/// of millions of files that do not match is refused rather than walked.
+pub const MAX_ENTRIES: usize = 100_000;
 
 /// Largest input file read, bytes (16 MiB).
 pub const MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
@@ -154,8 +159,7 @@ impl Found {
 
 /// Walk `root` following symbolic links, each real directory once, loops
 /// not entered, calling `visit` on every entry that is not a directory
-/// (regular or not: the caller decides). Visits at most `MAX_FILES` × 10 entries, so
-/// a tree of millions of non-matching files is refused rather than walked.
+/// (regular or not: the caller decides). Visits at most [`MAX_ENTRIES`].
 fn walk(
     root: &Path,
     max_depth: Option<usize>,
@@ -178,10 +182,10 @@ fn walk(
     });
     for entry in iter {
         entries += 1;
-        if entries > MAX_FILES * 10 {
+        if entries > MAX_ENTRIES {
             return Err(K8sError::TooManyFiles {
                 input: input.to_string(),
-                limit: MAX_FILES,
+                limit: MAX_ENTRIES,
             });
         }
         let entry = match entry {

@@ -24,10 +24,18 @@
 //! assert_eq!(warm.location.as_ref().unwrap().to_string(), "deploy/agent.yaml:7");
 //! ```
 //!
+//! [`audit`] is the one entry point (files, pipelines and the live cluster
+//! as `[kubernetes]` says, under a cancellation token); the other `audit_*`
+//! functions are its building blocks.
+//!
 //! What it never does: write to a cluster (it only lists and gets), print
 //! (it returns findings and emits `tracing` spans), copy the value of an
-//! environment variable or a Secret into a finding, or pick a k8s-openapi
-//! version feature (the binary does).
+//! environment variable or a Secret into a finding, pick a k8s-openapi
+//! version feature (the binary does), open anything but a regular file or
+//! read more than [`MAX_FILE_BYTES`] of one ([`input`]), walk a directory
+//! twice or follow a symbolic-link loop, leave a kubeconfig credential
+//! plugin running past the request timeout or a cancellation
+//! ([`credential`]), or send the user information of a server URL anywhere.
 
 pub mod checks;
 mod cluster;
@@ -51,7 +59,7 @@ use tokio_util::sync::CancellationToken;
 pub use cluster::{LIST_LIMIT, connect};
 pub use config::{Inputs, K8sConfig};
 pub use error::K8sError;
-pub use input::{MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, resolve_globs};
+pub use input::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, resolve_globs};
 pub use lb::{FIRST_BACKOFF, LbPoll, MAX_BACKOFF, poll_external_ip};
 pub use object::Role;
 pub use placement::{Placement, WorkloadPlacement, ZoneSource};
