@@ -11,6 +11,7 @@ use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::core::v1::{Event, Node, Pod, Service, ServiceAccount};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ListParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Client, Config};
@@ -19,7 +20,7 @@ use serde::de::DeserializeOwned;
 use crate::checks::manifest::CMP_MANIFEST;
 use crate::input::MAX_FILE_BYTES;
 use crate::manifest::workload;
-use crate::object::{Inventory, Origin, WorkloadKind};
+use crate::object::{Inventory, Origin, Workload, WorkloadKind};
 use crate::{K8sConfig, K8sError};
 
 /// Most objects listed per resource (one page; the audit says so when the
@@ -176,6 +177,32 @@ where
     Vec::new()
 }
 
+/// [`list`] of a namespaced resource in `namespace`.
+async fn list_in<K>(
+    client: &Client,
+    namespace: &str,
+    resource: &str,
+    scope: &str,
+    timeout: Duration,
+    read: &mut LiveRead,
+) -> Vec<K>
+where
+    K: kube::Resource<Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    list(
+        Api::namespaced(client.clone(), namespace),
+        resource,
+        scope,
+        timeout,
+        read,
+    )
+    .await
+}
+
 /// List everything the checks read in `namespace`.
 pub(crate) async fn read_cluster(client: &Client, namespace: &str, cfg: &K8sConfig) -> LiveRead {
     let t = cfg.request_timeout();
@@ -189,122 +216,23 @@ pub(crate) async fn read_cluster(client: &Client, namespace: &str, cfg: &K8sConf
         calls: 0,
     };
     let scope = format!("in namespace {namespace}");
-    let ns = |c: &Client| c.clone();
-    let deployments: Vec<Deployment> = list(
-        Api::namespaced(ns(client), namespace),
-        "deployments",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let statefulsets: Vec<StatefulSet> = list(
-        Api::namespaced(ns(client), namespace),
-        "statefulsets",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let pods: Vec<Pod> = list(
-        Api::namespaced(ns(client), namespace),
-        "pods",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let nodes: Vec<Node> = list(
-        Api::all(ns(client)),
-        "nodes",
-        "(cluster-scoped)",
-        t,
-        &mut read,
-    )
-    .await;
-    let services: Vec<Service> = list(
-        Api::namespaced(ns(client), namespace),
-        "services",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let slices: Vec<EndpointSlice> = list(
-        Api::namespaced(ns(client), namespace),
-        "endpointslices",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let hpas: Vec<HorizontalPodAutoscaler> = list(
-        Api::namespaced(ns(client), namespace),
-        "horizontalpodautoscalers",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let pdbs: Vec<PodDisruptionBudget> = list(
-        Api::namespaced(ns(client), namespace),
-        "poddisruptionbudgets",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let sas: Vec<ServiceAccount> = list(
-        Api::namespaced(ns(client), namespace),
-        "serviceaccounts",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
-    let events: Vec<Event> = list(
-        Api::namespaced(ns(client), namespace),
-        "events",
-        &scope,
-        t,
-        &mut read,
-    )
-    .await;
+    let (c, ns) = (client, namespace);
+    let r = &mut read;
+    let deployments: Vec<Deployment> = list_in(c, ns, "deployments", &scope, t, r).await;
+    let statefulsets: Vec<StatefulSet> = list_in(c, ns, "statefulsets", &scope, t, r).await;
+    let pods: Vec<Pod> = list_in(c, ns, "pods", &scope, t, r).await;
+    let nodes: Vec<Node> = list(Api::all(c.clone()), "nodes", "(cluster-scoped)", t, r).await;
+    let services: Vec<Service> = list_in(c, ns, "services", &scope, t, r).await;
+    let slices: Vec<EndpointSlice> = list_in(c, ns, "endpointslices", &scope, t, r).await;
+    let hpas: Vec<HorizontalPodAutoscaler> =
+        list_in(c, ns, "horizontalpodautoscalers", &scope, t, r).await;
+    let pdbs: Vec<PodDisruptionBudget> = list_in(c, ns, "poddisruptionbudgets", &scope, t, r).await;
+    let sas: Vec<ServiceAccount> = list_in(c, ns, "serviceaccounts", &scope, t, r).await;
+    let events: Vec<Event> = list_in(c, ns, "events", &scope, t, r).await;
 
-    let origin = |kind: &str, m: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        Origin::live(
-            m.namespace.clone().or_else(|| Some(namespace.to_string())),
-            kind,
-            m.name.as_deref().unwrap_or("<unnamed>"),
-        )
-    };
+    let origin = |kind: &str, m: &ObjectMeta| live_origin(namespace, kind, m);
     let inv = &mut read.inventory;
-    for d in deployments {
-        let spec = d.spec.clone();
-        inv.workloads.push(workload(
-            origin("Deployment", &d.metadata),
-            WorkloadKind::Deployment,
-            &d.metadata,
-            spec.replicas,
-            d.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
-            Some(spec.selector),
-            spec.template,
-            cfg,
-        ));
-    }
-    for s in statefulsets {
-        let spec = s.spec.clone();
-        inv.workloads.push(workload(
-            origin("StatefulSet", &s.metadata),
-            WorkloadKind::StatefulSet,
-            &s.metadata,
-            spec.replicas,
-            s.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
-            Some(spec.selector),
-            spec.template,
-            cfg,
-        ));
-    }
+    inv.workloads = live_workloads(deployments, statefulsets, namespace, cfg);
     inv.services = services
         .into_iter()
         .map(|s| (origin("Service", &s.metadata), s))
@@ -344,6 +272,52 @@ pub(crate) async fn read_cluster(client: &Client, namespace: &str, cfg: &K8sConf
         .collect();
     inv.events = events;
     read
+}
+
+/// The origin of a listed object: its namespace, else the one listed.
+fn live_origin(namespace: &str, kind: &str, m: &ObjectMeta) -> Origin {
+    Origin::live(
+        m.namespace.clone().or_else(|| Some(namespace.to_string())),
+        kind,
+        m.name.as_deref().unwrap_or("<unnamed>"),
+    )
+}
+
+/// Listed Deployments and StatefulSets as workloads (ready replicas from status).
+fn live_workloads(
+    deployments: Vec<Deployment>,
+    statefulsets: Vec<StatefulSet>,
+    namespace: &str,
+    cfg: &K8sConfig,
+) -> Vec<Workload> {
+    let mut out = Vec::new();
+    for d in deployments {
+        let spec = d.spec.clone();
+        out.push(workload(
+            live_origin(namespace, "Deployment", &d.metadata),
+            WorkloadKind::Deployment,
+            &d.metadata,
+            spec.replicas,
+            d.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
+            Some(spec.selector),
+            spec.template,
+            cfg,
+        ));
+    }
+    for s in statefulsets {
+        let spec = s.spec.clone();
+        out.push(workload(
+            live_origin(namespace, "StatefulSet", &s.metadata),
+            WorkloadKind::StatefulSet,
+            &s.metadata,
+            spec.replicas,
+            s.status.as_ref().map(|s| s.ready_replicas.unwrap_or(0)),
+            Some(spec.selector),
+            spec.template,
+            cfg,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]
