@@ -579,3 +579,60 @@ async fn kubeconfig_credentials_never_print_at_any_verbosity() {
     );
     assert!(!server.authorizations().is_empty());
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn kubeconfig_files_that_are_devices_or_too_large_are_not_read() {
+    let wd = Workdir::new();
+    let big = wd.join("big.pem");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(cockpit_k8s::MAX_FILE_BYTES + 1)
+        .unwrap();
+    let with_ca = |name: &str, ca: &str| {
+        let text = kubeconfig_text("https://127.0.0.1:1", "agents", "{}").replace(
+            "    server: https://127.0.0.1:1\n",
+            &format!("    server: https://127.0.0.1:1\n    certificate-authority: {ca}\n"),
+        );
+        wd.file(name, &text)
+    };
+    let cases = [
+        (
+            PathBuf::from("/dev/zero"),
+            "/dev/zero: not a regular file (a character device)",
+        ),
+        (
+            with_ca("ca-zero", "/dev/zero"),
+            "/dev/zero: not a regular file (a character device)",
+        ),
+        (
+            with_ca("ca-big", big.to_str().unwrap()),
+            "big.pem: larger than",
+        ),
+    ];
+    for (kubeconfig, message) in cases {
+        let out = run_with(
+            &[
+                "audit",
+                "report",
+                "--kube-context",
+                "fake",
+                "--format",
+                "json",
+                "--no-evidence",
+            ],
+            &Opts::default()
+                .cwd(wd.path())
+                .env("KUBECONFIG", kubeconfig.to_str().unwrap()),
+        )
+        .await;
+        out.assert_code(3);
+        let r = out.json();
+        let f = finding(&r, "CMP-MANIFEST", "kube context fake");
+        assert!(
+            f["summary"].as_str().unwrap().contains(message),
+            "{}: {f:#}",
+            kubeconfig.display()
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! forbidden or failed call turned into a not-measured finding naming the
 //! resource and verb, the rest of the audit still run.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use cockpit_core::{Finding, Location, Status};
@@ -58,6 +58,7 @@ pub async fn connect(context: Option<&str>, timeout: Duration) -> Result<Client,
             "cannot read a kubeconfig ($KUBECONFIG or ~/.kube/config): {e}"
         ))
     })?;
+    check_referenced_files(&kubeconfig)?;
     let opts = KubeConfigOptions {
         context: context.map(str::to_string),
         ..Default::default()
@@ -96,22 +97,51 @@ fn check_kubeconfig_files() -> Result<(), K8sError> {
         paths
     };
     for p in paths {
-        // A missing file is kube's to report (with its usual message).
-        let Ok(meta) = std::fs::metadata(&p) else {
-            continue;
-        };
-        if !meta.is_file() {
-            return Err(K8sError::NotRegularFile {
-                path: p,
-                kind: "not a regular file",
-            });
-        }
-        if meta.len() > MAX_FILE_BYTES {
-            return Err(K8sError::TooLarge {
-                path: p,
-                limit_bytes: MAX_FILE_BYTES,
-            });
-        }
+        check_file(&p)?;
+    }
+    Ok(())
+}
+
+/// The files a kubeconfig names (CA bundles, client certificates and keys,
+/// token files), which kube reads whole: each must be a regular file within
+/// [`MAX_FILE_BYTES`] (`certificate-authority: /dev/zero` is refused, not
+/// read until memory runs out).
+fn check_referenced_files(k: &Kubeconfig) -> Result<(), K8sError> {
+    let clusters = k.clusters.iter().filter_map(|c| c.cluster.as_ref());
+    let users = k.auth_infos.iter().filter_map(|u| u.auth_info.as_ref());
+    let files = clusters
+        .flat_map(|c| [c.certificate_authority.as_deref()])
+        .chain(users.flat_map(|u| {
+            [
+                u.client_certificate.as_deref(),
+                u.client_key.as_deref(),
+                u.token_file.as_deref(),
+            ]
+        }))
+        .flatten();
+    for f in files {
+        check_file(Path::new(f))?;
+    }
+    Ok(())
+}
+
+/// A file kube will read: a regular file within [`MAX_FILE_BYTES`]; a
+/// missing one is left for kube to report.
+fn check_file(p: &Path) -> Result<(), K8sError> {
+    let Ok(meta) = std::fs::metadata(p) else {
+        return Ok(());
+    };
+    if let Some(kind) = crate::input::irregular_kind(&meta) {
+        return Err(K8sError::NotRegularFile {
+            path: p.to_path_buf(),
+            kind,
+        });
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(K8sError::TooLarge {
+            path: p.to_path_buf(),
+            limit_bytes: MAX_FILE_BYTES,
+        });
     }
     Ok(())
 }

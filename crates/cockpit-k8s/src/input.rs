@@ -45,7 +45,7 @@ fn is_yaml(p: &Path) -> bool {
 }
 
 /// What a file type is, for messages, when it is not a regular file.
-fn irregular_kind(meta: &Metadata) -> Option<&'static str> {
+pub(crate) fn irregular_kind(meta: &Metadata) -> Option<&'static str> {
     let t = meta.file_type();
     if t.is_file() {
         return None;
