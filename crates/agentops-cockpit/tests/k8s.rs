@@ -636,3 +636,62 @@ async fn kubeconfig_files_that_are_devices_or_too_large_are_not_read() {
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn credential_plugin_failures_are_named_without_its_output() {
+    let cases = [
+        // Floods its output: read up to the bound, then refused.
+        (
+            "head -c 3000000 /dev/zero | tr '\\0' x",
+            "more than 1048576 bytes of output",
+        ),
+        // Floods stderr, then prints a credential: still served.
+        (
+            "head -c 300000 /dev/zero >&2; echo '{\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'",
+            "list deployments",
+        ),
+        (
+            "echo 'boom: not logged in' >&2; exit 1",
+            "exit status: 1: boom: not logged in",
+        ),
+        (
+            "echo 'hunter2 is not a credential'",
+            "its output is not an ExecCredential",
+        ),
+        (
+            "echo '{\"kind\":\"ExecCredential\",\"status\":{}}'",
+            "neither a token nor a client certificate",
+        ),
+    ];
+    for (body, message) in cases {
+        let wd = Workdir::new();
+        let dead = common::dead_port();
+        let kubeconfig =
+            exec_kubeconfig(&wd, &format!("http://127.0.0.1:{dead}"), &plugin(&wd, body));
+        let cfg = wd.config("[kubernetes]\ncontext = \"fake\"\nrequest_timeout_s = 30\n");
+        let out = run_with(
+            &[
+                "audit",
+                "report",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--format",
+                "json",
+                "--no-evidence",
+            ],
+            &Opts::default()
+                .cwd(wd.path())
+                .env("KUBECONFIG", kubeconfig.to_str().unwrap()),
+        )
+        .await;
+        out.assert_code(3);
+        let r = out.json();
+        let all = serde_json::to_string(&r).unwrap();
+        assert!(all.contains(message), "{body}: {r:#}");
+        assert!(
+            !all.contains("hunter2") && !out.stderr.contains("hunter2"),
+            "{body}"
+        );
+    }
+}

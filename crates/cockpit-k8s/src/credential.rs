@@ -83,6 +83,18 @@ fn exec_info(exec: &ExecConfig) -> String {
     .to_string()
 }
 
+/// Read `r` to its end, keeping at most `cap` bytes (the rest is read and
+/// dropped, so a chatty plugin is not blocked on a full pipe).
+async fn read_capped(
+    r: &mut (impl tokio::io::AsyncRead + Unpin),
+    cap: u64,
+) -> std::io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    (&mut *r).take(cap).read_to_end(&mut kept).await?;
+    tokio::io::copy(r, &mut tokio::io::sink()).await?;
+    Ok(kept)
+}
+
 /// Run the plugin and return its credential's status.
 async fn run(exec: &ExecConfig, timeout: Duration) -> Result<ExecStatus, K8sError> {
     let command = exec
@@ -114,12 +126,11 @@ async fn run(exec: &ExecConfig, timeout: Duration) -> Result<ExecStatus, K8sErro
     let mut stdout = child.stdout.take().expect("stdout is piped");
     let mut stderr = child.stderr.take().expect("stderr is piped");
     let finished = async {
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let mut stdout = (&mut stdout).take(MAX_PLUGIN_OUTPUT + 1);
-        let mut stderr = (&mut stderr).take(64 * 1024);
-        let (o, e) = tokio::join!(stdout.read_to_end(&mut out), stderr.read_to_end(&mut err));
-        o.and(e)?;
+        let (out, err) = tokio::join!(
+            read_capped(&mut stdout, MAX_PLUGIN_OUTPUT + 1),
+            read_capped(&mut stderr, 64 * 1024)
+        );
+        let (out, err) = (out?, err?);
         let status = child.wait().await?;
         Ok::<_, std::io::Error>((status, out, err))
     };
