@@ -256,8 +256,8 @@ fn job_line(src: &str, name: &str) -> u32 {
         .unwrap_or(1)
 }
 
-/// Scan one pipeline file's text. `path` names it in locations.
-pub fn scan(path: &str, src: &str) -> Vec<Finding> {
+/// The pipeline's top-level mapping, or the error finding saying why not.
+fn parse(path: &str, src: &str) -> Result<serde_json::Map<String, Value>, Box<Finding>> {
     let file = |line: Option<u32>| Location::File {
         path: path.to_string(),
         line,
@@ -269,7 +269,7 @@ pub fn scan(path: &str, src: &str) -> Vec<Finding> {
             let line = e.location().map(|l| l.line() as u32);
             let msg = e.to_string();
             let msg = msg.lines().next().unwrap_or("").trim();
-            return vec![
+            return Err(Box::new(
                 CIC_GATE
                     .finding(
                         Status::Error,
@@ -279,18 +279,68 @@ pub fn scan(path: &str, src: &str) -> Vec<Finding> {
                     .with_recommendation(
                         "Fix the YAML; the pipeline could not be checked for a gate.",
                     ),
-            ];
+            ));
         }
     };
     let Value::Object(doc) = doc else {
-        return vec![
+        return Err(Box::new(
             CIC_GATE
                 .finding(
                     Status::Error,
                     format!("{path}: not a pipeline (the document is not a mapping)"),
                 )
                 .with_location(file(Some(1))),
-        ];
+        ));
+    };
+    Ok(doc)
+}
+
+/// The verdict on one deploy command `cmd` of job `name`: gated earlier in
+/// the job (at a line), by a job it needs, by a job of an earlier stage, or not.
+fn verdict(
+    cmd: &str,
+    name: &str,
+    gated_here: Option<u32>,
+    by_needs: Option<String>,
+    by_stage: Option<String>,
+) -> Finding {
+    if let Some(l) = gated_here {
+        CIC_GATE.finding(
+            Status::Pass,
+            format!("`{cmd}` in job {name} runs after the gate at line {l}"),
+        )
+    } else if let Some(j) = by_needs {
+        CIC_GATE.finding(
+            Status::Pass,
+            format!("`{cmd}` in job {name} needs job {j}, which runs the gate"),
+        )
+    } else if let Some(j) = by_stage {
+        CIC_GATE.finding(
+            Status::Pass,
+            format!(
+                "`{cmd}` in job {name} runs after job {j} of an earlier stage, which runs the gate"
+            ),
+        )
+    } else {
+        CIC_GATE
+            .finding(
+                Status::Fail,
+                format!("No Sovereign Gate: Direct-to-Prod — `{cmd}` in job {name} runs with no `agentops-cockpit certify` before it (same job or a job it needs)"),
+            )
+            .with_recommendation("Run `agentops-cockpit certify` in a job the deploy job `needs:` (or earlier in the same job), and let its failure stop the pipeline.")
+    }
+}
+
+/// Scan one pipeline file's text. `path` names it in locations.
+pub fn scan(path: &str, src: &str) -> Vec<Finding> {
+    let doc = match parse(path, src) {
+        Ok(doc) => doc,
+        Err(f) => return vec![*f],
+    };
+    let file = |line: Option<u32>| Location::File {
+        path: path.to_string(),
+        line,
+        column: None,
     };
     let gitlab = path.ends_with("gitlab-ci.yml")
         || path.ends_with("gitlab-ci.yaml")
@@ -338,26 +388,7 @@ pub fn scan(path: &str, src: &str) -> Vec<Finding> {
                 } else {
                     None
                 };
-                let f = if let Some(l) = gated_here {
-                    CIC_GATE.finding(
-                        Status::Pass,
-                        format!("`{cmd}` in job {name} runs after the gate at line {l}"),
-                    )
-                } else if let Some(j) = by_needs {
-                    CIC_GATE.finding(
-                        Status::Pass,
-                        format!("`{cmd}` in job {name} needs job {j}, which runs the gate"),
-                    )
-                } else if let Some(j) = by_stage {
-                    CIC_GATE.finding(Status::Pass, format!("`{cmd}` in job {name} runs after job {j} of an earlier stage, which runs the gate"))
-                } else {
-                    CIC_GATE
-                        .finding(
-                            Status::Fail,
-                            format!("No Sovereign Gate: Direct-to-Prod — `{cmd}` in job {name} runs with no `agentops-cockpit certify` before it (same job or a job it needs)"),
-                        )
-                        .with_recommendation("Run `agentops-cockpit certify` in a job the deploy job `needs:` (or earlier in the same job), and let its failure stop the pipeline.")
-                };
+                let f = verdict(cmd, name, gated_here, by_needs, by_stage);
                 out.push(f.with_subject(subject).with_location(file(Some(at))));
             }
         }
