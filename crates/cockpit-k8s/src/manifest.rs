@@ -291,47 +291,9 @@ fn classify(
                 classify(item, doc, cfg, read, not_audited)?;
             }
         }
-        ("apps/v1", "Deployment") => {
-            let d: Deployment = typed(value, "apps/v1 Deployment")?;
-            let spec = d.spec;
-            inv.workloads.push(workload(
-                origin(&d.metadata),
-                WorkloadKind::Deployment,
-                &d.metadata,
-                spec.replicas,
-                d.status.and_then(|s| s.ready_replicas),
-                Some(spec.selector),
-                spec.template,
-                cfg,
-            ));
-        }
-        ("apps/v1", "StatefulSet") => {
-            let s: StatefulSet = typed(value, "apps/v1 StatefulSet")?;
-            let spec = s.spec;
-            inv.workloads.push(workload(
-                origin(&s.metadata),
-                WorkloadKind::StatefulSet,
-                &s.metadata,
-                spec.replicas,
-                s.status.and_then(|s| s.ready_replicas),
-                Some(spec.selector),
-                spec.template,
-                cfg,
-            ));
-        }
-        (a, "Service") if a.starts_with("serving.knative.dev/") => {
-            let k: KnativeService = typed(value, "Knative Service")?;
-            let template = k.spec.and_then(|s| s.template).unwrap_or_default();
-            inv.workloads.push(workload(
-                origin(&k.metadata),
-                WorkloadKind::KnativeService,
-                &k.metadata,
-                None,
-                None,
-                None,
-                template,
-                cfg,
-            ));
+        (a, k) if workload_kind(a, k).is_some() => {
+            let wk = workload_kind(a, k).expect("a workload kind");
+            inv.workloads.push(typed_workload(wk, value, &origin, cfg)?);
         }
         ("v1", "Service") => {
             let s: Service = typed(value, "v1 Service")?;
@@ -362,6 +324,71 @@ fn classify(
         }
     }
     Ok(())
+}
+
+/// The workload kind of an `apiVersion` / `kind` pair, if it is one.
+fn workload_kind(api: &str, kind: &str) -> Option<WorkloadKind> {
+    match (api, kind) {
+        ("apps/v1", "Deployment") => Some(WorkloadKind::Deployment),
+        ("apps/v1", "StatefulSet") => Some(WorkloadKind::StatefulSet),
+        (a, "Service") if a.starts_with("serving.knative.dev/") => {
+            Some(WorkloadKind::KnativeService)
+        }
+        _ => None,
+    }
+}
+
+/// A Deployment, StatefulSet or Knative Service document as a workload.
+fn typed_workload(
+    kind: WorkloadKind,
+    value: Value,
+    origin: &dyn Fn(&ObjectMeta) -> Origin,
+    cfg: &K8sConfig,
+) -> Result<Workload, String> {
+    Ok(match kind {
+        WorkloadKind::Deployment => {
+            let d: Deployment = typed(value, "apps/v1 Deployment")?;
+            let spec = d.spec;
+            workload(
+                origin(&d.metadata),
+                kind,
+                &d.metadata,
+                spec.replicas,
+                d.status.and_then(|s| s.ready_replicas),
+                Some(spec.selector),
+                spec.template,
+                cfg,
+            )
+        }
+        WorkloadKind::StatefulSet => {
+            let s: StatefulSet = typed(value, "apps/v1 StatefulSet")?;
+            let spec = s.spec;
+            workload(
+                origin(&s.metadata),
+                kind,
+                &s.metadata,
+                spec.replicas,
+                s.status.and_then(|s| s.ready_replicas),
+                Some(spec.selector),
+                spec.template,
+                cfg,
+            )
+        }
+        WorkloadKind::KnativeService => {
+            let k: KnativeService = typed(value, "Knative Service")?;
+            let template = k.spec.and_then(|s| s.template).unwrap_or_default();
+            workload(
+                origin(&k.metadata),
+                kind,
+                &k.metadata,
+                None,
+                None,
+                None,
+                template,
+                cfg,
+            )
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
