@@ -529,6 +529,8 @@ async fn kubeconfig_credentials_never_print_at_any_verbosity() {
         (format!("http://alice:S3c%2FretPW%23x@{addr}"), 0),
         (format!("http://alice:S3c%2FretPW@{addr}/"), 0),
         (format!("https://alice:S3c%2FretPW@127.0.0.1:{dead}"), 3),
+        // Not encoded: the `/` ends the authority, the rest looks like a path.
+        (format!("http://alice:80/S3c/retPW@{addr}"), 3),
     ];
     for (url, code) in servers {
         for (verbosity, format) in [("-vv", "json"), ("-vvv", "table"), ("-v", "markdown")] {
@@ -562,10 +564,14 @@ async fn kubeconfig_credentials_never_print_at_any_verbosity() {
             }
             // The logs were written (the test would pass vacuously otherwise).
             assert!(
-                out.stderr.contains("DEBUG") || verbosity == "-v",
+                out.stderr.contains("DEBUG") || verbosity == "-v" || code != 0,
                 "{}",
                 out.stderr
             );
+            if url.contains("/S3c/") {
+                let all = format!("{}{}", out.stdout, out.stderr);
+                assert!(all.contains("percent-encode user information"), "{all}");
+            }
         }
     }
     // The token reached the API server; the URL's user information did not.

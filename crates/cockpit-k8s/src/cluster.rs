@@ -72,6 +72,17 @@ pub async fn connect(context: Option<&str>, timeout: Duration) -> Result<Client,
             })
         })?;
     config.cluster_url = without_userinfo(config.cluster_url);
+    if config
+        .cluster_url
+        .path_and_query()
+        .is_some_and(|p| p.as_str().contains('@'))
+    {
+        // `https://user:p/w@host`: a password with an unencoded `/` puts the
+        // rest of the user information in the path, where logs would show it.
+        return Err(K8sError::Kubeconfig(
+            "the cluster's server URL has `@` after its host: percent-encode user information (`/` as %2F), or better, remove it (it is never sent)".into(),
+        ));
+    }
     crate::credential::resolve(&mut config.auth_info, timeout).await?;
     config.connect_timeout = Some(timeout);
     config.read_timeout = Some(timeout);
