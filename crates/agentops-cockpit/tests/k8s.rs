@@ -354,6 +354,47 @@ async fn inputs_that_are_not_regular_files_or_too_large_are_usage_errors() {
         ),
         ("--pipelines", "big.yaml", "big.yaml: larger than"),
     ];
+    // In a directory walk the FIFO is left out, named once in the report.
+    std::fs::create_dir(wd.join("dir")).unwrap();
+    std::fs::rename(&fifo, wd.join("dir/pipe.yaml")).unwrap();
+    std::fs::copy(
+        fixtures().join("manifests/good/agent.yaml"),
+        wd.join("dir/agent.yaml"),
+    )
+    .unwrap();
+    let out = run_with(
+        &[
+            "audit",
+            "report",
+            "--manifests",
+            "dir",
+            "--format",
+            "json",
+            "--no-evidence",
+        ],
+        &Opts::default().cwd(wd.path()),
+    )
+    .await;
+    out.assert_code(0);
+    let r = out.json();
+    let skipped: Vec<&Value> = findings(&r)
+        .iter()
+        .filter(|f| f["summary"].as_str().unwrap().contains("pipe.yaml"))
+        .collect();
+    assert_eq!(skipped.len(), 1, "{r:#}");
+    assert_eq!(skipped[0]["status"], "skipped");
+    assert!(
+        skipped[0]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("a FIFO, not a regular file")
+    );
+    assert_eq!(
+        finding(&r, "CMP-WARM", "Deployment/chat-agent")["status"],
+        "pass"
+    );
+    std::fs::rename(wd.join("dir/pipe.yaml"), &fifo).unwrap();
+
     for (flag, value, message) in cases {
         let out = run_with(
             &["audit", "report", flag, value, "--no-evidence"],

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::K8sError;
-use crate::input::resolve_globs;
+use crate::input::resolve;
 
 /// Settings of the Compute and CI/CD audit.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -99,10 +99,23 @@ impl K8sConfig {
     /// [`K8sError::NoMatch`]: a caller can resolve the inputs first and
     /// refuse a bad command line before anything runs.
     pub fn resolve_inputs(&self) -> Result<Inputs, K8sError> {
+        let mut skipped = Vec::new();
+        let mut files = |patterns: &[String]| {
+            resolve(patterns).map(|r| {
+                skipped.extend(r.skipped);
+                r.files
+            })
+        };
+        let (manifests, cloud_run, pipelines) = (
+            files(&self.manifests)?,
+            files(&self.cloud_run)?,
+            files(&self.pipelines)?,
+        );
         Ok(Inputs {
-            manifests: resolve_globs(&self.manifests)?,
-            cloud_run: resolve_globs(&self.cloud_run)?,
-            pipelines: resolve_globs(&self.pipelines)?,
+            manifests,
+            cloud_run,
+            pipelines,
+            skipped,
         })
     }
 }
@@ -113,6 +126,9 @@ pub struct Inputs {
     pub manifests: Vec<PathBuf>,
     pub cloud_run: Vec<PathBuf>,
     pub pipelines: Vec<PathBuf>,
+    /// Entries of walked directories left out as not regular files
+    /// (`(path, what it is)`); the audit reports each as skipped.
+    pub skipped: Vec<(PathBuf, &'static str)>,
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@
 //!   [`K8sError::TooManyFiles`] naming the input.
 //! - Only regular files are opened: a FIFO, a device (`/dev/zero`) or a
 //!   socket is [`K8sError::NotRegularFile`], never opened, so it cannot block
-//!   or stream without end (in a directory walk, such entries are skipped
-//!   with a warning).
+//!   or stream without end (in a directory walk, such entries are left out
+//!   and named in [`Resolved::skipped`]; the audit reports each as a skipped
+//!   `CMP-MANIFEST` finding).
 //! - At most [`MAX_FILE_BYTES`] per file and [`MAX_TOTAL_BYTES`] for all the
 //!   files of one audit, checked on the file's metadata and again while
 //!   reading (`take(limit + 1)`): more is [`K8sError::TooLarge`].
@@ -83,6 +84,9 @@ fn read_error(path: &Path) -> impl FnOnce(std::io::Error) -> K8sError + '_ {
 #[derive(Debug, Default)]
 struct Found {
     files: Vec<PathBuf>,
+    /// `*.yaml` / `*.yml` entries of walked directories that are not
+    /// regular files, with what they are.
+    skipped: Vec<(PathBuf, &'static str)>,
     canonical: HashSet<PathBuf>,
     bytes: u64,
 }
@@ -137,18 +141,18 @@ impl Found {
     /// Every `*.yaml` / `*.yml` regular file below `dir`, sorted.
     fn add_dir(&mut self, dir: &Path, input: &str) -> Result<(), K8sError> {
         let mut found = Vec::new();
+        let mut skipped = Vec::new();
         walk(dir, None, input, &mut |path, meta| {
             if !is_yaml(path) {
                 return Ok(());
             }
             match irregular_kind(meta) {
-                Some(kind) => {
-                    tracing::warn!(path = %path.display(), "{kind}, not a regular file: not read");
-                }
+                Some(kind) => skipped.push((path.to_path_buf(), kind)),
                 None => found.push((path.to_path_buf(), meta.clone())),
             }
             Ok(())
         })?;
+        self.skipped.extend(skipped);
         found.sort_by(|a, b| a.0.cmp(&b.0));
         for (path, meta) in found {
             self.add(path, &meta, input)?;
@@ -223,6 +227,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, K8sError> {
     let mut found = Found::default();
     for p in paths {
         found.add_path(p, &p.display().to_string())?;
+    }
+    for (path, kind) in &found.skipped {
+        tracing::warn!(path = %path.display(), "{kind}, not a regular file: not read");
     }
     Ok(found.files)
 }
@@ -306,6 +313,20 @@ fn matches(pattern: &str) -> Result<Vec<PathBuf>, K8sError> {
 /// [`K8sError::NoMatch`] naming it; symbolic links are followed, loops are
 /// not entered; the bounds of the [module](self) apply.
 pub fn resolve_globs(patterns: &[String]) -> Result<Vec<PathBuf>, K8sError> {
+    resolve(patterns).map(|r| r.files)
+}
+
+/// What [`resolve`] found: the files to read, and the entries of walked
+/// directories that were left out because they are not regular files.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    pub files: Vec<PathBuf>,
+    /// `(path, what it is)`, e.g. `(d/pipe.yaml, "a FIFO")`.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+/// [`resolve_globs`], also naming what directory walks left out.
+pub fn resolve(patterns: &[String]) -> Result<Resolved, K8sError> {
     let mut found = Found::default();
     for pattern in patterns {
         let paths = matches(pattern)?;
@@ -318,7 +339,10 @@ pub fn resolve_globs(patterns: &[String]) -> Result<Vec<PathBuf>, K8sError> {
             found.add_path(&p, pattern)?;
         }
     }
-    Ok(found.files)
+    Ok(Resolved {
+        files: found.files,
+        skipped: found.skipped,
+    })
 }
 
 /// Read one input file as text: only a regular file (checked before it is

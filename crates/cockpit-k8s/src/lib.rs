@@ -110,6 +110,9 @@ pub async fn audit(cfg: &K8sConfig, cancel: &CancellationToken) -> K8sAudit {
     };
     match cfg.resolve_inputs() {
         Ok(inputs) => {
+            for (path, kind) in &inputs.skipped {
+                out.outcome.findings.push(skipped_input(path, kind));
+            }
             let files: Vec<PathBuf> = inputs
                 .manifests
                 .into_iter()
@@ -138,6 +141,21 @@ pub async fn audit(cfg: &K8sConfig, cancel: &CancellationToken) -> K8sAudit {
     }
     out.outcome.interrupted |= cancel.is_cancelled();
     out
+}
+
+/// A directory entry named like an input that is not a regular file.
+fn skipped_input(path: &std::path::Path, kind: &str) -> Finding {
+    let path = path.display().to_string();
+    checks::manifest::CMP_MANIFEST
+        .finding(
+            Status::Skipped,
+            format!("{path}: {kind}, not a regular file: not read"),
+        )
+        .with_location(Location::File {
+            path,
+            line: None,
+            column: None,
+        })
 }
 
 /// Audit manifest files (and directories: every `*.yaml` / `*.yml` below,
