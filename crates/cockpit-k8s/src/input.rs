@@ -3,9 +3,9 @@
 //!
 //! Every bound is enforced before anything is allocated or waited for:
 //!
-//! - Directories are walked with symbolic links followed, each real
-//!   directory once (a link back to an ancestor, `a -> .`, is a loop and is
-//!   not entered; two links to the same directory are walked once), and each
+//! - Directories are walked with symbolic links followed, but a link to a
+//!   directory already walked is not (a link back to an ancestor, `a -> .`,
+//!   is a loop; two links to the same directory are walked once), and each
 //!   file is kept once by its canonical path, whatever the number of ways to
 //!   reach it.
 //! - At most [`MAX_FILES`] files per directory, pattern or list of inputs,
@@ -179,10 +179,15 @@ fn walk(
     }
     let mut entries = 0usize;
     let iter = walker.into_iter().filter_entry(|e| {
-        // A directory reached a second time (through another link) is not
-        // walked again.
-        !e.file_type().is_dir()
-            || std::fs::canonicalize(e.path()).is_ok_and(|c| dirs_seen.insert(c))
+        if !e.file_type().is_dir() {
+            return true;
+        }
+        // A link to a directory already walked (a loop back to an ancestor,
+        // a second link to the same place) is not followed; a real
+        // directory always is, so `d/v2` is walked even when `d/current ->
+        // v2` came first.
+        let first = std::fs::canonicalize(e.path()).is_ok_and(|c| dirs_seen.insert(c));
+        first || !e.path_is_symlink()
     });
     for entry in iter {
         entries += 1;

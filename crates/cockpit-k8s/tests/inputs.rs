@@ -271,3 +271,30 @@ async fn the_audit_turns_bad_inputs_into_findings_naming_them() {
     assert_eq!(ids(&a.outcome.findings), ids(&clean));
     assert!(!a.outcome.interrupted);
 }
+
+#[test]
+fn a_real_directory_is_walked_even_after_a_link_to_it() {
+    // `current -> v2` sorts before `v2`: patterns naming `v2` still match.
+    let dir = tempfile::tempdir().unwrap();
+    let deploy = dir.path().join("deploy");
+    std::fs::create_dir_all(deploy.join("v2")).unwrap();
+    std::fs::copy(
+        fixture("manifests/good/agent.yaml"),
+        deploy.join("v2/agent.yaml"),
+    )
+    .unwrap();
+    symlink("v2", deploy.join("current")).unwrap();
+    for pattern in [
+        "*/v2/*.yaml",
+        "**/v2/*.yaml",
+        "deploy/**/agent.yaml",
+        "deploy/current/*.yaml",
+    ] {
+        let root = dir.path().to_path_buf();
+        let p = format!("{}/{pattern}", root.display());
+        let files = bounded(move || resolve_globs(&[p]).unwrap());
+        assert_eq!(files.len(), 1, "{pattern}: {files:?}");
+    }
+    let files = cockpit_k8s::input::expand_paths(&[deploy]).unwrap();
+    assert_eq!(files.len(), 1, "{files:?}");
+}
