@@ -161,8 +161,8 @@ impl Found {
     }
 }
 
-/// Walk `root` following symbolic links, each real directory once, loops
-/// not entered, calling `visit` on every entry that is not a directory
+/// Walk `root` following symbolic links, except a link to a directory
+/// already walked (so loops end), calling `visit` on every entry that is not a directory
 /// (regular or not: the caller decides). Visits at most [`MAX_ENTRIES`].
 fn walk(
     root: &Path,

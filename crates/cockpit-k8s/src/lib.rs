@@ -32,8 +32,8 @@
 //! (it returns findings and emits `tracing` spans), copy the value of an
 //! environment variable or a Secret into a finding, pick a k8s-openapi
 //! version feature (the binary does), open anything but a regular file or
-//! read more than [`MAX_FILE_BYTES`] of one ([`input`]), walk a directory
-//! twice or follow a symbolic-link loop, leave a kubeconfig credential
+//! read more than [`MAX_FILE_BYTES`] of one ([`input`]), read a file twice
+//! or follow a symbolic-link loop, leave a kubeconfig credential
 //! plugin running past the request timeout or a cancellation
 //! ([`credential`]), or send the user information of a server URL anywhere.
 
