@@ -203,8 +203,12 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             }
         }
     }
-    if let Err((key, message)) = cfg.kubernetes.validate() {
-        return Err(err(key, message));
+    if let Err(e) = cfg.kubernetes.validate() {
+        let key = match &e {
+            cockpit_k8s::K8sError::Config { key, .. } => *key,
+            _ => "kubernetes",
+        };
+        return Err(err(key, e.to_string()));
     }
     cfg.thresholds
         .validate()

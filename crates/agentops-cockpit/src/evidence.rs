@@ -111,155 +111,41 @@ pub fn config_path(config_path: Option<&Path>, testbed: bool) -> Option<std::pat
 
 /// Run every pillar the configuration enables and build the report.
 pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidence {
-    let mut findings = Vec::new();
-    let mut interrupted = false;
-    let (mut subjects, mut reached) = (0, 0);
-
     // Compute and CI/CD (cockpit-k8s) first: the zones and session stores
-    // it reads are passed on to the Network and State pillars below.
-    let gate_rules = cockpit_k8s::checks::gate::GateRules {
-        min_threshold: cfg.gate.min_pipeline_threshold,
-    };
-    let k8s = kubernetes(&cfg.kubernetes, &gate_rules, cancel).await;
-    findings.extend(k8s.findings);
-    subjects += k8s.subjects;
-    reached += k8s.reached;
-    let placed = with_placement(cfg, &k8s.placement);
+    // it reads fill in what the fleet's declarations leave unsaid, for the
+    // Network and State pillars below.
+    let mut k8s_cfg = cfg.kubernetes.clone();
+    k8s_cfg.gate_rules.min_threshold = cfg.gate.min_pipeline_threshold;
+    let k8s = cockpit_k8s::audit(&k8s_cfg, cancel).await;
+    let mut placed = cfg.clone();
+    k8s.placement
+        .fill_in(&mut placed.agents, &mut placed.retrieval);
     let cfg = &placed;
+    let mut all = k8s.outcome;
 
     // Network, Observability and Time-to-Reasoning (cockpit-probe).
-    let net = cockpit_probe::checks::audit(&cfg.network(), cancel).await;
-    subjects += net.subjects;
-    reached += net.reached;
-    interrupted |= net.interrupted;
-    findings.extend(net.findings);
+    all.absorb(cockpit_probe::checks::audit(&cfg.network(), cancel).await);
 
     // State (cockpit-stm): the [stm] Redis, and the agents' declared session memory.
-    if !cancel.is_cancelled() {
-        let stm_cfg = cfg.stm_config();
-        if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
-            let stm = cockpit_stm::audit(&stm_cfg, cancel).await;
-            subjects += stm.subjects;
-            reached += stm.reached;
-            interrupted |= stm.interrupted;
-            findings.extend(stm.findings);
-        }
+    let stm_cfg = cfg.stm_config();
+    if !cancel.is_cancelled() && (stm_cfg.url.is_some() || !stm_cfg.agents.is_empty()) {
+        all.absorb(cockpit_stm::audit(&stm_cfg, cancel).await);
     }
 
-    let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), findings);
-    report.interrupted = interrupted || cancel.is_cancelled();
+    let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);
+    report.interrupted = all.interrupted || cancel.is_cancelled();
     Evidence {
         report,
-        subjects,
-        reached,
+        subjects: all.subjects,
+        reached: all.reached,
     }
 }
 
-/// The manifest, Cloud Run and pipeline files `[kubernetes]` names, globs
-/// expanded; a pattern that matches nothing is a usage error naming it.
-pub fn k8s_inputs(k: &cockpit_k8s::K8sConfig) -> Result<[Vec<std::path::PathBuf>; 3], CliError> {
-    let resolve = |patterns: &[String]| {
-        cockpit_k8s::resolve_globs(patterns).map_err(|e| CliError::Usage(e.to_string()))
-    };
-    Ok([
-        resolve(&k.manifests)?,
-        resolve(&k.cloud_run)?,
-        resolve(&k.pipelines)?,
-    ])
-}
-
-/// What the Compute and CI/CD pillar produced.
-#[derive(Debug, Default)]
-struct K8sEvidence {
-    findings: Vec<cockpit_core::Finding>,
-    placement: cockpit_k8s::Placement,
-    subjects: usize,
-    reached: usize,
-}
-
-/// Run the Compute and CI/CD audits `[kubernetes]` asks for. Input errors
-/// become findings here ([`k8s_inputs`] reports them as usage errors first
-/// for `audit report`); a live cluster counts as one subject to reach.
-async fn kubernetes(
-    k: &cockpit_k8s::K8sConfig,
-    gate_rules: &cockpit_k8s::checks::gate::GateRules,
-    cancel: &CancellationToken,
-) -> K8sEvidence {
-    let mut out = K8sEvidence::default();
-    let input_error = |e: String| {
-        cockpit_k8s::checks::manifest::CMP_MANIFEST
-            .finding(cockpit_core::Status::Error, e)
-            .with_recommendation("Fix the path or pattern in [kubernetes] or on the command line.")
-    };
-    match k8s_inputs(k) {
-        Ok([manifests, cloud_run, pipelines]) => {
-            let files: Vec<_> = manifests.into_iter().chain(cloud_run).collect();
-            if !files.is_empty() {
-                match cockpit_k8s::audit_manifests(&files, k) {
-                    Ok(a) => {
-                        out.findings.extend(a.findings);
-                        out.placement = a.placement;
-                    }
-                    Err(e) => out.findings.push(input_error(e.to_string())),
-                }
-            }
-            if !pipelines.is_empty() {
-                match cockpit_k8s::audit_pipelines(&pipelines, gate_rules) {
-                    Ok(fs) => out.findings.extend(fs),
-                    Err(e) => out.findings.push(input_error(e.to_string())),
-                }
-            }
-        }
-        Err(e) => out.findings.push(input_error(e.to_string())),
-    }
-    if k.live() && !cancel.is_cancelled() {
-        out.subjects += 1;
-        let live = tokio::select! {
-            a = cockpit_k8s::audit_kubeconfig(k) => Some(a),
-            _ = cancel.cancelled() => None,
-        };
-        if let Some(a) = live {
-            if a.reached {
-                out.reached += 1;
-            }
-            out.findings.extend(a.findings);
-            out.placement.workloads.extend(a.placement.workloads);
-        }
-    }
-    out
-}
-
-/// The configuration with what Kubernetes says filled in where the
-/// configuration is silent: an agent's or backend's zone (when its
-/// workload of the same name runs in exactly one zone) and where an
-/// agent's session memory lives (Redis env var, or an emptyDir).
-fn with_placement(cfg: &CockpitConfig, p: &cockpit_k8s::Placement) -> CockpitConfig {
-    let mut c = cfg.clone();
-    let one_zone = |name: &str| {
-        p.by_name(name)
-            .filter(|w| w.zones.len() == 1)
-            .and_then(|w| w.zones.keys().next().cloned())
-    };
-    for a in &mut c.agents {
-        if a.zone.is_none() {
-            a.zone = one_zone(&a.name);
-        }
-        if a.stm.is_none()
-            && let Some(w) = p.by_name(&a.name)
-        {
-            if !w.redis_env.is_empty() {
-                a.stm = Some(SessionStore::Redis);
-            } else if !w.session_empty_dirs.is_empty() {
-                a.stm = Some(SessionStore::InProcess);
-            }
-        }
-    }
-    for r in &mut c.retrieval {
-        if r.zone.is_none() {
-            r.zone = one_zone(&r.name);
-        }
-    }
-    c
+/// The manifest, Cloud Run and pipeline files `[kubernetes]` names,
+/// resolved before anything runs: a pattern that matches nothing, or a file
+/// that is too large or not a regular file, is a usage error naming it.
+pub fn k8s_inputs(k: &cockpit_k8s::K8sConfig) -> Result<cockpit_k8s::Inputs, CliError> {
+    Ok(k.resolve_inputs()?)
 }
 
 /// The embedded default: a reference agent on 127.0.0.1 with realistic

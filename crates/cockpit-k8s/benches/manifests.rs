@@ -36,9 +36,9 @@ fn bench(c: &mut Criterion) {
     let audit = audit_manifest_text("bench.yaml", &text, &cfg);
     assert_eq!(audit.documents, DOCS);
     assert!(
-        audit.findings.len() > DOCS,
+        audit.outcome.findings.len() > DOCS,
         "{} findings",
-        audit.findings.len()
+        audit.outcome.findings.len()
     );
     let floor: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
     assert_eq!(floor.len(), DOCS);

@@ -1,9 +1,13 @@
 //! `[kubernetes]` in `cockpit.toml`: what to audit and the bounds to judge it
 //! by. Unknown keys are rejected so a typo is an error, not a silent default.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::K8sError;
+use crate::input::resolve;
 
 /// Settings of the Compute and CI/CD audit.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -34,6 +38,11 @@ pub struct K8sConfig {
     /// NET-LB: how long a live audit polls a pending LoadBalancer for its
     /// address before judging it, seconds (0: judge what the API says now).
     pub lb_wait_s: f64,
+    /// CIC-GATE: what a pipeline's certify is held to. Not a `[kubernetes]`
+    /// key: the caller sets it from the gate's policy
+    /// (`[gate] min_pipeline_threshold`).
+    #[serde(skip)]
+    pub gate_rules: crate::checks::gate::GateRules,
 }
 
 impl Default for K8sConfig {
@@ -50,6 +59,7 @@ impl Default for K8sConfig {
             ready_threshold_s: 12.0,
             request_timeout_s: 10.0,
             lb_wait_s: 0.0,
+            gate_rules: crate::checks::gate::GateRules::default(),
         }
     }
 }
@@ -65,34 +75,96 @@ impl K8sConfig {
         self.context.is_some() || self.namespace.is_some()
     }
 
-    /// Problems with the values, as `(key, message)`.
-    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+    /// Problems with the values: [`K8sError::Config`] naming the key.
+    pub fn validate(&self) -> Result<(), K8sError> {
+        let bad = |key: &'static str, message: String| Err(K8sError::Config { key, message });
         for (key, v) in [
             ("ready_threshold_s", self.ready_threshold_s),
             ("request_timeout_s", self.request_timeout_s),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err((
-                    key,
-                    format!("kubernetes.{key} must be a positive number, got {v}"),
-                ));
+                return bad(key, format!("must be a positive number, got {v}"));
             }
         }
         if !(self.lb_wait_s.is_finite() && (0.0..=3600.0).contains(&self.lb_wait_s)) {
-            return Err((
+            return bad(
                 "lb_wait_s",
-                format!(
-                    "kubernetes.lb_wait_s must be 0..=3600, got {}",
-                    self.lb_wait_s
-                ),
-            ));
+                format!("must be 0..=3600, got {}", self.lb_wait_s),
+            );
         }
         if self.memory_floor_mib == 0 {
-            return Err((
-                "memory_floor_mib",
-                "kubernetes.memory_floor_mib must be positive".into(),
-            ));
+            return bad("memory_floor_mib", "must be positive".into());
         }
         Ok(())
+    }
+
+    /// The files of `manifests`, `cloud_run` and `pipelines`: patterns,
+    /// directories and files expanded with the bounds of [`crate::input`]
+    /// (symbolic-link loops not entered, each file once, only regular files
+    /// within the size limits). A pattern matching nothing is
+    /// [`K8sError::NoMatch`]: a caller can resolve the inputs first and
+    /// refuse a bad command line before anything runs.
+    pub fn resolve_inputs(&self) -> Result<Inputs, K8sError> {
+        let mut skipped = Vec::new();
+        let mut files = |patterns: &[String]| {
+            resolve(patterns).map(|r| {
+                skipped.extend(r.skipped);
+                r.files
+            })
+        };
+        let (manifests, cloud_run, pipelines) = (
+            files(&self.manifests)?,
+            files(&self.cloud_run)?,
+            files(&self.pipelines)?,
+        );
+        Ok(Inputs {
+            manifests,
+            cloud_run,
+            pipelines,
+            skipped,
+        })
+    }
+}
+
+/// The input files of an audit, resolved by [`K8sConfig::resolve_inputs`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Inputs {
+    pub manifests: Vec<PathBuf>,
+    pub cloud_run: Vec<PathBuf>,
+    pub pipelines: Vec<PathBuf>,
+    /// Entries of walked directories left out as not regular files
+    /// (`(path, what it is)`); the audit reports each as skipped.
+    pub skipped: Vec<(PathBuf, &'static str)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validate_names_the_key() {
+        let bad = K8sConfig {
+            request_timeout_s: f64::NAN,
+            ..K8sConfig::default()
+        };
+        match bad.validate() {
+            Err(K8sError::Config { key, message }) => {
+                assert_eq!(key, "request_timeout_s");
+                assert!(message.contains("positive"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let bad = K8sConfig {
+            lb_wait_s: 4000.0,
+            ..K8sConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(K8sError::Config {
+                key: "lb_wait_s",
+                ..
+            })
+        ));
+        assert!(K8sConfig::default().validate().is_ok());
     }
 }

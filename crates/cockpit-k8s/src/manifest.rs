@@ -4,7 +4,7 @@
 //! recognised and skipped, objects sorted into an [`Inventory`].
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use cockpit_core::{Finding, Location, Status};
@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::checks::manifest::CMP_MANIFEST;
+use crate::input;
 use crate::object::{DocText, Inventory, Origin, Workload, WorkloadKind, role_of};
 use crate::{K8sConfig, K8sError};
 
@@ -121,76 +122,28 @@ pub struct Read {
     pub documents: usize,
 }
 
-/// Expand files and directories (directories: every `*.yaml` / `*.yml`
-/// below, sorted) into files.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, K8sError> {
-    let mut out = Vec::new();
-    for p in paths {
-        if p.is_dir() {
-            let mut found = Vec::new();
-            walk(p, &mut found)?;
-            found.sort();
-            out.extend(found);
-        } else {
-            out.push(p.clone());
+/// Read every file into one inventory, each with the bounds of
+/// [`crate::input`]. Stops between two files once `stop` says so (the
+/// caller's cancellation), with what was read so far.
+pub fn read_files(
+    files: &[PathBuf],
+    cfg: &K8sConfig,
+    stop: &dyn Fn() -> bool,
+) -> Result<Read, K8sError> {
+    let mut read = Read::default();
+    let mut total = 0u64;
+    for file in files {
+        if stop() {
+            break;
         }
-    }
-    Ok(out)
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), K8sError> {
-    let rd = std::fs::read_dir(dir).map_err(|source| K8sError::Read {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    for entry in rd {
-        let entry = entry.map_err(|source| K8sError::Read {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if matches!(
-            path.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml")
-        ) {
-            out.push(path);
-        }
-    }
-    Ok(())
-}
-
-/// Expand glob patterns (`deploy/**/*.yaml`) into files, sorted. A pattern
-/// that matches nothing is an error naming it.
-pub fn resolve_globs(patterns: &[String]) -> Result<Vec<PathBuf>, K8sError> {
-    let mut out = Vec::new();
-    for pattern in patterns {
-        let paths = glob::glob(pattern).map_err(|e| K8sError::Pattern {
-            pattern: pattern.clone(),
-            message: e.msg.to_string(),
-        })?;
-        let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-        if found.is_empty() {
-            return Err(K8sError::NoMatch {
-                pattern: pattern.clone(),
+        let src = input::read_file(file)?;
+        total += src.len() as u64;
+        if total > input::MAX_TOTAL_BYTES {
+            return Err(K8sError::TooLarge {
+                path: file.clone(),
+                limit_bytes: input::MAX_TOTAL_BYTES,
             });
         }
-        found.sort();
-        out.extend(found);
-    }
-    out.dedup();
-    Ok(out)
-}
-
-/// Read every file into one inventory.
-pub fn read_files(files: &[PathBuf], cfg: &K8sConfig) -> Result<Read, K8sError> {
-    let mut read = Read::default();
-    for file in files {
-        let src = std::fs::read_to_string(file).map_err(|source| K8sError::Read {
-            path: file.clone(),
-            source,
-        })?;
         read_text(&file.display().to_string(), &src, cfg, &mut read);
     }
     Ok(read)
@@ -338,47 +291,9 @@ fn classify(
                 classify(item, doc, cfg, read, not_audited)?;
             }
         }
-        ("apps/v1", "Deployment") => {
-            let d: Deployment = typed(value, "apps/v1 Deployment")?;
-            let spec = d.spec;
-            inv.workloads.push(workload(
-                origin(&d.metadata),
-                WorkloadKind::Deployment,
-                &d.metadata,
-                spec.replicas,
-                d.status.and_then(|s| s.ready_replicas),
-                Some(spec.selector),
-                spec.template,
-                cfg,
-            ));
-        }
-        ("apps/v1", "StatefulSet") => {
-            let s: StatefulSet = typed(value, "apps/v1 StatefulSet")?;
-            let spec = s.spec;
-            inv.workloads.push(workload(
-                origin(&s.metadata),
-                WorkloadKind::StatefulSet,
-                &s.metadata,
-                spec.replicas,
-                s.status.and_then(|s| s.ready_replicas),
-                Some(spec.selector),
-                spec.template,
-                cfg,
-            ));
-        }
-        (a, "Service") if a.starts_with("serving.knative.dev/") => {
-            let k: KnativeService = typed(value, "Knative Service")?;
-            let template = k.spec.and_then(|s| s.template).unwrap_or_default();
-            inv.workloads.push(workload(
-                origin(&k.metadata),
-                WorkloadKind::KnativeService,
-                &k.metadata,
-                None,
-                None,
-                None,
-                template,
-                cfg,
-            ));
+        (a, k) if workload_kind(a, k).is_some() => {
+            let wk = workload_kind(a, k).expect("a workload kind");
+            inv.workloads.push(typed_workload(wk, value, &origin, cfg)?);
         }
         ("v1", "Service") => {
             let s: Service = typed(value, "v1 Service")?;
@@ -409,6 +324,71 @@ fn classify(
         }
     }
     Ok(())
+}
+
+/// The workload kind of an `apiVersion` / `kind` pair, if it is one.
+fn workload_kind(api: &str, kind: &str) -> Option<WorkloadKind> {
+    match (api, kind) {
+        ("apps/v1", "Deployment") => Some(WorkloadKind::Deployment),
+        ("apps/v1", "StatefulSet") => Some(WorkloadKind::StatefulSet),
+        (a, "Service") if a.starts_with("serving.knative.dev/") => {
+            Some(WorkloadKind::KnativeService)
+        }
+        _ => None,
+    }
+}
+
+/// A Deployment, StatefulSet or Knative Service document as a workload.
+fn typed_workload(
+    kind: WorkloadKind,
+    value: Value,
+    origin: &dyn Fn(&ObjectMeta) -> Origin,
+    cfg: &K8sConfig,
+) -> Result<Workload, String> {
+    Ok(match kind {
+        WorkloadKind::Deployment => {
+            let d: Deployment = typed(value, "apps/v1 Deployment")?;
+            let spec = d.spec;
+            workload(
+                origin(&d.metadata),
+                kind,
+                &d.metadata,
+                spec.replicas,
+                d.status.and_then(|s| s.ready_replicas),
+                Some(spec.selector),
+                spec.template,
+                cfg,
+            )
+        }
+        WorkloadKind::StatefulSet => {
+            let s: StatefulSet = typed(value, "apps/v1 StatefulSet")?;
+            let spec = s.spec;
+            workload(
+                origin(&s.metadata),
+                kind,
+                &s.metadata,
+                spec.replicas,
+                s.status.and_then(|s| s.ready_replicas),
+                Some(spec.selector),
+                spec.template,
+                cfg,
+            )
+        }
+        WorkloadKind::KnativeService => {
+            let k: KnativeService = typed(value, "Knative Service")?;
+            let template = k.spec.and_then(|s| s.template).unwrap_or_default();
+            workload(
+                origin(&k.metadata),
+                kind,
+                &k.metadata,
+                None,
+                None,
+                None,
+                template,
+                cfg,
+            )
+        }
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -7,6 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cockpit_core::Location;
+use cockpit_core::fleet::{AgentConfig, RetrievalConfig, SessionStore};
 
 use crate::object::{Inventory, Role, Workload};
 
@@ -58,6 +59,49 @@ impl Placement {
     /// The placement of a workload by name.
     pub fn by_name(&self, name: &str) -> Option<&WorkloadPlacement> {
         self.workloads.iter().find(|w| w.name == name)
+    }
+
+    /// The zone of the workload `name` when it is in exactly one zone
+    /// (spread over several, or in none known, says nothing).
+    pub fn single_zone(&self, name: &str) -> Option<String> {
+        self.by_name(name)
+            .filter(|w| w.zones.len() == 1)
+            .and_then(|w| w.zones.keys().next().cloned())
+    }
+
+    /// Where the workload `name` keeps its session memory, as far as its
+    /// pod template says: Redis when an env var points at one (by name or
+    /// `redis://` value), in-process when a session-like path is an
+    /// emptyDir, else nothing.
+    pub fn session_store(&self, name: &str) -> Option<SessionStore> {
+        let w = self.by_name(name)?;
+        if !w.redis_env.is_empty() {
+            Some(SessionStore::Redis)
+        } else if !w.session_empty_dirs.is_empty() {
+            Some(SessionStore::InProcess)
+        } else {
+            None
+        }
+    }
+
+    /// Fill in what the fleet's declarations leave out (`None`), from the
+    /// workloads of the same name: an agent's or backend's zone
+    /// ([`Placement::single_zone`]) and an agent's session store
+    /// ([`Placement::session_store`]). A declared value is never replaced.
+    pub fn fill_in(&self, agents: &mut [AgentConfig], retrieval: &mut [RetrievalConfig]) {
+        for a in agents {
+            if a.zone.is_none() {
+                a.zone = self.single_zone(&a.name);
+            }
+            if a.stm.is_none() {
+                a.stm = self.session_store(&a.name);
+            }
+        }
+        for r in retrieval {
+            if r.zone.is_none() {
+                r.zone = self.single_zone(&r.name);
+            }
+        }
     }
 
     /// Pairs of (agent, retrieval) workloads whose zones do not overlap, with
@@ -216,4 +260,101 @@ pub fn placement(inv: &Inventory) -> Placement {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cockpit_core::fleet::AgentProtocol;
+
+    fn workload(name: &str, zones: &[&str], redis: bool, empty_dir: bool) -> WorkloadPlacement {
+        WorkloadPlacement {
+            object: format!("agents/Deployment/{name}"),
+            name: name.to_string(),
+            role: Role::Agent,
+            zones: zones.iter().map(|z| (z.to_string(), 1)).collect(),
+            zone_source: ZoneSource::NodeLabels,
+            redis_env: if redis {
+                vec!["REDIS_URL".into()]
+            } else {
+                vec![]
+            },
+            session_empty_dirs: if empty_dir {
+                vec!["sessions".into()]
+            } else {
+                vec![]
+            },
+            location: Location::Object {
+                namespace: Some("agents".into()),
+                kind: "Deployment".into(),
+                name: name.into(),
+            },
+        }
+    }
+
+    fn placement() -> Placement {
+        Placement {
+            workloads: vec![
+                workload("one-zone", &["us-central1-a"], true, true),
+                workload("spread", &["us-central1-a", "us-central1-b"], false, true),
+                workload("nowhere", &[], false, false),
+            ],
+        }
+    }
+
+    fn agent(name: &str) -> AgentConfig {
+        AgentConfig {
+            name: name.into(),
+            endpoint: "http://127.0.0.1:1/v1".into(),
+            protocol: AgentProtocol::Openai,
+            model: None,
+            zone: None,
+            shadow_endpoint: None,
+            metrics_url: None,
+            retrieval: None,
+            stm: None,
+            headers: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_zone_only_when_exactly_one() {
+        let p = placement();
+        assert_eq!(p.single_zone("one-zone").as_deref(), Some("us-central1-a"));
+        assert_eq!(p.single_zone("spread"), None);
+        assert_eq!(p.single_zone("nowhere"), None);
+        assert_eq!(p.single_zone("unknown"), None);
+    }
+
+    #[test]
+    fn redis_env_wins_over_an_empty_dir() {
+        let p = placement();
+        assert_eq!(p.session_store("one-zone"), Some(SessionStore::Redis));
+        assert_eq!(p.session_store("spread"), Some(SessionStore::InProcess));
+        assert_eq!(p.session_store("nowhere"), None);
+        assert_eq!(p.session_store("unknown"), None);
+    }
+
+    #[test]
+    fn fill_in_fills_only_what_is_missing() {
+        let p = placement();
+        let mut declared = agent("one-zone");
+        declared.zone = Some("europe-west1-b".into());
+        declared.stm = Some(SessionStore::InProcess);
+        let mut agents = vec![agent("one-zone"), agent("spread"), declared];
+        let mut retrieval: Vec<RetrievalConfig> = serde_json::from_value(serde_json::json!([
+            {"name": "one-zone", "endpoint": "http://127.0.0.1:1/search"},
+            {"name": "spread", "endpoint": "http://127.0.0.1:1/search", "zone": "declared"}
+        ]))
+        .unwrap();
+        p.fill_in(&mut agents, &mut retrieval);
+        assert_eq!(agents[0].zone.as_deref(), Some("us-central1-a"));
+        assert_eq!(agents[0].stm, Some(SessionStore::Redis));
+        assert_eq!(agents[1].zone, None);
+        assert_eq!(agents[1].stm, Some(SessionStore::InProcess));
+        assert_eq!(agents[2].zone.as_deref(), Some("europe-west1-b"));
+        assert_eq!(agents[2].stm, Some(SessionStore::InProcess));
+        assert_eq!(retrieval[0].zone.as_deref(), Some("us-central1-a"));
+        assert_eq!(retrieval[1].zone.as_deref(), Some("declared"));
+    }
 }

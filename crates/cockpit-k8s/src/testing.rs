@@ -72,6 +72,7 @@ struct Shared {
     cluster: FakeCluster,
     started: Instant,
     log: Mutex<Vec<String>>,
+    authorizations: Mutex<Vec<String>>,
 }
 
 /// A running fake API server; stops when dropped.
@@ -106,6 +107,7 @@ impl FakeApiServer {
             cluster,
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
+            authorizations: Mutex::new(Vec::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -115,9 +117,7 @@ impl FakeApiServer {
         let kubeconfig = dir.path().join("kubeconfig");
         std::fs::write(
             &kubeconfig,
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: http://{addr}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\ncurrent-context: fake\nusers:\n- name: fake\n  user: {{}}\n"
-            ),
+            kubeconfig_text(&format!("http://{addr}"), namespace, "{}"),
         )?;
         Ok(FakeApiServer {
             addr,
@@ -145,10 +145,28 @@ impl FakeApiServer {
         kube::Client::try_from(cfg).expect("a client for the fake server")
     }
 
+    /// The `Authorization` header of every request that carried one.
+    pub fn authorizations(&self) -> Vec<String> {
+        self.shared
+            .authorizations
+            .lock()
+            .expect("authorizations lock")
+            .clone()
+    }
+
     /// `GET /path?query` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.shared.log.lock().expect("log lock").clone()
     }
+}
+
+/// A kubeconfig whose current context `fake` (namespace `namespace`) points
+/// at `server` with the user written as `user` (YAML flow or block text
+/// indented for `  user:`, e.g. `{}` or an `exec` mapping).
+pub fn kubeconfig_text(server: &str, namespace: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: fake\n  cluster:\n    server: {server}\ncontexts:\n- name: fake\n  context:\n    cluster: fake\n    user: fake\n    namespace: {namespace}\ncurrent-context: fake\nusers:\n- name: fake\n  user: {user}\n"
+    )
 }
 
 fn status(code: u16, reason: &str, message: String) -> Response {
@@ -202,6 +220,13 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .lock()
         .expect("log lock")
         .push(format!("{} /{path}?{query}", req.method()));
+    if let Some(a) = req.headers().get(axum::http::header::AUTHORIZATION) {
+        shared
+            .authorizations
+            .lock()
+            .expect("authorizations lock")
+            .push(String::from_utf8_lossy(a.as_bytes()).into_owned());
+    }
     if req.method() != axum::http::Method::GET {
         return status(
             405,

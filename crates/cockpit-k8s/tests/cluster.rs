@@ -52,8 +52,8 @@ fn find<'a>(fs: &'a [Finding], check: &str, subject: &str) -> &'a Finding {
 async fn live_audit_reads_every_resource_and_judges_it() {
     let server = FakeApiServer::start(recorded(), "agents").await.unwrap();
     let a = audit_cluster(server.client(), &cfg()).await;
-    let fs = &a.findings;
-    assert!(a.reached);
+    let fs = &a.outcome.findings;
+    assert!(a.outcome.reached > 0);
 
     // Autopilot, with the evidence named.
     let ap = find(fs, "CMP-AUTOPILOT", "cluster");
@@ -208,7 +208,7 @@ async fn forbidden_resource_is_not_measured_naming_resource_and_verb() {
         .forbid("api/v1/nodes");
     let server = FakeApiServer::start(cluster, "agents").await.unwrap();
     let a = audit_cluster(server.client(), &cfg()).await;
-    let fs = &a.findings;
+    let fs = &a.outcome.findings;
     let nm: Vec<&Finding> = fs
         .iter()
         .filter(|f| f.status == Status::NotMeasured && f.summary.contains("403"))
@@ -249,14 +249,19 @@ async fn unreachable_api_server_is_not_measured() {
     kcfg.connect_timeout = Some(Duration::from_secs(2));
     let client = kube::Client::try_from(kcfg).unwrap();
     let a = audit_cluster(client, &cfg()).await;
-    assert!(!a.reached);
+    assert!(a.outcome.reached == 0);
     assert_eq!(
-        a.findings.len(),
+        a.outcome.findings.len(),
         10,
         "one per resource: {}",
-        dump(&a.findings)
+        dump(&a.outcome.findings)
     );
-    assert!(a.findings.iter().all(|f| f.status == Status::NotMeasured));
+    assert!(
+        a.outcome
+            .findings
+            .iter()
+            .all(|f| f.status == Status::NotMeasured)
+    );
 }
 
 #[tokio::test]
@@ -336,14 +341,14 @@ async fn audit_polls_pending_load_balancers_when_asked() {
         },
     )
     .await;
-    let f = find(&a.findings, "NET-LB", "Service/delayed-lb");
+    let f = find(&a.outcome.findings, "NET-LB", "Service/delayed-lb");
     assert!(
         f.status == Status::Pass && f.summary.contains("35.9.9.9"),
         "{}",
         f.summary
     );
     assert!(f.measurement("time_to_external_address").is_some());
-    let never = find(&a.findings, "NET-LB", "Service/never-lb");
+    let never = find(&a.outcome.findings, "NET-LB", "Service/never-lb");
     assert_ne!(never.status, Status::Pass);
 }
 

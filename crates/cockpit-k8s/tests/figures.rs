@@ -22,7 +22,8 @@ fn cfg(lb_wait_s: f64) -> K8sConfig {
 }
 
 fn find<'a>(a: &'a K8sAudit, check: &str, subject: &str) -> &'a Finding {
-    a.findings
+    a.outcome
+        .findings
         .iter()
         .find(|f| {
             f.check_id.as_str() == check
@@ -30,6 +31,7 @@ fn find<'a>(a: &'a K8sAudit, check: &str, subject: &str) -> &'a Finding {
         })
         .unwrap_or_else(|| {
             let all: Vec<String> = a
+                .outcome
                 .findings
                 .iter()
                 .map(|f| {

@@ -13,7 +13,10 @@ fn fixture(p: &str) -> PathBuf {
 }
 
 fn scan(p: &str, rules: &GateRules) -> Vec<Finding> {
-    let fs = audit_pipelines(&[fixture(p)], rules).unwrap();
+    let fs = audit_pipelines(&[fixture(p)], rules)
+        .unwrap()
+        .outcome
+        .findings;
     assert!(!fs.is_empty(), "{p}: no finding");
     fs
 }

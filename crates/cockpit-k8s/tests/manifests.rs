@@ -42,6 +42,7 @@ fn find<'a>(fs: &'a [Finding], check: &str, subject: &str) -> &'a Finding {
 fn audit(p: &str) -> Vec<Finding> {
     audit_manifests(&[fixture(p)], &K8sConfig::default())
         .unwrap()
+        .outcome
         .findings
 }
 
@@ -232,7 +233,7 @@ fn unreadable_path_is_an_error_naming_it() {
 #[test]
 fn cloud_run_exports_both_ways() {
     let a = audit_cloud_run(&[fixture("cloudrun")], &K8sConfig::default()).unwrap();
-    let fs = a.findings;
+    let fs = a.outcome.findings;
     for check in [
         "CMP-WARM",
         "CMP-BOOST",
@@ -298,7 +299,10 @@ fn placement_feeds_network_and_state() {
 
 #[test]
 fn pipelines_with_and_without_the_gate() {
-    let gated = audit_pipelines(&[fixture("workflows/gated")], &GateRules::default()).unwrap();
+    let gated = audit_pipelines(&[fixture("workflows/gated")], &GateRules::default())
+        .unwrap()
+        .outcome
+        .findings;
     assert_eq!(gated.len(), 2, "{}", dump(&gated));
     // `make audit` is no gate: the scan cannot see a certify in a Makefile.
     let make = gated
@@ -316,7 +320,10 @@ fn pipelines_with_and_without_the_gate() {
             .ends_with("deploy.yml:20")
     }));
 
-    let ungated = audit_pipelines(&[fixture("workflows/ungated")], &GateRules::default()).unwrap();
+    let ungated = audit_pipelines(&[fixture("workflows/ungated")], &GateRules::default())
+        .unwrap()
+        .outcome
+        .findings;
     assert_eq!(ungated.len(), 2, "{}", dump(&ungated));
     for f in &ungated {
         assert_eq!(f.status, Status::Fail);
@@ -339,8 +346,10 @@ fn pipelines_with_and_without_the_gate() {
         "kubectl apply before the gate: {lines:?}"
     );
 
-    let gitlab =
-        audit_pipelines(&[fixture("gitlab/.gitlab-ci.yml")], &GateRules::default()).unwrap();
+    let gitlab = audit_pipelines(&[fixture("gitlab/.gitlab-ci.yml")], &GateRules::default())
+        .unwrap()
+        .outcome
+        .findings;
     let prod = gitlab
         .iter()
         .find(|f| f.subject.as_deref().unwrap().ends_with("deploy-prod"))
@@ -371,11 +380,17 @@ fn pipeline_without_deploys_and_invalid_pipeline() {
         "on: push\njobs:\n  t:\n    steps:\n      - run: cargo test\n",
     )
     .unwrap();
-    let fs = audit_pipelines(&[dir.path().to_path_buf()], &GateRules::default()).unwrap();
+    let fs = audit_pipelines(&[dir.path().to_path_buf()], &GateRules::default())
+        .unwrap()
+        .outcome
+        .findings;
     assert_eq!(fs.len(), 1);
     assert_eq!(fs[0].status, Status::Skipped);
     std::fs::write(dir.path().join("bad.yml"), "jobs:\n  t:\n    steps: [\n").unwrap();
-    let fs = audit_pipelines(&[dir.path().join("bad.yml")], &GateRules::default()).unwrap();
+    let fs = audit_pipelines(&[dir.path().join("bad.yml")], &GateRules::default())
+        .unwrap()
+        .outcome
+        .findings;
     assert_eq!(fs[0].status, Status::Error);
     assert!(fs[0].summary.contains("bad.yml:"), "{}", fs[0].summary);
 }

@@ -6,7 +6,7 @@
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status, Unit};
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 
-use super::{join, read, worst};
+use super::{join, read};
 use crate::object::{Inventory, Origin};
 
 pub const CMP_HPA: CheckSpec = CheckSpec {
@@ -43,7 +43,7 @@ pub fn evaluate((o, h): &(Origin, HorizontalPodAutoscaler), inv: &Inventory) -> 
             ));
         }
         Some(w) if !inv.live && w.replicas.is_some() => {
-            status = worst(status, Status::Warn);
+            status = status.worst(Status::Warn);
             issues.push(format!(
                 "{} also sets spec.replicas: every apply resets the autoscaler's replica count",
                 w.origin.object_path()
@@ -56,7 +56,7 @@ pub fn evaluate((o, h): &(Origin, HorizontalPodAutoscaler), inv: &Inventory) -> 
         issues.push(format!("maxReplicas {max} < minReplicas {min}"));
     }
     if min < 2 {
-        status = worst(status, Status::Warn);
+        status = status.worst(Status::Warn);
         issues.push(format!("minReplicas {min}: no warm spare"));
     }
     let f = if issues.is_empty() {
@@ -87,4 +87,41 @@ pub fn evaluate((o, h): &(Origin, HorizontalPodAutoscaler), inv: &Inventory) -> 
         )),
         "scaleTargetRef",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::Status;
+
+    use crate::{K8sConfig, audit_manifest_text};
+
+    fn verdict(target: &str, min: u32, max: u32, replicas: bool) -> (Status, String) {
+        let replicas = if replicas { "  replicas: 3\n" } else { "" };
+        let yaml = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: ns}}\nspec:\n{replicas}  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers: [{{name: a, image: x}}]\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata: {{name: web, namespace: ns}}\nspec:\n  scaleTargetRef: {{apiVersion: apps/v1, kind: Deployment, name: {target}}}\n  minReplicas: {min}\n  maxReplicas: {max}\n"
+        );
+        let a = audit_manifest_text("t.yaml", &yaml, &K8sConfig::default());
+        let f = a
+            .outcome
+            .findings
+            .into_iter()
+            .find(|f| f.check_id.as_str() == "CMP-HPA")
+            .expect("a CMP-HPA finding");
+        (f.status, f.summary)
+    }
+
+    #[test]
+    fn the_worst_issue_decides() {
+        assert_eq!(verdict("web", 2, 5, false).0, Status::Pass);
+        // Both warnings: replicas set on the target, one warm replica.
+        let (s, summary) = verdict("web", 1, 5, true);
+        assert_eq!(s, Status::Warn, "{summary}");
+        assert!(summary.contains("spec.replicas") && summary.contains("no warm spare"));
+        // A dangling target (fail) with a warning after it stays a failure.
+        let (s, summary) = verdict("gone", 1, 5, false);
+        assert_eq!(s, Status::Fail, "{summary}");
+        assert!(summary.contains("dangling") && summary.contains("no warm spare"));
+        // max < min after a warning: fail.
+        assert_eq!(verdict("web", 3, 2, true).0, Status::Fail);
+    }
 }

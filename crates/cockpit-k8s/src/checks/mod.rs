@@ -23,7 +23,7 @@ pub mod token;
 pub mod warm;
 pub mod wi;
 
-use cockpit_core::{CheckSpec, Finding, Measurement, Status, Unit};
+use cockpit_core::{CheckSpec, Finding, Measurement, Unit};
 use k8s_openapi::jiff::Timestamp;
 
 use crate::K8sConfig;
@@ -106,17 +106,6 @@ pub fn evaluate(inv: &Inventory, cfg: &K8sConfig, now: Option<Timestamp>) -> Vec
 /// A value read from an object (not timed): one reading.
 pub(crate) fn read(name: &str, value: f64, unit: Unit, method: impl Into<String>) -> Measurement {
     Measurement::new(name, value, unit, method, 1)
-}
-
-/// The more severe of two verdicts (pass < warn < fail).
-pub(crate) fn worst(a: Status, b: Status) -> Status {
-    let rank = |s: Status| match s {
-        Status::Fail => 3,
-        Status::Warn => 2,
-        Status::Pass => 1,
-        _ => 0,
-    };
-    if rank(b) > rank(a) { b } else { a }
 }
 
 /// A Kubernetes quantity (`512Mi`, `1Gi`, `1.5G`, `250m`, `1e9`) as a number

@@ -6,7 +6,7 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status};
 
-use super::{join, worst};
+use super::join;
 use crate::object::{Inventory, Role, Workload};
 
 pub const CMP_PROBES: CheckSpec = CheckSpec {
@@ -32,13 +32,13 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
         if !w.is_knative() {
             match (&c.readiness_probe, behind_service) {
                 (None, true) => {
-                    status = worst(status, Status::Fail);
+                    status = status.worst(Status::Fail);
                     issues.push(format!(
                         "{n}: no readinessProbe, yet a Service sends it traffic"
                     ));
                 }
                 (None, false) => {
-                    status = worst(status, Status::Warn);
+                    status = status.worst(Status::Warn);
                     issues.push(format!("{n}: no readinessProbe"));
                 }
                 _ => {}
@@ -46,11 +46,11 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
         }
         match (&c.liveness_probe, &c.readiness_probe) {
             (None, _) => {
-                status = worst(status, Status::Warn);
+                status = status.worst(Status::Warn);
                 issues.push(format!("{n}: no livenessProbe"));
             }
             (Some(l), Some(r)) if l == r => {
-                status = worst(status, Status::Fail);
+                status = status.worst(Status::Fail);
                 issues.push(format!(
                     "{n}: livenessProbe is identical to readinessProbe (a busy pod is restarted instead of taken out of rotation)"
                 ));
@@ -58,7 +58,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
             _ => {}
         }
         if w.role == Role::Agent && c.startup_probe.is_none() {
-            status = worst(status, Status::Warn);
+            status = status.worst(Status::Warn);
             issues.push(format!(
                 "{n}: no startupProbe for a model-serving agent (model loading races the liveness probe)"
             ));
@@ -76,4 +76,51 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
         )
     };
     w.origin.locate_at(f, "containers:")
+}
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::Status;
+
+    use crate::{K8sConfig, audit_manifest_text};
+
+    fn verdict(containers: &str, service: bool) -> (Status, String) {
+        let mut yaml = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web, namespace: ns}}\nspec:\n  selector: {{matchLabels: {{app: web}}}}\n  template:\n    metadata: {{labels: {{app: web}}}}\n    spec:\n      containers: {containers}\n"
+        );
+        if service {
+            yaml.push_str("---\napiVersion: v1\nkind: Service\nmetadata: {name: web, namespace: ns}\nspec: {selector: {app: web}, ports: [{port: 80}]}\n");
+        }
+        let a = audit_manifest_text("t.yaml", &yaml, &K8sConfig::default());
+        let f = a
+            .outcome
+            .findings
+            .into_iter()
+            .find(|f| f.check_id.as_str() == "CMP-PROBES")
+            .expect("a CMP-PROBES finding");
+        (f.status, f.summary)
+    }
+
+    #[test]
+    fn the_worst_issue_decides_and_every_issue_is_named() {
+        let probe = "{httpGet: {path: /ready, port: 80}}";
+        let live = "{httpGet: {path: /live, port: 80}}";
+        let both =
+            format!("[{{name: a, image: x, readinessProbe: {probe}, livenessProbe: {live}}}]");
+        assert_eq!(verdict(&both, true).0, Status::Pass);
+        // No readiness probe behind a Service (fail), then no liveness (warn): fail.
+        let (s, summary) = verdict("[{name: a, image: x}]", true);
+        assert_eq!(s, Status::Fail, "{summary}");
+        assert!(summary.contains("no readinessProbe") && summary.contains("no livenessProbe"));
+        // Without a Service, both are warnings.
+        assert_eq!(verdict("[{name: a, image: x}]", false).0, Status::Warn);
+        // A warning in one container and a failure in the next: fail.
+        let mixed = format!(
+            "[{{name: a, image: x, readinessProbe: {probe}}}, {{name: b, image: x, readinessProbe: {probe}, livenessProbe: {probe}}}]"
+        );
+        let (s, summary) = verdict(&mixed, false);
+        assert_eq!(s, Status::Fail, "{summary}");
+        assert!(summary.contains("identical"), "{summary}");
+        assert_eq!(verdict("[]", false).0, Status::Error);
+    }
 }

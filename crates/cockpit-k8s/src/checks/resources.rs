@@ -6,7 +6,7 @@
 
 use cockpit_core::{CheckId, CheckSpec, Finding, Pillar, Severity, Status, Unit};
 
-use super::{join, parse_quantity, read, worst};
+use super::{join, parse_quantity, read};
 use crate::object::{Inventory, Role, Workload};
 
 pub const CMP_RES: CheckSpec = CheckSpec {
@@ -18,83 +18,127 @@ pub const CMP_RES: CheckSpec = CheckSpec {
 
 const ADJUSTED: &str = "autopilot.gke.io/resource-adjustment";
 
+/// What the containers of one workload were found to lack, and the worst
+/// verdict among them.
+struct Judged {
+    status: Status,
+    issues: Vec<String>,
+    measurements: Vec<cockpit_core::Measurement>,
+}
+
+impl Judged {
+    fn flag(&mut self, status: Status, issue: String) {
+        self.status = self.status.worst(status);
+        self.issues.push(issue);
+    }
+}
+
+type Quantities = Option<
+    std::collections::BTreeMap<String, k8s_openapi::apimachinery::pkg::api::resource::Quantity>,
+>;
+
+fn quantity(m: &Quantities, k: &str) -> Option<String> {
+    m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone())
+}
+
+/// Cloud Run sizes instances by limits only.
+fn knative_container(
+    w: &Workload,
+    n: &str,
+    lim_mem: Option<String>,
+    floor_mib: u64,
+    j: &mut Judged,
+) {
+    let Some(b) = lim_mem.as_deref().and_then(parse_quantity) else {
+        j.flag(
+            Status::Warn,
+            format!("{n}: no resources.limits.memory (Cloud Run's default 512Mi applies)"),
+        );
+        return;
+    };
+    j.measurements.push(read(
+        &format!("{n}_memory_limit"),
+        b,
+        Unit::Bytes,
+        "read from resources.limits.memory",
+    ));
+    if w.role == Role::Agent && b < floor_mib as f64 * 1024.0 * 1024.0 {
+        j.flag(
+            Status::Warn,
+            format!(
+                "{n}: memory limit {} is below the {floor_mib} MiB floor for a model-serving agent",
+                lim_mem.unwrap_or_default()
+            ),
+        );
+    }
+}
+
+/// Requests and limits of one container of a Deployment or StatefulSet.
+fn pod_container(
+    w: &Workload,
+    n: &str,
+    res: &k8s_openapi::api::core::v1::ResourceRequirements,
+    floor_mib: u64,
+    j: &mut Judged,
+) {
+    let (req_cpu, req_mem) = (
+        quantity(&res.requests, "cpu"),
+        quantity(&res.requests, "memory"),
+    );
+    let lim_mem = quantity(&res.limits, "memory");
+    match (&req_cpu, &req_mem) {
+        (None, None) => j.flag(
+            Status::Fail,
+            format!("{n}: no resource requests (scheduled anywhere, first to be evicted)"),
+        ),
+        (Some(_), None) => j.flag(
+            Status::Warn,
+            format!("{n}: CPU-only sizing — no memory request for a memory-bound workload"),
+        ),
+        (None, Some(_)) => j.flag(Status::Warn, format!("{n}: no CPU request")),
+        _ => {}
+    }
+    if let Some(b) = req_mem.as_deref().and_then(parse_quantity) {
+        j.measurements.push(read(
+            &format!("{n}_memory_request"),
+            b,
+            Unit::Bytes,
+            "read from resources.requests.memory",
+        ));
+        if w.role == Role::Agent && b < floor_mib as f64 * 1024.0 * 1024.0 {
+            j.flag(
+                Status::Warn,
+                format!(
+                    "{n}: memory request {} is below the {floor_mib} MiB floor for a model-serving agent",
+                    req_mem.clone().unwrap_or_default()
+                ),
+            );
+        }
+    }
+    if lim_mem.is_none() && (req_cpu.is_some() || req_mem.is_some()) {
+        j.flag(Status::Warn, format!("{n}: no memory limit"));
+    }
+}
+
 pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding {
-    let mut status = Status::Pass;
-    let mut issues = Vec::new();
-    let mut measurements = Vec::new();
-    let floor = memory_floor_mib as f64 * 1024.0 * 1024.0;
+    let mut j = Judged {
+        status: Status::Pass,
+        issues: Vec::new(),
+        measurements: Vec::new(),
+    };
     for c in w.containers() {
         let n = Workload::container_name(c);
         let res = c.resources.clone().unwrap_or_default();
-        let get =
-            |m: &Option<
-                std::collections::BTreeMap<
-                    String,
-                    k8s_openapi::apimachinery::pkg::api::resource::Quantity,
-                >,
-            >,
-             k: &str| { m.as_ref().and_then(|m| m.get(k)).map(|q| q.0.clone()) };
-        let (req_cpu, req_mem) = (get(&res.requests, "cpu"), get(&res.requests, "memory"));
-        let lim_mem = get(&res.limits, "memory");
         if w.is_knative() {
-            // Cloud Run sizes instances by limits only.
-            let mem = lim_mem.as_deref().and_then(parse_quantity);
-            if let Some(b) = mem {
-                measurements.push(read(
-                    &format!("{n}_memory_limit"),
-                    b,
-                    Unit::Bytes,
-                    "read from resources.limits.memory",
-                ));
-                if w.role == Role::Agent && b < floor {
-                    status = worst(status, Status::Warn);
-                    issues.push(format!("{n}: memory limit {} is below the {memory_floor_mib} MiB floor for a model-serving agent", lim_mem.unwrap_or_default()));
-                }
-            } else {
-                status = worst(status, Status::Warn);
-                issues.push(format!(
-                    "{n}: no resources.limits.memory (Cloud Run's default 512Mi applies)"
-                ));
-            }
-            continue;
-        }
-        match (&req_cpu, &req_mem) {
-            (None, None) => {
-                status = worst(status, Status::Fail);
-                issues.push(format!(
-                    "{n}: no resource requests (scheduled anywhere, first to be evicted)"
-                ));
-            }
-            (Some(_), None) => {
-                status = worst(status, Status::Warn);
-                issues.push(format!(
-                    "{n}: CPU-only sizing — no memory request for a memory-bound workload"
-                ));
-            }
-            (None, Some(_)) => {
-                status = worst(status, Status::Warn);
-                issues.push(format!("{n}: no CPU request"));
-            }
-            _ => {}
-        }
-        if let Some(b) = req_mem.as_deref().and_then(parse_quantity) {
-            measurements.push(read(
-                &format!("{n}_memory_request"),
-                b,
-                Unit::Bytes,
-                "read from resources.requests.memory",
-            ));
-            if w.role == Role::Agent && b < floor {
-                status = worst(status, Status::Warn);
-                issues.push(format!(
-                    "{n}: memory request {} is below the {memory_floor_mib} MiB floor for a model-serving agent",
-                    req_mem.clone().unwrap_or_default()
-                ));
-            }
-        }
-        if lim_mem.is_none() && (req_cpu.is_some() || req_mem.is_some()) {
-            status = worst(status, Status::Warn);
-            issues.push(format!("{n}: no memory limit"));
+            knative_container(
+                w,
+                n,
+                quantity(&res.limits, "memory"),
+                memory_floor_mib,
+                &mut j,
+            );
+        } else {
+            pod_container(w, n, &res, memory_floor_mib, &mut j);
         }
     }
     let adjusted = w
@@ -109,12 +153,17 @@ pub fn evaluate(w: &Workload, inv: &Inventory, memory_floor_mib: u64) -> Finding
             })
         });
     if let Some(a) = adjusted {
-        status = worst(status, Status::Warn);
         let short: String = a.chars().take(200).collect();
-        issues.push(format!(
-            "Autopilot adjusted the requested resources ({ADJUSTED}: {short})"
-        ));
+        j.flag(
+            Status::Warn,
+            format!("Autopilot adjusted the requested resources ({ADJUSTED}: {short})"),
+        );
     }
+    let Judged {
+        status,
+        issues,
+        measurements,
+    } = j;
     let f = if issues.is_empty() {
         CMP_RES.finding(
             Status::Pass,

@@ -25,42 +25,54 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Option<Finding> {
     if min < 2 {
         return None;
     }
-    let rec = "Add a topologySpreadConstraint on topology.kubernetes.io/zone (maxSkew: 1) and do not pin replicas to one zone.";
-    if inv.live {
-        let zones = live_zones(w, inv);
-        let pods: u32 = zones.values().sum();
-        let f = match zones.len() {
-            0 => CMP_SPREAD.finding(
-                Status::NotMeasured,
-                "not measured: no Ready pod on a node with a zone label (or nodes not readable)",
+    Some(if inv.live {
+        live(w, inv)
+    } else {
+        declared(w, min)
+    })
+}
+
+const REC: &str = "Add a topologySpreadConstraint on topology.kubernetes.io/zone (maxSkew: 1) and do not pin replicas to one zone.";
+
+/// Live: the zones of the nodes the Ready pods run on.
+fn live(w: &Workload, inv: &Inventory) -> Finding {
+    let zones = live_zones(w, inv);
+    let pods: u32 = zones.values().sum();
+    let f = match zones.len() {
+        0 => CMP_SPREAD.finding(
+            Status::NotMeasured,
+            "not measured: no Ready pod on a node with a zone label (or nodes not readable)",
+        ),
+        1 => {
+            let (z, n) = zones.iter().next().expect("one zone");
+            CMP_SPREAD
+                .finding(Status::Fail, format!("all {n} Ready pods run in one zone ({z}): a zone outage takes the agent down"))
+                .with_recommendation(REC)
+        }
+        _ => CMP_SPREAD.finding(
+            Status::Pass,
+            format!(
+                "Ready pods in {} zones ({})",
+                zones.len(),
+                zones
+                    .iter()
+                    .map(|(z, n)| format!("{z}: {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
-            1 => {
-                let (z, n) = zones.iter().next().expect("one zone");
-                CMP_SPREAD
-                    .finding(Status::Fail, format!("all {n} Ready pods run in one zone ({z}): a zone outage takes the agent down"))
-                    .with_recommendation(rec)
-            }
-            _ => CMP_SPREAD.finding(
-                Status::Pass,
-                format!(
-                    "Ready pods in {} zones ({})",
-                    zones.len(),
-                    zones
-                        .iter()
-                        .map(|(z, n)| format!("{z}: {n}"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ),
-        };
-        return Some(w.origin.locate(f.with_measurement(Measurement::new(
-            "zones",
-            zones.len() as f64,
-            Unit::Count,
-            "distinct topology.kubernetes.io/zone labels of the nodes of Ready pods",
-            u64::from(pods),
-        ))));
-    }
+        ),
+    };
+    w.origin.locate(f.with_measurement(Measurement::new(
+        "zones",
+        zones.len() as f64,
+        Unit::Count,
+        "distinct topology.kubernetes.io/zone labels of the nodes of Ready pods",
+        u64::from(pods),
+    )))
+}
+
+/// Manifests: zones pinned by node selection, or spread constraints.
+fn declared(w: &Workload, min: i64) -> Finding {
     let pinned = declared_zones(w);
     let spec = w.template.spec.as_ref();
     let constraint = spec
@@ -90,7 +102,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Option<Finding> {
                 Status::Fail,
                 format!("{min} replicas pinned to one zone ({z}) by nodeSelector/affinity"),
             )
-            .with_recommendation(rec)
+            .with_recommendation(REC)
     } else if constraint || anti {
         CMP_SPREAD.finding(
             Status::Pass,
@@ -106,9 +118,9 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Option<Finding> {
     } else {
         CMP_SPREAD
             .finding(Status::Warn, format!("{min} replicas and nothing spreads them across zones: the scheduler may place them all in one"))
-            .with_recommendation(rec)
+            .with_recommendation(REC)
     };
-    Some(w.origin.locate_at(
+    w.origin.locate_at(
         f.with_measurement(read(
             "declared_zones",
             pinned.len() as f64,
@@ -120,7 +132,7 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Option<Finding> {
         } else {
             "spec:"
         },
-    ))
+    )
 }
 
 use cockpit_core::Measurement;

@@ -40,7 +40,8 @@ pub fn service_account(w: &Workload) -> String {
     .unwrap_or_else(|| "default".to_string())
 }
 
-pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
+/// Long-lived service-account keys the pod template mounts or points at.
+fn key_files(w: &Workload) -> Vec<String> {
     let mut keys = Vec::new();
     for c in w.containers() {
         for e in c.env.iter().flatten() {
@@ -70,6 +71,11 @@ pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
             }
         }
     }
+    keys
+}
+
+pub fn evaluate(w: &Workload, inv: &Inventory) -> Finding {
+    let keys = key_files(w);
     let rec_key = "Delete the key and its secret; use Workload Identity (KSA annotated iam.gke.io/gcp-service-account, or a principal:// IAM binding).";
     if !keys.is_empty() {
         return w.origin.locate_at(
