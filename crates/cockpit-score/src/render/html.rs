@@ -109,6 +109,60 @@ fn status_class(s: Status) -> String {
     format!("s-{}", s.as_str())
 }
 
+/// The approval matrix: a row per pillar.
+fn matrix(cert: &Certification) -> Markup {
+    m! {
+        h2 { "Infrastructure Approval Matrix" }
+        table.matrix id="matrix" {
+            thead { tr { th { "Pillar" } th { "Status" } th { "Score" } th { "Primary risk" } th { "Recommended move" } } }
+            tbody {
+                @for p in &cert.pillars {
+                    tr data-pillar=(p.pillar.as_str()) {
+                        td { (p.pillar.display_name()) }
+                        td class=(verdict_class(p.verdict)) { (p.verdict.label()) }
+                        td { (p.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into())) }
+                        td {
+                            @if let Some(r) = &p.primary_risk {
+                                (r.check_id) ": " (r.summary)
+                                @if let Some(fig) = &r.figure { br; small { (fig) } }
+                            } @else { "-" }
+                        }
+                        td { (p.recommended_move.as_deref().unwrap_or("-")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Every finding with its evidence and move.
+fn findings_table(cert: &Certification) -> Markup {
+    let report = &cert.report;
+    m! {
+        h2 { "Findings" }
+        table.findings id="findings" {
+            thead { tr { th { "Status" } th { "Check" } th { "Pillar" } th { "Subject" } th { "Finding" } th { "Evidence" } th { "Move" } } }
+            tbody {
+                @for f in ordered(report) {
+                    tr {
+                        td class=(status_class(f.status)) { (status_label(f.status)) }
+                        td { (f.check_id) br; small { (f.title) } }
+                        td { (f.pillar.display_name()) }
+                        td { (f.subject.as_deref().unwrap_or("-")) @if let Some(l) = &f.location { br; small { (l.to_string()) } } }
+                        td { (f.summary) }
+                        td {
+                            @for meas in &f.measurements {
+                                div { strong { (meas.name) } " " (meas.display_value()) " (n=" (meas.samples) ")" br; small { (meas.method) } }
+                            }
+                        }
+                        td { (f.recommendation.as_deref().unwrap_or("")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The certification as one self-contained HTML page.
 pub fn html(cert: &Certification) -> String {
     let report = &cert.report;
@@ -147,26 +201,7 @@ pub fn html(cert: &Certification) -> String {
                     }
                     p.meta { (summary_line(report)) br; (provenance_line(report)) }
                 }
-                h2 { "Infrastructure Approval Matrix" }
-                table.matrix id="matrix" {
-                    thead { tr { th { "Pillar" } th { "Status" } th { "Score" } th { "Primary risk" } th { "Recommended move" } } }
-                    tbody {
-                        @for p in &cert.pillars {
-                            tr data-pillar=(p.pillar.as_str()) {
-                                td { (p.pillar.display_name()) }
-                                td class=(verdict_class(p.verdict)) { (p.verdict.label()) }
-                                td { (p.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into())) }
-                                td {
-                                    @if let Some(r) = &p.primary_risk {
-                                        (r.check_id) ": " (r.summary)
-                                        @if let Some(fig) = &r.figure { br; small { (fig) } }
-                                    } @else { "-" }
-                                }
-                                td { (p.recommended_move.as_deref().unwrap_or("-")) }
-                            }
-                        }
-                    }
-                }
+                (matrix(cert))
                 h2 { "Score per pillar" }
                 (pillar_chart(cert))
                 h2 { "Latency distributions" }
@@ -183,27 +218,7 @@ pub fn html(cert: &Certification) -> String {
                         }
                     }
                 }
-                h2 { "Findings" }
-                table.findings id="findings" {
-                    thead { tr { th { "Status" } th { "Check" } th { "Pillar" } th { "Subject" } th { "Finding" } th { "Evidence" } th { "Move" } } }
-                    tbody {
-                        @for f in ordered(report) {
-                            tr {
-                                td class=(status_class(f.status)) { (status_label(f.status)) }
-                                td { (f.check_id) br; small { (f.title) } }
-                                td { (f.pillar.display_name()) }
-                                td { (f.subject.as_deref().unwrap_or("-")) @if let Some(l) = &f.location { br; small { (l.to_string()) } } }
-                                td { (f.summary) }
-                                td {
-                                    @for meas in &f.measurements {
-                                        div { strong { (meas.name) } " " (meas.display_value()) " (n=" (meas.samples) ")" br; small { (meas.method) } }
-                                    }
-                                }
-                                td { (f.recommendation.as_deref().unwrap_or("")) }
-                            }
-                        }
-                    }
-                }
+                (findings_table(cert))
             }
         }
     };

@@ -150,6 +150,21 @@ pub fn certification_markdown(cert: &Certification) -> String {
     if !cert.reasons.is_empty() {
         let _ = writeln!(out);
     }
+    matrix(&mut out, cert);
+    waivers(&mut out, cert);
+    slos(&mut out, cert);
+    let _ = writeln!(
+        out,
+        "<sub>{} · {}</sub>\n",
+        md_escape(&summary_line(&cert.report)),
+        md_escape(&provenance_line(&cert.report))
+    );
+    findings(&mut out, &cert.report);
+    out
+}
+
+/// The approval matrix as a Markdown table, a row per pillar.
+fn matrix(out: &mut String, cert: &Certification) {
     let _ = writeln!(
         out,
         "| Pillar | Status | Score | Primary risk | Recommended move |"
@@ -181,6 +196,10 @@ pub fn certification_markdown(cert: &Certification) -> String {
         );
     }
     let _ = writeln!(out);
+}
+
+/// The waivers and their state, when there are any.
+fn waivers(out: &mut String, cert: &Certification) {
     if !cert.waivers.is_empty() {
         let _ = writeln!(out, "**Waivers**\n");
         for w in &cert.waivers {
@@ -193,6 +212,10 @@ pub fn certification_markdown(cert: &Certification) -> String {
         }
         let _ = writeln!(out);
     }
+}
+
+/// The SLOs and their evidence, when there are any.
+fn slos(out: &mut String, cert: &Certification) {
     if !cert.slos.is_empty() {
         let _ = writeln!(out, "**SLOs**\n");
         let _ = writeln!(out, "| Status | SLO | Evidence |");
@@ -222,14 +245,6 @@ pub fn certification_markdown(cert: &Certification) -> String {
         }
         let _ = writeln!(out);
     }
-    let _ = writeln!(
-        out,
-        "<sub>{} · {}</sub>\n",
-        md_escape(&summary_line(&cert.report)),
-        md_escape(&provenance_line(&cert.report))
-    );
-    findings(&mut out, &cert.report);
-    out
 }
 
 /// Changes against a baseline run, as Markdown.

@@ -75,13 +75,8 @@ fn location(f: &Finding, config_path: Option<&str>) -> Vec<Location> {
     }
 }
 
-/// The certification as a SARIF 2.1.0 log.
-pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
-    let report = &cert.report;
-    let config_path = report
-        .provenance
-        .as_ref()
-        .and_then(|p| p.config_path.as_deref());
+/// One rule per check id, in order of first appearance, and where each is.
+fn rules(report: &cockpit_core::Report) -> (BTreeMap<&str, usize>, Vec<ReportingDescriptor>) {
     let mut rule_index: BTreeMap<&str, usize> = BTreeMap::new();
     let mut rules = Vec::new();
     for f in &report.findings {
@@ -90,15 +85,13 @@ pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
         }
         rule_index.insert(f.check_id.as_str(), rules.len());
         let mut props = PropertyBag::builder().build();
-        props
-            .additional_properties
-            .insert("pillar".into(), f.pillar.as_str().into());
-        props
-            .additional_properties
-            .insert("severity".into(), f.severity.as_str().into());
-        props
-            .additional_properties
-            .insert("doc".into(), f.doc.clone().into());
+        for (key, value) in [
+            ("pillar", f.pillar.as_str().to_string()),
+            ("severity", f.severity.as_str().to_string()),
+            ("doc", f.doc.clone()),
+        ] {
+            props.additional_properties.insert(key.into(), value.into());
+        }
         rules.push(
             ReportingDescriptor::builder()
                 .id(f.check_id.to_string())
@@ -117,77 +110,114 @@ pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
                 .build(),
         );
     }
-    let mut results = Vec::new();
-    for s in &cert.findings {
-        let f = &report.findings[s.index];
-        if matches!(f.status, Status::Pass | Status::Skipped) {
-            continue;
-        }
-        let level = match (f.status, s.treatment) {
-            (Status::Fail | Status::Error, _) => ResultLevel::Error,
-            (Status::NotMeasured, Treatment::Scored) => ResultLevel::Error,
-            (Status::Warn, _) => ResultLevel::Warning,
-            _ => ResultLevel::Note,
-        };
-        let mut msg = f.summary.clone();
-        if let Some(fig) = crate::score::figure(f) {
-            msg.push_str(&format!(" [{fig}]"));
-        }
-        if let Some(r) = &f.recommendation {
-            msg.push_str(&format!(" Move: {r}"));
-        }
-        let fp = Sha256::digest(
-            format!(
-                "{}|{}|{}",
-                f.check_id,
-                f.subject.as_deref().unwrap_or(""),
-                f.location
-                    .as_ref()
-                    .map(ToString::to_string)
-                    .unwrap_or_default()
-            )
-            .as_bytes(),
-        );
-        let mut r = SarifResult::builder()
-            .rule_id(f.check_id.to_string())
-            .rule_index(rule_index[f.check_id.as_str()] as i64)
-            .level(level)
-            .message(text(msg))
-            .partial_fingerprints(BTreeMap::from([(
-                "agentopsCockpitFinding/v1".to_string(),
-                crate::lake::hex(&fp),
-            )]))
-            .build();
-        let locs = location(f, config_path);
-        if !locs.is_empty() {
-            r.locations = Some(locs);
-        }
-        if let Some(w) = s.waiver.map(|i| &cert.waivers[i].waiver) {
-            r.suppressions = Some(vec![
-                Suppression::builder()
-                    .kind(serde_json::Value::from("external"))
-                    .justification(format!(
-                        "waived until {} by {}: {}",
-                        w.expires, w.owner, w.reason
-                    ))
-                    .build(),
-            ]);
-        }
-        results.push(r);
+    (rule_index, rules)
+}
+
+/// The result's message: the summary, its figure and the move to make.
+fn message(f: &Finding) -> String {
+    let mut msg = f.summary.clone();
+    if let Some(fig) = crate::score::figure(f) {
+        msg.push_str(&format!(" [{fig}]"));
     }
-    let mut run_props = PropertyBag::builder().build();
-    run_props.additional_properties.insert(
+    if let Some(r) = &f.recommendation {
+        msg.push_str(&format!(" Move: {r}"));
+    }
+    msg
+}
+
+/// A stable fingerprint of a finding: check id, subject and location.
+fn fingerprint(f: &Finding) -> String {
+    let fp = Sha256::digest(
+        format!(
+            "{}|{}|{}",
+            f.check_id,
+            f.subject.as_deref().unwrap_or(""),
+            f.location
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )
+        .as_bytes(),
+    );
+    crate::lake::hex(&fp)
+}
+
+/// The result of one scored finding; `None` for a pass or a skip.
+fn result(
+    cert: &Certification,
+    s: &crate::ScoredFinding,
+    rule_index: &BTreeMap<&str, usize>,
+    config_path: Option<&str>,
+) -> Option<SarifResult> {
+    let f = &cert.report.findings[s.index];
+    if matches!(f.status, Status::Pass | Status::Skipped) {
+        return None;
+    }
+    let level = match (f.status, s.treatment) {
+        (Status::Fail | Status::Error, _) => ResultLevel::Error,
+        (Status::NotMeasured, Treatment::Scored) => ResultLevel::Error,
+        (Status::Warn, _) => ResultLevel::Warning,
+        _ => ResultLevel::Note,
+    };
+    let mut r = SarifResult::builder()
+        .rule_id(f.check_id.to_string())
+        .rule_index(rule_index[f.check_id.as_str()] as i64)
+        .level(level)
+        .message(text(message(f)))
+        .partial_fingerprints(BTreeMap::from([(
+            "agentopsCockpitFinding/v1".to_string(),
+            fingerprint(f),
+        )]))
+        .build();
+    let locs = location(f, config_path);
+    if !locs.is_empty() {
+        r.locations = Some(locs);
+    }
+    if let Some(w) = s.waiver.map(|i| &cert.waivers[i].waiver) {
+        r.suppressions = Some(vec![
+            Suppression::builder()
+                .kind(serde_json::Value::from("external"))
+                .justification(format!(
+                    "waived until {} by {}: {}",
+                    w.expires, w.owner, w.reason
+                ))
+                .build(),
+        ]);
+    }
+    Some(r)
+}
+
+/// The run's properties: score, threshold, verdict.
+fn run_properties(cert: &Certification) -> PropertyBag {
+    let mut props = PropertyBag::builder().build();
+    props.additional_properties.insert(
         "score".into(),
         cert.score
             .map(serde_json::Value::from)
             .unwrap_or(serde_json::Value::Null),
     );
-    run_props
+    props
         .additional_properties
         .insert("threshold".into(), cert.threshold.into());
-    run_props
+    props
         .additional_properties
         .insert("passed".into(), cert.passed.into());
+    props
+}
+
+/// The certification as a SARIF 2.1.0 log.
+pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
+    let report = &cert.report;
+    let config_path = report
+        .provenance
+        .as_ref()
+        .and_then(|p| p.config_path.as_deref());
+    let (rule_index, rules) = rules(report);
+    let results: Vec<SarifResult> = cert
+        .findings
+        .iter()
+        .filter_map(|s| result(cert, s, &rule_index, config_path))
+        .collect();
     let run = Run::builder()
         .tool(
             Tool::builder()
@@ -201,7 +231,7 @@ pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
                 .build(),
         )
         .results(results)
-        .properties(run_props)
+        .properties(run_properties(cert))
         .build();
     let log = Sarif::builder()
         .schema(SCHEMA_URL)

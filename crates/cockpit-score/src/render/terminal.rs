@@ -96,38 +96,7 @@ pub fn table(report: &Report, colour: bool) -> String {
 /// The approval matrix and the score, then the waivers and every finding.
 pub fn certification_table(cert: &Certification, colour: bool) -> String {
     let mut out = String::new();
-    let mut m = new_table(colour);
-    m.set_header(vec![
-        "Pillar",
-        "Status",
-        "Score",
-        "Primary risk",
-        "Recommended move",
-    ]);
-    for p in &cert.pillars {
-        let risk = p
-            .primary_risk
-            .as_ref()
-            .map(|r| {
-                let mut s = format!("{}: {}", r.check_id, r.summary);
-                if let Some(fig) = &r.figure {
-                    s.push_str(&format!("\n{fig}"));
-                }
-                s
-            })
-            .unwrap_or_else(|| "-".into());
-        m.add_row(vec![
-            Cell::new(p.pillar.display_name()),
-            verdict_cell(p.verdict, colour),
-            Cell::new(
-                p.score
-                    .map(|s| format!("{s:.1}"))
-                    .unwrap_or_else(|| "-".into()),
-            ),
-            text_cell(&risk),
-            text_cell(p.recommended_move.as_deref().unwrap_or("-")),
-        ]);
-    }
+    let m = matrix(cert, colour);
     let _ = writeln!(out, "Infrastructure Approval Matrix");
     let _ = writeln!(out, "{m}");
     let verdict = if cert.passed { "PASSED" } else { "FAILED" };
@@ -162,6 +131,51 @@ pub fn certification_table(cert: &Certification, colour: bool) -> String {
             let _ = writeln!(out, "  [{tag}] {}", w.note);
         }
     }
+    slos(&mut out, cert, colour);
+    let _ = writeln!(out, "{}\n", provenance_line(&cert.report));
+    out.push_str(&table(&cert.report, colour));
+    out
+}
+
+/// The approval matrix, a row per pillar.
+fn matrix(cert: &Certification, colour: bool) -> comfy_table::Table {
+    let mut m = new_table(colour);
+    m.set_header(vec![
+        "Pillar",
+        "Status",
+        "Score",
+        "Primary risk",
+        "Recommended move",
+    ]);
+    for p in &cert.pillars {
+        let risk = p
+            .primary_risk
+            .as_ref()
+            .map(|r| {
+                let mut s = format!("{}: {}", r.check_id, r.summary);
+                if let Some(fig) = &r.figure {
+                    s.push_str(&format!("\n{fig}"));
+                }
+                s
+            })
+            .unwrap_or_else(|| "-".into());
+        m.add_row(vec![
+            Cell::new(p.pillar.display_name()),
+            verdict_cell(p.verdict, colour),
+            Cell::new(
+                p.score
+                    .map(|s| format!("{s:.1}"))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            text_cell(&risk),
+            text_cell(p.recommended_move.as_deref().unwrap_or("-")),
+        ]);
+    }
+    m
+}
+
+/// The SLOs, each with its subjects' figures.
+fn slos(out: &mut String, cert: &Certification, colour: bool) {
     if !cert.slos.is_empty() {
         let _ = writeln!(out, "\nSLOs:");
         for o in &cert.slos {
@@ -182,9 +196,6 @@ pub fn certification_table(cert: &Certification, colour: bool) -> String {
             }
         }
     }
-    let _ = writeln!(out, "{}\n", provenance_line(&cert.report));
-    out.push_str(&table(&cert.report, colour));
-    out
 }
 
 /// `PASS`, `FAIL`, `NOT MEASURED`, `INVALID`.
