@@ -156,51 +156,17 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         located(path, src, at, message)
     };
 
-    let mut names = std::collections::HashSet::new();
+    cockpit_core::fleet::validate(&cfg.agents, &cfg.retrieval)
+        .map_err(|e| err(&e.value, e.message))?;
     for a in &mut cfg.agents {
-        if !names.insert(a.name.clone()) {
-            return Err(err(
-                &a.name,
-                format!("agent name `{}` is used twice", a.name),
-            ));
-        }
         validate_agent(a, &err)?;
     }
-    let mut backends = std::collections::HashSet::new();
     for r in &mut cfg.retrieval {
-        if !backends.insert(r.name.clone()) {
-            return Err(err(
-                &r.name,
-                format!("retrieval backend name `{}` is used twice", r.name),
-            ));
-        }
-        if r.endpoint.is_none() && r.grpc_endpoint.is_none() {
-            return Err(err(
-                &r.name,
-                format!(
-                    "retrieval backend `{}` needs `endpoint` (REST) or `grpc_endpoint`",
-                    r.name
-                ),
-            ));
-        }
         if let Some(e) = &mut r.endpoint {
             expand_checked(e, AgentProtocol::Http, &err)?;
         }
         if let Some(e) = &mut r.grpc_endpoint {
             expand_checked(e, AgentProtocol::Grpc, &err)?;
-        }
-    }
-    for a in &cfg.agents {
-        for b in a.retrieval.iter().flatten() {
-            if !backends.contains(b) {
-                return Err(err(
-                    b,
-                    format!(
-                        "agent `{}` names retrieval backend `{b}`, which no [[retrieval]] entry defines",
-                        a.name
-                    ),
-                ));
-            }
         }
     }
     if let Err(e) = cfg.kubernetes.validate() {

@@ -3,7 +3,9 @@
 use std::io::IsTerminal as _;
 use std::time::{Duration, SystemTime};
 
-use cockpit_probe::load::{HdrLogWriter, IntervalReport, LoadOptions, Pacing, run_load};
+use cockpit_probe::load::{
+    HdrLogWriter, IntervalReport, LoadOptions, LoadReport, Pacing, run_load,
+};
 use cockpit_probe::{ProbeError, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -116,44 +118,12 @@ fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
 
 pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let mut opts = options(&args, &cancel)?;
-    let Outputs {
-        out,
-        hdr_file,
-        mut log,
-    } = open_outputs(&args)?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<IntervalReport>();
+    let Outputs { out, hdr_file, log } = open_outputs(&args)?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<IntervalReport>();
     opts.progress = Some(tx);
     let bar = progress_bar(&args);
-    let bar2 = bar.clone();
     let log_path = args.hdr_log.clone();
-    let consumer = tokio::spawn(async move {
-        let mut total = 0u64;
-        let mut errors = 0u64;
-        let mut log_error = None;
-        while let Some(iv) = rx.recv().await {
-            total += iv.requests;
-            errors += iv.errors;
-            if let Some(b) = &bar2 {
-                b.set_message(format!(
-                    "{total} requests, {:.0} req/s, p99 {:.2} ms, {errors} errors",
-                    iv.rps, iv.p99_ms
-                ));
-            }
-            if let Some(l) = log.as_mut() {
-                let start = Duration::from_secs_f64(iv.start_s);
-                let len = Duration::from_secs_f64(iv.length_s);
-                let written = match &iv.latency {
-                    Some(h) => l.write("latency", start, len, h),
-                    None => Ok(()),
-                };
-                if let Err(e) = written {
-                    log_error.get_or_insert(e);
-                }
-            }
-        }
-        drop(log);
-        log_error
-    });
+    let consumer = tokio::spawn(follow_intervals(rx, bar.clone(), log));
     let result = run_load(&args.url, &opts).await;
     drop(opts);
     if let Some(b) = &bar {
@@ -177,6 +147,11 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
         ProbeFormat::Table => crate::render::load_table(&report, crate::render::use_colour()),
     };
     crate::print_stdout(&text)?;
+    outcome(&report)
+}
+
+/// Interrupted, unreachable (exit 3), an SLO broken, or success.
+fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }
@@ -196,6 +171,38 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
         return Ok(Outcome::GateFailed);
     }
     Ok(Outcome::Success)
+}
+
+/// Follow the run's intervals: the spinner's message, and each interval's
+/// histogram into the HDR log; the first failed write is returned.
+async fn follow_intervals(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<IntervalReport>,
+    bar: Option<indicatif::ProgressBar>,
+    mut log: Option<HdrLogWriter<std::fs::File>>,
+) -> Option<ProbeError> {
+    let (mut total, mut errors) = (0u64, 0u64);
+    let mut log_error = None;
+    while let Some(iv) = rx.recv().await {
+        total += iv.requests;
+        errors += iv.errors;
+        if let Some(b) = &bar {
+            b.set_message(format!(
+                "{total} requests, {:.0} req/s, p99 {:.2} ms, {errors} errors",
+                iv.rps, iv.p99_ms
+            ));
+        }
+        let (Some(l), Some(h)) = (log.as_mut(), &iv.latency) else {
+            continue;
+        };
+        let span = Duration::try_from_secs_f64(iv.start_s)
+            .and_then(|start| Ok((start, Duration::try_from_secs_f64(iv.length_s)?)));
+        if let Ok((start, len)) = span
+            && let Err(e) = l.write("latency", start, len, h)
+        {
+            log_error.get_or_insert(e);
+        }
+    }
+    log_error
 }
 
 /// A spinner on stderr with the latest interval, only on a terminal.

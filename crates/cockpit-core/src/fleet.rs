@@ -171,6 +171,68 @@ pub fn backends_of<'a>(
     })
 }
 
+/// A fleet declaration that cannot be used: `value` is the text at fault
+/// (a name), for the caller to locate in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct FleetError {
+    pub value: String,
+    pub message: String,
+}
+
+/// The rules of the fleet's declarations: agent and backend names are
+/// unique, every backend has an endpoint, and every backend an agent names
+/// is declared.
+pub fn validate(agents: &[AgentConfig], retrieval: &[RetrievalConfig]) -> Result<(), FleetError> {
+    let fail = |value: &str, message: String| FleetError {
+        value: value.to_string(),
+        message,
+    };
+    let mut names = std::collections::HashSet::new();
+    if let Some(a) = agents.iter().find(|a| !names.insert(a.name.as_str())) {
+        return Err(fail(
+            &a.name,
+            format!("agent name `{}` is used twice", a.name),
+        ));
+    }
+    let mut backends = std::collections::HashSet::new();
+    if let Some(r) = retrieval.iter().find(|r| !backends.insert(r.name.as_str())) {
+        return Err(fail(
+            &r.name,
+            format!("retrieval backend name `{}` is used twice", r.name),
+        ));
+    }
+    if let Some(r) = retrieval
+        .iter()
+        .find(|r| r.endpoint.is_none() && r.grpc_endpoint.is_none())
+    {
+        return Err(fail(
+            &r.name,
+            format!(
+                "retrieval backend `{}` needs `endpoint` (REST) or `grpc_endpoint`",
+                r.name
+            ),
+        ));
+    }
+    for a in agents {
+        if let Some(b) = a
+            .retrieval
+            .iter()
+            .flatten()
+            .find(|b| !backends.contains(b.as_str()))
+        {
+            return Err(fail(
+                b,
+                format!(
+                    "agent `{}` names retrieval backend `{b}`, which no [[retrieval]] entry defines",
+                    a.name
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +283,33 @@ mod tests {
         agent.retrieval = Some(vec!["b".into()]);
         let names: Vec<_> = backends_of(&agent, &all).map(|b| b.name.as_str()).collect();
         assert_eq!(names, ["b"]);
+    }
+
+    #[test]
+    fn validate_names_what_is_wrong() {
+        let all = vec![backend("a", Some("http://h/a"), None)];
+        let agent = |name: &str, calls: Option<Vec<String>>| AgentConfig {
+            name: name.into(),
+            endpoint: "http://h/v1".into(),
+            protocol: AgentProtocol::Openai,
+            model: None,
+            zone: None,
+            shadow_endpoint: None,
+            metrics_url: None,
+            retrieval: calls,
+            stm: None,
+            headers: Default::default(),
+        };
+        assert!(validate(&[agent("x", Some(vec!["a".into()]))], &all).is_ok());
+        let e = validate(&[agent("x", None), agent("x", None)], &all).unwrap_err();
+        assert_eq!(e.value, "x");
+        assert!(e.message.contains("used twice"), "{e}");
+        let e = validate(&[agent("x", Some(vec!["nope".into()]))], &all).unwrap_err();
+        assert_eq!(e.value, "nope");
+        let e = validate(&[], &[backend("v", None, None)]).unwrap_err();
+        assert!(e.message.contains("needs `endpoint`"), "{e}");
+        let e = validate(&[], &[all[0].clone(), all[0].clone()]).unwrap_err();
+        assert!(e.message.contains("backend name `a` is used twice"), "{e}");
     }
 
     #[test]
