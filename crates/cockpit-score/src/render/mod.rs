@@ -48,16 +48,25 @@ pub fn new_table(colour: bool) -> Table {
         t.set_width(FILE_WIDTH);
         return t;
     }
-    let columns = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<u16>().ok());
-    let width = columns.or_else(|| t.width()).unwrap_or(0);
-    t.set_width(if width < MIN_TERMINAL_WIDTH {
+    let columns = std::env::var("COLUMNS").ok();
+    let terminal = t.width();
+    t.set_width(terminal_width(columns.as_deref(), terminal));
+    t
+}
+
+/// The width of a table on a terminal: `COLUMNS` when it is a number, else
+/// what the terminal reports; under [`MIN_TERMINAL_WIDTH`] (a terminal of
+/// width 0, a nonsense `COLUMNS`), [`FILE_WIDTH`].
+fn terminal_width(columns: Option<&str>, terminal: Option<u16>) -> u16 {
+    let width = columns
+        .and_then(|c| c.trim().parse::<u16>().ok())
+        .or(terminal)
+        .unwrap_or(0);
+    if width < MIN_TERMINAL_WIDTH {
         FILE_WIDTH
     } else {
         width
-    });
-    t
+    }
 }
 
 /// An output format of `certify`.
@@ -245,4 +254,30 @@ pub(crate) fn provenance_line(report: &Report) -> String {
         }
     }
     parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_terminal_table_follows_columns_then_the_terminal_never_one_column_wide() {
+        assert_eq!(terminal_width(Some("120"), Some(80)), 120);
+        assert_eq!(terminal_width(None, Some(80)), 80);
+        assert_eq!(terminal_width(Some("wide"), Some(100)), 100);
+        // A pseudo-terminal of width 0, or a tiny COLUMNS: the file width.
+        assert_eq!(terminal_width(None, Some(0)), FILE_WIDTH);
+        assert_eq!(terminal_width(Some("3"), Some(200)), FILE_WIDTH);
+        assert_eq!(terminal_width(None, None), FILE_WIDTH);
+    }
+
+    #[test]
+    fn files_and_pipes_get_the_fixed_width() {
+        let mut t = new_table(false);
+        t.set_header(vec!["a"]);
+        t.add_row(vec!["x".repeat(500)]);
+        let text = t.to_string();
+        let widest = text.lines().map(|l| l.chars().count()).max().unwrap();
+        assert!(widest <= FILE_WIDTH as usize, "{widest}");
+    }
 }
