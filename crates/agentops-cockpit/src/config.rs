@@ -94,13 +94,56 @@ pub enum ConfigError {
 
 /// Read and validate a configuration file.
 pub fn load(path: &Path) -> Result<CockpitConfig, ConfigError> {
-    let src = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let src = read_bounded(path)?;
     let mut cfg = parse(path, &src)?;
     cfg.source_sha256 = Some(cockpit_score::config_sha256(&src));
     Ok(cfg)
+}
+
+/// The largest configuration file read: far above any real one (a few KiB),
+/// far below what would hurt.
+pub const MAX_CONFIG_BYTES: u64 = 4 << 20;
+
+/// The file's text, if it is a regular file of at most [`MAX_CONFIG_BYTES`]:
+/// a FIFO, a device (`/dev/zero`) or a directory is refused before it is
+/// opened, so nothing blocks or reads without end.
+fn read_bounded(path: &Path) -> Result<String, ConfigError> {
+    use std::io::Read as _;
+    let refuse = |message: String| ConfigError::Unlocated {
+        path: path.to_path_buf(),
+        message,
+    };
+    let read_err = |source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(refuse(
+            "not a regular file (a configuration is read only from a file)".into(),
+        ));
+    }
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(refuse(format!(
+            "{} bytes, over the {MAX_CONFIG_BYTES}-byte limit of a configuration file",
+            meta.len()
+        )));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(read_err)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(refuse(format!(
+            "grew past the {MAX_CONFIG_BYTES}-byte limit of a configuration file while read"
+        )));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        refuse(format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
 }
 
 /// Parse and validate configuration text; `path` names it in errors.

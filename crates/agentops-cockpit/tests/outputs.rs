@@ -381,3 +381,46 @@ async fn the_config_hash_does_not_depend_on_secrets() {
     let expected = cockpit_score::config_sha256(&text);
     assert_eq!(hashes[0], expected.as_str());
 }
+
+/// `--config` reads only a regular file within its bound: a FIFO, a device
+/// and an oversized file are exit 2 naming the file, at once.
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn configs_that_are_not_small_regular_files_are_refused() {
+    let w = Workdir::new();
+    let fifo = w.join("fifo.toml");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let big = w.join("big.toml");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(5 << 20)
+        .unwrap();
+    let binary = w.file("binary.toml", "");
+    std::fs::write(&binary, [b'a', 0xff, 0xfe]).unwrap();
+    for (path, says) in [
+        (fifo.clone(), "not a regular file"),
+        ("/dev/zero".into(), "not a regular file"),
+        (w.path().to_path_buf(), "not a regular file"),
+        (big.clone(), "limit"),
+        (binary.clone(), "not UTF-8"),
+    ] {
+        let p = path.to_str().unwrap();
+        for cmd in [&["audit", "report"][..], &["certify"][..]] {
+            let mut args = cmd.to_vec();
+            args.extend(["--config", p]);
+            let out = run_with(&args, &Opts::default().cwd(w.path())).await;
+            out.assert_code(2);
+            assert!(
+                out.stderr.contains(p) && out.stderr.contains(says),
+                "{p}: {}",
+                out.stderr
+            );
+        }
+    }
+}
