@@ -31,7 +31,20 @@ fn arg(name: &str, default: u32) -> u32 {
 }
 
 /// `redis-benchmark --csv` rows: "test","rps","avg","min","p50","p95","p99","max".
+/// redis-benchmark's SET and GET rows; a run that printed no rows (it can
+/// fail to connect on a loaded machine) is tried again, at most 3 times.
 fn redis_benchmark(port: u16, n: u32) -> (Row, Row) {
+    for attempt in 1..=3 {
+        match redis_benchmark_once(port, n) {
+            Ok(rows) => return rows,
+            Err(e) if attempt < 3 => eprintln!("redis-benchmark attempt {attempt}: {e}"),
+            Err(e) => panic!("{e}"),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+fn redis_benchmark_once(port: u16, n: u32) -> Result<(Row, Row), String> {
     let out = Command::new("redis-benchmark")
         .args([
             "-h",
@@ -55,22 +68,25 @@ fn redis_benchmark(port: u16, n: u32) -> (Row, Row) {
         .output()
         .expect("run redis-benchmark (apt-get install redis-tools)");
     let text = String::from_utf8_lossy(&out.stdout);
+    let errors = String::from_utf8_lossy(&out.stderr);
     let row = |name: &str| {
         let line = text
             .lines()
             .find(|l| l.starts_with(&format!("\"{name}\"")))
-            .unwrap_or_else(|| panic!("no {name} row in redis-benchmark output:\n{text}"));
+            .ok_or_else(|| {
+                format!("no {name} row in redis-benchmark output:\n{text}\nstderr:\n{errors}")
+            })?;
         let f: Vec<f64> = line
             .split(',')
             .skip(1)
             .map(|c| c.trim_matches('"').parse().unwrap_or(f64::NAN))
             .collect();
-        Row {
+        Ok::<_, String>(Row {
             p50: f[3],
             p99: f[5],
-        }
+        })
     };
-    (row("SET"), row("GET"))
+    Ok((row("SET")?, row("GET")?))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
