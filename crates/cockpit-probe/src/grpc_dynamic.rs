@@ -182,9 +182,7 @@ pub async fn probe_grpc_method(
         search: None,
         dynamic: Some(Arc::new(resolved)),
     });
-    let stats = crate::run::run(plan, opts, deadline)
-        .instrument(span)
-        .await;
+    let stats = crate::run::run(plan, opts, deadline).instrument(span).await;
     Ok(ProbeReport::from_stats(
         redacted,
         Protocol::Grpc,
@@ -201,10 +199,7 @@ async fn resolve(
     timeout: Duration,
 ) -> Result<ResolvedCall, ProbeError> {
     let Some((service, name)) = split_method(&call.method) else {
-        return Err(unresolved(
-            call,
-            "not of the form `package.Service/Method`",
-        ));
+        return Err(unresolved(call, "not of the form `package.Service/Method`"));
     };
     let pool = match &call.descriptors {
         DescriptorSource::ProtoFile { path, import_paths } => {
@@ -237,8 +232,8 @@ async fn resolve(
             "it is client-streaming; only unary and server-streaming methods are measured",
         ));
     }
-    let request = request_message(&method.input(), &call.request_json)
-        .map_err(|r| unresolved(call, r))?;
+    let request =
+        request_message(&method.input(), &call.request_json).map_err(|r| unresolved(call, r))?;
     let path = format!("/{service}/{name}")
         .parse()
         .map_err(|e| unresolved(call, format!("not a valid request path: {e}")))?;
@@ -300,7 +295,10 @@ async fn pool_from_reflection(
                 .max_decoding_message_size(MAX_DESCRIPTOR_BYTES),
             path: path.parse().expect("static path"),
         };
-        match r.ask(MessageRequest::FileContainingSymbol(service.to_string())).await {
+        match r
+            .ask(MessageRequest::FileContainingSymbol(service.to_string()))
+            .await
+        {
             Err(s) if s.code() == tonic::Code::Unimplemented => {
                 first_error.get_or_insert(s);
                 continue;
@@ -312,13 +310,17 @@ async fn pool_from_reflection(
                     s.message()
                 ));
             }
-            Ok(reply) => return r.files_from(reply, service).await.map(|set| {
-                DescriptorPool::from_file_descriptor_set(set)
-                    .map_err(|e| format!("the descriptors {what} returned are invalid: {e}"))
-            })?,
+            Ok(reply) => {
+                return r.files_from(reply, service).await.map(|set| {
+                    DescriptorPool::from_file_descriptor_set(set)
+                        .map_err(|e| format!("the descriptors {what} returned are invalid: {e}"))
+                })?;
+            }
         }
     }
-    let s = first_error.map(|s| s.message().to_string()).unwrap_or_default();
+    let s = first_error
+        .map(|s| s.message().to_string())
+        .unwrap_or_default();
     Err(format!(
         "{what} serves neither grpc.reflection.v1 nor v1alpha ({s}); give the .proto with grpc_proto"
     ))
@@ -341,7 +343,8 @@ impl Reflection {
             host: String::new(),
             message_request: Some(req),
         };
-        let codec = tonic_prost::ProstCodec::<ServerReflectionRequest, ServerReflectionResponse>::default();
+        let codec =
+            tonic_prost::ProstCodec::<ServerReflectionRequest, ServerReflectionResponse>::default();
         let request = tonic::Request::new(futures_util::stream::iter([req]));
         let mut replies = self
             .grpc
@@ -407,7 +410,9 @@ fn add_files(
     asked: &str,
 ) -> Result<(), String> {
     let MessageResponse::FileDescriptorResponse(r) = reply else {
-        return Err(format!("reflection answered {asked} with no file descriptor"));
+        return Err(format!(
+            "reflection answered {asked} with no file descriptor"
+        ));
     };
     for bytes in r.file_descriptor_proto {
         let f = FileDescriptorProto::decode(bytes.as_slice())
@@ -470,7 +475,11 @@ impl Encoder for DynamicCodec {
     type Item = DynamicMessage;
     type Error = tonic::Status;
 
-    fn encode(&mut self, item: DynamicMessage, dst: &mut EncodeBuf<'_>) -> Result<(), tonic::Status> {
+    fn encode(
+        &mut self,
+        item: DynamicMessage,
+        dst: &mut EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
         item.encode(dst)
             .map_err(|e| tonic::Status::internal(format!("cannot encode the request: {e}")))
     }
@@ -683,7 +692,10 @@ mod tests {
             ..Default::default()
         };
         let files = BTreeMap::from([
-            ("a.proto".to_string(), file("a.proto", &["z.proto", "m.proto"])),
+            (
+                "a.proto".to_string(),
+                file("a.proto", &["z.proto", "m.proto"]),
+            ),
             ("m.proto".to_string(), file("m.proto", &["z.proto"])),
             ("z.proto".to_string(), file("z.proto", &[])),
         ]);

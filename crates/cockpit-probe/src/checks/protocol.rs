@@ -68,7 +68,11 @@ pub fn grpc_call(b: &RetrievalConfig) -> Option<GrpcCall> {
         None => DescriptorSource::Reflection,
     };
     Some(GrpcCall {
-        method: b.grpc_method.as_deref().unwrap_or(DEFAULT_GRPC_METHOD).to_string(),
+        method: b
+            .grpc_method
+            .as_deref()
+            .unwrap_or(DEFAULT_GRPC_METHOD)
+            .to_string(),
         request_json: b.grpc_request_json(),
         descriptors,
     })
@@ -180,7 +184,12 @@ fn stream_measurements(gr: &ProbeReport) -> Vec<Measurement> {
     let mut out = Vec::new();
     let method = |n: &str| gr.method(n).unwrap_or("client-side").to_string();
     if let Some(d) = gr.distribution("ttft").filter(|d| !d.is_empty()) {
-        out.push(percentile("grpc_first_message_p50", d, 0.50, &method("ttft")));
+        out.push(percentile(
+            "grpc_first_message_p50",
+            d,
+            0.50,
+            &method("ttft"),
+        ));
     }
     if let Some(d) = gr.distribution("itl").filter(|d| !d.is_empty()) {
         out.push(percentile("grpc_message_gap_p95", d, 0.95, &method("itl")));
@@ -226,15 +235,15 @@ impl Subject<'_> {
     ) -> Finding {
         let why = why_not(missing, "", r);
         let m = median(measured, name);
+        let side = if name == "rest_p50" {
+            "REST".to_string()
+        } else {
+            format!("gRPC {}", self.rpc)
+        };
         let mut f = self
             .finding(
                 Status::NotMeasured,
-                format!(
-                    "not measured: {why} (gRPC method {}); {} {:.2} ms was measured",
-                    self.rpc,
-                    name.replace('_', " "),
-                    m.value
-                ),
+                format!("not measured: {why}; {side} p50 {:.2} ms was measured", m.value),
             )
             .with_measurement(m)
             .with_recommendation("Make both endpoints answer from where the audit runs (for gRPC: the method, its descriptors by reflection or grpc_proto, and its request), so that the tax can be measured.");
@@ -368,9 +377,65 @@ mod tests {
         assert_eq!(f.status, Status::Warn);
         assert!(f.summary.contains("REST-only"));
         assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        // Both configured, one not measured: the comparison is not made,
+        // the other side is kept as evidence (both ways).
+        let unresolved: Result<ProbeReport, ProbeError> = Err(ProbeError::GrpcMethod {
+            method: "pkg.Svc/Nope".into(),
+            reason: "service pkg.Svc has no method Nope".into(),
+        });
+        let both = backend(true, true, Some(RetrievalProtocol::Http));
+        let f = evaluate(&both, Some(&rest), Some(&unresolved), true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("no method Nope"), "{}", f.summary);
+        assert!(f.measurement("rest_p50").is_some());
+        assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
+        let f = evaluate(&both, Some(&down), Some(&grpc), true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("REST could not be measured"),
+            "{}",
+            f.summary
+        );
+        assert!(f.measurement("grpc_p50").is_some());
         // Neither answered.
         let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
         let f = evaluate(&backend(true, false, None), Some(&down), None, true, &t);
         assert_eq!(f.status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn a_server_stream_reports_its_first_message_and_gaps() {
+        let t = Thresholds::default();
+        let rest = Ok(report(Metric::E2e, &flat(6.0, 50), 0, ErrorKind::Timeout));
+        let mut s = crate::report::Stats::new(false);
+        for _ in 0..50 {
+            s.record(Metric::E2e, std::time::Duration::from_millis(3));
+            s.record(Metric::Ttft, std::time::Duration::from_millis(1));
+            s.record(Metric::Itl, std::time::Duration::from_micros(500));
+            s.samples += 1;
+        }
+        let stream = Ok(ProbeReport::from_stats(
+            "grpc://127.0.0.1:3".into(),
+            crate::Protocol::Grpc,
+            s,
+            &crate::grpc_dynamic::method_text,
+        ));
+        let mut b = backend(true, true, Some(RetrievalProtocol::Grpc));
+        b.grpc_method = Some("vectors.v1.VectorSearch/SearchStream".into());
+        let f = evaluate(&b, Some(&rest), Some(&stream), true, &t);
+        assert_eq!(f.status, Status::Pass);
+        assert!(
+            f.summary.contains("VectorSearch/SearchStream"),
+            "{}",
+            f.summary
+        );
+        let first = f.measurement("grpc_first_message_p50").unwrap().value;
+        assert!((first - 1.0).abs() < 0.01, "{first}");
+        let gap = f.measurement("grpc_message_gap_p95").unwrap().value;
+        assert!((gap - 0.5).abs() < 0.01, "{gap}");
+        // A unary call has neither.
+        let f = evaluate(&b, Some(&rest), Some(&rest), true, &t);
+        assert!(f.measurement("grpc_first_message_p50").is_none());
     }
 }
