@@ -12,7 +12,9 @@
 //!   per output token, end-to-end time and output tokens per second.
 //! - **gRPC** ([`probe_grpc`]): the `cockpit.agent.v1.AgentService` unary and
 //!   streaming calls (time to first message, gaps between messages) and the
-//!   `grpc.health.v1` status.
+//!   `grpc.health.v1` status; and any unary or server-streaming method of
+//!   any service ([`probe_grpc_method`]), its descriptors from server
+//!   reflection or a `.proto` compiled at run time, its request as JSON.
 //! - Comparisons ([`compare`]): kept-alive vs new connections, and repeated vs
 //!   fresh prompt prefixes (prefix caching); TCP connect RTT ([`rtt`]); and a
 //!   Prometheus endpoint's time-to-first-token histogram ([`metrics`]).

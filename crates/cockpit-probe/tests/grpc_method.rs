@@ -319,3 +319,26 @@ async fn net_proto_compares_a_users_stream_with_its_rest_twin_or_says_why_not() 
     assert!(f.measurement("rest_over_grpc_ratio").is_none());
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_response_above_the_decoding_bound_is_a_counted_failure() {
+    let server = python_server("v1alpha").await;
+    // 300,000 hits: more than MAX_MESSAGE_BYTES (4 MiB) in one message.
+    let big = r#"{"query": "q", "top_k": 300000}"#;
+    let r = probe_grpc_method(
+        &server.url,
+        &call(SEARCH, big, DescriptorSource::Reflection),
+        &quick(1),
+    )
+    .await
+    .expect("resolved");
+    assert_eq!(r.samples, 0, "{}", serde_json::to_string(&r).unwrap());
+    assert_eq!(
+        r.error_count(cockpit_probe::ErrorKind::GrpcStatus),
+        2,
+        "{}",
+        serde_json::to_string(&r).unwrap()
+    );
+    let example = &r.error_examples[&cockpit_probe::ErrorKind::GrpcStatus];
+    assert!(example.contains(SEARCH), "{example}");
+}

@@ -15,6 +15,7 @@ serves no reflection.
 
 import importlib
 import os
+import shutil
 import sys
 import tempfile
 from concurrent import futures
@@ -40,7 +41,9 @@ def compile_proto(proto):
     if rc != 0:
         sys.exit("protoc failed on %s: %d" % (proto, rc))
     sys.path.insert(0, out)
-    return importlib.import_module("vectors_pb2"), importlib.import_module("vectors_pb2_grpc")
+    modules = importlib.import_module("vectors_pb2"), importlib.import_module("vectors_pb2_grpc")
+    shutil.rmtree(out, ignore_errors=True)  # loaded: nothing is left behind
+    return modules
 
 
 def serve_v1_reflection(server, service):
