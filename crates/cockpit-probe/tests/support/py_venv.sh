@@ -13,6 +13,7 @@ if [ -x "$venv/bin/python" ] && cmp -s "$req" "$venv/requirements.txt" &&
 fi
 tmp="$venv.tmp.$$"
 rm -rf "$tmp"
+trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$(dirname "$venv")"
 python3 -m venv "$tmp"
 "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check \
