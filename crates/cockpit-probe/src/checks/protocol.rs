@@ -398,6 +398,11 @@ mod tests {
             f.summary
         );
         assert!(f.measurement("grpc_p50").is_some());
+        // A gRPC method without a gRPC endpoint is said to be unused.
+        let mut rest_only = backend(true, false, None);
+        rest_only.grpc_method = Some("pkg.Svc/Search".into());
+        let f = evaluate(&rest_only, Some(&rest), None, false, &t);
+        assert!(f.summary.contains("need grpc_endpoint"), "{}", f.summary);
         // Neither answered.
         let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
         let f = evaluate(&backend(true, false, None), Some(&down), None, true, &t);
