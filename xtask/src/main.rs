@@ -82,7 +82,34 @@ fn ensure_tools() -> Result<(), String> {
     // cockpit-score's HTML report test opens the report in headless Chromium.
     ensure_apt_packages(&[("chromium", "chromium")])?;
     ensure_redis()?;
+    ensure_python_venv()?;
     Ok(())
+}
+
+/// cockpit-probe's gRPC interop tests (tests/grpc_method.rs) run a server
+/// built with PyPI's grpcio from `<target>/py-venv`: create it once
+/// (prebuilt wheels, kept while tests/support/requirements.txt is
+/// unchanged). The tests create it too when missing.
+fn ensure_python_venv() -> Result<(), String> {
+    ensure_apt_packages(&[("python3", "python3")])?;
+    let venv_ok = Command::new("python3")
+        .args(["-m", "venv", "--help"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !venv_ok {
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq", "python3-venv"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"));
+    run(Command::new("sh")
+        .arg(root.join("crates/cockpit-probe/tests/support/py_venv.sh"))
+        .arg(target.join("py-venv")))
 }
 
 /// The State pillar's tests and bench start real `redis-server` processes

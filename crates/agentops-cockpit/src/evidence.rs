@@ -199,6 +199,10 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
             zone,
             query: "what does the sovereign gate check".into(),
             top_k: 5,
+            grpc_method: None,
+            grpc_request: None,
+            grpc_proto: None,
+            grpc_import_paths: Vec::new(),
         }],
         ..CockpitConfig::default()
     };

@@ -232,6 +232,50 @@ async fn net_proto_warns_on_rest_only_and_measures_the_tax_with_both() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn net_proto_calls_the_configured_grpc_method_or_says_why_not() {
+    let tb = testbed(fast()).await;
+    let proto = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../proto/cockpit/agent/v1/agent.proto"
+    );
+    let w = Workdir::new();
+    let cfg = w.config(&format!(
+        "{PROBE}\n\
+         [[retrieval]]\nname = \"by-proto\"\nendpoint = \"{base}/v1/retrieval/search\"\ngrpc_endpoint = \"{grpc}\"\n\
+         grpc_method = \"cockpit.agent.v1.RetrievalService/Search\"\ngrpc_request = '{{\"query\": \"gate\", \"topK\": 2}}'\n\
+         grpc_proto = \"{proto}\"\n\n\
+         [[retrieval]]\nname = \"no-reflection\"\nendpoint = \"{base}/v1/retrieval/search\"\ngrpc_endpoint = \"{grpc}\"\n\
+         grpc_method = \"cockpit.agent.v1.RetrievalService/Search\"\n",
+        base = tb.base_url(),
+        grpc = tb.grpc_url(),
+    ));
+    let out = audit_json(&cfg, &[]).await;
+    out.assert_code(0);
+    let report = out.json();
+    assert_schema_valid(&report);
+
+    // Resolved from the .proto: both sides measured, the method named.
+    let f = finding(&report, "NET-PROTO", "by-proto");
+    assert_ne!(f["status"], "not-measured", "{f:#}");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(summary.contains("RetrievalService/Search"), "{summary}");
+    assert!(measurement(f, "grpc_p50")["samples"].as_u64().unwrap() >= 1);
+    measurement(f, "rest_over_grpc_ratio");
+
+    // The testbed serves no reflection and no .proto is given: not
+    // measured, with the reason; the REST side kept.
+    let f = finding(&report, "NET-PROTO", "no-reflection");
+    assert_eq!(f["status"], "not-measured", "{f:#}");
+    let summary = f["summary"].as_str().unwrap();
+    assert!(
+        summary.contains("reflection") && summary.contains("grpc_proto"),
+        "{summary}"
+    );
+    measurement(f, "rest_p50");
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn nothing_reachable_exits_3_and_still_writes_the_report() {
     let port = dead_port();
     let dead = format!("127.0.0.1:{port}");

@@ -123,6 +123,21 @@ pub struct RetrievalConfig {
     pub query: String,
     #[serde(default = "default_top_k")]
     pub top_k: u32,
+    /// The gRPC method to measure on `grpc_endpoint`, `package.Service/Method`
+    /// (unary or server-streaming); default `cockpit.agent.v1.RetrievalService/Search`.
+    #[serde(default)]
+    pub grpc_method: Option<String>,
+    /// The request of `grpc_method` in protobuf's JSON mapping; default
+    /// `{"query": query, "top_k": top_k}`.
+    #[serde(default)]
+    pub grpc_request: Option<String>,
+    /// A `.proto` file defining `grpc_method`, compiled at run time; without
+    /// it the descriptors come from the server's reflection service.
+    #[serde(default)]
+    pub grpc_proto: Option<String>,
+    /// Directories searched for the imports of `grpc_proto` (after its own).
+    #[serde(default)]
+    pub grpc_import_paths: Vec<String>,
 }
 
 impl std::fmt::Debug for RetrievalConfig {
@@ -136,6 +151,10 @@ impl std::fmt::Debug for RetrievalConfig {
             .field("zone", &self.zone)
             .field("query", &self.query)
             .field("top_k", &self.top_k)
+            .field("grpc_method", &self.grpc_method)
+            .field("grpc_request", &self.grpc_request)
+            .field("grpc_proto", &self.grpc_proto)
+            .field("grpc_import_paths", &self.grpc_import_paths)
             .finish()
     }
 }
@@ -149,6 +168,14 @@ fn default_top_k() -> u32 {
 }
 
 impl RetrievalConfig {
+    /// The JSON request sent to `grpc_method`: `grpc_request`, else the
+    /// REST body (`{"query", "top_k"}`).
+    pub fn grpc_request_json(&self) -> String {
+        self.grpc_request.clone().unwrap_or_else(|| {
+            serde_json::json!({ "query": self.query, "top_k": self.top_k }).to_string()
+        })
+    }
+
     /// The protocol the agent uses in production.
     pub fn production_protocol(&self) -> RetrievalProtocol {
         match (self.protocol, &self.endpoint, &self.grpc_endpoint) {
@@ -246,6 +273,10 @@ mod tests {
             zone: None,
             query: default_query(),
             top_k: default_top_k(),
+            grpc_method: None,
+            grpc_request: None,
+            grpc_proto: None,
+            grpc_import_paths: Vec::new(),
         }
     }
 

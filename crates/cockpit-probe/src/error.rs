@@ -41,6 +41,11 @@ pub enum ProbeError {
     /// The TLS client could not be configured.
     #[error("cannot configure TLS for {url}: {reason}")]
     Tls { url: String, reason: String },
+    /// A gRPC method named in the configuration could not be resolved to
+    /// its descriptors or its request built (no such method, no reflection,
+    /// a `.proto` that does not compile, a request that does not fit).
+    #[error("cannot call gRPC method {method}: {reason}")]
+    GrpcMethod { method: String, reason: String },
     /// A single request (metrics fetch, connect RTT resolution) failed.
     #[error("{kind} error from {url}: {message}")]
     Request {

@@ -60,6 +60,8 @@ pub(crate) struct GrpcPlan {
     /// When set, each sample is one `RetrievalService/Search` call with this
     /// query and top_k instead of the agent calls.
     pub search: Option<(String, u32)>,
+    /// When set, each sample is one call of this method instead.
+    pub dynamic: Option<Arc<crate::grpc_dynamic::ResolvedCall>>,
 }
 
 /// A tonic connector that opens the stream with [`open_stream`] (so DNS,
@@ -208,7 +210,7 @@ pub(crate) fn search_method_text(name: &str) -> Option<&'static str> {
 /// The worker's channel, opened (and its phases recorded when `measured`)
 /// if there is none or connections are not reused; with the instant the
 /// connect started when this call opened it.
-async fn ensure_channel(
+pub(crate) async fn ensure_channel(
     plan: &GrpcPlan,
     w: &mut GrpcWorker,
     stats: &mut Stats,
@@ -288,8 +290,8 @@ async fn search_sample(
 /// Per-worker state: the kept channel, and the gaps of the stream in flight.
 #[derive(Debug, Default)]
 pub(crate) struct GrpcWorker {
-    channel: Option<Channel>,
-    gaps: Vec<Duration>,
+    pub(crate) channel: Option<Channel>,
+    pub(crate) gaps: Vec<Duration>,
 }
 
 struct Outcome {
@@ -307,6 +309,9 @@ pub(crate) async fn sample(
     index: u32,
     measured: bool,
 ) -> SampleResult {
+    if let Some(call) = &plan.dynamic {
+        return crate::grpc_dynamic::sample(plan, call, w, stats, measured).await;
+    }
     if plan.search.is_some() {
         return search_sample(plan, w, stats, measured).await;
     }

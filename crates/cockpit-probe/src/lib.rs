@@ -12,7 +12,9 @@
 //!   per output token, end-to-end time and output tokens per second.
 //! - **gRPC** ([`probe_grpc`]): the `cockpit.agent.v1.AgentService` unary and
 //!   streaming calls (time to first message, gaps between messages) and the
-//!   `grpc.health.v1` status.
+//!   `grpc.health.v1` status; and any unary or server-streaming method of
+//!   any service ([`probe_grpc_method`]), its descriptors from server
+//!   reflection or a `.proto` compiled at run time, its request as JSON.
 //! - Comparisons ([`compare`]): kept-alive vs new connections, and repeated vs
 //!   fresh prompt prefixes (prefix caching); TCP connect RTT ([`rtt`]); and a
 //!   Prometheus endpoint's time-to-first-token histogram ([`metrics`]).
@@ -57,6 +59,7 @@ mod bounds;
 mod conn;
 mod error;
 mod grpc;
+mod grpc_dynamic;
 mod http;
 mod options;
 mod report;
@@ -83,6 +86,10 @@ use tracing::Instrument;
 
 pub use config::{NetworkAuditConfig, ProbeSettings, Thresholds};
 pub use error::ProbeError;
+pub use grpc_dynamic::{
+    DescriptorSource, GrpcCall, MAX_DESCRIPTOR_BYTES, MAX_DESCRIPTOR_FILES, MAX_MESSAGE_BYTES,
+    probe_grpc_method,
+};
 pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
     ErrorKind, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution, RateSummary,
@@ -243,6 +250,7 @@ pub async fn probe_grpc(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
         max_tokens: opts.max_tokens.unwrap_or(0),
         record_samples: opts.record_samples,
         search: None,
+        dynamic: None,
     });
     let stats = run::run(plan, opts, deadline).instrument(span).await;
     let mut report = ProbeReport::from_stats(redacted, Protocol::Grpc, stats, &grpc::method_text);
@@ -287,6 +295,7 @@ pub async fn probe_grpc_search(
         max_tokens: 0,
         record_samples: false,
         search: Some((query.to_string(), top_k)),
+        dynamic: None,
     });
     let stats = run::run(plan, opts, deadline_of(opts))
         .instrument(span)

@@ -323,6 +323,10 @@ pub(crate) mod fixtures {
             zone: None,
             query: "q".into(),
             top_k: 3,
+            grpc_method: None,
+            grpc_request: None,
+            grpc_proto: None,
+            grpc_import_paths: Vec::new(),
         }
     }
 }

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use super::{
     ProbeSettings, RetrievalConfig, RetrievalProtocol, Thresholds, failure_text, percentile,
 };
-use crate::{ProbeError, ProbeOptions, ProbeReport, TlsOptions};
+use crate::{DescriptorSource, GrpcCall, ProbeError, ProbeOptions, ProbeReport, TlsOptions};
 
 pub const NET_PROTO: CheckSpec = CheckSpec {
     id: CheckId::new("NET-PROTO"),
@@ -51,7 +51,35 @@ pub async fn measure_rest(
     crate::probe_http(url, &opts).await
 }
 
-/// Measure gRPC `RetrievalService/Search` latency on one channel.
+/// The method NET-PROTO calls when `grpc_method` is not given.
+pub const DEFAULT_GRPC_METHOD: &str = "cockpit.agent.v1.RetrievalService/Search";
+
+/// The gRPC call configured for `b`, when it names one (`grpc_method`,
+/// `grpc_request` or `grpc_proto`); `None` for the built-in `Search`.
+pub fn grpc_call(b: &RetrievalConfig) -> Option<GrpcCall> {
+    if b.grpc_method.is_none() && b.grpc_request.is_none() && b.grpc_proto.is_none() {
+        return None;
+    }
+    let descriptors = match &b.grpc_proto {
+        Some(p) => DescriptorSource::ProtoFile {
+            path: p.into(),
+            import_paths: b.grpc_import_paths.iter().map(Into::into).collect(),
+        },
+        None => DescriptorSource::Reflection,
+    };
+    Some(GrpcCall {
+        method: b
+            .grpc_method
+            .as_deref()
+            .unwrap_or(DEFAULT_GRPC_METHOD)
+            .to_string(),
+        request_json: b.grpc_request_json(),
+        descriptors,
+    })
+}
+
+/// Measure gRPC latency on one channel: the configured method
+/// ([`grpc_call`]), else `RetrievalService/Search`.
 pub async fn measure_grpc(
     url: &str,
     b: &RetrievalConfig,
@@ -59,7 +87,11 @@ pub async fn measure_grpc(
     tls: &TlsOptions,
     cancel: &CancellationToken,
 ) -> Result<ProbeReport, ProbeError> {
-    crate::probe_grpc_search(url, &b.query, b.top_k, &options(s, tls, cancel)).await
+    let opts = options(s, tls, cancel);
+    match grpc_call(b) {
+        Some(call) => crate::probe_grpc_method(url, &call, &opts).await,
+        None => crate::probe_grpc_search(url, &b.query, b.top_k, &opts).await,
+    }
 }
 
 fn p50(r: Option<&Result<ProbeReport, ProbeError>>) -> Option<(&ProbeReport, f64)> {
@@ -81,11 +113,15 @@ pub fn evaluate(
         _ => b.endpoint.as_deref(),
     }
     .unwrap_or("");
-    let subject = Subject { b, uses, loc };
+    let rpc = b.grpc_method.as_deref().unwrap_or(DEFAULT_GRPC_METHOD);
+    let subject = Subject { b, uses, loc, rpc };
     match (p50(rest), p50(grpc)) {
         (Some(r), Some(g)) => subject.both(r, g, t),
+        // Both configured, one not measured: the comparison was not made.
+        (Some((rr, _)), None) if grpc.is_some() => subject.half(rr, "rest_p50", "gRPC", grpc),
+        (None, Some((gr, _))) if rest.is_some() => subject.half(gr, "grpc_p50", "REST", rest),
         (Some((rr, rest_p50)), None) => {
-            let why = why_not("gRPC", "no gRPC endpoint is configured", grpc);
+            let why = why_not("gRPC", no_grpc_endpoint(b), grpc);
             if streaming_agent {
                 subject.finding(
                     Status::Warn,
@@ -110,6 +146,7 @@ pub fn evaluate(
                     format!("gRPC retrieval p50 {grpc_p50:.2} ms; {why}"),
                 )
                 .with_measurement(median(gr, "grpc_p50"))
+                .with_measurements(stream_measurements(gr))
         }
         (None, None) => {
             let why = [("REST", rest), ("gRPC", grpc)]
@@ -131,11 +168,52 @@ pub fn evaluate(
     }
 }
 
-/// The backend a NET-PROTO finding is about, and the protocol it is used with.
+/// Why there is no gRPC side: no endpoint (and a gRPC call configured
+/// without one is said to be unused).
+fn no_grpc_endpoint(b: &RetrievalConfig) -> &'static str {
+    if grpc_call(b).is_some() {
+        "no gRPC endpoint is configured (grpc_method, grpc_request and grpc_proto need grpc_endpoint)"
+    } else {
+        "no gRPC endpoint is configured"
+    }
+}
+
+/// A server-streaming gRPC method's time to first message (p50) and gaps
+/// between messages (p95), when it was one.
+fn stream_measurements(gr: &ProbeReport) -> Vec<Measurement> {
+    let mut out = Vec::new();
+    let method = |n: &str| gr.method(n).unwrap_or("client-side").to_string();
+    if let Some(d) = gr.distribution("ttft").filter(|d| !d.is_empty()) {
+        out.push(percentile(
+            "grpc_first_message_p50",
+            d,
+            0.50,
+            &method("ttft"),
+        ));
+    }
+    if let Some(d) = gr.distribution("itl").filter(|d| !d.is_empty()) {
+        out.push(percentile("grpc_message_gap_p95", d, 0.95, &method("itl")));
+    }
+    out
+}
+
+/// The stream figures of [`stream_measurements`] in words, or nothing.
+fn stream_text(ms: &[Measurement]) -> String {
+    ms.iter()
+        .map(|m| match m.name.as_str() {
+            "grpc_first_message_p50" => format!("; stream: first message p50 {:.2} ms", m.value),
+            _ => format!(", gaps p95 {:.2} ms", m.value),
+        })
+        .collect()
+}
+
+/// The backend a NET-PROTO finding is about, the protocol it is used with,
+/// and the gRPC method measured.
 struct Subject<'a> {
     b: &'a RetrievalConfig,
     uses: RetrievalProtocol,
     loc: &'a str,
+    rpc: &'a str,
 }
 
 impl Subject<'_> {
@@ -144,6 +222,35 @@ impl Subject<'_> {
             .finding(status, summary)
             .with_subject(&self.b.name)
             .with_location(Location::endpoint(self.loc))
+    }
+
+    /// Both protocols configured, only one measured: not measured, with the
+    /// reason and the side that was.
+    fn half(
+        &self,
+        measured: &ProbeReport,
+        name: &str,
+        missing: &str,
+        r: Option<&Result<ProbeReport, ProbeError>>,
+    ) -> Finding {
+        let why = why_not(missing, "", r);
+        let m = median(measured, name);
+        let side = if name == "rest_p50" {
+            "REST".to_string()
+        } else {
+            format!("gRPC {}", self.rpc)
+        };
+        let mut f = self
+            .finding(
+                Status::NotMeasured,
+                format!("not measured: {why}; {side} p50 {:.2} ms was measured", m.value),
+            )
+            .with_measurement(m)
+            .with_recommendation("Make both endpoints answer from where the audit runs (for gRPC: the method, its descriptors by reflection or grpc_proto, and its request), so that the tax can be measured.");
+        if name == "grpc_p50" {
+            f = f.with_measurements(stream_measurements(measured));
+        }
+        f
     }
 
     /// Both protocols measured: the ratio and the tax, a warning when the
@@ -160,7 +267,8 @@ impl Subject<'_> {
             f64::INFINITY
         };
         let diff = rest_p50 - grpc_p50;
-        let ms = vec![
+        let stream = stream_measurements(gr);
+        let mut ms = vec![
             median(rr, "rest_p50"),
             median(gr, "grpc_p50"),
             Measurement::new(
@@ -179,8 +287,11 @@ impl Subject<'_> {
             ),
         ];
         let text = format!(
-            "REST p50 {rest_p50:.2} ms vs gRPC p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms)"
+            "REST p50 {rest_p50:.2} ms vs gRPC {} p50 {grpc_p50:.2} ms ({ratio:.2}×, tax {diff:+.2} ms){}",
+            self.rpc,
+            stream_text(&stream)
         );
+        ms.extend(stream);
         if self.uses == RetrievalProtocol::Http && ratio > t.protocol_tax_ratio {
             return self
                 .finding(Status::Warn, format!("the agent uses REST; {text}"))
@@ -266,9 +377,70 @@ mod tests {
         assert_eq!(f.status, Status::Warn);
         assert!(f.summary.contains("REST-only"));
         assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        // Both configured, one not measured: the comparison is not made,
+        // the other side is kept as evidence (both ways).
+        let unresolved: Result<ProbeReport, ProbeError> = Err(ProbeError::GrpcMethod {
+            method: "pkg.Svc/Nope".into(),
+            reason: "service pkg.Svc has no method Nope".into(),
+        });
+        let both = backend(true, true, Some(RetrievalProtocol::Http));
+        let f = evaluate(&both, Some(&rest), Some(&unresolved), true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(f.summary.contains("no method Nope"), "{}", f.summary);
+        assert!(f.measurement("rest_p50").is_some());
+        assert!(f.measurement("rest_over_grpc_ratio").is_none());
+        let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
+        let f = evaluate(&both, Some(&down), Some(&grpc), true, &t);
+        assert_eq!(f.status, Status::NotMeasured);
+        assert!(
+            f.summary.contains("REST could not be measured"),
+            "{}",
+            f.summary
+        );
+        assert!(f.measurement("grpc_p50").is_some());
+        // A gRPC method without a gRPC endpoint is said to be unused.
+        let mut rest_only = backend(true, false, None);
+        rest_only.grpc_method = Some("pkg.Svc/Search".into());
+        let f = evaluate(&rest_only, Some(&rest), None, false, &t);
+        assert!(f.summary.contains("need grpc_endpoint"), "{}", f.summary);
         // Neither answered.
         let down = Ok(report(Metric::E2e, &[], 3, ErrorKind::Connect));
         let f = evaluate(&backend(true, false, None), Some(&down), None, true, &t);
         assert_eq!(f.status, Status::NotMeasured);
+    }
+
+    #[test]
+    fn a_server_stream_reports_its_first_message_and_gaps() {
+        let t = Thresholds::default();
+        let rest = Ok(report(Metric::E2e, &flat(6.0, 50), 0, ErrorKind::Timeout));
+        let mut s = crate::report::Stats::new(false);
+        for _ in 0..50 {
+            s.record(Metric::E2e, std::time::Duration::from_millis(3));
+            s.record(Metric::Ttft, std::time::Duration::from_millis(1));
+            s.record(Metric::Itl, std::time::Duration::from_micros(500));
+            s.samples += 1;
+        }
+        let stream = Ok(ProbeReport::from_stats(
+            "grpc://127.0.0.1:3".into(),
+            crate::Protocol::Grpc,
+            s,
+            &crate::grpc_dynamic::method_text,
+        ));
+        let mut b = backend(true, true, Some(RetrievalProtocol::Grpc));
+        b.grpc_method = Some("vectors.v1.VectorSearch/SearchStream".into());
+        let f = evaluate(&b, Some(&rest), Some(&stream), true, &t);
+        assert_eq!(f.status, Status::Pass);
+        assert!(
+            f.summary.contains("VectorSearch/SearchStream"),
+            "{}",
+            f.summary
+        );
+        let first = f.measurement("grpc_first_message_p50").unwrap().value;
+        assert!((first - 1.0).abs() < 0.01, "{first}");
+        let gap = f.measurement("grpc_message_gap_p95").unwrap().value;
+        assert!((gap - 0.5).abs() < 0.01, "{gap}");
+        // A unary call has neither.
+        let f = evaluate(&b, Some(&rest), Some(&rest), true, &t);
+        assert!(f.measurement("grpc_first_message_p50").is_none());
     }
 }

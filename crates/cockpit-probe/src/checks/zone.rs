@@ -223,6 +223,10 @@ mod tests {
             zone: zone.map(String::from),
             query: "q".into(),
             top_k: 1,
+            grpc_method: None,
+            grpc_request: None,
+            grpc_proto: None,
+            grpc_import_paths: Vec::new(),
         }
     }
 

@@ -116,6 +116,7 @@ impl ClientPlan {
                     max_tokens: r.max_tokens.unwrap_or(0),
                     record_samples: false,
                     search: None,
+                    dynamic: None,
                 }))
             }
         }
