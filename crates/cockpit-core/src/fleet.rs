@@ -209,7 +209,7 @@ pub struct FleetError {
 
 /// The rules of the fleet's declarations: agent and backend names are
 /// unique, every backend has an endpoint, and every backend an agent names
-/// is declared.
+/// is declared; a gRPC method to call comes with the endpoint to call it on.
 pub fn validate(agents: &[AgentConfig], retrieval: &[RetrievalConfig]) -> Result<(), FleetError> {
     let fail = |value: &str, message: String| FleetError {
         value: value.to_string(),
@@ -237,6 +237,18 @@ pub fn validate(agents: &[AgentConfig], retrieval: &[RetrievalConfig]) -> Result
             &r.name,
             format!(
                 "retrieval backend `{}` needs `endpoint` (REST) or `grpc_endpoint`",
+                r.name
+            ),
+        ));
+    }
+    if let Some(r) = retrieval.iter().find(|r| {
+        r.grpc_endpoint.is_none()
+            && (r.grpc_method.is_some() || r.grpc_request.is_some() || r.grpc_proto.is_some())
+    }) {
+        return Err(fail(
+            &r.name,
+            format!(
+                "retrieval backend `{}` sets grpc_method / grpc_request / grpc_proto but no `grpc_endpoint` to call",
                 r.name
             ),
         ));
@@ -339,6 +351,10 @@ mod tests {
         assert_eq!(e.value, "nope");
         let e = validate(&[], &[backend("v", None, None)]).unwrap_err();
         assert!(e.message.contains("needs `endpoint`"), "{e}");
+        let mut orphan = backend("m", Some("http://h/s"), None);
+        orphan.grpc_method = Some("pkg.S/M".into());
+        let e = validate(&[], &[orphan]).unwrap_err();
+        assert!(e.message.contains("no `grpc_endpoint`"), "{e}");
         let e = validate(&[], &[all[0].clone(), all[0].clone()]).unwrap_err();
         assert!(e.message.contains("backend name `a` is used twice"), "{e}");
     }
