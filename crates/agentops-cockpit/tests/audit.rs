@@ -550,3 +550,73 @@ async fn interrupted_findings_say_they_were_interrupted() {
         assert!(!summary.contains("0 of 0"), "{summary:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_interrupted_audit_lists_the_agents_it_did_not_reach() {
+    // Slow answers and many samples: the first agent is still being
+    // measured when the audit is interrupted, the second not reached.
+    let tb = testbed(cockpit_testbed::TestbedConfig {
+        ttft: Duration::from_millis(300),
+        ..fast()
+    })
+    .await;
+    let w = Workdir::new();
+    let cfg = w.config(&format!(
+        "[probe]\nsamples = 200\nconcurrency = 1\nwarmup = 0\n\n{}\n{}",
+        openai_agent("first", &tb, "retrieval = []"),
+        openai_agent("second", &tb, "retrieval = []"),
+    ));
+    let out_dir = w.join("out");
+    let child = command(
+        &[
+            "audit",
+            "report",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--format",
+            "json",
+            "--no-evidence",
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &Opts::default(),
+    )
+    .spawn()
+    .unwrap();
+    // Interrupt once the first agent's measured probe is under way: the
+    // testbed answered its first request (CMP-TTR) and one more. A hang
+    // guard bounds the wait; no timing is asserted.
+    let waiting = std::time::Instant::now();
+    while served(&tb, "/v1/chat/completions").await < 2 {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(60),
+            "the audit never reached the first agent"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    sigint(child.id().unwrap());
+    let out = wait(child, RUN_TIMEOUT).await;
+    assert_eq!(out.code, Some(130), "{}", out.stderr);
+    let report = read_json(&out_dir.join("report.json"));
+    assert_schema_valid(&report);
+    assert_eq!(report["interrupted"], true);
+    for agent in ["first", "second"] {
+        for check in ["CMP-TTR", "NET-TTFT"] {
+            // finding() asserts exactly one finding per check and subject.
+            finding(&report, check, agent);
+        }
+    }
+    for check in ["CMP-TTR", "NET-TTFT"] {
+        let f = finding(&report, check, "second");
+        assert_eq!(f["status"], "not-measured", "{f:#}");
+        let summary = f["summary"].as_str().unwrap();
+        assert!(
+            summary.contains("interrupted before it was measured"),
+            "{summary}"
+        );
+    }
+    // The first agent answered its first request: CMP-TTR is measured.
+    let ttr = finding(&report, "CMP-TTR", "first");
+    assert_ne!(ttr["status"], "not-measured", "{ttr:#}");
+    tb.shutdown().await;
+}
