@@ -60,6 +60,81 @@ async fn slo_breach_exits_1_and_a_kept_slo_exits_0() {
     tb.shutdown().await;
 }
 
+/// The table's line for SLO `slo`.
+fn slo_line<'a>(stdout: &'a str, slo: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("SLO ") && l.contains(&format!(" {slo}: ")))
+        .unwrap_or_else(|| panic!("no line for SLO {slo}:\n{stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slo_lines_show_the_observed_value_in_the_thresholds_unit() {
+    let tb = testbed(fast()).await;
+    // Every request answers 404: the error rate is 100 %.
+    let url = format!("{}/no-such-route", tb.base_url());
+    let out = run(&[
+        "load",
+        &url,
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--slo",
+        "errors<0.1%",
+        "--slo",
+        "errors:count<1",
+        "--slo",
+        "rps>0",
+    ])
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let line = slo_line(&out.stdout, "errors<0.1%");
+    assert!(line.ends_with("observed 100.0 %"), "{line}");
+    let line = slo_line(&out.stdout, "errors:count<1");
+    let n: u64 = line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert!(n > 0, "{line}");
+
+    let ok = format!("{}/healthz", tb.base_url());
+    let out = run(&[
+        "load",
+        &ok,
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--slo",
+        "p(99)<5s",
+        "--slo",
+        "p(50)<5000",
+        "--slo",
+        "rps>0.5",
+    ])
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        slo_line(&out.stdout, "p(99)<5s").ends_with(" s"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        slo_line(&out.stdout, "p(50)<5000").ends_with(" ms"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        slo_line(&out.stdout, "rps>0.5").ends_with(" req/s"),
+        "{}",
+        out.stdout
+    );
+    tb.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_exits_2_before_any_request() {
     let tb = testbed(fast()).await;

@@ -33,9 +33,7 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
         out.push_str(&sweep(r, colour));
     }
     for s in &r.slos {
-        let observed = s
-            .observed
-            .map_or("not measured".to_string(), |o| format!("{o:.4}"));
+        let observed = s.observed_text.as_deref().unwrap_or("not measured");
         let _ = writeln!(
             out,
             "SLO {} {}: observed {observed}",
