@@ -64,6 +64,20 @@ async fn json_report_validates_and_flags_a_latency_regression() {
     );
     assert_eq!(m["unit"], "ms");
     assert!(m["value"].as_f64().unwrap() > 800.0, "{m:#}");
+    // Throughput beside TTFT: output tokens per second of the whole probe
+    // (3 tokens per answer, from usage) and of the median request.
+    let tps = measurement(f, "output_tokens_per_s");
+    assert_eq!(tps["unit"], "tokens_per_s", "{tps:#}");
+    assert!(tps["value"].as_f64().unwrap() > 0.0, "{tps:#}");
+    assert_eq!(tps["samples"], m["samples"], "{tps:#}");
+    let method = tps["method"].as_str().unwrap();
+    assert!(
+        method.contains("usage.completion_tokens")
+            && method.contains(&format!("{} tokens in", 3 * m["samples"].as_u64().unwrap())),
+        "{method}"
+    );
+    let p50 = measurement(f, "output_tokens_per_s_p50");
+    assert!(p50["value"].as_f64().unwrap() > 0.0, "{p50:#}");
 
     // The first request is measured too (CMP-TTR), well within 12 s.
     let ttr = finding(&report, "CMP-TTR", "slow-agent");

@@ -245,3 +245,62 @@ async fn ctrl_c_writes_partial_results_and_exits_130() {
     assert_eq!(merged["latency"].count(), ok);
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_load_reports_tokens_per_second_for_the_run() {
+    // 8 tokens per answer, usage reported.
+    let tb = testbed(fast()).await;
+    let url = tb.openai_url();
+    let base = [
+        "load",
+        url.as_str(),
+        "--protocol",
+        "openai",
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+    ];
+    let out = run(&[&base[..], &["--format", "json"]].concat()).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let ok = v["requests"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{v:#}");
+    let t = &v["throughput"];
+    assert_eq!(t["output_tokens"].as_u64(), Some(ok * 8), "{v:#}");
+    assert_eq!(t["requests"].as_u64(), Some(ok), "{v:#}");
+    assert_eq!(t["window_s"], v["elapsed_s"], "{v:#}");
+    let tps = t["output_tokens_per_s"].as_f64().unwrap();
+    assert!(tps > 0.0, "{v:#}");
+    // Per request and for the run: both present; the run's is the tokens
+    // of the successful requests at the achieved rate.
+    assert_eq!(
+        v["output_tokens_per_s"]["count"].as_u64(),
+        Some(ok),
+        "{v:#}"
+    );
+    let achieved = v["achieved_rps"].as_f64().unwrap();
+    assert!(
+        (tps - 8.0 * achieved).abs() <= 1e-6 * tps,
+        "{tps} vs {achieved}"
+    );
+    let m = v["methods"]["throughput"].as_str().unwrap();
+    assert!(
+        m.contains("usage.completion_tokens") && m.ends_with(&format!("{ok} samples")),
+        "{m}"
+    );
+
+    let out = run(&base).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("output tokens/s for the run: "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("output tokens/s per request: "),
+        "{}",
+        out.stdout
+    );
+    tb.shutdown().await;
+}

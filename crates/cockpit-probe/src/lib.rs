@@ -86,7 +86,7 @@ pub use error::ProbeError;
 pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
     ErrorKind, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution, RateSummary,
-    SampleRecord, TokensSource,
+    SampleRecord, Throughput, TokensSource,
 };
 
 use crate::conn::TlsContext;

@@ -29,6 +29,13 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
             tps.p10, tps.p50, tps.p90, tps.count
         );
     }
+    if let Some(t) = &r.throughput {
+        let _ = writeln!(
+            out,
+            "output tokens/s for the run: {:.1} ({} tokens of {} streams in {:.3} s)",
+            t.output_tokens_per_s, t.output_tokens, t.requests, t.window_s
+        );
+    }
     if !r.steps.is_empty() {
         out.push_str(&sweep(r, colour));
     }
