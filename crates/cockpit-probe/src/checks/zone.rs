@@ -124,13 +124,23 @@ impl<'a> Declared<'a> {
         }
     }
 
+    /// "agent in us-central1-a, retrieval in europe-west1-b".
+    fn places(self) -> String {
+        match self {
+            Declared::CrossRegion(a, r) | Declared::CrossZone(a, r) => {
+                format!("agent in {a}, retrieval in {r}")
+            }
+            Declared::SameZone(a) => format!("both in {a}"),
+            Declared::Unknown => "zones not declared".to_string(),
+        }
+    }
+
     /// "cross-region: agent in us-central1-a, retrieval in europe-west1-b".
     fn text(self) -> String {
         match self {
-            Declared::CrossRegion(a, r) => format!("cross-region: agent in {a}, retrieval in {r}"),
-            Declared::CrossZone(a, r) => format!("cross-zone: agent in {a}, retrieval in {r}"),
-            Declared::SameZone(a) => format!("both in {a}"),
-            Declared::Unknown => "zones not declared".to_string(),
+            Declared::CrossRegion(..) => format!("cross-region: {}", self.places()),
+            Declared::CrossZone(..) => format!("cross-zone: {}", self.places()),
+            _ => self.places(),
         }
     }
 }
@@ -188,7 +198,7 @@ fn measured_verdict(declared: Declared<'_>, p: f64, bound_ms: f64) -> Verdict {
             Status::Fail,
             format!(
                 "Regional Mismatch: {}; {rtt} (above the same-zone bound {bound_ms:.2} ms)",
-                declared.text()
+                declared.places()
             ),
             Some(CO_LOCATE),
         ),
@@ -247,7 +257,7 @@ fn unmeasured_verdict(declared: Declared<'_>, why: &str) -> Verdict {
             Status::Fail,
             format!(
                 "Regional Mismatch (declared): {}; the hop's RTT was not measured ({why})",
-                declared.text()
+                declared.places()
             ),
             Some(CO_LOCATE),
         ),
