@@ -93,6 +93,11 @@ async fn grpc_probe_reports_health_and_ttft() {
     assert_eq!(v["health"], "SERVING", "{v:#}");
     assert_distribution(&v, "ttft", 3);
     assert_eq!(v["samples"], 3);
+    // 8 tokens per stream, from the final message's count.
+    assert_eq!(v["throughput"]["output_tokens"], 3 * 8, "{v:#}");
+    assert!(v["throughput"]["output_tokens_per_s"].as_f64().unwrap() > 0.0);
+    let m = v["methods"]["throughput"].as_str().unwrap();
+    assert!(m.contains("final message's output_tokens"), "{m}");
     tb.shutdown().await;
 }
 

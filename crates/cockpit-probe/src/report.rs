@@ -157,6 +157,24 @@ pub enum TokensSource {
     Mixed,
 }
 
+impl TokensSource {
+    /// Where `source`'s counts came from on `protocol`, in words.
+    pub fn text(source: Option<TokensSource>, protocol: Protocol) -> &'static str {
+        match (source, protocol) {
+            (Some(TokensSource::Usage), Protocol::Grpc) => "from the final message's output_tokens",
+            (Some(TokensSource::Usage), _) => "from usage.completion_tokens",
+            (Some(TokensSource::CountedEvents), Protocol::Grpc) => "from counted token messages",
+            (Some(TokensSource::CountedEvents), _) => "from counted content events",
+            (_, Protocol::Grpc) => {
+                "from the final message's output_tokens where set, else from counted token messages"
+            }
+            _ => {
+                "from usage.completion_tokens where the stream carried it, else from counted content events"
+            }
+        }
+    }
+}
+
 /// One request, kept only when [`ProbeOptions::record_samples`](crate::ProbeOptions) is set.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleRecord {
@@ -457,12 +475,13 @@ impl Stats {
         };
     }
 
-    /// Where the output-token counts came from, in words.
-    pub fn tokens_source_text(&self) -> &'static str {
+    /// Where the output-token counts of the measured streams came from.
+    pub fn tokens_source(&self) -> Option<TokensSource> {
         match (self.tokens_usage, self.tokens_counted) {
-            (_, 0) => "from usage.completion_tokens",
-            (0, _) => "from counted content events",
-            _ => "from usage where the stream carried it, else from counted content events",
+            (0, 0) => None,
+            (_, 0) => Some(TokensSource::Usage),
+            (0, _) => Some(TokensSource::CountedEvents),
+            _ => Some(TokensSource::Mixed),
         }
     }
 
@@ -644,13 +663,14 @@ impl ProbeReport {
     ) -> Self {
         let mut distributions = BTreeMap::new();
         let mut method_texts = BTreeMap::new();
+        let tokens_source = stats.tokens_source();
         let throughput = stats.throughput();
         if let Some(t) = &throughput {
             method_texts.insert(
                 "throughput",
                 format!(
                     "{PROBE_THROUGHPUT_METHOD}; tokens {}; {} samples",
-                    stats.tokens_source_text(),
+                    TokensSource::text(tokens_source, protocol),
                     t.requests
                 ),
             );
@@ -681,12 +701,6 @@ impl ProbeReport {
                 error_examples.insert(*k, e.clone());
             }
         }
-        let tokens_source = match (stats.tokens_usage, stats.tokens_counted) {
-            (0, 0) => None,
-            (_, 0) => Some(TokensSource::Usage),
-            (0, _) => Some(TokensSource::CountedEvents),
-            _ => Some(TokensSource::Mixed),
-        };
         ProbeReport {
             target,
             protocol,

@@ -112,16 +112,12 @@ fn throughput(r: &ProbeReport) -> Vec<Measurement> {
         ));
     }
     if let (Some(d), Some(method)) = (r.output_tokens_per_s(), r.method("output_tokens_per_s")) {
-        let source = match r.tokens_source {
-            Some(crate::TokensSource::Usage) => "usage.completion_tokens",
-            Some(crate::TokensSource::CountedEvents) => "counted content events",
-            _ => "usage where present, else counted content events",
-        };
+        let source = crate::TokensSource::text(r.tokens_source, r.protocol);
         ms.push(Measurement::new(
             "output_tokens_per_s_p50",
             d.summary().p50,
             Unit::TokensPerSecond,
-            format!("median per request: {method}; tokens from {source}"),
+            format!("median per request: {method}; tokens {source}"),
             d.count(),
         ));
     }

@@ -89,7 +89,7 @@ pub(crate) fn build_report(
     let path = run.plan.path_name();
     let mut methods = request_methods(mode, path, &all, run);
     let streamed = stream_summaries(opts.protocol, probe, &mut methods);
-    let throughput = streams.and_then(|p| run_throughput(p, elapsed, &mut methods));
+    let throughput = streams.and_then(|p| run_throughput(opts.protocol, p, elapsed, &mut methods));
     let scheduled = open.then_some(all.sent + s.unsent);
     let latency_dist = std::mem::take(&mut all.latency);
     let service_dist = if open {
@@ -300,6 +300,7 @@ fn stream_summaries(
 
 /// Output tokens per second of the whole run (streams only), with its method.
 fn run_throughput(
+    protocol: Protocol,
     probe: &Stats,
     elapsed: Duration,
     methods: &mut BTreeMap<&'static str, String>,
@@ -312,8 +313,8 @@ fn run_throughput(
     methods.insert(
         "throughput",
         format!(
-            "the output tokens of every successful stream ({}), summed, divided by the run's wall time (elapsed_s, as achieved_rps); {} samples",
-            probe.tokens_source_text(),
+            "the output tokens of every successful stream (tokens {}), summed, divided by the run's wall time (elapsed_s, as achieved_rps); {} samples",
+            crate::TokensSource::text(probe.tokens_source(), protocol),
             t.requests
         ),
     );
