@@ -60,6 +60,81 @@ async fn slo_breach_exits_1_and_a_kept_slo_exits_0() {
     tb.shutdown().await;
 }
 
+/// The table's line for SLO `slo`.
+fn slo_line<'a>(stdout: &'a str, slo: &str) -> &'a str {
+    stdout
+        .lines()
+        .find(|l| l.starts_with("SLO ") && l.contains(&format!(" {slo}: ")))
+        .unwrap_or_else(|| panic!("no line for SLO {slo}:\n{stdout}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slo_lines_show_the_observed_value_in_the_thresholds_unit() {
+    let tb = testbed(fast()).await;
+    // Every request answers 404: the error rate is 100 %.
+    let url = format!("{}/no-such-route", tb.base_url());
+    let out = run(&[
+        "load",
+        &url,
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--slo",
+        "errors<0.1%",
+        "--slo",
+        "errors:count<1",
+        "--slo",
+        "rps>0",
+    ])
+    .await;
+    assert_eq!(out.code, Some(1), "{}", out.stderr);
+    let line = slo_line(&out.stdout, "errors<0.1%");
+    assert!(line.ends_with("observed 100.0 %"), "{line}");
+    let line = slo_line(&out.stdout, "errors:count<1");
+    let n: u64 = line
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|_| panic!("{line}"));
+    assert!(n > 0, "{line}");
+
+    let ok = format!("{}/healthz", tb.base_url());
+    let out = run(&[
+        "load",
+        &ok,
+        "-c",
+        "2",
+        "-d",
+        "300ms",
+        "--slo",
+        "p(99)<5s",
+        "--slo",
+        "p(50)<5000",
+        "--slo",
+        "rps>0.5",
+    ])
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        slo_line(&out.stdout, "p(99)<5s").ends_with(" s"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        slo_line(&out.stdout, "p(50)<5000").ends_with(" ms"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        slo_line(&out.stdout, "rps>0.5").ends_with(" req/s"),
+        "{}",
+        out.stdout
+    );
+    tb.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_exits_2_before_any_request() {
     let tb = testbed(fast()).await;
@@ -168,5 +243,64 @@ async fn ctrl_c_writes_partial_results_and_exits_130() {
     let log = std::fs::read(&log_path).unwrap();
     let merged = cockpit_probe::load::read_interval_log(&log).unwrap();
     assert_eq!(merged["latency"].count(), ok);
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_openai_load_reports_tokens_per_second_for_the_run() {
+    // 8 tokens per answer, usage reported.
+    let tb = testbed(fast()).await;
+    let url = tb.openai_url();
+    let base = [
+        "load",
+        url.as_str(),
+        "--protocol",
+        "openai",
+        "-c",
+        "2",
+        "-d",
+        "500ms",
+    ];
+    let out = run(&[&base[..], &["--format", "json"]].concat()).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v: serde_json::Value = serde_json::from_str(&out.stdout).expect("JSON report");
+    let ok = v["requests"]["ok"].as_u64().unwrap();
+    assert!(ok > 0, "{v:#}");
+    let t = &v["throughput"];
+    assert_eq!(t["output_tokens"].as_u64(), Some(ok * 8), "{v:#}");
+    assert_eq!(t["requests"].as_u64(), Some(ok), "{v:#}");
+    assert_eq!(t["window_s"], v["elapsed_s"], "{v:#}");
+    let tps = t["output_tokens_per_s"].as_f64().unwrap();
+    assert!(tps > 0.0, "{v:#}");
+    // Per request and for the run: both present; the run's is the tokens
+    // of the successful requests at the achieved rate.
+    assert_eq!(
+        v["output_tokens_per_s"]["count"].as_u64(),
+        Some(ok),
+        "{v:#}"
+    );
+    let achieved = v["achieved_rps"].as_f64().unwrap();
+    assert!(
+        (tps - 8.0 * achieved).abs() <= 1e-6 * tps,
+        "{tps} vs {achieved}"
+    );
+    let m = v["methods"]["throughput"].as_str().unwrap();
+    assert!(
+        m.contains("usage.completion_tokens") && m.ends_with(&format!("{ok} samples")),
+        "{m}"
+    );
+
+    let out = run(&base).await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("output tokens/s for the run: "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("output tokens/s per request: "),
+        "{}",
+        out.stdout
+    );
     tb.shutdown().await;
 }

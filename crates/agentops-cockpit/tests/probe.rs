@@ -93,6 +93,11 @@ async fn grpc_probe_reports_health_and_ttft() {
     assert_eq!(v["health"], "SERVING", "{v:#}");
     assert_distribution(&v, "ttft", 3);
     assert_eq!(v["samples"], 3);
+    // 8 tokens per stream, from the final message's count.
+    assert_eq!(v["throughput"]["output_tokens"], 3 * 8, "{v:#}");
+    assert!(v["throughput"]["output_tokens_per_s"].as_f64().unwrap() > 0.0);
+    let m = v["methods"]["throughput"].as_str().unwrap();
+    assert!(m.contains("final message's output_tokens"), "{m}");
     tb.shutdown().await;
 }
 
@@ -420,4 +425,73 @@ async fn a_deadline_is_not_an_interruption() {
     out.assert_code(3);
     assert!(out.stdout.contains("DEADLINE REACHED"), "{}", out.stdout);
     assert!(!out.stdout.contains("INTERRUPTED"), "{}", out.stdout);
+}
+
+/// Output tokens per second, per request and for the whole run, against a
+/// testbed whose answers are 8 tokens (usage reported): the counts are
+/// exact, the rates present, positive and consistent with each other.
+#[tokio::test(flavor = "multi_thread")]
+async fn openai_probe_reports_tokens_per_second_per_request_and_for_the_run() {
+    let tb = testbed(fast()).await;
+    let args = |format: &'static str| {
+        vec![
+            "probe".to_string(),
+            tb.openai_url(),
+            "--protocol".into(),
+            "openai".into(),
+            "-n".into(),
+            "6".into(),
+            "-c".into(),
+            "2".into(),
+            "--format".into(),
+            format.into(),
+        ]
+    };
+    let argv = args("json");
+    let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    out.assert_code(0);
+    let v = out.json();
+    let per = &v["output_tokens_per_s"];
+    assert_eq!(per["count"], 6, "{v:#}");
+    let q = |k: &str| per[k].as_f64().unwrap();
+    assert!(
+        q("min") > 0.0 && q("p10") <= q("p50") && q("p50") <= q("p90") && q("p90") <= q("max"),
+        "{per:#}"
+    );
+    let run_tp = &v["throughput"];
+    assert_eq!(run_tp["output_tokens"], 6 * 8, "{v:#}");
+    assert_eq!(run_tp["requests"], 6, "{v:#}");
+    let tps = run_tp["output_tokens_per_s"].as_f64().unwrap();
+    assert!(
+        tps > 0.0 && run_tp["window_s"].as_f64().unwrap() > 0.0,
+        "{run_tp:#}"
+    );
+    // Two connections can deliver at most twice the fastest request's
+    // rate (1 % for the histogram's precision).
+    assert!(tps <= 2.0 * q("max") * 1.01, "{v:#}");
+    let m = v["methods"]["throughput"].as_str().unwrap();
+    assert!(
+        m.contains("usage.completion_tokens") && m.ends_with("6 samples"),
+        "{m}"
+    );
+    assert!(
+        v["methods"]["output_tokens_per_s"].as_str().is_some(),
+        "{v:#}"
+    );
+
+    let argv = args("table");
+    let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("output tokens/s per request: p10 "),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("output tokens/s for the run: ")
+            && out.stdout.contains("(48 tokens of 6 streams in "),
+        "{}",
+        out.stdout
+    );
+    tb.shutdown().await;
 }

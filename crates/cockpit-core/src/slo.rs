@@ -327,6 +327,72 @@ impl fmt::Display for Threshold {
     }
 }
 
+/// What an evaluator's observed value is held in, so that
+/// [`Threshold::observed`] can show it in the unit its threshold was
+/// written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Measure {
+    /// A duration in milliseconds.
+    Millis,
+    /// A share of requests: 0.01 is 1 %.
+    Fraction,
+    /// A number of events.
+    Count,
+    /// A rate; the label names what is counted per second (`req/s`, `tokens/s`).
+    PerSecond(&'static str),
+}
+
+/// A number with as many decimals as its size needs.
+fn figure(v: f64) -> String {
+    let a = v.abs();
+    if a >= 100.0 || a == 0.0 {
+        format!("{v:.1}")
+    } else if a >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.4}")
+    }
+}
+
+impl Threshold {
+    /// An observed value (held as `measure` says) in this threshold's unit:
+    /// a duration in the threshold's `us`/`ms`/`s`/`m` (milliseconds for a
+    /// bare number), a fraction in `%` when the threshold was a percentage
+    /// (as a fraction and a percentage when it was a bare number), a count,
+    /// or a rate with its label.
+    ///
+    /// ```
+    /// use cockpit_core::slo::{Measure, Slo};
+    /// let t = |s: &str| s.parse::<Slo>().unwrap().threshold;
+    /// assert_eq!(t("errors<0.1%").observed(1.0, Measure::Fraction), "100.0 %");
+    /// assert_eq!(t("errors<0.001").observed(0.5, Measure::Fraction), "0.5000 (50.00 %)");
+    /// assert_eq!(t("p(99)<1.5s").observed(12.103, Measure::Millis), "0.0121 s");
+    /// assert_eq!(t("p(99)<250").observed(12.103, Measure::Millis), "12.10 ms");
+    /// assert_eq!(t("rps>100").observed(98.25, Measure::PerSecond("req/s")), "98.25 req/s");
+    /// assert_eq!(t("errors:count<3").observed(4.0, Measure::Count), "4");
+    /// ```
+    pub fn observed(&self, v: f64, measure: Measure) -> String {
+        match measure {
+            Measure::Millis => {
+                let (scale, unit) = match self.unit {
+                    ThresholdUnit::Microseconds => (1000.0, "us"),
+                    ThresholdUnit::Seconds => (0.001, "s"),
+                    ThresholdUnit::Minutes => (1.0 / 60_000.0, "m"),
+                    _ => (1.0, "ms"),
+                };
+                format!("{} {unit}", figure(v * scale))
+            }
+            Measure::Fraction => match self.unit {
+                ThresholdUnit::Percent => format!("{} %", figure(v * 100.0)),
+                _ => format!("{v:.4} ({:.2} %)", v * 100.0),
+            },
+            Measure::Count => format!("{v:.0}"),
+            Measure::PerSecond(label) => format!("{} {label}", figure(v)),
+        }
+    }
+}
+
 /// One parsed objective. Which metrics and aggregates exist is up to the
 /// evaluator; the parser guarantees a metric or an aggregate (or both).
 #[derive(Debug, Clone, PartialEq)]

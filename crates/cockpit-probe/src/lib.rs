@@ -93,7 +93,7 @@ pub use grpc_dynamic::{
 pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
     ErrorKind, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution, RateSummary,
-    SampleRecord, TokensSource,
+    SampleRecord, Throughput, TokensSource,
 };
 
 use crate::conn::TlsContext;
@@ -179,7 +179,8 @@ pub async fn probe_http(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, P
 /// Each request is `POST {model, messages, stream: true, stream_options:
 /// {include_usage: true}, max_tokens?}` with a fresh `x-request-id`.
 /// Distributions: `ttft`, `ttft_incl_connect`, `itl`, `tpot`, `e2e`,
-/// `dns`/`connect`/`tls`, and `output_tokens_per_s`.
+/// `dns`/`connect`/`tls`, and `output_tokens_per_s` (per request); the
+/// run's output tokens per second in [`ProbeReport::throughput`].
 pub async fn probe_openai(url: &str, opts: &ProbeOptions) -> Result<ProbeReport, ProbeError> {
     let body = openai::request_body(
         opts.model_name(),

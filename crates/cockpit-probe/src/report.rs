@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use cockpit_core::{Distribution, LatencySummary};
 use hdrhistogram::Histogram;
@@ -157,6 +157,24 @@ pub enum TokensSource {
     Mixed,
 }
 
+impl TokensSource {
+    /// Where `source`'s counts came from on `protocol`, in words.
+    pub fn text(source: Option<TokensSource>, protocol: Protocol) -> &'static str {
+        match (source, protocol) {
+            (Some(TokensSource::Usage), Protocol::Grpc) => "from the final message's output_tokens",
+            (Some(TokensSource::Usage), _) => "from usage.completion_tokens",
+            (Some(TokensSource::CountedEvents), Protocol::Grpc) => "from counted token messages",
+            (Some(TokensSource::CountedEvents), _) => "from counted content events",
+            (_, Protocol::Grpc) => {
+                "from the final message's output_tokens where set, else from counted token messages"
+            }
+            _ => {
+                "from usage.completion_tokens where the stream carried it, else from counted content events"
+            }
+        }
+    }
+}
+
 /// One request, kept only when [`ProbeOptions::record_samples`](crate::ProbeOptions) is set.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleRecord {
@@ -267,6 +285,37 @@ pub struct RateSummary {
     pub max: f64,
 }
 
+/// Output tokens per second for a whole run: every measured stream's output
+/// tokens summed, divided by the run's wall window. Unlike the per-request
+/// [`RateSummary`], it counts the concurrency and the idle time between
+/// requests: it is what the server delivered to this client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct Throughput {
+    /// Output tokens of the successful measured streams.
+    pub output_tokens: u64,
+    /// Those streams.
+    pub requests: u64,
+    /// The wall window the tokens are divided by, in seconds.
+    pub window_s: f64,
+    pub output_tokens_per_s: f64,
+}
+
+impl Throughput {
+    /// `output_tokens / window`; `None` without a stream or a window.
+    pub fn new(output_tokens: u64, requests: u64, window: Duration) -> Option<Self> {
+        let window_s = window.as_secs_f64();
+        (requests > 0 && window_s > 0.0).then(|| Throughput {
+            output_tokens,
+            requests,
+            window_s,
+            output_tokens_per_s: output_tokens as f64 / window_s,
+        })
+    }
+}
+
+/// How a probe's [`Throughput`] is measured.
+pub(crate) const PROBE_THROUGHPUT_METHOD: &str = "the output tokens of every successful measured stream, summed, divided by the wall window from the earliest measured request's send to the latest measured stream's end (warm-up excluded; concurrency and the gaps between requests count)";
+
 /// The latency distributions a probe may fill, in report order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Metric {
@@ -327,6 +376,10 @@ pub(crate) struct Stats {
     pub attempted: u64,
     pub tokens_usage: u64,
     pub tokens_counted: u64,
+    /// Output tokens of the successful measured streams.
+    pub output_tokens: u64,
+    /// The earliest send and the latest end of a successful measured stream.
+    pub window: Option<(Instant, Instant)>,
     /// Stopped by a cancel.
     pub interrupted: bool,
     /// Stopped by the run's deadline.
@@ -349,6 +402,8 @@ impl Stats {
             attempted: 0,
             tokens_usage: 0,
             tokens_counted: 0,
+            output_tokens: 0,
+            window: None,
             interrupted: false,
             deadline_reached: false,
             planned: 0,
@@ -396,6 +451,8 @@ impl Stats {
         self.attempted += o.attempted;
         self.tokens_usage += o.tokens_usage;
         self.tokens_counted += o.tokens_counted;
+        self.output_tokens += o.output_tokens;
+        self.widen(o.window);
         self.interrupted |= o.interrupted;
         self.deadline_reached |= o.deadline_reached;
         self.planned += o.planned;
@@ -406,6 +463,36 @@ impl Stats {
                     .take(MAX_SAMPLE_RECORDS.saturating_sub(a.len())),
             );
         }
+    }
+}
+
+impl Stats {
+    /// Stretch the window of measured streams to cover `w`.
+    fn widen(&mut self, w: Option<(Instant, Instant)>) {
+        self.window = match (self.window, w) {
+            (Some((a, b)), Some((c, d))) => Some((a.min(c), b.max(d))),
+            (a, b) => a.or(b),
+        };
+    }
+
+    /// Where the output-token counts of the measured streams came from.
+    pub fn tokens_source(&self) -> Option<TokensSource> {
+        match (self.tokens_usage, self.tokens_counted) {
+            (0, 0) => None,
+            (_, 0) => Some(TokensSource::Usage),
+            (0, _) => Some(TokensSource::CountedEvents),
+            _ => Some(TokensSource::Mixed),
+        }
+    }
+
+    /// Output tokens per second over the window of the measured streams.
+    pub fn throughput(&self) -> Option<Throughput> {
+        let (from, to) = self.window?;
+        Throughput::new(
+            self.output_tokens,
+            self.tokens_usage + self.tokens_counted,
+            to.duration_since(from),
+        )
     }
 }
 
@@ -476,6 +563,9 @@ impl Stats {
                 } else {
                     self.tokens_counted += 1;
                 }
+                self.output_tokens += o.tokens;
+                let end = Instant::now();
+                self.widen(Some((end.checked_sub(o.e2e).unwrap_or(end), end)));
                 Ok(o.ttft)
             }
             Ok(o) => {
@@ -503,6 +593,7 @@ impl Stats {
 ///            "p95_ms": 304.9, "p99_ms": 306.0, "p999_ms": 306.0, "max_ms": 306.0},
 ///   "itl": {…}, "tpot": {…}, "e2e": {…}, "dns": {…}, "connect": {…}, "ttft_incl_connect": {…},
 ///   "output_tokens_per_s": {"count": 50, "min": 40.1, "mean": 42.0, "p10": 41.0, "p50": 42.1, "p90": 43.0, "max": 43.5},
+///   "throughput": {"output_tokens": 1200, "requests": 50, "window_s": 29.1, "output_tokens_per_s": 41.2},
 ///   "methods": {"ttft": "client-side, from the instant before the request is written to …; 50 samples", …} }
 /// ```
 ///
@@ -542,6 +633,7 @@ pub struct ProbeReport {
     pub health: Option<String>,
     distributions: BTreeMap<&'static str, Distribution>,
     output_tokens_per_s: Option<RateDistribution>,
+    throughput: Option<Throughput>,
     methods: BTreeMap<&'static str, String>,
     /// Per-request records, when asked for.
     pub sample_records: Vec<SampleRecord>,
@@ -571,6 +663,18 @@ impl ProbeReport {
     ) -> Self {
         let mut distributions = BTreeMap::new();
         let mut method_texts = BTreeMap::new();
+        let tokens_source = stats.tokens_source();
+        let throughput = stats.throughput();
+        if let Some(t) = &throughput {
+            method_texts.insert(
+                "throughput",
+                format!(
+                    "{PROBE_THROUGHPUT_METHOD}; tokens {}; {} samples",
+                    TokensSource::text(tokens_source, protocol),
+                    t.requests
+                ),
+            );
+        }
         for (m, d) in Metric::ALL.iter().zip(stats.dists) {
             if d.is_empty() {
                 continue;
@@ -597,12 +701,6 @@ impl ProbeReport {
                 error_examples.insert(*k, e.clone());
             }
         }
-        let tokens_source = match (stats.tokens_usage, stats.tokens_counted) {
-            (0, 0) => None,
-            (_, 0) => Some(TokensSource::Usage),
-            (0, _) => Some(TokensSource::CountedEvents),
-            _ => Some(TokensSource::Mixed),
-        };
         ProbeReport {
             target,
             protocol,
@@ -619,6 +717,7 @@ impl ProbeReport {
             health: None,
             distributions,
             output_tokens_per_s,
+            throughput,
             methods: method_texts,
             sample_records: stats.records.unwrap_or_default(),
         }
@@ -649,7 +748,12 @@ impl ProbeReport {
         self.output_tokens_per_s.as_ref()
     }
 
-    /// How `name` (a distribution or `output_tokens_per_s`) was measured,
+    /// Output tokens per second over the whole run, when measured.
+    pub fn throughput(&self) -> Option<&Throughput> {
+        self.throughput.as_ref()
+    }
+
+    /// How `name` (a distribution, `output_tokens_per_s` or `throughput`) was measured,
     /// sample count included.
     pub fn method(&self, name: &str) -> Option<&str> {
         self.methods.get(name).map(String::as_str)
@@ -691,6 +795,9 @@ impl Serialize for ProbeReport {
         }
         if let Some(r) = &self.output_tokens_per_s {
             m.serialize_entry("output_tokens_per_s", &r.summary())?;
+        }
+        if let Some(t) = &self.throughput {
+            m.serialize_entry("throughput", t)?;
         }
         m.serialize_entry("methods", &self.methods)?;
         m.end()
@@ -744,6 +851,44 @@ mod tests {
         assert!((v["output_tokens_per_s"]["p50"].as_f64().unwrap() - 42.5).abs() < 0.1);
         assert_eq!(r.method("ttft"), Some("client-side; 2 samples"));
         assert!((r.summary("ttft").unwrap().p50_ms - 300.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn throughput_is_the_tokens_over_the_window_of_the_measured_streams() {
+        let mut a = Stats::new(false);
+        let t0 = Instant::now();
+        a.output_tokens = 30;
+        a.tokens_usage = 3;
+        a.widen(Some((t0, t0 + Duration::from_secs(1))));
+        let mut b = Stats::new(false);
+        b.output_tokens = 50;
+        b.tokens_counted = 5;
+        b.widen(Some((
+            t0 + Duration::from_millis(500),
+            t0 + Duration::from_secs(2),
+        )));
+        a.merge(b);
+        let t = a.throughput().unwrap();
+        assert_eq!((t.output_tokens, t.requests), (80, 8));
+        assert!((t.window_s - 2.0).abs() < 1e-9 && (t.output_tokens_per_s - 40.0).abs() < 1e-9);
+        let r = ProbeReport::from_stats("u".into(), Protocol::OpenAi, a, &|_| None);
+        let v = serde_json::to_value(&r).unwrap();
+        assert_eq!(v["throughput"]["output_tokens"], 80);
+        assert_eq!(v["tokens_source"], "mixed");
+        let m = r.method("throughput").unwrap();
+        assert!(
+            m.contains("else from counted content events") && m.ends_with("; 8 samples"),
+            "{m}"
+        );
+        // Nothing streamed: no figure, no method.
+        let r = ProbeReport::from_stats("u".into(), Protocol::OpenAi, Stats::new(false), &|_| None);
+        assert!(r.throughput().is_none() && r.method("throughput").is_none());
+        assert!(
+            serde_json::to_value(&r)
+                .unwrap()
+                .get("throughput")
+                .is_none()
+        );
     }
 
     #[test]

@@ -29,13 +29,18 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
             tps.p10, tps.p50, tps.p90, tps.count
         );
     }
+    if let Some(t) = &r.throughput {
+        let _ = writeln!(
+            out,
+            "output tokens/s for the run: {:.1} ({} tokens of {} streams in {:.3} s)",
+            t.output_tokens_per_s, t.output_tokens, t.requests, t.window_s
+        );
+    }
     if !r.steps.is_empty() {
         out.push_str(&sweep(r, colour));
     }
     for s in &r.slos {
-        let observed = s
-            .observed
-            .map_or("not measured".to_string(), |o| format!("{o:.4}"));
+        let observed = s.observed_text.as_deref().unwrap_or("not measured");
         let _ = writeln!(
             out,
             "SLO {} {}: observed {observed}",

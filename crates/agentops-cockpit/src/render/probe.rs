@@ -62,6 +62,7 @@ pub fn probe_table(v: &serde_json::Value, colour: bool) -> String {
         }
     }
     let _ = writeln!(out, "{t}");
+    out.push_str(&tokens_per_s(v));
     if let Some(errs) = v
         .get("errors")
         .and_then(|x| x.as_object())
@@ -82,6 +83,34 @@ pub fn probe_table(v: &serde_json::Value, colour: bool) -> String {
         for (k, m) in methods {
             let _ = writeln!(out, "  {k}: {}", m.as_str().unwrap_or(""));
         }
+    }
+    out
+}
+
+/// Output tokens per second: per request (p10, p50, p90) and for the whole
+/// run, when the probe streamed tokens.
+fn tokens_per_s(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let f = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_f64()).unwrap_or(0.0);
+    if let Some(r) = v.get("output_tokens_per_s") {
+        let _ = writeln!(
+            out,
+            "output tokens/s per request: p10 {:.1}, p50 {:.1}, p90 {:.1} ({} samples)",
+            f(r, "p10"),
+            f(r, "p50"),
+            f(r, "p90"),
+            r.get("count").and_then(|x| x.as_u64()).unwrap_or(0)
+        );
+    }
+    if let Some(t) = v.get("throughput") {
+        let _ = writeln!(
+            out,
+            "output tokens/s for the run: {:.1} ({} tokens of {} streams in {:.3} s)",
+            f(t, "output_tokens_per_s"),
+            t.get("output_tokens").and_then(|x| x.as_u64()).unwrap_or(0),
+            t.get("requests").and_then(|x| x.as_u64()).unwrap_or(0),
+            f(t, "window_s")
+        );
     }
     out
 }

@@ -49,7 +49,9 @@ fn tally(
 /// configuration enables. Checks whose subject is not configured are not
 /// run (no finding); a configured subject that cannot be measured yields a
 /// `not-measured` finding with the reason. Cancelling `cancel` stops the
-/// run; the findings measured so far are returned with `interrupted` set.
+/// run with `interrupted` set: the findings measured so far are returned,
+/// and every configured subject not reached yet is listed as not measured
+/// ("interrupted before it was measured"), so a report never drops one.
 #[tracing::instrument(name = "network_audit", skip_all, fields(agents = cfg.agents.len(), backends = cfg.retrieval.len()))]
 pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> AuditOutcome {
     let mut out = AuditOutcome::default();
@@ -58,28 +60,64 @@ pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> Audi
         insecure_skip_verify: !cfg.probe.tls_verify,
     };
     for agent in &cfg.agents {
-        if cancel.is_cancelled() {
-            out.interrupted = true;
-            return out;
-        }
         audit_agent(agent, cfg, &tls, cancel, &mut out).await;
         for backend in backends_of(agent, &cfg.retrieval) {
-            if cancel.is_cancelled() {
-                out.interrupted = true;
-                return out;
-            }
-            out.findings
-                .push(zone::audit(agent, backend, cfg, cancel).await);
+            let f = if cancel.is_cancelled() {
+                interrupted(
+                    &zone::NET_ZONE,
+                    &format!("{} → {}", agent.name, backend.name),
+                    backend_url(backend),
+                )
+            } else {
+                zone::audit(agent, backend, cfg, cancel).await
+            };
+            out.findings.push(f);
         }
     }
     for backend in &cfg.retrieval {
-        if cancel.is_cancelled() {
-            out.interrupted = true;
-            return out;
-        }
         audit_backend(backend, cfg, &tls, cancel, &mut out).await;
     }
+    out.interrupted |= cancel.is_cancelled();
     out
+}
+
+/// The finding of a configured subject the audit was stopped before.
+pub(crate) fn interrupted(spec: &CheckSpec, subject: &str, url: &str) -> Finding {
+    spec.finding(
+        cockpit_core::Status::NotMeasured,
+        "not measured: the audit was interrupted before it was measured",
+    )
+    .with_subject(subject)
+    .with_location(Location::endpoint(url))
+    .with_recommendation("Run the audit again and let it finish.")
+}
+
+/// The URL a backend's findings point at: its REST endpoint, else its gRPC one.
+fn backend_url(b: &RetrievalConfig) -> &str {
+    b.endpoint
+        .as_deref()
+        .or(b.grpc_endpoint.as_deref())
+        .unwrap_or("")
+}
+
+/// One agent the audit was stopped before: each of its checks listed as
+/// interrupted, its endpoints counted as subjects not reached.
+fn unreached_agent(agent: &AgentConfig, out: &mut AuditOutcome) {
+    out.count_subject(false);
+    out.findings
+        .push(interrupted(&ttr::CMP_TTR, &agent.name, &agent.endpoint));
+    out.findings
+        .push(interrupted(&ttft::NET_TTFT, &agent.name, &agent.endpoint));
+    if let Some(shadow) = &agent.shadow_endpoint {
+        out.count_subject(false);
+        let subject = format!("{} (shadow)", agent.name);
+        out.findings
+            .push(interrupted(&ttft::NET_TTFT, &subject, shadow));
+    }
+    if let Some(url) = &agent.metrics_url {
+        out.findings
+            .push(interrupted(&obs::OBS_TTFT, &agent.name, url));
+    }
 }
 
 /// One agent: CMP-TTR from its first request, NET-TTFT (and its shadow's),
@@ -91,6 +129,9 @@ async fn audit_agent(
     cancel: &CancellationToken,
     out: &mut AuditOutcome,
 ) {
+    if cancel.is_cancelled() {
+        return unreached_agent(agent, out);
+    }
     let protocol = crate::Protocol::from(agent.protocol);
     let base = agent_options(agent, &cfg.probe, tls, cancel);
     // CMP-TTR first: the first request of this audit to the agent.
@@ -111,9 +152,6 @@ async fn audit_agent(
     if answered(&first) || answered(&main) {
         out.reached += 1;
     }
-    if cancel.is_cancelled() {
-        out.interrupted = true;
-    }
     out.findings
         .push(ttr::evaluate(agent, &first, &main, &cfg.thresholds));
     out.findings.push(ttft::evaluate(
@@ -124,18 +162,23 @@ async fn audit_agent(
         &cfg.thresholds,
     ));
     if let Some(shadow) = &agent.shadow_endpoint {
-        let r = tally(out, crate::probe(shadow, protocol, &base).await);
-        out.findings.push(ttft::evaluate(
-            agent,
-            &format!("{} (shadow)", agent.name),
-            shadow,
-            &r,
-            &cfg.thresholds,
-        ));
+        let subject = format!("{} (shadow)", agent.name);
+        let f = if cancel.is_cancelled() {
+            out.count_subject(false);
+            interrupted(&ttft::NET_TTFT, &subject, shadow)
+        } else {
+            let r = tally(out, crate::probe(shadow, protocol, &base).await);
+            ttft::evaluate(agent, &subject, shadow, &r, &cfg.thresholds)
+        };
+        out.findings.push(f);
     }
     if let Some(url) = &agent.metrics_url {
-        out.findings
-            .push(obs::audit(agent, url, cfg.probe.timeout(), tls).await);
+        let f = if cancel.is_cancelled() {
+            interrupted(&obs::OBS_TTFT, &agent.name, url)
+        } else {
+            obs::audit(agent, url, cfg.probe.timeout(), tls).await
+        };
+        out.findings.push(f);
     }
 }
 
@@ -148,6 +191,17 @@ async fn audit_backend(
     cancel: &CancellationToken,
     out: &mut AuditOutcome,
 ) {
+    if cancel.is_cancelled() {
+        for _ in backend.endpoint.iter().chain(&backend.grpc_endpoint) {
+            out.count_subject(false);
+        }
+        let url = backend_url(backend);
+        out.findings
+            .push(interrupted(&tail::NET_TAIL, &backend.name, url));
+        out.findings
+            .push(interrupted(&protocol::NET_PROTO, &backend.name, url));
+        return;
+    }
     let streaming = cfg.agents.iter().any(|a| {
         a.protocol != AgentProtocol::Http
             && backends_of(a, &cfg.retrieval).any(|b| b.name == backend.name)
@@ -179,9 +233,6 @@ async fn audit_backend(
         streaming,
         &cfg.thresholds,
     ));
-    if cancel.is_cancelled() {
-        out.interrupted = true;
-    }
 }
 
 fn agent_options(
@@ -341,5 +392,54 @@ mod tests {
             let path = format!("{}/../../{}", env!("CARGO_MANIFEST_DIR"), c.id.doc_path());
             assert!(std::path::Path::new(&path).exists(), "missing {path}");
         }
+    }
+
+    #[tokio::test]
+    async fn an_interrupted_audit_lists_every_configured_subject() {
+        let mut a = fixtures::agent(AgentProtocol::Openai);
+        a.shadow_endpoint = Some("http://127.0.0.1:1/shadow".into());
+        a.metrics_url = Some("http://127.0.0.1:1/metrics".into());
+        let b = fixtures::agent(AgentProtocol::Grpc);
+        let b = AgentConfig {
+            name: "second".into(),
+            ..b
+        };
+        let cfg = NetworkAuditConfig {
+            agents: vec![a, b],
+            retrieval: vec![fixtures::backend(true, true, None)],
+            ..NetworkAuditConfig::default()
+        };
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let out = audit(&cfg, &cancel).await;
+        assert!(out.interrupted);
+        let listed: Vec<(&str, &str)> = (out.findings.iter())
+            .map(|f| (f.check_id.as_str(), f.subject.as_deref().unwrap_or("")))
+            .collect();
+        for want in [
+            ("CMP-TTR", "agent"),
+            ("NET-TTFT", "agent"),
+            ("NET-TTFT", "agent (shadow)"),
+            ("OBS-TTFT", "agent"),
+            ("NET-ZONE", "agent → vectors"),
+            ("CMP-TTR", "second"),
+            ("NET-TTFT", "second"),
+            ("NET-ZONE", "second → vectors"),
+            ("NET-TAIL", "vectors"),
+            ("NET-PROTO", "vectors"),
+        ] {
+            assert!(listed.contains(&want), "{want:?} missing from {listed:?}");
+        }
+        assert_eq!(listed.len(), 10, "{listed:?}");
+        for f in &out.findings {
+            assert_eq!(f.status, cockpit_core::Status::NotMeasured);
+            assert!(
+                f.summary.contains("interrupted before it was measured"),
+                "{}",
+                f.summary
+            );
+        }
+        // Agent, shadow, second agent, the backend's REST and gRPC endpoints.
+        assert_eq!((out.subjects, out.reached), (5, 0));
     }
 }

@@ -49,6 +49,7 @@ pub fn evaluate(
         .with_measurement(percentile("ttft_p95", d, 0.95, method))
         .with_measurement(percentile("ttft_p50", d, 0.50, method))
         .with_measurement(percentile("ttft_p99", d, 0.99, method));
+    f = f.with_measurements(throughput(r));
     let failed: u64 = r.errors.values().sum();
     if failed > 0 {
         f = f.with_measurement(Measurement::new(
@@ -91,6 +92,36 @@ pub fn evaluate(
         );
     }
     f
+}
+
+/// Output tokens per second: the whole probe's (`output_tokens_per_s`,
+/// tokens over the run's window) and the median request's
+/// (`output_tokens_per_s_p50`), each with its method, token source and count.
+fn throughput(r: &ProbeReport) -> Vec<Measurement> {
+    let mut ms = Vec::new();
+    if let (Some(t), Some(method)) = (r.throughput(), r.method("throughput")) {
+        ms.push(Measurement::new(
+            "output_tokens_per_s",
+            t.output_tokens_per_s,
+            Unit::TokensPerSecond,
+            format!(
+                "{method}: {} tokens in {:.3} s",
+                t.output_tokens, t.window_s
+            ),
+            t.requests,
+        ));
+    }
+    if let (Some(d), Some(method)) = (r.output_tokens_per_s(), r.method("output_tokens_per_s")) {
+        let source = crate::TokensSource::text(r.tokens_source, r.protocol);
+        ms.push(Measurement::new(
+            "output_tokens_per_s_p50",
+            d.summary().p50,
+            Unit::TokensPerSecond,
+            format!("median per request: {method}; tokens {source}"),
+            d.count(),
+        ));
+    }
+    ms
 }
 
 #[cfg(test)]

@@ -104,7 +104,55 @@ fn connect_rtt(rtt: Result<Distribution, String>) -> (Result<f64, String>, Vec<M
     }
 }
 
-/// Judge declared zones and a measured connect-RTT distribution.
+/// What the declared zones say about the hop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Declared<'a> {
+    /// A zone is missing on either side.
+    Unknown,
+    SameZone(&'a str),
+    CrossZone(&'a str, &'a str),
+    CrossRegion(&'a str, &'a str),
+}
+
+impl<'a> Declared<'a> {
+    fn of(agent: &'a AgentConfig, b: &'a RetrievalConfig) -> Self {
+        match (agent.zone.as_deref(), b.zone.as_deref()) {
+            (Some(a), Some(r)) if region_of(a) != region_of(r) => Declared::CrossRegion(a, r),
+            (Some(a), Some(r)) if a != r => Declared::CrossZone(a, r),
+            (Some(a), Some(_)) => Declared::SameZone(a),
+            _ => Declared::Unknown,
+        }
+    }
+
+    /// "agent in us-central1-a, retrieval in europe-west1-b".
+    fn places(self) -> String {
+        match self {
+            Declared::CrossRegion(a, r) | Declared::CrossZone(a, r) => {
+                format!("agent in {a}, retrieval in {r}")
+            }
+            Declared::SameZone(a) => format!("both in {a}"),
+            Declared::Unknown => "zones not declared".to_string(),
+        }
+    }
+
+    /// "cross-region: agent in us-central1-a, retrieval in europe-west1-b".
+    fn text(self) -> String {
+        match self {
+            Declared::CrossRegion(..) => format!("cross-region: {}", self.places()),
+            Declared::CrossZone(..) => format!("cross-zone: {}", self.places()),
+            _ => self.places(),
+        }
+    }
+}
+
+const CO_LOCATE: &str = "Run the agent and its vector store in the same region and zone; every retrieval pays the cross-region round trip.";
+const CHECK_DECLARATION: &str = "The declared zones and the measured hop disagree: check the `zone` declared for the agent and the backend (cockpit.toml, node labels topology.kubernetes.io/zone), and run the audit from the agent's zone so the RTT speaks for the agent's hop.";
+
+/// Judge declared zones and a measured connect-RTT distribution. The
+/// declaration and the measurement are both shown; when they disagree
+/// (declared apart but the hop measures local, or declared together but
+/// the hop measures far) the verdict says so and is a warning, never a
+/// cost that was not measured.
 pub fn evaluate(
     agent: &AgentConfig,
     b: &RetrievalConfig,
@@ -113,71 +161,114 @@ pub fn evaluate(
     bound_ms: f64,
 ) -> Finding {
     let subject = format!("{} → {}", agent.name, b.name);
-    let base = |status, summary: String| {
-        NET_ZONE
-            .finding(status, summary)
-            .with_subject(&subject)
-            .with_location(Location::endpoint(url))
-    };
-    let zones = match (&agent.zone, &b.zone) {
-        (Some(a), Some(r)) => Some((a.as_str(), r.as_str())),
-        _ => None,
-    };
+    let declared = Declared::of(agent, b);
     let (rtt, mut ms) = connect_rtt(rtt);
-    let rtt_p50 = rtt.as_ref().ok().copied();
-    let hop = |r: f64| format!("{r:.2} ms hop");
-    match (zones, rtt_p50) {
-        (Some((az, rz)), p) if region_of(az) != region_of(rz) => base(
+    let (status, summary, advice) = match (declared, rtt) {
+        (_, Err(why)) => unmeasured_verdict(declared, &why),
+        (d, Ok(p)) => measured_verdict(d, p, bound_ms),
+    };
+    if declared == Declared::Unknown {
+        ms.push(Measurement::new(
+            "zones_declared",
+            0.0,
+            Unit::Bool,
+            "zone of the agent and of the backend, from the configuration",
+            1,
+        ));
+    }
+    let f = NET_ZONE
+        .finding(status, summary)
+        .with_subject(&subject)
+        .with_location(Location::endpoint(url))
+        .with_measurements(ms);
+    match advice {
+        Some(a) => f.with_recommendation(a),
+        None => f,
+    }
+}
+
+type Verdict = (Status, String, Option<&'static str>);
+
+/// The verdict when the connect RTT was measured (`p` is its p50).
+fn measured_verdict(declared: Declared<'_>, p: f64, bound_ms: f64) -> Verdict {
+    let far = p > bound_ms;
+    let rtt = format!("measured connect RTT p50 {p:.2} ms");
+    match (declared, far) {
+        (Declared::CrossRegion(..), true) => (
             Status::Fail,
             format!(
-                "Regional Mismatch: agent in {az}, retrieval in {rz}{}",
-                p.map(|r| format!(" ({})", hop(r))).unwrap_or_default()
+                "Regional Mismatch: {}; {rtt} (above the same-zone bound {bound_ms:.2} ms)",
+                declared.places()
             ),
-        )
-        .with_measurements(ms)
-        .with_recommendation("Run the agent and its vector store in the same region and zone; every retrieval pays the cross-region round trip."),
-        (Some((az, rz)), p) if az != rz => base(
+            Some(CO_LOCATE),
+        ),
+        (Declared::CrossRegion(..) | Declared::CrossZone(..), false) => (
             Status::Warn,
             format!(
-                "cross-zone: agent in {az}, retrieval in {rz}{}",
-                p.map(|r| format!(" ({})", hop(r))).unwrap_or_default()
+                "declared {} but {rtt} is local (within {bound_ms:.2} ms): the declaration is wrong or the hop is local; check the declaration",
+                declared.text()
             ),
-        )
-        .with_measurements(ms)
-        .with_recommendation("Pin the agent and the vector store to one zone (node affinity), or place a replica of the store in each zone the agent runs in."),
-        (z, Some(p)) if p > bound_ms => base(
+            Some(CHECK_DECLARATION),
+        ),
+        (Declared::CrossZone(..), true) => (
+            Status::Warn,
+            format!("{}; {rtt} (above {bound_ms:.2} ms)", declared.text()),
+            Some(
+                "Pin the agent and the vector store to one zone (node affinity), or place a replica of the store in each zone the agent runs in.",
+            ),
+        ),
+        (Declared::SameZone(a), true) => (
             Status::Warn,
             format!(
-                "{}measured connect RTT {p:.2} ms is above {bound_ms:.2} ms: the hop looks cross-zone",
-                z.map(|(a, _)| format!("both declared in {a}, but ")).unwrap_or_default()
+                "declared both in {a} but {rtt} is above the same-zone bound {bound_ms:.2} ms: the declaration is wrong or the hop leaves the zone; check the declaration"
             ),
-        )
-        .with_measurements(ms)
-        .with_recommendation("Check where the backend really runs (node labels topology.kubernetes.io/zone) and co-locate it with the agent."),
-        (Some((az, _)), Some(p)) => base(Status::Pass, format!("same zone {az}; connect RTT {p:.2} ms")).with_measurements(ms),
-        (None, Some(p)) => {
-            ms.push(Measurement::new(
-                "zones_declared",
-                0.0,
-                Unit::Bool,
-                "zone of the agent and of the backend, from the configuration",
-                1,
-            ));
-            base(
-                Status::Pass,
-                format!("connect RTT {p:.2} ms is within {bound_ms:.2} ms (zones not declared)"),
-            )
-            .with_measurements(ms)
-            .with_recommendation("Declare `zone` for the agent and the backend so a cross-zone placement is caught by name.")
-        }
-        (_, None) => base(
+            Some(CHECK_DECLARATION),
+        ),
+        (Declared::Unknown, true) => (
+            Status::Warn,
+            format!(
+                "{rtt} is above {bound_ms:.2} ms: the hop looks cross-zone (zones not declared)"
+            ),
+            Some(
+                "Check where the backend really runs (node labels topology.kubernetes.io/zone) and co-locate it with the agent.",
+            ),
+        ),
+        (Declared::SameZone(a), false) => (
+            Status::Pass,
+            format!("same zone {a}; {rtt} is within {bound_ms:.2} ms"),
+            None,
+        ),
+        (Declared::Unknown, false) => (
+            Status::Pass,
+            format!("{rtt} is within {bound_ms:.2} ms (zones not declared)"),
+            Some(
+                "Declare `zone` for the agent and the backend so a cross-zone placement is caught by name.",
+            ),
+        ),
+    }
+}
+
+/// The verdict when no connect RTT was measured: a declared cross-region
+/// placement still fails on the declaration alone (said so, with no hop
+/// cost); anything else is not measured.
+fn unmeasured_verdict(declared: Declared<'_>, why: &str) -> Verdict {
+    match declared {
+        Declared::CrossRegion(..) => (
+            Status::Fail,
+            format!(
+                "Regional Mismatch (declared): {}; the hop's RTT was not measured ({why})",
+                declared.places()
+            ),
+            Some(CO_LOCATE),
+        ),
+        _ => (
             Status::NotMeasured,
             format!(
-                "not measured: connect RTT unavailable ({})",
-                rtt.err().unwrap_or_default()
+                "not measured: connect RTT unavailable ({why}); {}",
+                declared.text()
             ),
-        )
-        .with_recommendation("Make the backend reachable from where the audit runs."),
+            Some("Make the backend reachable from where the audit runs."),
+        ),
     }
 }
 
@@ -238,49 +329,75 @@ mod tests {
         Ok(d)
     }
 
+    fn judge(a: Option<&str>, b: Option<&str>, rtt_ms: Result<f64, &str>) -> Finding {
+        let r = match rtt_ms {
+            Ok(ms) => rtt(ms),
+            Err(e) => Err(e.to_string()),
+        };
+        evaluate(&agent(a), &backend(b), "u", r, 1.0)
+    }
+
     #[test]
-    fn decisions() {
-        let f = evaluate(
-            &agent(Some("us-central1-a")),
-            &backend(Some("europe-west1-b")),
-            "u",
-            rtt(0.2),
-            1.0,
-        );
+    fn declared_and_measured_agree() {
+        let f = judge(Some("us-central1-a"), Some("europe-west1-b"), Ok(40.0));
         assert_eq!(f.status, Status::Fail);
         assert!(f.summary.contains("Regional Mismatch"), "{}", f.summary);
-        let f = evaluate(
-            &agent(Some("us-central1-a")),
-            &backend(Some("us-central1-b")),
-            "u",
-            rtt(0.2),
-            1.0,
-        );
+        assert!(f.summary.contains("RTT p50 40.0"), "{}", f.summary);
+        let f = judge(Some("us-central1-a"), Some("us-central1-b"), Ok(2.0));
         assert_eq!(f.status, Status::Warn);
-        let f = evaluate(
-            &agent(Some("us-central1-a")),
-            &backend(Some("us-central1-a")),
-            "u",
-            rtt(0.2),
-            1.0,
-        );
+        assert!(f.summary.contains("cross-zone"), "{}", f.summary);
+        let f = judge(Some("us-central1-a"), Some("us-central1-a"), Ok(0.2));
         assert_eq!(f.status, Status::Pass);
-        let f = evaluate(
-            &agent(Some("us-central1-a")),
-            &backend(Some("us-central1-a")),
-            "u",
-            rtt(5.0),
-            1.0,
-        );
+        let f = judge(None, None, Ok(0.2));
+        assert_eq!(f.status, Status::Pass);
+        assert_eq!(f.measurement("zones_declared").unwrap().value, 0.0);
+        let f = judge(None, None, Ok(5.0));
         assert_eq!(f.status, Status::Warn);
-        let f = evaluate(
-            &agent(None),
-            &backend(None),
-            "u",
-            Err("refused".into()),
-            1.0,
+    }
+
+    #[test]
+    fn declared_apart_but_measured_local_is_a_warning_about_the_declaration() {
+        let f = judge(Some("us-central1-a"), Some("europe-west1-b"), Ok(0.01));
+        assert_eq!(f.status, Status::Warn, "{}", f.summary);
+        assert!(!f.summary.contains("Regional Mismatch"), "{}", f.summary);
+        assert!(f.summary.contains("check the declaration"), "{}", f.summary);
+        assert!(f.summary.contains("0.01 ms"), "{}", f.summary);
+        assert_eq!(f.measurement("connect_rtt_p50").unwrap().samples, 10);
+        let f = judge(Some("us-central1-a"), Some("us-central1-b"), Ok(0.01));
+        assert_eq!(f.status, Status::Warn);
+        assert!(f.summary.contains("check the declaration"), "{}", f.summary);
+    }
+
+    #[test]
+    fn declared_together_but_measured_far_is_a_warning_about_the_declaration() {
+        let f = judge(Some("us-central1-a"), Some("us-central1-a"), Ok(5.0));
+        assert_eq!(f.status, Status::Warn);
+        assert!(
+            f.summary.contains("declared both in us-central1-a"),
+            "{}",
+            f.summary
         );
+        assert!(f.summary.contains("check the declaration"), "{}", f.summary);
+    }
+
+    #[test]
+    fn an_unmeasured_hop_shows_no_cost() {
+        let f = judge(None, None, Err("refused"));
         assert_eq!(f.status, Status::NotMeasured);
         assert!(f.summary.contains("refused"));
+        // The declaration alone still fails, and says the hop was not measured.
+        let f = judge(
+            Some("us-central1-a"),
+            Some("europe-west1-b"),
+            Err("refused"),
+        );
+        assert_eq!(f.status, Status::Fail);
+        assert!(
+            f.summary.contains("not measured (refused)"),
+            "{}",
+            f.summary
+        );
+        assert!(!f.summary.contains(" ms"), "{}", f.summary);
+        assert!(f.measurements.is_empty());
     }
 }

@@ -10,7 +10,7 @@ use cockpit_core::{Distribution, LatencySummary};
 use super::worker::{Outcome, Run, StepStats};
 use super::{LoadMode, LoadOptions, LoadReport, RequestCounts, SloInputs, StepReport};
 use crate::report::{Metric, Stats};
-use crate::{ErrorKind, Protocol, RateSummary};
+use crate::{ErrorKind, Protocol, RateSummary, Throughput};
 
 fn latency_method(mode: LoadMode, path: &str) -> String {
     let end = match path {
@@ -89,6 +89,7 @@ pub(crate) fn build_report(
     let path = run.plan.path_name();
     let mut methods = request_methods(mode, path, &all, run);
     let streamed = stream_summaries(opts.protocol, probe, &mut methods);
+    let throughput = streams.and_then(|p| run_throughput(opts.protocol, p, elapsed, &mut methods));
     let scheduled = open.then_some(all.sent + s.unsent);
     let latency_dist = std::mem::take(&mut all.latency);
     let service_dist = if open {
@@ -128,6 +129,7 @@ pub(crate) fn build_report(
         itl: streamed.itl,
         tpot: streamed.tpot,
         output_tokens_per_s: streamed.output_tokens_per_s,
+        throughput,
         goodput_rps: (!run.bounds.is_empty()).then(|| per_s(all.good)),
         slos,
         slo_pass,
@@ -294,6 +296,29 @@ fn stream_summaries(
         tpot,
         output_tokens_per_s,
     }
+}
+
+/// Output tokens per second of the whole run (streams only), with its method.
+fn run_throughput(
+    protocol: Protocol,
+    probe: &Stats,
+    elapsed: Duration,
+    methods: &mut BTreeMap<&'static str, String>,
+) -> Option<Throughput> {
+    let t = Throughput::new(
+        probe.output_tokens,
+        probe.tokens_usage + probe.tokens_counted,
+        elapsed,
+    )?;
+    methods.insert(
+        "throughput",
+        format!(
+            "the output tokens of every successful stream (tokens {}), summed, divided by the run's wall time (elapsed_s, as achieved_rps); {} samples",
+            crate::TokensSource::text(probe.tokens_source(), protocol),
+            t.requests
+        ),
+    );
+    Some(t)
 }
 
 impl StepStats {

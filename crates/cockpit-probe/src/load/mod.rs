@@ -531,6 +531,10 @@ pub struct LoadReport {
     pub tpot: Option<LatencySummary>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output_tokens_per_s: Option<RateSummary>,
+    /// Output tokens per second of the whole run: every successful
+    /// stream's tokens over `elapsed_s`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<crate::Throughput>,
     /// Successful requests per second that met every per-request SLO bound.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub goodput_rps: Option<f64>,
@@ -774,6 +778,7 @@ mod tests {
                 itl: None,
                 tpot: None,
                 output_tokens_per_s: None,
+                throughput: None,
                 goodput_rps: None,
                 slos: Vec::new(),
                 slo_pass: true,

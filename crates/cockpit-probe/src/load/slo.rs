@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use cockpit_core::Distribution;
 pub use cockpit_core::slo::{Aggregate, Op};
-use cockpit_core::slo::{Aggregated, Slo, SloError};
+use cockpit_core::slo::{Aggregated, Measure, Slo, SloError, Threshold};
 use serde::Serialize;
 
 use crate::{ProbeError, Protocol, RateDistribution};
@@ -123,6 +123,10 @@ pub struct LoadSlo {
     pub aggregate: Aggregate,
     pub op: Op,
     pub threshold: f64,
+    /// The threshold as written (number and unit): observed values are
+    /// shown in its unit.
+    #[serde(skip)]
+    pub written: Threshold,
 }
 
 /// The grammar is [`cockpit_core::slo`]'s; this adds the load engine's
@@ -157,6 +161,7 @@ impl FromStr for LoadSlo {
             aggregate,
             op: slo.op,
             threshold,
+            written: slo.threshold,
         })
     }
 }
@@ -298,7 +303,22 @@ impl LoadSlo {
         SloResult {
             slo: self.text.clone(),
             observed,
+            observed_text: observed.map(|v| self.written.observed(v, self.measure())),
             pass: self.op.holds_on(observed, self.threshold),
+        }
+    }
+
+    /// What the observed value is held in: milliseconds for a duration, a
+    /// fraction for an error rate, a count, requests or tokens per second.
+    pub fn measure(&self) -> Measure {
+        match self.metric {
+            m if m.is_duration() => Measure::Millis,
+            SloMetric::Errors | SloMetric::Http5xx => match self.aggregate {
+                Aggregate::Count => Measure::Count,
+                _ => Measure::Fraction,
+            },
+            SloMetric::TokensPerS => Measure::PerSecond("tokens/s"),
+            _ => Measure::PerSecond("req/s"),
         }
     }
 }
@@ -320,13 +340,16 @@ pub struct SloInputs<'a> {
     pub elapsed: Duration,
 }
 
-/// One SLO's verdict. `observed` is in the SLO's unit (milliseconds for
-/// durations, a fraction for rates), `None` when nothing was measured — a
-/// failure, never a pass.
+/// One SLO's verdict. `observed` is in the metric's unit (milliseconds for
+/// durations, a fraction for rates, requests or tokens per second, a
+/// count), `None` when nothing was measured — a failure, never a pass.
+/// `observed_text` is the same value in the unit the threshold was written
+/// in (`errors<0.1%` → `"100.0 %"`, `p(99)<1.5s` → `"0.0121 s"`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SloResult {
     pub slo: String,
     pub observed: Option<f64>,
+    pub observed_text: Option<String>,
     pub pass: bool,
 }
 
@@ -415,6 +438,12 @@ mod tests {
         assert!(r("rps>9").pass);
         assert!((r("goodput>1").observed.unwrap() - 5.0).abs() < 1e-9);
         let t = r("ttft:p(95)<800ms");
-        assert!(!t.pass && t.observed.is_none());
+        assert!(!t.pass && t.observed.is_none() && t.observed_text.is_none());
+        // Each observed value in its threshold's unit.
+        assert_eq!(r("errors<0.5%").observed_text.as_deref(), Some("1.00 %"));
+        assert_eq!(r("errors:count<2").observed_text.as_deref(), Some("1"));
+        assert_eq!(r("p(50)<1s").observed_text.as_deref(), Some("0.0500 s"));
+        assert!(r("p(50)<100").observed_text.unwrap().ends_with(" ms"));
+        assert_eq!(r("rps>9").observed_text.as_deref(), Some("9.90 req/s"));
     }
 }
