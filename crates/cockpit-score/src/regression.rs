@@ -478,4 +478,52 @@ mod tests {
             12.5
         );
     }
+
+    #[test]
+    fn a_change_is_judged_on_bound_spread_and_samples() {
+        let key: RegressionKey = "ttft.p95".parse().unwrap();
+        let bound: RegressionBound = "+20%".parse().unwrap();
+        let f = cockpit_core::CheckSpec {
+            id: CheckId::new("NET-TTFT"),
+            pillar: cockpit_core::Pillar::Network,
+            severity: cockpit_core::Severity::High,
+            title: "TTFT",
+        }
+        .finding(Status::Pass, "ok")
+        .with_subject("chat");
+        let base = summary(200, 290.0, 303.0, 340.0, 900.0);
+        let status = |after: &LatencySummary| judge(key, bound, 30, &f, &base, after).status;
+        assert_eq!(
+            status(&summary(200, 600.0, 710.0, 800.0, 900.0)),
+            RegressionStatus::Regressed
+        );
+        assert_eq!(
+            status(&summary(200, 300.0, 340.0, 400.0, 900.0)),
+            RegressionStatus::Within
+        );
+        // +25 %, but the baseline's own p99 was 340 ms: noise.
+        let noisy = summary(200, 300.0, 338.0, 400.0, 900.0);
+        assert_eq!(
+            judge(key, "+10%".parse().unwrap(), 30, &f, &base, &noisy).status,
+            RegressionStatus::Noise
+        );
+        assert_eq!(
+            status(&summary(29, 600.0, 710.0, 800.0, 900.0)),
+            RegressionStatus::TooFewSamples
+        );
+        let o = judge(
+            key,
+            bound,
+            30,
+            &f,
+            &base,
+            &summary(200, 600.0, 710.0, 800.0, 900.0),
+        );
+        assert!(
+            o.summary
+                .starts_with("ttft.p95 of chat: 303.0 ms → 710.0 ms (+134.3%; n=200 → n=200)"),
+            "{}",
+            o.summary
+        );
+    }
 }
