@@ -9,8 +9,12 @@
 //! It measures nothing itself: it reads [`cockpit_core::Finding`]s. The
 //! formula is in `docs/scoring.md`: findings weighted by severity, credit
 //! 1 / ½ / 0 for pass / warn / fail, critical failures cap the score below
-//! the threshold, skipped findings are listed and not scored, and a
-//! not-measured finding fails the gate unless the policy relaxes it.
+//! the threshold, skipped findings are listed and not scored, a
+//! not-measured finding fails the gate unless the policy relaxes it, and
+//! every pillar must be measured or declared out of scope
+//! (`[[gate.out_of_scope]]`). Against a baseline run,
+//! [`Certification::hold_regressions`] fails the gate on a figure beyond
+//! its `[gate.regressions]` bound that can be told from noise.
 //!
 //! ```
 //! use cockpit_core::{CheckId, CheckSpec, Measurement, Pillar, Report, Severity, Status, Unit};
