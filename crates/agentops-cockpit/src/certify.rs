@@ -41,7 +41,10 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         (ev.report, cfg, Some(outcome))
     };
     let baseline = audit::baseline(&cfg, args.lake.compare.as_deref())?;
-    let cert = cockpit_score::certify(&report, &cfg.gate, Date::today());
+    let mut cert = cockpit_score::certify(&report, &cfg.gate, Date::today());
+    if let Some(b) = &baseline {
+        cert.hold_regressions(b, &cfg.gate);
+    }
     let comparison =
         baseline.map(|b| cockpit_score::compare(&b, &report, cfg.gate.regression_percent));
     // A new measurement is stored; re-scoring saved evidence adds nothing to the lake.

@@ -296,13 +296,25 @@ fn validate_gate(
             ScoreError::Weight { .. } => "weights".to_string(),
             ScoreError::RegressionPercent(_) => "regression_percent".to_string(),
             ScoreError::MinPipelineThreshold(_) => "min_pipeline_threshold".to_string(),
+            ScoreError::RegressionMinSamples => "regression_min_samples".to_string(),
+            ScoreError::OutOfScopeField { field, .. } => (*field).to_string(),
+            ScoreError::OutOfScopeTwice { .. } => "pillar".to_string(),
             ScoreError::UnknownCheck { check, .. } | ScoreError::WaiverField { check, .. } => {
                 format!("\"{check}\"")
             }
             _ => "gate".to_string(),
         };
-        // Search from the `[gate` tables on, so `threshold` is not found in `[thresholds]`.
-        let from = src.find("[gate").unwrap_or(0);
+        // Search from the `[gate` tables on, so `threshold` is not found in
+        // `[thresholds]`; a declaration's key from its own table on.
+        let from = match &e {
+            ScoreError::OutOfScopeField { index, .. }
+            | ScoreError::OutOfScopeTwice { index, .. } => src
+                .match_indices("[[gate.out_of_scope]]")
+                .nth(*index)
+                .map(|(at, _)| at),
+            _ => None,
+        };
+        let from = from.or_else(|| src.find("[gate")).unwrap_or(0);
         let at = src[from..].find(&needle).map(|at| from + at);
         located(path, src, at, format!("[gate] {e}"))
     })

@@ -148,6 +148,22 @@ pub fn k8s_inputs(k: &cockpit_k8s::K8sConfig) -> Result<cockpit_k8s::Inputs, Cli
     Ok(k.resolve_inputs()?)
 }
 
+/// The embedded testbed's gate: it runs as a local process, so it has no
+/// pipeline to audit — CI/CD is declared out of scope (Compute is measured
+/// by the agents' cold start). Every other pillar must be measured.
+fn embedded_gate() -> cockpit_score::GatePolicy {
+    cockpit_score::GatePolicy {
+        out_of_scope: vec![cockpit_score::OutOfScope {
+            pillar: cockpit_core::Pillar::Cicd,
+            reason: "the embedded testbed runs as a local process, no cluster and no pipeline"
+                .into(),
+            owner: "agentops-cockpit".into(),
+            expires: cockpit_score::Date::new(9999, 12, 31).expect("a calendar date"),
+        }],
+        ..cockpit_score::GatePolicy::default()
+    }
+}
+
 /// The embedded default: a reference agent on 127.0.0.1 with realistic
 /// settings, and a configuration that points every check at it.
 pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
@@ -204,6 +220,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
             grpc_proto: None,
             grpc_import_paths: Vec::new(),
         }],
+        gate: embedded_gate(),
         ..CockpitConfig::default()
     };
     Ok((cfg, Some(tb)))

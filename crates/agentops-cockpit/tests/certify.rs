@@ -34,8 +34,16 @@ async fn from(w: &Workdir, name: &str, cfg: Option<&Path>, extra: &[&str]) -> Ou
 
 fn waiver(expires: &str) -> String {
     format!(
-        "[gate]\nthreshold = 90\n\n[[gate.waivers]]\ncheck = \"NET-TTFT\"\ntarget = \"search\"\nreason = \"search agent moves to a warm pool in INFRA-42\"\nowner = \"sre@example.com\"\nexpires = {expires}\n"
+        "[gate]\nthreshold = 90\n\n[[gate.waivers]]\ncheck = \"NET-TTFT\"\ntarget = \"search\"\nreason = \"search agent moves to a warm pool in INFRA-42\"\nowner = \"sre@example.com\"\nexpires = {expires}\n\n{}",
+        waivable_scope()
     )
+}
+
+/// The `waivable` fixture measures Network, Compute and Observability: its
+/// tests declare the other two pillars out of scope, so that only its
+/// failure decides.
+fn waivable_scope() -> String {
+    out_of_scope(&["state", "cicd"], "2999-12-31")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -72,11 +80,12 @@ async fn failing_evidence_exits_1_with_the_reasons() {
 async fn the_threshold_decides() {
     let w = Workdir::new();
     // waivable: one high failure among passes, 75.9 overall.
-    from(&w, "waivable", None, &[]).await.assert_code(1);
-    from(&w, "waivable", None, &["--threshold", "70"])
+    let scope = w.config(&waivable_scope());
+    from(&w, "waivable", Some(&scope), &[]).await.assert_code(1);
+    from(&w, "waivable", Some(&scope), &["--threshold", "70"])
         .await
         .assert_code(0);
-    let cfg = w.config("[gate]\nthreshold = 70\n");
+    let cfg = w.config(&format!("[gate]\nthreshold = 70\n\n{}", waivable_scope()));
     from(&w, "waivable", Some(&cfg), &[]).await.assert_code(0);
     // The flag overrides the file.
     from(&w, "waivable", Some(&cfg), &["--threshold", "95"])
@@ -312,7 +321,8 @@ async fn a_measured_run_is_stored_traced_and_compared_without_touching_the_repos
     let w = Workdir::new();
     git(w.path(), &["init", "-q"]);
     let cfg = w.config(&format!(
-        "{PROBE}[gate]\nthreshold = 50\nevidence_dir = \"lake\"\n\n[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+        "{PROBE}[gate]\nthreshold = 50\nevidence_dir = \"lake\"\n\n{}[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+        one_agent_scope(),
         tb.base_url()
     ));
     git(w.path(), &["add", "cockpit-test.toml"]);
@@ -370,4 +380,220 @@ async fn a_measured_run_is_stored_traced_and_compared_without_touching_the_repos
         git(w.path(), &["status", "--porcelain", "--untracked-files=no"]),
         ""
     );
+}
+
+/// The `pass` fixture with chat's TTFT distribution set to `p95` ms over
+/// `count` samples (p50 5 % under it, p99 10 % and the max 20 % over it),
+/// written to `name` in `w`.
+fn ttft_report(w: &Workdir, name: &str, p95: f64, count: u64) -> String {
+    let mut r: Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("pass")).unwrap()).expect("fixture");
+    let f = r["findings"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["check_id"] == "NET-TTFT")
+        .expect("NET-TTFT");
+    let m = &mut f["measurements"][0];
+    m["value"] = p95.into();
+    m["samples"] = count.into();
+    m["distribution"] = serde_json::json!({
+        "count": count, "min_ms": p95 * 0.8, "mean_ms": p95 * 0.95,
+        "p50_ms": p95 * 0.95, "p90_ms": p95 * 0.98, "p95_ms": p95,
+        "p99_ms": p95 * 1.1, "p999_ms": p95 * 1.2, "max_ms": p95 * 1.2,
+    });
+    w.file(name, &r.to_string()).to_str().unwrap().to_string()
+}
+
+/// `certify --from new.json --compare old.json` with a `[gate.regressions]`
+/// bound: beyond it with enough samples fails, naming the figure and both
+/// values; within it passes; too few samples only informs; no bound only informs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_regression_beyond_its_bound_fails_the_gate_with_enough_samples() {
+    let w = Workdir::new();
+    let cfg = w.config("[gate.regressions]\n\"ttft.p95\" = \"+20%\"\n");
+    let old = ttft_report(&w, "old.json", 303.0, 200);
+    let certify = |new: String, cfg: Option<PathBuf>| {
+        let w = &w;
+        let old = old.clone();
+        async move {
+            let mut args = vec![
+                "certify".to_string(),
+                "--from".into(),
+                new,
+                "--compare".into(),
+                old,
+            ];
+            if let Some(c) = cfg {
+                args.extend(["--config".into(), c.to_str().unwrap().to_string()]);
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with(&args, &Opts::default().cwd(w.path())).await
+        }
+    };
+
+    let slow = ttft_report(&w, "slow.json", 710.0, 200);
+    let out = certify(slow.clone(), Some(cfg.clone())).await;
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains(
+            "regression ttft.p95 of chat: 303.0 ms → 710.0 ms (+134.3%; n=200 → n=200): beyond the +20% bound and above the baseline's p99 333.3 ms"
+        ),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("gate FAILED"), "{}", out.stdout);
+
+    // Without a bound the comparison informs only.
+    let out = certify(slow, None).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("REGRESSION NET-TTFT chat ttft_p95"),
+        "{}",
+        out.stdout
+    );
+
+    // Within the bound: +12 %.
+    let out = certify(ttft_report(&w, "near.json", 340.0, 200), Some(cfg.clone())).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout.contains("[within] ttft.p95 of chat"),
+        "{}",
+        out.stdout
+    );
+
+    // Too few samples in the new run to tell it from noise: informative.
+    let out = certify(ttft_report(&w, "few.json", 710.0, 12), Some(cfg.clone())).await;
+    out.assert_code(0);
+    assert!(
+        out.stdout
+            .contains("[too few samples] ttft.p95 of chat: 303.0 ms → 710.0 ms"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// One agent and nothing else (Network and Compute measured): every other
+/// pillar is NOT MEASURED and fails the gate, until declared out of scope;
+/// an expired declaration no longer counts.
+#[tokio::test(flavor = "multi_thread")]
+async fn unmeasured_pillars_fail_the_gate_unless_declared_out_of_scope() {
+    let w = Workdir::new();
+    let out = from(
+        &w,
+        "one-agent",
+        None,
+        &["--format", "table", "--format", "json"],
+    )
+    .await;
+    out.assert_code(1);
+    for p in ["State", "CI/CD", "Observability"] {
+        assert!(
+            out.stdout.contains(&format!("pillar {p} NOT MEASURED")),
+            "{p}: {}",
+            out.stdout
+        );
+    }
+    assert!(
+        out.stdout.contains("add an [stm] section"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("add [kubernetes] pipelines"),
+        "{}",
+        out.stdout
+    );
+    // All five pillars in the matrix, in the JSON as well.
+    let json_start = out.stdout.find("\n{").expect("the JSON after the table");
+    let cert: Value = serde_json::from_str(&out.stdout[json_start..]).expect("json");
+    let verdicts: Vec<&str> = cert["pillars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["verdict"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        verdicts,
+        [
+            "pass",
+            "pass",
+            "not-measured",
+            "not-measured",
+            "not-measured"
+        ]
+    );
+
+    let cfg = w.config(&out_of_scope(
+        &["state", "cicd", "observability"],
+        "2999-12-31",
+    ));
+    let out = from(&w, "one-agent", Some(&cfg), &[]).await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("OUT OF SCOPE"), "{}", out.stdout);
+
+    let mut text = out_of_scope(&["state", "observability"], "2999-12-31");
+    text.push_str(&out_of_scope(&["cicd"], "2001-01-01"));
+    let cfg = w.config(&text);
+    let out = from(&w, "one-agent", Some(&cfg), &[]).await;
+    out.assert_code(1);
+    assert!(
+        out.stdout.contains("pillar CI/CD NOT MEASURED"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout.contains("EXPIRED on 2001-01-01"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// A bound, a key or a declaration the gate cannot hold is exit 2, located.
+#[tokio::test(flavor = "multi_thread")]
+async fn regression_bounds_and_out_of_scope_errors_are_located() {
+    let w = Workdir::new();
+    for (text, at, says) in [
+        (
+            "[gate.regressions]\n\"ttft.p97\" = \"+20%\"\n",
+            ":2:",
+            "a report keeps p50, p90, p95, p99 and p99.9 of ttft",
+        ),
+        (
+            "[gate.regressions]\n\"cold_start.p95\" = \"+20%\"\n",
+            ":2:",
+            "cannot be told from noise",
+        ),
+        (
+            "[gate.regressions]\n\"ttft.p95\" = \"20\"\n",
+            ":2:",
+            "expected the increase allowed in percent",
+        ),
+        ("[gate]\nregression_min_samples = 0\n", ":2:", "at least 1"),
+        (
+            "[[gate.out_of_scope]]\npillar = \"storage\"\nreason = \"r\"\nowner = \"o\"\nexpires = 2999-01-01\n",
+            ":2:",
+            "unknown variant `storage`",
+        ),
+        (
+            &format!(
+                "{}[[gate.out_of_scope]]\npillar = \"state\"\nreason = \"r\"\nowner = \" \"\nexpires = 2999-01-01\n",
+                out_of_scope(&["cicd"], "2999-01-01")
+            ),
+            ":10:",
+            "gate.out_of_scope[1] (pillar `state`): `owner` must not be empty",
+        ),
+        (
+            &out_of_scope(&["cicd", "cicd"], "2999-01-01"),
+            ":8:",
+            "pillar `cicd` is already declared out of scope",
+        ),
+    ] {
+        let cfg = w.config(text);
+        let out = from(&w, "pass", Some(&cfg), &[]).await;
+        out.assert_code(2);
+        let located = format!("{}{at}", cfg.display());
+        assert!(out.stderr.contains(&located), "{located}: {}", out.stderr);
+        assert!(out.stderr.contains(says), "{says}: {}", out.stderr);
+    }
 }

@@ -187,7 +187,8 @@ async fn a_measured_run_runs_no_program_the_repository_configures() {
     std::fs::write(
         &cfg,
         format!(
-            "{PROBE}[gate]\nthreshold = 50\n\n[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+            "{PROBE}[gate]\nthreshold = 50\n\n{}[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+            one_agent_scope(),
             tb.base_url()
         ),
     )
@@ -254,7 +255,8 @@ async fn a_git_that_never_answers_is_abandoned() {
     w.file(
         "cockpit.toml",
         &format!(
-            "{PROBE}[gate]\nthreshold = 50\n\n[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+            "{PROBE}[gate]\nthreshold = 50\n\n{}[[agents]]\nname = \"chat\"\nendpoint = \"{}/v1\"\nprotocol = \"openai\"\nretrieval = []\n",
+            one_agent_scope(),
             tb.base_url()
         ),
     );

@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use common::*;
 
@@ -19,15 +19,33 @@ fn report() -> String {
         .to_string()
 }
 
-/// `certify --from slo-report.json [--config CFG] [extra…]`, in `w`.
+/// The report measures Network, Compute and Observability: every
+/// configuration declares State and CI/CD out of scope, after `text`.
+fn config(w: &Workdir, text: &str) -> PathBuf {
+    w.config(&format!(
+        "{text}\n{}",
+        out_of_scope(&["state", "cicd"], "2999-12-31")
+    ))
+}
+
+/// `certify --from slo-report.json --config CFG [extra…]`, in `w`; without
+/// CFG, one that declares only the pillars the report does not measure.
 async fn certify(w: &Workdir, cfg: Option<&Path>, extra: &[&str]) -> Output {
     let r = report();
     let mut args = vec!["certify", "--from", r.as_str()];
-    let cfg_s;
-    if let Some(c) = cfg {
-        cfg_s = c.to_str().unwrap().to_string();
-        args.extend(["--config", cfg_s.as_str()]);
-    }
+    let scope;
+    let cfg = match cfg {
+        Some(c) => c,
+        None => {
+            scope = w.file(
+                "scope.toml",
+                &out_of_scope(&["state", "cicd"], "2999-12-31"),
+            );
+            &scope
+        }
+    };
+    let cfg_s = cfg.to_str().unwrap().to_string();
+    args.extend(["--config", cfg_s.as_str()]);
     args.extend_from_slice(extra);
     run_with(&args, &Opts::default().cwd(w.path())).await
 }
@@ -158,7 +176,7 @@ async fn an_unmeasured_metric_fails_closed_unless_relaxed() {
         "{}",
         out.stdout
     );
-    let cfg = w.config("[gate]\nfail_closed = false\n");
+    let cfg = config(&w, "[gate]\nfail_closed = false\n");
     let out = certify(
         &w,
         Some(&cfg),
@@ -172,7 +190,10 @@ async fn an_unmeasured_metric_fails_closed_unless_relaxed() {
 #[tokio::test(flavor = "multi_thread")]
 async fn gate_slos_come_from_the_config_file_with_located_errors() {
     let w = Workdir::new();
-    let cfg = w.config("[gate]\nslos = [\"ttft:p(95)<800ms\", \"retrieval:p(99)<1ms\"]\n");
+    let cfg = config(
+        &w,
+        "[gate]\nslos = [\"ttft:p(95)<800ms\", \"retrieval:p(99)<1ms\"]\n",
+    );
     let out = certify(&w, Some(&cfg), &[]).await;
     out.assert_code(1);
     assert!(
@@ -182,7 +203,7 @@ async fn gate_slos_come_from_the_config_file_with_located_errors() {
         out.stdout
     );
     // --slo adds to [gate] slos.
-    let cfg = w.config("[gate]\nslos = [\"ttft:p(95)<800ms\"]\n");
+    let cfg = config(&w, "[gate]\nslos = [\"ttft:p(95)<800ms\"]\n");
     let out = certify(
         &w,
         Some(&cfg),
@@ -194,8 +215,10 @@ async fn gate_slos_come_from_the_config_file_with_located_errors() {
 
     // Refused by the gate's vocabulary while the file is read: located at
     // the list, the objective named.
-    let cfg =
-        w.config("[gate]\nthreshold = 90\nslos = [\"ttft:p(95)<800ms\", \"ttft:p(97)<1s\"]\n");
+    let cfg = config(
+        &w,
+        "[gate]\nthreshold = 90\nslos = [\"ttft:p(95)<800ms\", \"ttft:p(97)<1s\"]\n",
+    );
     let out = certify(&w, Some(&cfg), &[]).await;
     out.assert_code(2);
     assert!(
@@ -206,7 +229,7 @@ async fn gate_slos_come_from_the_config_file_with_located_errors() {
         out.stderr
     );
     // Malformed: located by the parser.
-    let cfg = w.config("[gate]\nslos = [\"ttft:p(95)=800ms\"]\n");
+    let cfg = config(&w, "[gate]\nslos = [\"ttft:p(95)=800ms\"]\n");
     let out = certify(&w, Some(&cfg), &[]).await;
     out.assert_code(2);
     assert!(

@@ -17,6 +17,28 @@ pub enum ScoreError {
     /// `min_pipeline_threshold` is not a number in 0–100.
     #[error("gate.min_pipeline_threshold {0} is outside 0–100")]
     MinPipelineThreshold(f64),
+    /// `regression_min_samples` is 0.
+    #[error("gate.regression_min_samples must be at least 1")]
+    RegressionMinSamples,
+    /// A `[gate.regressions]` key or bound that the gate cannot hold.
+    #[error("gate.regressions: {0}")]
+    Regression(String),
+    /// An out-of-scope declaration lacks a reason or an owner.
+    #[error("gate.out_of_scope[{index}] (pillar `{pillar}`): `{field}` must not be empty")]
+    OutOfScopeField {
+        index: usize,
+        pillar: &'static str,
+        field: &'static str,
+    },
+    /// A pillar declared out of scope twice.
+    #[error(
+        "gate.out_of_scope[{index}]: pillar `{pillar}` is already declared out of scope by gate.out_of_scope[{first}]"
+    )]
+    OutOfScopeTwice {
+        index: usize,
+        first: usize,
+        pillar: &'static str,
+    },
     /// A waiver names a check id no pillar defines.
     #[error("waiver {index}: unknown check id `{check}` (known: {known})")]
     UnknownCheck {

@@ -9,8 +9,12 @@
 //! It measures nothing itself: it reads [`cockpit_core::Finding`]s. The
 //! formula is in `docs/scoring.md`: findings weighted by severity, credit
 //! 1 / ½ / 0 for pass / warn / fail, critical failures cap the score below
-//! the threshold, skipped findings are listed and not scored, and a
-//! not-measured finding fails the gate unless the policy relaxes it.
+//! the threshold, skipped findings are listed and not scored, a
+//! not-measured finding fails the gate unless the policy relaxes it, and
+//! every pillar must be measured or declared out of scope
+//! (`[[gate.out_of_scope]]`). Against a baseline run,
+//! [`Certification::hold_regressions`] fails the gate on a figure beyond
+//! its `[gate.regressions]` bound that can be told from noise.
 //!
 //! ```
 //! use cockpit_core::{CheckId, CheckSpec, Measurement, Pillar, Report, Severity, Status, Unit};
@@ -47,6 +51,7 @@ mod error;
 mod lake;
 mod policy;
 mod provenance;
+mod regression;
 pub mod render;
 mod score;
 mod slo;
@@ -56,13 +61,17 @@ pub use date::Date;
 pub use error::ScoreError;
 pub use lake::{EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_report, refuse_unknown_checks};
 pub use policy::{
-    DEFAULT_EVIDENCE_DIR, DEFAULT_THRESHOLD, GatePolicy, PillarWeights, Waiver, severity_weight,
-    validate_threshold,
+    DEFAULT_EVIDENCE_DIR, DEFAULT_REGRESSION_MIN_SAMPLES, DEFAULT_THRESHOLD, GatePolicy,
+    OutOfScope, PillarWeights, Waiver, severity_weight, validate_threshold,
 };
 pub use provenance::{config_sha256, git_revision};
+pub use regression::{
+    RegressionBound, RegressionKey, RegressionOutcome, RegressionStatus, regressions,
+};
 pub use render::Format;
 pub use score::{
-    CERTIFICATION_VERSION, Certification, PillarScore, Risk, ScoredFinding, Treatment, Verdict,
-    WaiverOutcome, WaiverState, certify, figure,
+    CERTIFICATION_VERSION, Certification, PillarScore, Risk, ScopeOutcome, ScoredFinding,
+    Treatment, Verdict, WaiverOutcome, WaiverState, certify, coverage_move, figure, is_reading,
+    unmeasured_pillars,
 };
 pub use slo::{GateMetric, GateSlo, SloOutcome, SloStatus, SloSubject, evaluate_slo};

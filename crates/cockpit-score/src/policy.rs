@@ -1,13 +1,21 @@
-//! The gate's policy: threshold, pillar weights, fail-closed, waivers. This
-//! is the `[gate]` table of `cockpit.toml`; unknown keys are errors.
+//! The gate's policy: threshold, pillar weights, fail-closed, waivers,
+//! pillars declared out of scope, regression bounds. This is the `[gate]`
+//! table of `cockpit.toml`; unknown keys are errors.
+
+use std::collections::BTreeMap;
 
 use cockpit_core::{CheckId, Finding, Pillar, Severity, Status};
 use serde::{Deserialize, Serialize};
 
+use crate::regression::{RegressionBound, RegressionKey};
 use crate::{Date, GateSlo, ScoreError};
 
 /// The default threshold: a score below it fails the gate.
 pub const DEFAULT_THRESHOLD: f64 = 90.0;
+
+/// The fewest samples each run needs, by default, before a regression
+/// can fail the gate (`[gate] regression_min_samples`).
+pub const DEFAULT_REGRESSION_MIN_SAMPLES: u64 = 30;
 
 /// Where runs are stored by default, relative to the working directory.
 pub const DEFAULT_EVIDENCE_DIR: &str = ".cockpit/evidence";
@@ -40,10 +48,21 @@ pub struct GatePolicy {
     pub evidence_dir: String,
     /// `--compare` calls out a measurement that got this much worse (%).
     pub regression_percent: f64,
+    /// `[gate.regressions]`: with `--compare`, a measurement that got worse
+    /// beyond its bound (`"ttft.p95" = "+20%"`), with enough samples to
+    /// tell it from noise, fails the gate. Empty: comparisons only inform.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub regressions: BTreeMap<RegressionKey, RegressionBound>,
+    /// The fewest samples each run needs before a regression can fail the gate.
+    pub regression_min_samples: u64,
     /// CIC-GATE: a pipeline's `certify --threshold` below this is no gate.
     pub min_pipeline_threshold: f64,
     /// Accepted risks, each with an owner and an expiry date.
     pub waivers: Vec<Waiver>,
+    /// Pillars declared out of scope (`[[gate.out_of_scope]]`): while in
+    /// force, an unmeasured pillar so declared does not fail the gate.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub out_of_scope: Vec<OutOfScope>,
     /// Service-level objectives held against the evidence
     /// (`ttft:p(95)<800ms`); a broken one fails the gate. Each is checked
     /// when parsed (see [`GateSlo`]).
@@ -59,8 +78,11 @@ impl Default for GatePolicy {
             fail_closed: true,
             evidence_dir: DEFAULT_EVIDENCE_DIR.to_string(),
             regression_percent: 10.0,
+            regressions: BTreeMap::new(),
+            regression_min_samples: DEFAULT_REGRESSION_MIN_SAMPLES,
             min_pipeline_threshold: DEFAULT_THRESHOLD,
             waivers: Vec::new(),
+            out_of_scope: Vec::new(),
             slos: Vec::new(),
         }
     }
@@ -150,10 +172,35 @@ impl Waiver {
     }
 }
 
+/// A pillar declared out of scope: what this deployment does not have
+/// (no cluster, no pipeline, no shared session store), with why, who
+/// answers for it and until when. Judged like a waiver: after `expires` it
+/// no longer counts, and the unmeasured pillar fails the gate again.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutOfScope {
+    /// `network`, `compute`, `state`, `cicd` or `observability`.
+    pub pillar: Pillar,
+    pub reason: String,
+    pub owner: String,
+    /// The last day the declaration counts (UTC).
+    pub expires: Date,
+}
+
+impl OutOfScope {
+    /// In force on `today` (the expiry day included).
+    pub fn in_force(&self, today: Date) -> bool {
+        today <= self.expires
+    }
+}
+
 impl GatePolicy {
     /// Check the policy: threshold in 0–100, weights finite and not
     /// negative (not all zero), every waiver naming a check in `known`
-    /// with a reason and an owner. (SLOs are checked when parsed.)
+    /// with a reason and an owner, every out-of-scope declaration with a
+    /// reason and an owner and at most one per pillar, at least one sample
+    /// asked of a regression. (SLOs and regression bounds are checked when
+    /// parsed.)
     pub fn validate(&self, known: &[CheckId]) -> Result<(), ScoreError> {
         validate_threshold(self.threshold)?;
         let w = &self.weights;
@@ -185,6 +232,10 @@ impl GatePolicy {
         if !(m.is_finite() && (0.0..=100.0).contains(&m)) {
             return Err(ScoreError::MinPipelineThreshold(m));
         }
+        if self.regression_min_samples == 0 {
+            return Err(ScoreError::RegressionMinSamples);
+        }
+        self.validate_out_of_scope()?;
         for (index, wv) in self.waivers.iter().enumerate() {
             if !known.contains(&wv.check) {
                 return Err(ScoreError::UnknownCheck {
@@ -205,6 +256,55 @@ impl GatePolicy {
         }
         Ok(())
     }
+}
+
+impl GatePolicy {
+    /// Each `[[gate.out_of_scope]]`: a reason, an owner, one per pillar.
+    fn validate_out_of_scope(&self) -> Result<(), ScoreError> {
+        for (index, d) in self.out_of_scope.iter().enumerate() {
+            for (field, v) in [("reason", &d.reason), ("owner", &d.owner)] {
+                if v.trim().is_empty() {
+                    return Err(ScoreError::OutOfScopeField {
+                        index,
+                        pillar: d.pillar.as_str(),
+                        field,
+                    });
+                }
+            }
+            if let Some(first) = self.out_of_scope[..index]
+                .iter()
+                .position(|e| e.pillar == d.pillar)
+            {
+                return Err(ScoreError::OutOfScopeTwice {
+                    index,
+                    first,
+                    pillar: d.pillar.as_str(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The declaration of `pillar` as out of scope, if any (in force or not).
+    pub fn out_of_scope_of(&self, pillar: Pillar) -> Option<&OutOfScope> {
+        self.out_of_scope.iter().find(|d| d.pillar == pillar)
+    }
+}
+
+/// Every pillar but `measured` declared out of scope, for tests of a
+/// report that measures one pillar.
+#[cfg(test)]
+pub(crate) fn out_of_scope_except(measured: Pillar) -> Vec<OutOfScope> {
+    Pillar::ALL
+        .into_iter()
+        .filter(|p| *p != measured)
+        .map(|pillar| OutOfScope {
+            pillar,
+            reason: "not part of this test".into(),
+            owner: "tests".into(),
+            expires: Date::new(2999, 12, 31).expect("a date"),
+        })
+        .collect()
 }
 
 /// `CMP-TTR, NET-TTFT, …`: sorted, each once.

@@ -7,11 +7,14 @@ use cockpit_core::{CheckId, Finding, Pillar, Report, Severity, Status};
 use serde::{Deserialize, Serialize};
 
 use crate::Date;
-use crate::policy::{GatePolicy, Waiver, severity_weight};
+use crate::policy::{GatePolicy, OutOfScope, Waiver, severity_weight};
+use crate::regression::RegressionOutcome;
 use crate::slo::{SloOutcome, SloStatus, evaluate_slo};
 
-/// The version of the certification JSON (`--format json`).
-pub const CERTIFICATION_VERSION: &str = "1.0";
+/// The version of the certification JSON (`--format json`). 1.1: every
+/// pillar has a row (`measured`, `out_of_scope`, verdicts `not-measured`
+/// and `out-of-scope`), and `regressions` held against a baseline.
+pub const CERTIFICATION_VERSION: &str = "1.1";
 
 /// How one finding counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -87,8 +90,15 @@ pub enum Verdict {
     Pass,
     Warn,
     Fail,
-    /// No finding of the pillar was scored (nothing configured for it).
+    /// Measured, but nothing of it counts in the score (every reading
+    /// waived).
     NotScored,
+    /// Nothing of the pillar was measured, and no declaration in force puts
+    /// it out of scope: the gate fails.
+    NotMeasured,
+    /// Nothing of the pillar was measured, and a declaration in force puts
+    /// it out of scope.
+    OutOfScope,
 }
 
 impl Verdict {
@@ -98,8 +108,22 @@ impl Verdict {
             Verdict::Warn => "WARN",
             Verdict::Fail => "FAIL",
             Verdict::NotScored => "NOT SCORED",
+            Verdict::NotMeasured => "NOT MEASURED",
+            Verdict::OutOfScope => "OUT OF SCOPE",
         }
     }
+}
+
+/// A pillar's out-of-scope declaration and what it did in this run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScopeOutcome {
+    pub declaration: OutOfScope,
+    /// In force (the pillar was not measured and the declaration covers
+    /// it), unused (in force, but the pillar was measured: its findings
+    /// count) or expired (it covers nothing).
+    pub state: WaiverState,
+    /// One sentence for people.
+    pub note: String,
 }
 
 /// The finding that drives a pillar's verdict.
@@ -132,6 +156,16 @@ pub struct PillarScore {
     pub primary_risk: Option<Risk>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recommended_move: Option<String>,
+    /// At least one finding of the pillar is a reading (see [`is_reading`]).
+    #[serde(default)]
+    pub measured: bool,
+    /// Why the pillar has no reading, when it has none: nothing configured
+    /// measures it, or its out-of-scope declaration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+    /// The policy's declaration of the pillar as out of scope, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<ScopeOutcome>,
 }
 
 /// The gate's decision on one report.
@@ -164,6 +198,9 @@ pub struct Certification {
     /// The policy's SLOs, each held against every subject with its evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub slos: Vec<SloOutcome>,
+    /// `[gate.regressions]` held against a baseline run (`--compare`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub regressions: Vec<RegressionOutcome>,
     /// The evidence that was scored.
     pub report: Report,
 }
@@ -194,7 +231,9 @@ pub fn figure(f: &Finding) -> Option<String> {
 /// not-measured. A pillar's score is 100 × Σ weight·credit / Σ weight;
 /// the overall score is the pillar-weighted mean of the pillars that have
 /// one. Any critical failure caps the overall score at threshold − 1 and
-/// fails the gate; so does any not-measured finding when fail-closed.
+/// fails the gate; so does any not-measured finding when fail-closed, and
+/// any pillar that was not measured ([`is_reading`]) unless a declaration
+/// in force (`[[gate.out_of_scope]]`) puts it out of scope.
 /// See `docs/scoring.md` for a worked example.
 pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certification {
     let mut waivers = waiver_outcomes(policy, today);
@@ -209,7 +248,7 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
     }
     let pillars: Vec<PillarScore> = Pillar::ALL
         .into_iter()
-        .filter_map(|p| pillar_score(p, report, &findings, policy))
+        .map(|p| pillar_score(p, report, &findings, policy, today))
         .collect();
     let capped = Capped::new(&pillars, &findings, policy);
     let slos: Vec<SloOutcome> = policy
@@ -217,7 +256,7 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
         .iter()
         .map(|s| evaluate_slo(report, s))
         .collect();
-    let reasons = reasons(report, policy, &capped, &slos);
+    let reasons = reasons(report, policy, &capped, &pillars, &slos);
     let measured = report
         .findings
         .iter()
@@ -239,7 +278,89 @@ pub fn certify(report: &Report, policy: &GatePolicy, today: Date) -> Certificati
         findings,
         waivers,
         slos,
+        regressions: Vec::new(),
         report: report.clone(),
+    }
+}
+
+/// Whether a finding is a reading of its pillar: its check measured
+/// something (pass, warn or fail — not skipped, not-measured or error) and
+/// the gate weighs it (not an info finding, which is evidence only). A
+/// waived reading counts: it was measured, and the risk accepted. A pillar
+/// is **measured** when at least one of its findings is a reading.
+pub fn is_reading(f: &Finding) -> bool {
+    matches!(f.status, Status::Pass | Status::Warn | Status::Fail)
+        && severity_weight(f.severity) > 0.0
+}
+
+/// The pillars of which no finding of the report is a reading
+/// ([`is_reading`]), in report order.
+pub fn unmeasured_pillars(report: &Report) -> Vec<Pillar> {
+    Pillar::ALL
+        .into_iter()
+        .filter(|p| {
+            !report
+                .findings
+                .iter()
+                .any(|f| f.pillar == *p && is_reading(f))
+        })
+        .collect()
+}
+
+/// What would measure a pillar: the cockpit.toml it needs.
+pub fn coverage_move(pillar: Pillar) -> &'static str {
+    match pillar {
+        Pillar::Network => {
+            "add [[agents]] endpoints (and [[retrieval]] backends) to probe, or declare the pillar in [[gate.out_of_scope]]"
+        }
+        Pillar::Compute => {
+            "add [[agents]] endpoints (cold start, CMP-TTR) or [kubernetes] manifests, cloud_run or a live context, or declare the pillar in [[gate.out_of_scope]]"
+        }
+        Pillar::State => {
+            "add an [stm] section (the Redis behind the agents' sessions) or declare each agent's stm, or declare the pillar in [[gate.out_of_scope]]"
+        }
+        Pillar::Cicd => {
+            "add [kubernetes] pipelines (the CI files that deploy, for CIC-GATE), or declare the pillar in [[gate.out_of_scope]]"
+        }
+        Pillar::Observability => {
+            "give an agent a metrics_url (its Prometheus endpoint, OBS-TTFT), or declare the pillar in [[gate.out_of_scope]]"
+        }
+        _ => "declare the pillar in [[gate.out_of_scope]]",
+    }
+}
+
+/// The pillar's declaration judged on `today`, given whether it was measured.
+fn scope_outcome(d: &OutOfScope, measured: bool, today: Date) -> ScopeOutcome {
+    let pillar = d.pillar.display_name();
+    let (state, note) = if !d.in_force(today) {
+        (
+            WaiverState::Expired,
+            format!(
+                "{pillar} out-of-scope declaration EXPIRED on {} (owner {}) and no longer counts: {}",
+                d.expires, d.owner, d.reason
+            ),
+        )
+    } else if measured {
+        (
+            WaiverState::Unused,
+            format!(
+                "{pillar} declared out of scope until {} (owner {}), but measured: its findings count",
+                d.expires, d.owner
+            ),
+        )
+    } else {
+        (
+            WaiverState::InForce,
+            format!(
+                "{pillar} out of scope until {} (owner {}): {}",
+                d.expires, d.owner, d.reason
+            ),
+        )
+    };
+    ScopeOutcome {
+        declaration: d.clone(),
+        state,
+        note,
     }
 }
 
@@ -368,22 +489,22 @@ fn weighted_mean(scale: f64, pairs: impl Iterator<Item = (f64, f64)>) -> Option<
     (den > 0.0).then(|| scale * num / den)
 }
 
-/// One row of the approval matrix; `None` when the report holds no finding
-/// of the pillar.
+/// One row of the approval matrix: every pillar has one, measured or not.
 fn pillar_score(
     pillar: Pillar,
     report: &Report,
     scored: &[ScoredFinding],
     policy: &GatePolicy,
-) -> Option<PillarScore> {
+    today: Date,
+) -> PillarScore {
     let of_pillar: Vec<&ScoredFinding> = scored.iter().filter(|s| s.pillar == pillar).collect();
-    if of_pillar.is_empty() {
-        return None;
-    }
     let mut counts = BTreeMap::new();
     for s in &of_pillar {
         *counts.entry(s.status.as_str().to_string()).or_insert(0) += 1;
     }
+    let measured = of_pillar
+        .iter()
+        .any(|s| is_reading(&report.findings[s.index]));
     let score = weighted_mean(
         100.0,
         of_pillar
@@ -396,15 +517,43 @@ fn pillar_score(
         .filter(|s| matches!(s.treatment, Treatment::Scored | Treatment::Unscored))
         .collect();
     let (primary_risk, recommended_move) = primary_risk(report, &counted);
-    Some(PillarScore {
+    let out_of_scope = policy
+        .out_of_scope_of(pillar)
+        .map(|d| scope_outcome(d, measured, today));
+    let covered = out_of_scope
+        .as_ref()
+        .is_some_and(|o| o.state == WaiverState::InForce);
+    let (verdict, note) = match (measured, covered) {
+        (true, _) => (pillar_verdict(score, &counted), None),
+        (false, true) => (
+            Verdict::OutOfScope,
+            out_of_scope.as_ref().map(|o| o.note.clone()),
+        ),
+        (false, false) => (Verdict::NotMeasured, Some(unmeasured_note(&out_of_scope))),
+    };
+    PillarScore {
         pillar,
-        verdict: pillar_verdict(score, &counted),
+        verdict,
         score,
         weight: policy.weights.get(pillar),
         counts,
+        recommended_move: match verdict {
+            Verdict::NotMeasured => recommended_move.or_else(|| Some(coverage_move(pillar).into())),
+            _ => recommended_move,
+        },
         primary_risk,
-        recommended_move,
-    })
+        measured,
+        note,
+        out_of_scope,
+    }
+}
+
+/// Why an unmeasured pillar that nothing puts out of scope fails the gate.
+fn unmeasured_note(scope: &Option<ScopeOutcome>) -> String {
+    match scope {
+        Some(o) => format!("nothing measured (no finding of it passed, warned or failed); {}", o.note),
+        None => "nothing measured (no finding of it passed, warned or failed), and not declared out of scope".to_string(),
+    }
 }
 
 /// FAIL on a counted fail or error (or a scored not-measured), WARN on a
@@ -517,12 +666,13 @@ impl Capped {
 }
 
 /// Why the gate fails: the score, each critical failure, what was not
-/// measured (failing closed), each broken or unmeasured SLO, an
-/// interrupted run. Empty when it passes.
+/// measured (failing closed), each pillar not measured nor out of scope,
+/// each broken or unmeasured SLO, an interrupted run. Empty when it passes.
 fn reasons(
     report: &Report,
     policy: &GatePolicy,
     capped: &Capped,
+    pillars: &[PillarScore],
     slos: &[SloOutcome],
 ) -> Vec<String> {
     let mut reasons = Vec::new();
@@ -551,6 +701,14 @@ fn reasons(
         reasons.push(format!(
             "{} finding(s) could not be measured and the gate fails closed (gate.fail_closed = true)",
             capped.not_measured.len()
+        ));
+    }
+    for p in pillars.iter().filter(|p| p.verdict == Verdict::NotMeasured) {
+        reasons.push(format!(
+            "pillar {} NOT MEASURED: {}; to measure it, {}",
+            p.pillar.display_name(),
+            p.note.as_deref().unwrap_or("nothing measured"),
+            coverage_move(p.pillar)
         ));
     }
     for o in slos {
@@ -595,5 +753,176 @@ impl Certification {
             s.waiver
                 .map(|w| (&self.report.findings[s.index], &self.waivers[w]))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::CheckSpec;
+
+    use super::*;
+    use crate::policy::out_of_scope_except;
+
+    const TTFT: CheckSpec = CheckSpec {
+        id: CheckId::new("NET-TTFT"),
+        pillar: Pillar::Network,
+        severity: Severity::High,
+        title: "Time to first token",
+    };
+    const PERSIST: CheckSpec = CheckSpec {
+        id: CheckId::new("STA-PERSIST"),
+        pillar: Pillar::State,
+        severity: Severity::Critical,
+        title: "Session memory persistence",
+    };
+
+    fn day(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    /// One agent, nothing else: a perfect Network pillar and nothing more.
+    fn network_only() -> Report {
+        Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![
+                TTFT.finding(Status::Pass, "p95 TTFT 212 ms is within 800 ms")
+                    .with_subject("chat"),
+                PERSIST
+                    .finding(Status::Skipped, "no Redis configured")
+                    .with_subject("chat"),
+            ],
+        )
+    }
+
+    fn row(c: &Certification, p: Pillar) -> &PillarScore {
+        c.pillars.iter().find(|r| r.pillar == p).unwrap()
+    }
+
+    #[test]
+    fn unmeasured_pillars_fail_the_gate_by_name() {
+        let c = certify(&network_only(), &GatePolicy::default(), day("2026-03-01"));
+        assert_eq!(c.score, Some(100.0));
+        assert!(!c.passed);
+        // Every pillar has its row, in every output.
+        assert_eq!(c.pillars.len(), 5);
+        assert_eq!(row(&c, Pillar::Network).verdict, Verdict::Pass);
+        for p in [
+            Pillar::Compute,
+            Pillar::State,
+            Pillar::Cicd,
+            Pillar::Observability,
+        ] {
+            let r = row(&c, p);
+            assert_eq!(r.verdict, Verdict::NotMeasured, "{p}");
+            assert!(!r.measured);
+            assert_eq!(r.recommended_move.as_deref(), Some(coverage_move(p)));
+            let reason = format!("pillar {} NOT MEASURED", p.display_name());
+            assert!(
+                c.reasons.iter().any(|r| r.starts_with(&reason)),
+                "{reason}: {:?}",
+                c.reasons
+            );
+        }
+        assert!(
+            c.reasons.iter().any(|r| r.contains("add an [stm] section")),
+            "{:?}",
+            c.reasons
+        );
+        assert!(
+            c.reasons
+                .iter()
+                .any(|r| r.contains("add [kubernetes] pipelines")),
+            "{:?}",
+            c.reasons
+        );
+    }
+
+    #[test]
+    fn out_of_scope_declarations_count_until_they_expire() {
+        let policy = GatePolicy {
+            out_of_scope: out_of_scope_except(Pillar::Network),
+            ..GatePolicy::default()
+        };
+        let c = certify(&network_only(), &policy, day("2026-03-01"));
+        assert!(c.passed, "{:?}", c.reasons);
+        let state = row(&c, Pillar::State);
+        assert_eq!(state.verdict, Verdict::OutOfScope);
+        assert_eq!(
+            state.out_of_scope.as_ref().unwrap().state,
+            WaiverState::InForce
+        );
+        assert!(state.note.as_deref().unwrap().contains("owner tests"));
+
+        // The expiry day included; the day after, State fails again.
+        let mut policy = policy;
+        for d in &mut policy.out_of_scope {
+            if d.pillar == Pillar::State {
+                d.expires = day("2026-03-01");
+            }
+        }
+        assert!(certify(&network_only(), &policy, day("2026-03-01")).passed);
+        let c = certify(&network_only(), &policy, day("2026-03-02"));
+        assert!(!c.passed);
+        let state = row(&c, Pillar::State);
+        assert_eq!(state.verdict, Verdict::NotMeasured);
+        assert_eq!(
+            state.out_of_scope.as_ref().unwrap().state,
+            WaiverState::Expired
+        );
+        assert_eq!(c.reasons.len(), 1, "{:?}", c.reasons);
+        assert!(
+            c.reasons[0].contains("EXPIRED on 2026-03-01"),
+            "{:?}",
+            c.reasons
+        );
+    }
+
+    #[test]
+    fn a_measured_pillar_declared_out_of_scope_still_counts() {
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::Fail, "no persistence")
+                .with_subject("sessions"),
+        );
+        let policy = GatePolicy {
+            out_of_scope: out_of_scope_except(Pillar::Network),
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let state = row(&c, Pillar::State);
+        assert_eq!(state.verdict, Verdict::Fail);
+        assert_eq!(
+            state.out_of_scope.as_ref().unwrap().state,
+            WaiverState::Unused
+        );
+        assert!(!c.passed);
+    }
+
+    #[test]
+    fn unreachable_subjects_are_not_a_measurement() {
+        // A configured Redis that could not be read: the pillar is not
+        // measured, whatever fail_closed says of the finding itself.
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::NotMeasured, "connection refused")
+                .with_subject("sessions"),
+        );
+        let mut policy = GatePolicy {
+            out_of_scope: out_of_scope_except(Pillar::Network)
+                .into_iter()
+                .filter(|d| d.pillar != Pillar::State)
+                .collect(),
+            fail_closed: false,
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        assert_eq!(row(&c, Pillar::State).verdict, Verdict::NotMeasured);
+        assert!(!c.passed);
+        policy.out_of_scope = out_of_scope_except(Pillar::Network);
+        assert!(certify(&report, &policy, day("2026-03-01")).passed);
+        assert_eq!(unmeasured_pillars(&report).len(), 4);
     }
 }

@@ -5,8 +5,10 @@
 
 use std::path::{Path, PathBuf};
 
-use cockpit_core::Report;
-use cockpit_score::{Date, Format, GatePolicy, Waiver, certify, compare, read_report, render};
+use cockpit_core::{Pillar, Report};
+use cockpit_score::{
+    Date, Format, GatePolicy, OutOfScope, Waiver, certify, compare, read_report, render,
+};
 
 fn dir(sub: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -63,9 +65,21 @@ fn waiver(check: &str, target: Option<&str>, expires: &str) -> Waiver {
     }
 }
 
-/// A policy exercising every waiver state and every SLO outcome on the `fail` fixture.
+fn out_of_scope(pillar: Pillar, expires: &str) -> OutOfScope {
+    OutOfScope {
+        pillar,
+        reason: "no cluster and no pipeline in this deployment".into(),
+        owner: "platform@example.com".into(),
+        expires: expires.parse().unwrap(),
+    }
+}
+
+/// A policy exercising every waiver state and every SLO outcome on the
+/// `fail` fixture; its State pillar (not measured) was declared out of
+/// scope until a day now past.
 fn waivers_policy() -> GatePolicy {
     GatePolicy {
+        out_of_scope: vec![out_of_scope(Pillar::State, "2026-02-01")],
         waivers: vec![
             waiver("OBS-TTFT", Some("search"), "2026-12-31"),
             waiver("CMP-WARM", None, "2026-02-28"),
@@ -109,6 +123,42 @@ fn every_format_of_a_not_measured_report() {
         &fixture("not-measured"),
         &GatePolicy::default(),
     );
+}
+
+/// One agent and nothing else: Network and Compute measured; CI/CD out of
+/// scope (in force), Observability's declaration expired, State undeclared.
+#[test]
+fn every_format_of_a_report_missing_pillars() {
+    let policy = GatePolicy {
+        out_of_scope: vec![
+            out_of_scope(Pillar::Cicd, "2026-12-31"),
+            out_of_scope(Pillar::Observability, "2026-02-28"),
+        ],
+        ..GatePolicy::default()
+    };
+    all_formats("one-agent", &fixture("one-agent"), &policy);
+}
+
+/// `[gate.regressions]` against a baseline: TTFT p95 163.1 → 212.0 ms
+/// (+30 %, above the baseline's p99) regressed; retrieval p99 unchanged.
+#[test]
+fn every_format_of_a_regression_held_against_a_baseline() {
+    let policy: GatePolicy =
+        serde_json::from_str(r#"{"regressions": {"ttft.p95": "+20%", "retrieval.p99": "+20%"}}"#)
+            .expect("policy");
+    let mut cert = certify(&fixture("pass"), &policy, today());
+    cert.hold_regressions(&fixture("baseline"), &policy);
+    assert!(!cert.passed, "{:?}", cert.reasons);
+    for f in [
+        Format::Table,
+        Format::Json,
+        Format::Markdown,
+        Format::Junit,
+        Format::Html,
+    ] {
+        let out = f.render(&cert, false).expect("renders");
+        golden(&format!("regression/{}", f.file_name()), &out);
+    }
 }
 
 #[test]

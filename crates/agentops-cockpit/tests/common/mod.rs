@@ -23,6 +23,26 @@ pub const RUN_TIMEOUT: Duration = Duration::from_secs(120);
 /// Small sample counts so every audit finishes in a second or two.
 pub const PROBE: &str = "[probe]\nsamples = 5\nretrieval_samples = 20\nwarmup = 1\n";
 
+/// `[[gate.out_of_scope]]` for each pillar named, all expiring on
+/// `expires` (a TOML date): the gate fails on a pillar nothing measured
+/// unless it is declared so.
+pub fn out_of_scope(pillars: &[&str], expires: &str) -> String {
+    pillars
+        .iter()
+        .map(|p| {
+            format!(
+                "[[gate.out_of_scope]]\npillar = \"{p}\"\nreason = \"no cluster, no pipeline, no shared session store here\"\nowner = \"platform@example.com\"\nexpires = {expires}\n\n"
+            )
+        })
+        .collect()
+}
+
+/// A configuration of one HTTP agent measures Network and Compute (its
+/// cold start) only: these declare the other pillars out of scope.
+pub fn one_agent_scope() -> String {
+    out_of_scope(&["state", "cicd", "observability"], "2999-12-31")
+}
+
 /// A testbed with the given configuration on 127.0.0.1, ephemeral ports.
 pub async fn testbed(cfg: TestbedConfig) -> Testbed {
     Testbed::start(cfg).await.expect("start the testbed")

@@ -18,7 +18,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}
 th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f6f8fa}
 .s-pass,.v-pass{color:#1a7f37;font-weight:700}.s-warn,.v-warn{color:#9a6700;font-weight:700}
-.s-fail,.s-error,.v-fail{color:#cf222e;font-weight:700}.s-not-measured,.s-skipped,.v-not-scored{color:#57606a;font-weight:700}
+.s-fail,.s-error,.v-fail,.v-not-measured{color:#cf222e;font-weight:700}.s-not-measured,.s-skipped,.v-not-scored{color:#57606a;font-weight:700}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem}
 figure{margin:0}figcaption{font-size:.85rem;color:#57606a;max-width:480px}
 svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#1b1f24}
@@ -29,6 +29,7 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Pass => "v-pass",
         Verdict::Warn => "v-warn",
         Verdict::Fail => "v-fail",
+        Verdict::NotMeasured => "v-not-measured",
         _ => "v-not-scored",
     }
 }
@@ -47,11 +48,12 @@ fn bar_colour(score: f64, threshold: f64) -> &'static str {
 fn pillar_chart(cert: &Certification) -> Markup {
     let rows: Vec<_> = cert.pillars.iter().collect();
     let (left, width, row_h) = (110.0, 300.0, 26.0);
+    // Room for `NOT MEASURED` after the bar.
     let h = row_h * rows.len().max(1) as f64 + 30.0;
     let tx = left + width * cert.threshold / 100.0;
     m! {
         svg.chart.chart-pillars id="chart-pillars" xmlns="http://www.w3.org/2000/svg"
-            width=(left + width + 60.0) height=(h) role="img" aria-label="Score per pillar" {
+            width=(left + width + 100.0) height=(h) role="img" aria-label="Score per pillar" {
             @for (i, p) in rows.iter().enumerate() {
                 @let y = 10.0 + row_h * i as f64;
                 text x="4" y=(y + 15.0) { (p.pillar.display_name()) }
@@ -61,7 +63,7 @@ fn pillar_chart(cert: &Certification) -> Markup {
                         x=(left) y=(y) width=(width * s / 100.0) height="18" fill=(bar_colour(s, cert.threshold)) {}
                     text x=(left + width + 6.0) y=(y + 14.0) { (format!("{s:.1}")) }
                 } @else {
-                    text x=(left + width + 6.0) y=(y + 14.0) { "n/a" }
+                    text x=(left + width + 6.0) y=(y + 14.0) { (p.verdict.label()) }
                 }
             }
             line.threshold x1=(tx) x2=(tx) y1="4" y2=(h - 22.0) stroke="#1b1f24" stroke-dasharray="4 3" {}
@@ -125,7 +127,7 @@ fn matrix(cert: &Certification) -> Markup {
                             @if let Some(r) = &p.primary_risk {
                                 (r.check_id) ": " (r.summary)
                                 @if let Some(fig) = &r.figure { br; small { (fig) } }
-                            } @else { "-" }
+                            } @else if let Some(note) = &p.note { (note) } @else { "-" }
                         }
                         td { (p.recommended_move.as_deref().unwrap_or("-")) }
                     }
@@ -209,6 +211,14 @@ pub fn html(cert: &Certification) -> String {
                     p.meta { "No measurement in this report carries a distribution." }
                 } @else {
                     div.charts { @for (f, meas, d) in &dists { (distribution_chart(f, meas, d)) } }
+                }
+                @if !cert.regressions.is_empty() {
+                    h2 { "Regression bounds" }
+                    ul.regressions {
+                        @for r in &cert.regressions {
+                            li data-status=(super::terminal::regression_label(r.status)) { (r.summary) }
+                        }
+                    }
                 }
                 @if !cert.waivers.is_empty() {
                     h2 { "Waivers" }

@@ -5,7 +5,10 @@
 use cockpit_core::{Finding, Status};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
 
-use crate::{Certification, ScoreError, ScoredFinding, SloOutcome, SloStatus, Treatment};
+use crate::{
+    Certification, PillarScore, RegressionOutcome, RegressionStatus, ScoreError, ScoredFinding,
+    SloOutcome, SloStatus, Treatment, Verdict,
+};
 
 fn evidence(f: &Finding) -> String {
     let mut lines = vec![f.summary.clone()];
@@ -120,6 +123,48 @@ fn slo_case(o: &SloOutcome, fail_closed: bool) -> TestCase {
     tc
 }
 
+/// A pillar that was not measured: a failing test case when that fails
+/// the gate, a skipped one when it is out of scope; `None` when measured.
+fn coverage_case(p: &PillarScore) -> Option<TestCase> {
+    let note = p.note.clone().unwrap_or_default();
+    let status = match p.verdict {
+        Verdict::NotMeasured => {
+            let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            st.set_message(format!("{} NOT MEASURED: {note}", p.pillar.display_name()))
+                .set_type("not-measured")
+                .set_description(format!("{note}\nmove: {}", crate::coverage_move(p.pillar)));
+            st
+        }
+        Verdict::OutOfScope => {
+            let mut st = TestCaseStatus::skipped();
+            st.set_message(note);
+            st
+        }
+        _ => return None,
+    };
+    let mut tc = TestCase::new(format!("{} measured", p.pillar.display_name()), status);
+    tc.set_classname(format!("agentops-cockpit.{}", p.pillar.as_str()));
+    Some(tc)
+}
+
+/// One test case per regression bound and subject; a regression fails.
+fn regression_case(r: &RegressionOutcome) -> TestCase {
+    let status = if r.status == RegressionStatus::Regressed {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_message(r.summary.clone()).set_type("regression");
+        st
+    } else {
+        TestCaseStatus::success()
+    };
+    let mut tc = TestCase::new(
+        format!("{} {}", r.key, r.subject.as_deref().unwrap_or("")),
+        status,
+    );
+    tc.set_classname("agentops-cockpit.regression");
+    tc.set_system_out(r.summary.clone());
+    tc
+}
+
 /// The certification as JUnit XML.
 pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
     let mut report = Report::new("agentops-cockpit certify");
@@ -131,6 +176,16 @@ pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
         }
         for s in cert.findings.iter().filter(|s| s.pillar == p.pillar) {
             suite.add_test_case(case(cert, s));
+        }
+        if let Some(tc) = coverage_case(p) {
+            suite.add_test_case(tc);
+        }
+        report.add_test_suite(suite);
+    }
+    if !cert.regressions.is_empty() {
+        let mut suite = TestSuite::new("Regressions");
+        for r in &cert.regressions {
+            suite.add_test_case(regression_case(r));
         }
         report.add_test_suite(suite);
     }

@@ -45,6 +45,8 @@ fn md_verdict(v: Verdict) -> &'static str {
         Verdict::Pass => "✅ PASS",
         Verdict::Warn => "⚠️ WARN",
         Verdict::Fail => "❌ FAIL",
+        Verdict::NotMeasured => "❔ NOT MEASURED",
+        Verdict::OutOfScope => "➖ OUT OF SCOPE",
         _ => "➖ NOT SCORED",
     }
 }
@@ -126,6 +128,9 @@ pub fn markdown(report: &Report) -> String {
         md_escape(&summary_line(report)),
         md_escape(&provenance_line(report))
     );
+    if let Some(line) = super::coverage_line(report) {
+        let _ = writeln!(out, "{}\n", md_escape(&line));
+    }
     findings(&mut out, report);
     out
 }
@@ -152,6 +157,7 @@ pub fn certification_markdown(cert: &Certification) -> String {
     }
     matrix(&mut out, cert);
     waivers(&mut out, cert);
+    regressions(&mut out, cert);
     slos(&mut out, cert);
     let _ = writeln!(
         out,
@@ -182,6 +188,7 @@ fn matrix(out: &mut String, cert: &Certification) {
                     .unwrap_or_default();
                 md_cell(&format!("{}: {}{fig}", r.check_id, r.summary))
             })
+            .or_else(|| p.note.as_deref().map(md_cell))
             .unwrap_or_else(|| "-".into());
         let _ = writeln!(
             out,
@@ -209,6 +216,22 @@ fn waivers(out: &mut String, cert: &Certification) {
                 WaiverState::Expired => "🔴 EXPIRED",
             };
             let _ = writeln!(out, "- {tag}: {}", md_escape(&w.note));
+        }
+        let _ = writeln!(out);
+    }
+}
+
+/// The `[gate.regressions]` bounds held against the baseline, if any.
+fn regressions(out: &mut String, cert: &Certification) {
+    if !cert.regressions.is_empty() {
+        let _ = writeln!(out, "**Regression bounds**\n");
+        for r in &cert.regressions {
+            let _ = writeln!(
+                out,
+                "- {}: {}",
+                super::terminal::regression_label(r.status),
+                md_escape(&r.summary)
+            );
         }
         let _ = writeln!(out);
     }

@@ -225,6 +225,19 @@ pub fn summary_line(report: &Report) -> String {
     line
 }
 
+/// For an audit (no gate): which pillars the report leaves unmeasured, and
+/// what `certify` makes of that; `None` when every pillar was measured.
+pub(crate) fn coverage_line(report: &Report) -> Option<String> {
+    let missing = crate::unmeasured_pillars(report);
+    (!missing.is_empty()).then(|| {
+        let names: Vec<&str> = missing.iter().map(|p| p.display_name()).collect();
+        format!(
+            "Not measured: {} — certify fails on a pillar not measured unless [[gate.out_of_scope]] declares it",
+            names.join(", ")
+        )
+    })
+}
+
 /// `name value (n=…)` for a finding's first `max` measurements.
 pub(crate) fn evidence_lines(f: &Finding, max: usize) -> Vec<String> {
     f.measurements

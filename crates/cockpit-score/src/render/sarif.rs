@@ -202,6 +202,20 @@ fn run_properties(cert: &Certification) -> PropertyBag {
     props
         .additional_properties
         .insert("passed".into(), cert.passed.into());
+    // The approval matrix's verdict of every pillar, measured or not.
+    let pillars: serde_json::Map<String, serde_json::Value> = cert
+        .pillars
+        .iter()
+        .map(|p| {
+            (
+                p.pillar.as_str().to_string(),
+                serde_json::to_value(p.verdict).unwrap_or(serde_json::Value::Null),
+            )
+        })
+        .collect();
+    props
+        .additional_properties
+        .insert("pillars".into(), pillars.into());
     props
 }
 

@@ -7,10 +7,10 @@ use cockpit_core::{Report, Status};
 use comfy_table::{Attribute, Cell, Color};
 
 use super::{
-    CELL_MAX_CHARS, evidence_lines, new_table, ordered, provenance_line, status_label,
-    summary_line, truncate_cell,
+    CELL_MAX_CHARS, coverage_line, evidence_lines, new_table, ordered, provenance_line,
+    status_label, summary_line, truncate_cell,
 };
-use crate::{Certification, Comparison, SloStatus, Verdict, WaiverState};
+use crate::{Certification, Comparison, RegressionStatus, SloStatus, Verdict, WaiverState};
 
 fn status_cell(s: Status, colour: bool) -> Cell {
     let cell = Cell::new(status_label(s));
@@ -34,7 +34,7 @@ fn verdict_cell(v: Verdict, colour: bool) -> Cell {
     let c = match v {
         Verdict::Pass => Color::Green,
         Verdict::Warn => Color::Yellow,
-        Verdict::Fail => Color::Red,
+        Verdict::Fail | Verdict::NotMeasured => Color::Red,
         _ => Color::DarkGrey,
     };
     cell.fg(c).add_attribute(Attribute::Bold)
@@ -45,8 +45,18 @@ fn text_cell(text: &str) -> Cell {
     Cell::new(truncate_cell(text, CELL_MAX_CHARS))
 }
 
-/// The terminal table: one row per finding, then the moves to make.
+/// An audit for the terminal: the findings table, then which pillars were
+/// not measured (informative: an audit has no gate).
 pub fn table(report: &Report, colour: bool) -> String {
+    let mut out = findings_table(report, colour);
+    if let Some(line) = coverage_line(report) {
+        let _ = writeln!(out, "\n{line}");
+    }
+    out
+}
+
+/// The findings: one row per finding, then the moves to make.
+fn findings_table(report: &Report, colour: bool) -> String {
     let mut t = new_table(colour);
     t.set_header(vec![
         "Status", "Check", "Pillar", "Subject", "Finding", "Evidence",
@@ -131,9 +141,10 @@ pub fn certification_table(cert: &Certification, colour: bool) -> String {
             let _ = writeln!(out, "  [{tag}] {}", w.note);
         }
     }
+    regressions(&mut out, cert);
     slos(&mut out, cert, colour);
     let _ = writeln!(out, "{}\n", provenance_line(&cert.report));
-    out.push_str(&table(&cert.report, colour));
+    out.push_str(&findings_table(&cert.report, colour));
     out
 }
 
@@ -158,6 +169,7 @@ fn matrix(cert: &Certification, colour: bool) -> comfy_table::Table {
                 }
                 s
             })
+            .or_else(|| p.note.clone())
             .unwrap_or_else(|| "-".into());
         m.add_row(vec![
             Cell::new(p.pillar.display_name()),
@@ -172,6 +184,26 @@ fn matrix(cert: &Certification, colour: bool) -> comfy_table::Table {
         ]);
     }
     m
+}
+
+/// The `[gate.regressions]` bounds held against the baseline, if any.
+fn regressions(out: &mut String, cert: &Certification) {
+    if !cert.regressions.is_empty() {
+        let _ = writeln!(out, "\nRegression bounds:");
+        for r in &cert.regressions {
+            let _ = writeln!(out, "  [{}] {}", regression_label(r.status), r.summary);
+        }
+    }
+}
+
+/// `REGRESSED`, `within`, `noise`, `too few samples`.
+pub(crate) fn regression_label(s: RegressionStatus) -> &'static str {
+    match s {
+        RegressionStatus::Regressed => "REGRESSED",
+        RegressionStatus::Within => "within",
+        RegressionStatus::Noise => "noise",
+        _ => "too few samples",
+    }
 }
 
 /// The SLOs, each with its subjects' figures.
