@@ -1,7 +1,9 @@
-//! Property: adding a failing finding never raises the score.
+//! Property: adding a failing finding never raises the score, and never
+//! turns a failing gate into a pass except by measuring a pillar that was
+//! not measured (the coverage rule, docs/scoring.md).
 
 use cockpit_core::{CheckId, Finding, Pillar, Report, Severity, Status};
-use cockpit_score::{Date, GatePolicy, certify};
+use cockpit_score::{Date, GatePolicy, certify, is_reading};
 use proptest::prelude::*;
 
 fn status() -> impl Strategy<Value = Status> {
@@ -23,6 +25,11 @@ fn severity() -> impl Strategy<Value = Severity> {
         Just(Severity::High),
         Just(Severity::Critical),
     ]
+}
+
+/// Whether a finding of this severity counts as a reading (info does not).
+fn severity_is_scored(s: Severity) -> bool {
+    s != Severity::Info
 }
 
 fn pillar() -> impl Strategy<Value = Pillar> {
@@ -81,6 +88,7 @@ proptest! {
         policy in policy(),
     ) {
         let today = Date::new(2026, 3, 1).unwrap();
+        let pillar_was_measured = findings.iter().any(|f| f.pillar == pil && is_reading(f));
         let before = certify(&Report::new("t", "0", findings.clone()), &policy, today);
         let mut more = findings;
         more.push(finding(Status::Fail, sev, pil, 9));
@@ -92,7 +100,16 @@ proptest! {
             (Some(b), None) => prop_assert!(false, "score {b} vanished"),
             (None, None) => {}
         }
-        // A gate that failed still fails.
-        prop_assert!(before.passed || !after.passed);
+        // A gate that failed still fails — unless the failure is the first
+        // reading of a pillar that was not measured: then the gate had failed
+        // for want of that pillar, and a measured pillar (even a failing
+        // low-severity one) is judged by the score like the others.
+        let new_reading = severity_is_scored(sev) && !pillar_was_measured;
+        prop_assert!(before.passed || !after.passed || new_reading);
+        // Adding a failure never turns a failing gate into a pass any other way,
+        // and never passes a gate that was not measured at all.
+        if after.passed {
+            prop_assert!(after.pillars.iter().all(|p| p.measured || p.out_of_scope.is_some()));
+        }
     }
 }
