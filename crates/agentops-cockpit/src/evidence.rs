@@ -128,7 +128,8 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // State (cockpit-stm): the [stm] Redis, and the agents' declared session memory.
     let stm_cfg = cfg.stm_config();
-    if !cancel.is_cancelled() && (stm_cfg.url.is_some() || !stm_cfg.agents.is_empty()) {
+    // Run even after a cancel: it lists its configured checks as interrupted.
+    if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
         all.absorb(cockpit_stm::audit(&stm_cfg, cancel).await);
     }
 

@@ -133,10 +133,19 @@ pub async fn audit(cfg: &K8sConfig, cancel: &CancellationToken) -> K8sAudit {
         }
         Err(e) => out.outcome.findings.push(input_error(e)),
     }
-    if cfg.live() && !cancel.is_cancelled() {
-        tokio::select! {
-            a = audit_kubeconfig(cfg) => out.absorb(a),
-            _ = cancel.cancelled() => out.outcome.count_subject(false),
+    if cfg.live() {
+        let live = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => None,
+            a = audit_kubeconfig(cfg) => Some(a),
+        };
+        match live {
+            Some(a) => out.absorb(a),
+            // Listed all the same: the report names every configured subject.
+            None => out.absorb(cluster_not_measured(
+                cfg,
+                "the audit was interrupted before the cluster was read",
+            )),
         }
     }
     out.outcome.interrupted |= cancel.is_cancelled();
@@ -272,22 +281,26 @@ async fn poll_pending_load_balancers(
 pub async fn audit_kubeconfig(cfg: &K8sConfig) -> K8sAudit {
     match connect(cfg.context.as_deref(), cfg.request_timeout()).await {
         Ok(client) => audit_cluster(client, cfg).await,
-        Err(e) => {
-            let mut out = K8sAudit::from_findings(vec![
-                checks::manifest::CMP_MANIFEST
-                    .finding(Status::NotMeasured, format!("not measured: {e}"))
-                    .with_subject(match &cfg.context {
-                        Some(c) => format!("kube context {c}"),
-                        None => "kube context (current)".to_string(),
-                    })
-                    .with_recommendation(
-                        "Point $KUBECONFIG at a kubeconfig holding the context (e.g. `gcloud container clusters get-credentials`), or audit the manifests offline with --manifests.",
-                    ),
-            ]);
-            out.outcome.count_subject(false);
-            out
-        }
+        Err(e) => cluster_not_measured(cfg, e),
     }
+}
+
+/// The live cluster as one not-measured finding saying why, counted as a
+/// subject not reached.
+fn cluster_not_measured(cfg: &K8sConfig, why: impl std::fmt::Display) -> K8sAudit {
+    let mut out = K8sAudit::from_findings(vec![
+        checks::manifest::CMP_MANIFEST
+            .finding(Status::NotMeasured, format!("not measured: {why}"))
+            .with_subject(match &cfg.context {
+                Some(c) => format!("kube context {c}"),
+                None => "kube context (current)".to_string(),
+            })
+            .with_recommendation(
+                "Point $KUBECONFIG at a kubeconfig holding the context (e.g. `gcloud container clusters get-credentials`), or audit the manifests offline with --manifests.",
+            ),
+    ]);
+    out.outcome.count_subject(false);
+    out
 }
 
 /// Scan CI pipeline files and directories (GitHub Actions workflows under a

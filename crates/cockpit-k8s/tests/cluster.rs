@@ -364,3 +364,27 @@ async fn missing_service_is_an_error_naming_it() {
         "{s}"
     );
 }
+
+/// Cancelled before the cluster was read: the live cluster is still listed,
+/// not measured, saying the audit was interrupted, and counted unreached.
+#[tokio::test]
+async fn a_cancel_before_the_cluster_lists_it_as_interrupted() {
+    let cancel = tokio_util::sync::CancellationToken::new();
+    cancel.cancel();
+    let k = K8sConfig {
+        context: Some("nowhere".into()),
+        ..cfg()
+    };
+    let a = cockpit_k8s::audit(&k, &cancel).await;
+    assert!(a.outcome.interrupted);
+    assert_eq!((a.outcome.subjects, a.outcome.reached), (1, 0));
+    let f = &a.outcome.findings[0];
+    assert_eq!(
+        f.status,
+        Status::NotMeasured,
+        "{}",
+        dump(&a.outcome.findings)
+    );
+    assert!(f.summary.contains("interrupted"), "{}", f.summary);
+    assert_eq!(f.subject.as_deref(), Some("kube context nowhere"));
+}

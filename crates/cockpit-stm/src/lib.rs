@@ -107,7 +107,10 @@ pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome 
 
     let opened = tokio::select! {
         biased;
-        _ = cancel.cancelled() => { out.interrupted = true; return out; }
+        _ = cancel.cancelled() => {
+            list_unfinished(cfg, &shown, &mut out);
+            return out;
+        }
         r = Conn::open(url, cfg.timeout, cfg.reply_limits) => r,
     };
     let (conn, connect) = match opened {
@@ -132,8 +135,25 @@ pub async fn audit(cfg: &StmConfig, cancel: &CancellationToken) -> AuditOutcome 
         out.findings
             .push(survival::evaluate(&shown, cfg.survival_mode, &r));
     }
-    out.interrupted = cancel.is_cancelled();
+    if cancel.is_cancelled() {
+        list_unfinished(cfg, &shown, &mut out);
+    }
     out
+}
+
+/// After a cancel: every server check that has no finding yet is listed as
+/// not measured, so the report names every configured check.
+fn list_unfinished(cfg: &StmConfig, shown: &str, out: &mut AuditOutcome) {
+    out.interrupted = true;
+    for spec in redis_checks(cfg) {
+        if !out.findings.iter().any(|f| f.check_id == spec.id) {
+            out.findings.push(not_measured(
+                &spec,
+                shown,
+                "the audit was interrupted before it was measured",
+            ));
+        }
+    }
 }
 
 /// The checks that need the server, in the order they run.

@@ -703,3 +703,19 @@ fn redis_cli_failures_are_failures_not_empty_answers() {
         "keys() on a dead server returned {panicked:?}"
     );
 }
+
+/// Cancelled before the server was reached: every configured server check
+/// is still listed, not measured, saying the audit was interrupted.
+#[tokio::test]
+async fn a_cancel_before_the_server_lists_every_check_as_interrupted() {
+    let server = RedisServer::start(testing::AOF_NOEVICTION);
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let r = cockpit_stm::audit(&cfg(&server), &cancel).await;
+    assert!(r.interrupted);
+    assert_eq!(check_ids(&r), SERVER_CHECKS.to_vec(), "{:#?}", r.findings);
+    for f in &r.findings {
+        assert_eq!(f.status, Status::NotMeasured, "{f:#?}");
+        assert!(f.summary.contains("interrupted"), "{}", f.summary);
+    }
+}
