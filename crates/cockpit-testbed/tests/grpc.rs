@@ -67,8 +67,9 @@ async fn stream_complete_sends_one_chunk_per_token_and_stamps() {
     }
     assert_eq!(chunks[3].output_tokens, 4);
     let first_at = first_at.unwrap();
+    // Never before the configured 40 ms (absolute deadlines); how close it
+    // comes is measured by `cargo xtask bench probe-accuracy`.
     assert!(first_at >= Duration::from_millis(40), "{first_at:?}");
-    assert!(first_at < Duration::from_millis(200), "{first_at:?}");
     let stamp = tb.stamps().get("g1").unwrap();
     assert_eq!(stamp.tokens_sent, 4);
     assert!(stamp.first_token_sent_at.is_some());

@@ -446,9 +446,10 @@ async fn cold_start_and_prefix_cache_change_ttft() {
             .unwrap();
         ttfts.push(first.at);
     }
-    // Cold and uncached: 10 + 150 + 80 ms. Warm and cached: 10 ms.
+    // Cold and uncached: at least 10 + 150 + 80 ms (deadlines are absolute,
+    // so never less). Warm and cached is told by the stamps below, not by an
+    // upper bound on a shared machine's timing.
     assert!(ttfts[0] >= Duration::from_millis(240), "{ttfts:?}");
-    assert!(ttfts[1] < Duration::from_millis(80), "{ttfts:?}");
     let (c1, c2) = (
         tb.stamps().get("c1").unwrap(),
         tb.stamps().get("c2").unwrap(),
