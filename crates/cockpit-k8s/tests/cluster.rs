@@ -388,3 +388,92 @@ async fn a_cancel_before_the_cluster_lists_it_as_interrupted() {
     assert!(f.summary.contains("interrupted"), "{}", f.summary);
     assert_eq!(f.subject.as_deref(), Some("kube context nowhere"));
 }
+
+/// The recorded lists, edited: `edit(path, items)` may change any list.
+fn recorded_edited(edit: impl Fn(&str, &mut Vec<serde_json::Value>)) -> FakeCluster {
+    let p = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/cluster/recorded.json"
+    ));
+    let mut lists: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+    let mut cluster = FakeCluster::new();
+    for (path, list) in lists.iter_mut() {
+        let kind = list["kind"]
+            .as_str()
+            .unwrap()
+            .trim_end_matches("List")
+            .to_string();
+        let mut items = list["items"].as_array().cloned().unwrap_or_default();
+        edit(path, &mut items);
+        cluster = cluster.with_list(path, &kind, items);
+    }
+    cluster
+}
+
+/// The verdicts the recorded cluster does not show: OBS-EVENTS passing
+/// (no Warning event), CMP-AUTOPILOT warning (Standard nodes, no Autopilot
+/// annotation), OBS-RESTARTS warning (restarts without a crash loop).
+#[tokio::test]
+async fn the_other_verdicts_of_events_autopilot_and_restarts() {
+    let cluster = recorded_edited(|path, items| {
+        if path.ends_with("/events") {
+            items.retain(|e| e["type"] == "Normal");
+            assert!(!items.is_empty(), "the recorded events include Normal ones");
+        }
+        if path == "api/v1/nodes" {
+            for (i, n) in items.iter_mut().enumerate() {
+                n["metadata"]["name"] = format!("gke-prod-default-pool-{i}").into();
+                let labels = n["metadata"]["labels"].as_object_mut().unwrap();
+                labels.retain(|k, _| !k.starts_with("cloud.google.com/compute-class"));
+                labels.insert(
+                    "kubernetes.io/hostname".into(),
+                    format!("gke-prod-default-pool-{i}").into(),
+                );
+            }
+        }
+        if path.ends_with("/pods") {
+            for p in items.iter_mut() {
+                if let Some(a) = p["metadata"]["annotations"].as_object_mut() {
+                    a.retain(|k, _| !k.contains("autopilot.gke.io"));
+                }
+                let healthy_agent = p["metadata"]["name"]
+                    .as_str()
+                    .is_some_and(|n| n.starts_with("chat-agent"));
+                if healthy_agent {
+                    for c in p["status"]["containerStatuses"]
+                        .as_array_mut()
+                        .into_iter()
+                        .flatten()
+                    {
+                        c["restartCount"] = 2.into();
+                    }
+                }
+            }
+        }
+    });
+    let server = FakeApiServer::start(cluster, "agents").await.unwrap();
+    let a = audit_cluster(server.client(), &cfg()).await;
+    let fs = &a.outcome.findings;
+    let events: Vec<&Finding> = fs
+        .iter()
+        .filter(|f| f.check_id.as_str() == "OBS-EVENTS")
+        .collect();
+    assert_eq!(events.len(), 1, "{}", dump(fs));
+    assert_eq!(events[0].status, Status::Pass, "{}", dump(fs));
+    assert!(events[0].summary.contains("no Warning events"));
+    let ap = find(fs, "CMP-AUTOPILOT", "cluster");
+    assert_eq!(ap.status, Status::Warn, "{}", dump(fs));
+    assert!(
+        ap.summary.contains("no Autopilot evidence"),
+        "{}",
+        ap.summary
+    );
+    let restarts = find(fs, "OBS-RESTARTS", "Deployment/chat-agent");
+    assert_eq!(restarts.status, Status::Warn, "{}", dump(fs));
+    assert!(
+        restarts.summary.contains("restart(s)"),
+        "{}",
+        restarts.summary
+    );
+}
