@@ -40,18 +40,8 @@ async fn certify(w: &Workdir, args: &[&str]) -> Output {
 #[tokio::test(flavor = "multi_thread")]
 async fn from_reads_only_a_bounded_regular_file() {
     let w = Workdir::new();
-    let fifo = w.join("report.json");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .expect("mkfifo runs");
-    assert!(made.success());
-    let big = w.join("big.json");
-    // Sparse: 65 MiB long, nothing written.
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(65 * 1024 * 1024)
-        .unwrap();
+    let fifo = w.fifo("report.json");
+    let big = w.sparse("big.json", 65 * 1024 * 1024);
     let dir = w.join("adir");
     std::fs::create_dir(&dir).unwrap();
     for (path, says) in [

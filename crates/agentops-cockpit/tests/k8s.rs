@@ -357,19 +357,8 @@ async fn symlink_loops_end_and_each_file_is_audited_once() {
 #[tokio::test]
 async fn inputs_that_are_not_regular_files_or_too_large_are_usage_errors() {
     let wd = Workdir::new();
-    let fifo = wd.join("pipe.yaml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let big = wd.join("big.yaml");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(cockpit_k8s::MAX_FILE_BYTES + 1)
-        .unwrap();
+    let fifo = wd.fifo("pipe.yaml");
+    wd.sparse("big.yaml", cockpit_k8s::MAX_FILE_BYTES + 1);
     let cases = [
         (
             "--manifests",

@@ -388,19 +388,8 @@ async fn the_config_hash_does_not_depend_on_secrets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn configs_that_are_not_small_regular_files_are_refused() {
     let w = Workdir::new();
-    let fifo = w.join("fifo.toml");
-    assert!(
-        std::process::Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
-    let big = w.join("big.toml");
-    std::fs::File::create(&big)
-        .unwrap()
-        .set_len(5 << 20)
-        .unwrap();
+    let fifo = w.fifo("fifo.toml");
+    let big = w.sparse("big.toml", 5 << 20);
     let binary = w.file("binary.toml", "");
     std::fs::write(&binary, [b'a', 0xff, 0xfe]).unwrap();
     for (path, says) in [

@@ -96,6 +96,27 @@ impl Workdir {
         p
     }
 
+    /// A FIFO named `name` (a reader that opens it blocks until a writer does).
+    #[cfg(unix)]
+    pub fn fifo(&self, name: &str) -> PathBuf {
+        let path = self.join(name);
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .expect("mkfifo runs");
+        assert!(made.success(), "mkfifo {}", path.display());
+        path
+    }
+
+    /// A sparse file named `name`, `len` bytes long, nothing written.
+    pub fn sparse(&self, name: &str, len: u64) -> PathBuf {
+        let path = self.join(name);
+        std::fs::File::create(&path)
+            .and_then(|f| f.set_len(len))
+            .expect("create a sparse file");
+        path
+    }
+
     pub fn join(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
