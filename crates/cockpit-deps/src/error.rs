@@ -1,0 +1,26 @@
+//! The one error type of this crate.
+//!
+//! Most of what goes wrong with a dependency (a server that exits, answers
+//! garbage or nothing, a missing collection) is evidence, not an error: it
+//! becomes a finding with its kind counted in the snapshot. What remains
+//! here is what keeps a check from starting: a declaration that cannot be
+//! used, or a client that cannot be built.
+
+/// What went wrong: a `[[mcp]]` / `[[vector_store]]` declaration, or
+/// building a client for one. Every variant names the entry; URLs are
+/// shown redacted, header values never.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DepsError {
+    /// A declaration is malformed or out of range; `key` names the setting,
+    /// `entry` the `[[mcp]]` / `[[vector_store]]` entry by name.
+    #[error("{entry}: {key}: {message}")]
+    Config {
+        entry: String,
+        key: &'static str,
+        message: String,
+    },
+    /// The HTTP client (TLS roots, settings) could not be built.
+    #[error("{entry}: cannot build the HTTP client: {message}")]
+    Client { entry: String, message: String },
+}
