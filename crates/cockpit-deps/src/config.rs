@@ -123,7 +123,8 @@ impl McpServerConfig {
     pub fn validate(&self) -> Result<(), DepsError> {
         let fail = |key, message: String| {
             Err(DepsError::Config {
-                entry: format!("mcp `{}`", self.name),
+                kind: "mcp",
+                name: self.name.clone(),
                 key,
                 message,
             })
@@ -271,7 +272,8 @@ impl VectorStoreConfig {
     pub fn validate(&self) -> Result<(), DepsError> {
         let fail = |key, message: String| {
             Err(DepsError::Config {
-                entry: format!("vector_store `{}`", self.name),
+                kind: "vector_store",
+                name: self.name.clone(),
                 key,
                 message,
             })
@@ -323,8 +325,9 @@ impl DepsConfig {
     /// Every entry's own rules, names unique per kind, and every agent a
     /// store names is declared.
     pub fn validate(&self) -> Result<(), DepsError> {
-        let twice = |kind: &str, name: &str| DepsError::Config {
-            entry: format!("{kind} `{name}`"),
+        let twice = |kind: &'static str, name: &str| DepsError::Config {
+            kind,
+            name: name.to_string(),
             key: "name",
             message: "the name is used twice".into(),
         };
@@ -345,7 +348,8 @@ impl DepsConfig {
                 && !self.agents.iter().any(|x| &x.name == a)
             {
                 return Err(DepsError::Config {
-                    entry: format!("vector_store `{}`", s.name),
+                    kind: "vector_store",
+                    name: s.name.clone(),
                     key: "agent",
                     message: format!("no [[agents]] entry is named `{a}`"),
                 });

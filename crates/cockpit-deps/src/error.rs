@@ -12,11 +12,12 @@
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DepsError {
-    /// A declaration is malformed or out of range; `key` names the setting,
-    /// `entry` the `[[mcp]]` / `[[vector_store]]` entry by name.
-    #[error("{entry}: {key}: {message}")]
+    /// A declaration is malformed or out of range: `kind` is `mcp` or
+    /// `vector_store`, `name` the entry's name, `key` the setting.
+    #[error("{kind} `{name}`: {key}: {message}")]
     Config {
-        entry: String,
+        kind: &'static str,
+        name: String,
         key: &'static str,
         message: String,
     },

@@ -80,7 +80,7 @@ async fn python_sdk_server_over_stdio() {
     .await
     .expect("the session ended within the hang guard");
     let s = &all.mcp[0];
-    assert_eq!(s.tool_count, Some(2), "{s:?}");
+    assert_eq!(s.tool_count, Some(2), "{:?}", s.first_error);
     assert_eq!(s.server_name.as_deref(), Some("cockpit-test-tools"));
     assert_whole_session(&cockpit_deps::judge(&cfg, &all), 3);
 }

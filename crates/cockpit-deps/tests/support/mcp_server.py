@@ -1,13 +1,12 @@
-"""An MCP server built with the official Python SDK (PyPI `mcp`), for
-cockpit-deps's tests: two tools, stdio by default, Streamable HTTP with
-`--http PORT` (127.0.0.1 only)."""
+"""An MCP server built with the official Python SDK (PyPI `mcp`, 2.x:
+`MCPServer`), for cockpit-deps's tests: two tools, stdio by default,
+Streamable HTTP at /mcp with `--http PORT` (127.0.0.1 only)."""
 
 import sys
 
-from mcp.server.fastmcp import FastMCP
+from mcp.server.mcpserver import MCPServer
 
-port = int(sys.argv[2]) if len(sys.argv) > 2 and sys.argv[1] == "--http" else 8000
-mcp = FastMCP("cockpit-test-tools", host="127.0.0.1", port=port)
+mcp = MCPServer("cockpit-test-tools", version="1.2.3")
 
 
 @mcp.tool()
@@ -23,4 +22,7 @@ def echo(text: str) -> str:
 
 
 if __name__ == "__main__":
-    mcp.run(transport="streamable-http" if "--http" in sys.argv else "stdio")
+    if len(sys.argv) > 2 and sys.argv[1] == "--http":
+        mcp.run("streamable-http", host="127.0.0.1", port=int(sys.argv[2]))
+    else:
+        mcp.run()
