@@ -134,8 +134,10 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
         all.absorb(cockpit_stm::audit(&stm_cfg, cancel).await);
     }
 
-    // The agents' dependencies (cockpit-deps): MCP servers, vector stores.
-    let deps = cfg.deps_config();
+    // The agents' dependencies (cockpit-deps): MCP servers, and vector
+    // stores, whose zones Kubernetes' placement fills in like the agents'.
+    let mut deps = cfg.deps_config();
+    deps.fill_in_zones(|name| k8s.placement.single_zone(name));
     if !deps.is_empty() {
         all.absorb(cockpit_deps::audit(&deps, cancel).await);
     }

@@ -1,6 +1,6 @@
 //! The agents' dependencies through the CLI: `[[mcp]]` (and
 //! `[[vector_store]]`) in cockpit.toml, their findings in `audit report` and
-//! `certify`, and configuration errors located to file:line:column with
+//! `certify` (a vector store that is down among them), and configuration errors located to file:line:column with
 //! exit 2. The MCP servers are the standard-library Python fixture of
 //! cockpit-deps (tests/support/bad_mcp.py): one that behaves, one that
 //! exits mid-session.
@@ -34,9 +34,10 @@ fn mcp_entry(w: &Workdir, name: &str, mode: &[&str]) -> String {
 async fn mcp_findings_are_in_audit_report_and_certify() {
     let w = Workdir::new();
     let text = format!(
-        "{}{}",
+        "{}{}[[vector_store]]\nname = \"kb\"\nbackend = \"chroma\"\nurl = \"http://127.0.0.1:{}\"\ncollection = \"docs\"\n",
         mcp_entry(&w, "steady", &["exit-after", "1000"]),
-        mcp_entry(&w, "crashy", &["exit-after", "2"])
+        mcp_entry(&w, "crashy", &["exit-after", "2"]),
+        dead_port()
     );
     let cfg = w.config(&text);
     let out = audit_json(&cfg, &["--no-evidence"]).await;
@@ -54,6 +55,13 @@ async fn mcp_findings_are_in_audit_report_and_certify() {
     let protocol = finding(&report, "MCP-PROTOCOL", "steady");
     assert_eq!(protocol["status"], "warn", "{protocol:#}");
     assert_eq!(measurement(protocol, "tool_count")["value"], 0.0);
+    // A vector store that is down: listed, not measured, with the reason.
+    let kb = finding(&report, "RAG-COLLECTION", "kb");
+    assert_eq!(kb["status"], "not-measured", "{kb:#}");
+    assert!(
+        kb["summary"].as_str().unwrap().contains("cannot connect"),
+        "{kb:#}"
+    );
 
     // certify scores the same evidence: a failed MCP server fails the gate.
     let out = run_with(

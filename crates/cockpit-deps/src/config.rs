@@ -317,6 +317,17 @@ impl DepsConfig {
         }
     }
 
+    /// Give each store without a declared `zone` the one `zone_of` finds
+    /// for its name (e.g. Kubernetes' placement of a workload of that
+    /// name): a declared zone always wins.
+    pub fn fill_in_zones(&mut self, zone_of: impl Fn(&str) -> Option<String>) {
+        for v in &mut self.vector_stores {
+            if v.zone.is_none() {
+                v.zone = zone_of(&v.name);
+            }
+        }
+    }
+
     /// Nothing to measure.
     pub fn is_empty(&self) -> bool {
         self.mcp.is_empty() && self.vector_stores.is_empty()
@@ -466,6 +477,17 @@ mod tests {
         assert!(!m.shown().contains("s3cr3t"));
         let v = VectorStoreConfig::new("v", VectorBackend::Chroma, "http://u:s3cr3t@h", "c");
         assert!(!format!("{v:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_declared_zone_wins_over_a_found_one() {
+        let mut a = VectorStoreConfig::new("a", VectorBackend::Chroma, "http://h", "c");
+        a.zone = Some("declared-a".into());
+        let b = VectorStoreConfig::new("b", VectorBackend::Chroma, "http://h", "c");
+        let mut cfg = DepsConfig::new(vec![], vec![a, b], vec![]);
+        cfg.fill_in_zones(|name| Some(format!("found-{name}")));
+        assert_eq!(cfg.vector_stores[0].zone.as_deref(), Some("declared-a"));
+        assert_eq!(cfg.vector_stores[1].zone.as_deref(), Some("found-b"));
     }
 
     #[test]

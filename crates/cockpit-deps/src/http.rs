@@ -46,3 +46,23 @@ pub(crate) async fn body_bounded(
     }
     Ok(body)
 }
+
+/// A reqwest error with its causes ("error sending request: … Connection
+/// refused"), credentials never included (reqwest strips none: the URL is
+/// left out on purpose).
+pub(crate) fn error_text(e: &reqwest::Error) -> String {
+    let mut out = if e.is_timeout() {
+        "no answer within the timeout".to_string()
+    } else if e.is_connect() {
+        "cannot connect".to_string()
+    } else {
+        "request failed".to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

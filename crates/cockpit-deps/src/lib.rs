@@ -1,7 +1,9 @@
 //! Measures an AI agent's dependencies — the MCP servers it calls for
-//! tools, and (next) the vector stores its retrieval reads — the way the
-//! agent meets them: an MCP session through the official Rust SDK (rmcp)
-//! over stdio or Streamable HTTP, timed call by call.
+//! tools and the vector stores its retrieval reads (the "RAG dropzone") —
+//! the way the agent meets them: an MCP session through the official Rust
+//! SDK (rmcp) over stdio or Streamable HTTP, timed call by call; a vector
+//! store's collection read over its HTTP API (Chroma v2, Qdrant REST) and
+//! queried by an explicit embedding vector.
 //!
 //! - MCP-HEALTH: `initialize`, `tools/list` and `ping` all answered; a
 //!   server that exits, stops answering mid-session or writes what is not
@@ -10,6 +12,12 @@
 //!   `tools/list`, n samples) against the entry's bound.
 //! - MCP-PROTOCOL: the protocol revision agreed, the server's name and
 //!   version, its tool count.
+//! - RAG-COLLECTION: the collection exists, holds at least `min_count`
+//!   vectors, its index is built.
+//! - RAG-LATENCY: the query p99 (p50 / p95 / p99, n samples).
+//! - RAG-ZONE: the store runs in its agent's zone.
+//! - RAG-STALE: the index holds as many vectors as the dropzone has
+//!   documents (`source_count`).
 //!
 //! The pure half of every check is a function from a snapshot to a finding:
 //!
@@ -52,7 +60,9 @@
 //! # What it never does
 //!
 //! It never calls a tool (`tools/call`), reads a resource or runs a prompt:
-//! a session is `initialize`, `tools/list` and `ping` only. It never waits
+//! a session is `initialize`, `tools/list` and `ping` only. It never writes
+//! to a vector store: it reads a collection's description and count, one
+//! stored embedding (Chroma), and sends queries. It never waits
 //! without a bound: every call has the entry's timeout, a session ends at
 //! the first call that times out or finds the server gone, a stdio server's
 //! stdout is read under a per-message bound (4 MiB, the SDK's line bound)
@@ -61,7 +71,8 @@
 //! bounds (4 MiB) and reqwest's timeouts. It never leaves a process behind:
 //! a stdio server runs in its own process group, which is killed after a
 //! short grace once the session ends (or is cancelled, or dropped), and the
-//! child is reaped. It never prints, never shows a URL's credentials or a
+//! child is reaped. A vector store's answers are read under 1 MiB before
+//! they are parsed, each request under the entry's timeout. It never prints, never shows a URL's credentials or a
 //! stdio server's arguments (`stdio:PROGRAM` only).
 
 pub mod checks;
@@ -69,6 +80,7 @@ mod config;
 mod error;
 mod http;
 pub mod mcp;
+pub mod rag;
 
 use cockpit_core::AuditOutcome;
 use tokio_util::sync::CancellationToken;
@@ -76,14 +88,18 @@ use tokio_util::sync::CancellationToken;
 pub use config::{DepsConfig, McpServerConfig, McpTransport, VectorBackend, VectorStoreConfig};
 pub use error::DepsError;
 pub use mcp::{McpFailure, McpSnapshot};
+pub use rag::StoreSnapshot;
 
-use checks::{mcp_health, mcp_latency, mcp_protocol};
+use checks::{
+    mcp_health, mcp_latency, mcp_protocol, rag_collection, rag_latency, rag_stale, rag_zone,
+};
 
 /// Everything measured, per entry: what a dashboard panel reads.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct DepsSnapshot {
     pub mcp: Vec<McpSnapshot>,
+    pub stores: Vec<StoreSnapshot>,
 }
 
 /// Measure every declared dependency, one after the other (each under its
@@ -100,6 +116,16 @@ pub async fn measure_all(cfg: &DepsConfig, cancel: &CancellationToken) -> DepsSn
             mcp::measure(m, cancel).await
         };
         out.mcp.push(snap);
+    }
+    for v in &cfg.vector_stores {
+        let snap = if cancel.is_cancelled() {
+            let mut s = StoreSnapshot::new(v);
+            s.interrupted = true;
+            s
+        } else {
+            rag::measure(v, cancel).await
+        };
+        out.stores.push(snap);
     }
     out
 }
@@ -121,6 +147,16 @@ pub fn judge(cfg: &DepsConfig, snapshot: &DepsSnapshot) -> AuditOutcome {
         out.findings
             .push(mcp_latency::evaluate(s, m.latency_p99_ms));
         out.findings.push(mcp_protocol::evaluate(s));
+    }
+    for (v, s) in cfg.vector_stores.iter().zip(&snapshot.stores) {
+        out.count_subject(s.reached);
+        out.interrupted |= s.interrupted;
+        out.findings.push(rag_collection::evaluate(s));
+        out.findings
+            .push(rag_latency::evaluate(s, v.latency_p99_ms));
+        out.findings
+            .push(rag_zone::evaluate(s, v.agent.as_deref(), &cfg.agents));
+        out.findings.push(rag_stale::evaluate(s));
     }
     out
 }

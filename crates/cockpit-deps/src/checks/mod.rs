@@ -5,14 +5,22 @@
 pub mod mcp_health;
 pub mod mcp_latency;
 pub mod mcp_protocol;
+pub mod rag_collection;
+pub mod rag_latency;
+pub mod rag_stale;
+pub mod rag_zone;
 
 use cockpit_core::{CheckSpec, Distribution, Finding, Location, Measurement, Status, Unit};
 
 /// Every check of this crate, for docs and tooling.
-pub const ALL: [&CheckSpec; 3] = [
+pub const ALL: [&CheckSpec; 7] = [
     &mcp_health::MCP_HEALTH,
     &mcp_latency::MCP_LATENCY,
     &mcp_protocol::MCP_PROTOCOL,
+    &rag_collection::RAG_COLLECTION,
+    &rag_latency::RAG_LATENCY,
+    &rag_zone::RAG_ZONE,
+    &rag_stale::RAG_STALE,
 ];
 
 /// A finding about the `[[mcp]]` / `[[vector_store]]` entry `name`, at

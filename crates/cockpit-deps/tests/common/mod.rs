@@ -149,3 +149,59 @@ pub fn alive(pid: u32) -> bool {
 
 /// A generous guard: a test that hangs fails instead.
 pub const HANG_GUARD: Duration = Duration::from_secs(180);
+
+/// A real Chroma server (`chroma run` from PyPI's chromadb) on a free
+/// 127.0.0.1 port, its data in a temporary directory; killed when dropped.
+#[derive(Debug)]
+pub struct Chroma {
+    pub server: Server,
+    _data: tempfile::TempDir,
+}
+
+impl Chroma {
+    pub fn start() -> Chroma {
+        let data = tempfile::tempdir().expect("a data directory");
+        let port = free_port();
+        let mut cmd = Command::new(python());
+        cmd.args([
+            "-c",
+            "import sys; from chromadb.cli.cli import app; sys.argv[0] = 'chroma'; app()",
+            "run",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--path",
+        ])
+        .arg(data.path())
+        .env("ANONYMIZED_TELEMETRY", "False");
+        let server = Server::start(cmd, port, Duration::from_secs(120));
+        Chroma {
+            server,
+            _data: data,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.server.port)
+    }
+
+    /// Create `collection` with `n` records of dimension `dim`, through
+    /// chromadb's own Python client.
+    pub fn seed(&self, collection: &str, n: usize, dim: usize) {
+        let script = format!(
+            "import chromadb\n\
+             c = chromadb.HttpClient(host='127.0.0.1', port={port})\n\
+             col = c.create_collection('{collection}')\n\
+             n, d = {n}, {dim}\n\
+             if n:\n    col.add(ids=[f'doc-{{i}}' for i in range(n)], embeddings=[[((i * 7 + j) % 11) / 10.0 for j in range(d)] for i in range(n)], documents=[f'document {{i}}' for i in range(n)])\n",
+            port = self.server.port
+        );
+        run_install(
+            "seed a Chroma collection",
+            Command::new(python())
+                .args(["-c", &script])
+                .env("ANONYMIZED_TELEMETRY", "False"),
+        );
+    }
+}
