@@ -19,48 +19,22 @@ const METHOD: &str = "client-side: one MCP session (rmcp), initialize then tools
 
 /// Judge one session.
 pub fn evaluate(s: &McpSnapshot) -> Finding {
-    let mut f = finding(&MCP_HEALTH, &s.name, &s.shown, Status::Pass, String::new())
-        .with_measurement(Measurement::new(
-            "calls",
-            s.calls as f64,
-            Unit::Count,
-            METHOD,
-            s.calls,
-        ))
-        .with_measurement(Measurement::new(
-            "failed",
-            s.failed() as f64,
-            Unit::Count,
-            METHOD,
-            s.calls,
-        ));
-    for (kind, n) in &s.errors {
-        f = f.with_measurement(Measurement::new(
-            format!("errors_{}", kind.as_str()),
-            *n as f64,
-            Unit::Count,
-            METHOD,
-            s.calls,
-        ));
+    let (status, summary) = verdict(s);
+    let f =
+        finding(&MCP_HEALTH, &s.name, &s.shown, status, summary).with_measurements(measurements(s));
+    if status == Status::Pass {
+        return f;
     }
-    if let Some(t) = s.initialize {
-        f = f.with_measurement(Measurement::new(
-            "initialize",
-            t.as_secs_f64() * 1000.0,
-            Unit::Milliseconds,
-            match s.transport {
-                crate::McpTransport::Stdio => {
-                    "client-side, from starting the process to the initialize answer"
-                }
-                _ => "client-side, from the first request to the initialize answer",
-            },
-            1,
-        ));
-    }
+    f.with_recommendation(
+        "Run the MCP server the way the agent does and read its stderr: a server must answer initialize, tools/list and ping, write nothing but JSON-RPC on stdout, and stay up for the whole session.",
+    )
+}
+
+fn verdict(s: &McpSnapshot) -> (Status, String) {
     let first = s.first_error.clone().unwrap_or_default();
     let unreachable = s.errors.contains_key(&McpFailure::Spawn)
         || (s.errors.contains_key(&McpFailure::Transport) && !s.reached());
-    let (status, summary) = if unreachable {
+    if unreachable {
         (Status::NotMeasured, format!("not measured: {first}"))
     } else if !s.reached() && s.interrupted {
         (
@@ -99,15 +73,36 @@ pub fn evaluate(s: &McpSnapshot) -> Finding {
                 if s.interrupted { " (interrupted)" } else { "" }
             ),
         )
-    };
-    f.status = status;
-    f.summary = summary;
-    if status != Status::Pass {
-        f = f.with_recommendation(
-            "Run the MCP server the way the agent does and read its stderr: a server must answer initialize, tools/list and ping, write nothing but JSON-RPC on stdout, and stay up for the whole session.",
-        );
     }
-    f
+}
+
+/// Calls, failures (all, and by kind), and the initialize time.
+fn measurements(s: &McpSnapshot) -> Vec<Measurement> {
+    let count =
+        |name: String, n: u64| Measurement::new(name, n as f64, Unit::Count, METHOD, s.calls);
+    let mut out = vec![
+        count("calls".into(), s.calls),
+        count("failed".into(), s.failed()),
+    ];
+    for (kind, n) in &s.errors {
+        out.push(count(format!("errors_{}", kind.as_str()), *n));
+    }
+    if let Some(t) = s.initialize {
+        let method = match s.transport {
+            crate::McpTransport::Stdio => {
+                "client-side, from starting the process to the initialize answer"
+            }
+            _ => "client-side, from the first request to the initialize answer",
+        };
+        out.push(Measurement::new(
+            "initialize",
+            t.as_secs_f64() * 1000.0,
+            Unit::Milliseconds,
+            method,
+            1,
+        ));
+    }
+    out
 }
 
 #[cfg(test)]

@@ -32,40 +32,7 @@ pub fn evaluate(s: &StoreSnapshot) -> Finding {
             f.summary = format!("{what} does not exist ({why})");
         }
         (Some(true), Some(count)) => {
-            f = f.with_measurement(Measurement::new(
-                "count",
-                count as f64,
-                Unit::Count,
-                METHOD,
-                1,
-            ));
-            if let Some(d) = s.dimension {
-                f = f.with_measurement(Measurement::new(
-                    "dimension",
-                    d as f64,
-                    Unit::Count,
-                    METHOD,
-                    1,
-                ));
-            }
-            if let Some(n) = s.indexed {
-                f = f.with_measurement(Measurement::new(
-                    "indexed",
-                    n as f64,
-                    Unit::Count,
-                    METHOD,
-                    1,
-                ));
-            }
-            if let Some(r) = s.index_ready {
-                f = f.with_measurement(Measurement::new(
-                    "index_ready",
-                    f64::from(u8::from(r)),
-                    Unit::Bool,
-                    METHOD,
-                    1,
-                ));
-            }
+            f = f.with_measurements(measurements(s, count));
             let min = s.min_count.unwrap_or(1);
             let index = s.index_status.clone().unwrap_or_default();
             (f.status, f.summary) = if count < min {
@@ -94,6 +61,19 @@ pub fn evaluate(s: &StoreSnapshot) -> Finding {
         );
     }
     f
+}
+
+/// The count, and what the store says of its vectors and index.
+fn measurements(s: &StoreSnapshot, count: u64) -> Vec<Measurement> {
+    let m = |name: &str, v: f64, unit| Measurement::new(name, v, unit, METHOD, 1);
+    let mut out = vec![m("count", count as f64, Unit::Count)];
+    out.extend(s.dimension.map(|d| m("dimension", d as f64, Unit::Count)));
+    out.extend(s.indexed.map(|n| m("indexed", n as f64, Unit::Count)));
+    out.extend(
+        s.index_ready
+            .map(|r| m("index_ready", f64::from(u8::from(r)), Unit::Bool)),
+    );
+    out
 }
 
 #[cfg(test)]
