@@ -4,11 +4,10 @@
 //! garbage or nothing, a missing collection) is evidence, not an error: it
 //! becomes a finding with its kind counted in the snapshot. What remains
 //! here is what keeps a check from starting: a declaration that cannot be
-//! used, or a client that cannot be built.
+//! used (a client that cannot be built is a not-measured finding too).
 
-/// What went wrong: a `[[mcp]]` / `[[vector_store]]` declaration, or
-/// building a client for one. Every variant names the entry; URLs are
-/// shown redacted, header values never.
+/// What went wrong with a `[[mcp]]` / `[[vector_store]]` declaration. Every
+/// variant names the entry; URLs are shown redacted.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DepsError {
@@ -21,7 +20,4 @@ pub enum DepsError {
         key: &'static str,
         message: String,
     },
-    /// The HTTP client (TLS roots, settings) could not be built.
-    #[error("{entry}: cannot build the HTTP client: {message}")]
-    Client { entry: String, message: String },
 }
