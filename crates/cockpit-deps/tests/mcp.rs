@@ -197,6 +197,26 @@ async fn a_server_that_stops_answering_times_out_and_is_killed() {
 }
 
 #[tokio::test]
+async fn a_server_flooding_stdout_is_cut_at_the_session_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut m, pidfile) = bad(&["flood"], &dir);
+    m.timeout_ms = 60_000;
+    let r = audit(vec![m]).await;
+    let f = find(&r, "MCP-HEALTH");
+    assert_eq!(f.status, Status::Fail, "{}", f.summary);
+    assert!(
+        f.summary.contains(&format!(
+            "more than {} bytes",
+            cockpit_deps::mcp::watch::MAX_SESSION_BYTES
+        )),
+        "{}",
+        f.summary
+    );
+    assert_eq!(f.measurement("errors_over_bound").unwrap().value, 1.0);
+    assert!(!alive(pid_of(&pidfile)));
+}
+
+#[tokio::test]
 async fn a_program_that_does_not_exist_is_not_measured() {
     let m = McpServerConfig::stdio("ghost", "/nonexistent/mcp-server", &[]);
     let r = audit(vec![m]).await;

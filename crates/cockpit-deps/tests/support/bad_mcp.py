@@ -6,6 +6,7 @@ its pid to PIDFILE, then misbehaves by MODE:
   garbage        answer every later request with a line that is not JSON
   silent         read and never answer again (never exits by itself)
   garbage-init   answer even `initialize` with a line that is not JSON
+  flood          answer the next request with bytes and no newline, without end
 
 Usage: bad_mcp.py PIDFILE MODE [N]"""
 
@@ -49,6 +50,14 @@ for line in sys.stdin:
         continue
     if mode == "silent":
         continue
+    if mode == "flood":
+        chunk = "x" * 65536
+        try:
+            while True:
+                sys.stdout.write(chunk)
+                sys.stdout.flush()
+        except BrokenPipeError:
+            sys.exit(0)
     if mode == "garbage":
         sys.stdout.write("<html>502 Bad Gateway</html>\n")
         sys.stdout.flush()
