@@ -83,7 +83,43 @@ fn ensure_tools() -> Result<(), String> {
     ensure_apt_packages(&[("chromium", "chromium")])?;
     ensure_redis()?;
     ensure_python_venv()?;
+    ensure_deps_peers()?;
     Ok(())
+}
+
+/// The target directory (CARGO_TARGET_DIR, else `target/`).
+fn target_dir() -> std::path::PathBuf {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("target"))
+}
+
+/// cockpit-deps's tests talk to real MCP servers and a real Chroma:
+/// npm's `@modelcontextprotocol/server-everything` in `<target>/npm`, and
+/// PyPI's `mcp` and `chromadb` in `<target>/py-venv-deps` (prebuilt wheels,
+/// kept while crates/cockpit-deps/tests/support/requirements.txt is
+/// unchanged). Each is installed once; the tests install them too when
+/// missing.
+fn ensure_deps_peers() -> Result<(), String> {
+    ensure_apt_packages(&[("node", "nodejs"), ("npm", "npm")])?;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let npm = target_dir().join("npm");
+    if !npm
+        .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
+        .is_file()
+    {
+        // The same version as crates/cockpit-deps/tests/common/mod.rs.
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&npm)
+            .arg("@modelcontextprotocol/server-everything@2026.8.31"))?;
+    }
+    run(Command::new("sh")
+        .arg(root.join("crates/cockpit-probe/tests/support/py_venv.sh"))
+        .arg(target_dir().join("py-venv-deps"))
+        .arg(root.join("crates/cockpit-deps/tests/support/requirements.txt"))
+        .arg("mcp,chromadb"))
 }
 
 /// cockpit-probe's gRPC interop tests (tests/grpc_method.rs) run a server
@@ -104,12 +140,9 @@ fn ensure_python_venv() -> Result<(), String> {
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"));
     run(Command::new("sh")
         .arg(root.join("crates/cockpit-probe/tests/support/py_venv.sh"))
-        .arg(target.join("py-venv")))
+        .arg(target_dir().join("py-venv")))
 }
 
 /// The State pillar's tests and bench start real `redis-server` processes

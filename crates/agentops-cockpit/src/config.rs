@@ -27,6 +27,13 @@ pub struct CockpitConfig {
     /// `--disruptive` (command line only): restart the [stm] server.
     #[serde(skip)]
     pub stm_disruptive: bool,
+    /// `[[mcp]]`: the MCP servers the agents call (cockpit-deps).
+    #[serde(default)]
+    pub mcp: Vec<cockpit_deps::McpServerConfig>,
+    /// `[[vector_store]]`: the vector stores the agents' retrieval reads
+    /// (cockpit-deps).
+    #[serde(default)]
+    pub vector_store: Vec<cockpit_deps::VectorStoreConfig>,
     /// The Sovereign Gate: threshold, pillar weights, fail-closed, waivers, evidence lake.
     #[serde(default)]
     pub gate: cockpit_score::GatePolicy,
@@ -60,6 +67,16 @@ impl CockpitConfig {
             })
             .collect();
         c
+    }
+
+    /// The agents' dependencies: `[[mcp]]`, `[[vector_store]]`, and the
+    /// agents (whose zones RAG-ZONE compares).
+    pub fn deps_config(&self) -> cockpit_deps::DepsConfig {
+        cockpit_deps::DepsConfig::new(
+            self.mcp.clone(),
+            self.vector_store.clone(),
+            self.agents.clone(),
+        )
     }
 
     pub fn network(&self) -> NetworkAuditConfig {
@@ -212,6 +229,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
             expand_checked(e, AgentProtocol::Grpc, &err)?;
         }
     }
+    validate_deps(path, src, cfg, &err)?;
     if let Err(e) = cfg.kubernetes.validate() {
         let key = match &e {
             cockpit_k8s::K8sError::Config { key, .. } => *key,
@@ -236,6 +254,61 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
     }
     cfg.probe.validate().map_err(|e| probe_error(&err, e))?;
     validate_gate(path, src, &cfg.gate)
+}
+
+/// `[[mcp]]` / `[[vector_store]]`: URLs expanded (`${VAR}`), then the
+/// library's rules; an error points at the key in the entry's table (or at
+/// the table).
+fn validate_deps(
+    path: &Path,
+    src: &str,
+    cfg: &mut CockpitConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let urls = cfg
+        .mcp
+        .iter_mut()
+        .filter_map(|m| m.url.as_mut())
+        .chain(cfg.vector_store.iter_mut().map(|v| &mut v.url));
+    for url in urls {
+        let raw = url.clone();
+        *url = expand_url(&raw).map_err(|m| err(&raw, m))?;
+    }
+    cfg.deps_config().validate().map_err(|e| {
+        let at = match &e {
+            cockpit_deps::DepsError::Config {
+                kind, name, key, ..
+            } => entry_key_offset(src, kind, name, key),
+            _ => None,
+        };
+        located(path, src, at, e.to_string())
+    })
+}
+
+/// The byte offset of `key = …` in the `[[kind]]` table named `name`, else
+/// of that table's header.
+fn entry_key_offset(src: &str, kind: &str, name: &str, key: &str) -> Option<usize> {
+    let header = format!("[[{kind}]]");
+    let quoted = format!("\"{name}\"");
+    src.match_indices(&header).find_map(|(at, _)| {
+        let body = at + header.len();
+        let end = src[body..].find("\n[").map_or(src.len(), |i| body + i);
+        let table = &src[at..end];
+        if !table.contains(&quoted) {
+            return None;
+        }
+        let mut offset = at;
+        for line in table.split_inclusive('\n') {
+            let t = line.trim_start();
+            if t.strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+            {
+                return Some(offset + (line.len() - t.len()));
+            }
+            offset += line.len();
+        }
+        Some(at)
+    })
 }
 
 /// A `[thresholds]` / `[probe]` error, pointed at its key.
@@ -629,6 +702,38 @@ mod tests {
             .replace("openai", "grpc")
             .replace("http://h/v1", "grpc://h:1");
         assert!(p(&grpc).unwrap_err().to_string().contains("headers"));
+    }
+
+    #[test]
+    fn mcp_and_vector_store_entries_are_parsed_and_located() {
+        let src = "[[mcp]]\nname = \"tools\"\ncommand = \"node\"\nargs = [\"server.js\"]\n\n[[mcp]]\nname = \"web\"\nurl = \"http://127.0.0.1:3001/mcp\"\nsamples = 5\n\n[[vector_store]]\nname = \"kb\"\nbackend = \"chroma\"\nurl = \"http://127.0.0.1:8000\"\ncollection = \"docs\"\n";
+        let cfg = p(src).unwrap();
+        assert_eq!(cfg.mcp.len(), 2);
+        assert_eq!(cfg.mcp[1].samples, 5);
+        assert_eq!(cfg.vector_store[0].collection, "docs");
+        // A key the library refuses: pointed at in its own entry.
+        let bad = src.replace("samples = 5", "samples = 0");
+        let s = p(&bad).unwrap_err().to_string();
+        assert!(
+            s.starts_with("cockpit.toml:9:1:") && s.contains("samples"),
+            "{s}"
+        );
+        // Both ways in: pointed at the second one's key.
+        let bad = src.replace("samples = 5", "command = \"node\"");
+        let s = p(&bad).unwrap_err().to_string();
+        assert!(
+            s.starts_with("cockpit.toml:9:1:") && s.contains("not both"),
+            "{s}"
+        );
+        // Unknown keys and backends: serde's location.
+        let s = p(&src.replace("samples = 5", "sample = 5"))
+            .unwrap_err()
+            .to_string();
+        assert!(s.starts_with("cockpit.toml:9:1:"), "{s}");
+        let s = p(&src.replace("chroma", "pinecone"))
+            .unwrap_err()
+            .to_string();
+        assert!(s.starts_with("cockpit.toml:13:11:"), "{s}");
     }
 
     #[test]

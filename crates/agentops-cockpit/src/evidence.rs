@@ -72,6 +72,7 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .iter()
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
+        .chain(cockpit_deps::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();
@@ -131,6 +132,14 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     // Run even after a cancel: it lists its configured checks as interrupted.
     if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
         all.absorb(cockpit_stm::audit(&stm_cfg, cancel).await);
+    }
+
+    // The agents' dependencies (cockpit-deps): MCP servers, and vector
+    // stores, whose zones Kubernetes' placement fills in like the agents'.
+    let mut deps = cfg.deps_config();
+    deps.fill_in_zones(|name| k8s.placement.single_zone(name));
+    if !deps.is_empty() {
+        all.absorb(cockpit_deps::audit(&deps, cancel).await);
     }
 
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);

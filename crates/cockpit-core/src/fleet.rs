@@ -186,6 +186,24 @@ impl RetrievalConfig {
     }
 }
 
+/// The region of a zone: `us-central1-a` → `us-central1`; a name without a
+/// one-letter zone suffix is its own region.
+///
+/// ```
+/// assert_eq!(cockpit_core::fleet::region_of("us-central1-a"), "us-central1");
+/// assert_eq!(cockpit_core::fleet::region_of("local"), "local");
+/// ```
+pub fn region_of(zone: &str) -> &str {
+    match zone.rsplit_once('-') {
+        Some((region, suffix))
+            if suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase()) =>
+        {
+            region
+        }
+        _ => zone,
+    }
+}
+
 /// The retrieval backends an agent calls: those it names, or all when it
 /// names none.
 pub fn backends_of<'a>(

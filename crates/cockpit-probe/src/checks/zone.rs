@@ -16,17 +16,9 @@ pub const NET_ZONE: CheckSpec = CheckSpec {
     title: "Regional affinity (agent ↔ retrieval)",
 };
 
-/// `us-central1-a` → `us-central1`.
-pub fn region_of(zone: &str) -> &str {
-    match zone.rsplit_once('-') {
-        Some((region, suffix))
-            if suffix.len() == 1 && suffix.chars().all(|c| c.is_ascii_lowercase()) =>
-        {
-            region
-        }
-        _ => zone,
-    }
-}
+/// `us-central1-a` → `us-central1` (the rule is cockpit-core's, shared with
+/// the vector stores' RAG-ZONE).
+pub use cockpit_core::fleet::region_of;
 
 /// `host:port` of a URL, with the scheme's default port.
 pub fn host_port(url: &str) -> Option<String> {
