@@ -351,6 +351,11 @@ proptest! {
         let _ = deploy_command(&line);
     }
 
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
     #[test]
     fn workflow_shaped_yaml_is_read_and_located(src in workflowish(), gitlab in any::<bool>()) {
         let path = if gitlab { ".gitlab-ci.yml" } else { ".github/workflows/ci.yml" };

@@ -176,7 +176,7 @@ fn damage(src: &str, edits: &[(usize, usize, String)]) -> String {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(160))]
 
     #[test]
     fn documents_are_cut_at_their_markers(src in yamlish()) {
@@ -227,7 +227,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn damaged_manifests_never_panic_and_stay_located(
@@ -269,21 +269,21 @@ proptest! {
     }
 }
 
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(3))]
-
-    /// Aliases that would expand to billions of nodes end as a finding
-    /// (the parser's budget), not as memory or time without end.
-    #[test]
-    fn alias_bombs_are_refused_within_the_budget(depth in 8usize..11, fan in 8usize..11) {
-        let src = alias_bomb(depth, fan);
-        let started = std::time::Instant::now();
-        let r = read(&src);
-        assert_located(&src, &r)?;
-        prop_assert_eq!(r.documents, 1);
-        // At least 8^8 nodes: past the budget, a finding.
-        prop_assert!(r.findings.iter().any(|f| f.status == Status::Error), "{:?}", r.findings);
-        // A hang guard, not a timing assertion.
-        prop_assert!(started.elapsed() < std::time::Duration::from_secs(20));
-    }
+/// Aliases that would expand to 10^10 nodes end as a finding (the YAML
+/// parser's budget), not as memory or time without end. One case: each
+/// costs the parser's whole budget.
+#[test]
+fn an_alias_bomb_is_refused_within_the_budget() {
+    let src = alias_bomb(10, 10);
+    let started = std::time::Instant::now();
+    let r = read(&src);
+    assert_located(&src, &r).unwrap();
+    assert_eq!(r.documents, 1);
+    assert!(
+        r.findings.iter().any(|f| f.status == Status::Error),
+        "{:?}",
+        r.findings
+    );
+    // A hang guard, not a timing assertion.
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
