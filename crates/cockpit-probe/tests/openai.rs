@@ -61,13 +61,16 @@ async fn ttft_is_bounded_by_the_configured_delay_and_the_server_stamps() {
         );
     }
 
-    // 7 gaps per 8-token answer; each answer lasts at least 7 × 20 ms after
-    // its first token, so TPOT is at least 20 ms and e2e at least 440 ms.
+    // 7 gaps per 8-token answer. The last token is due 300 + 7 × 20 ms after
+    // the request arrives, so e2e is at least 440 ms. TPOT, (e2e - ttft) / 7,
+    // has no such floor: the deadlines are absolute, so a first token sent
+    // or read late shortens the span after it (a loaded machine does that).
     let itl = r.summary("itl").expect("itl measured");
     assert_eq!(itl.count, 8 * 7);
     assert_eq!(r.tokens_source, Some(TokensSource::Usage));
     let tpot = r.summary("tpot").expect("tpot measured");
-    assert!(at_least(tpot.p50_ms, 20.0), "tpot p50 {} ms", tpot.p50_ms);
+    assert_eq!(tpot.count, 8);
+    assert!(tpot.p50_ms >= 0.0, "tpot p50 {} ms", tpot.p50_ms);
     let e2e = r.summary("e2e").expect("e2e measured");
     assert!(at_least(e2e.p50_ms, 440.0), "e2e {} ms", e2e.p50_ms);
     assert!(e2e.p50_ms >= ttft.p50_ms, "e2e {} ms", e2e.p50_ms);
