@@ -1,0 +1,57 @@
+//! Mission Control's engine: watches a fleet of AI agents continuously.
+//!
+//! A [`Monitor`] probes every target of the fleet (`[[agents]]`, and
+//! `[[retrieval]]` backends) on an interval with `cockpit-probe`'s clients,
+//! keeps a rolling window per target as HDR histograms per interval
+//! (merged exactly over the window), and after every interval publishes a
+//! [`FleetSnapshot`]: status, TTFT / ITL / e2e percentiles with their
+//! sample counts, tokens per second, errors by kind, the newest gate score
+//! from the evidence lake, and the Latency Regression alerts.
+//!
+//! The alert rules (see `docs/cockpit.md`): TTFT p95 over the window above
+//! the threshold (800 ms) for K consecutive intervals (3) fires; K good
+//! intervals in a row resolve it (hysteresis). A relative rule does the
+//! same for a rise of X % (50 %) against the agent's baseline: the newest
+//! passing certification in the evidence lake, else the first full window.
+//! Every state change is written to the evidence lake as a "Slow
+//! Reasoning" record (check `FLT-SLOW`) and posted once to an optional
+//! Slack-compatible webhook.
+//!
+//! ```
+//! use cockpit_fleet::{AlertRules, AlertSettings, RuleInput};
+//! // The pure half: window figures in, state changes out.
+//! let mut rules = AlertRules::new(&AlertSettings { consecutive: 2, ..Default::default() });
+//! let slow = RuleInput { ttft_p95_ms: Some(900.0), count: 20, baseline_ms: None };
+//! assert!(rules.judge(&slow).is_empty());
+//! let changes = rules.judge(&slow);
+//! assert_eq!(changes.len(), 1, "fires on the second breached interval");
+//! ```
+//!
+//! # What it never does
+//!
+//! It never prints and has no UI (the CLI and the dashboards read its
+//! snapshots). A target that cannot be reached never stops the loop or
+//! delays the others: each probe runs in its own task under a per-request
+//! timeout and a global concurrency bound, and the target is shown down
+//! with its error kind. It writes only new run directories of the evidence
+//! lake. It never shows a webhook URL or a header value: they are secrets.
+
+mod alert;
+mod config;
+mod error;
+mod snapshot;
+
+pub use alert::{AlertRules, RuleChange, RuleInput};
+pub use config::{
+    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_INTERVAL, MAX_INTERVALS_PER_WINDOW,
+    MAX_SAMPLES, MIN_INTERVAL,
+};
+pub use error::MonitorError;
+pub use snapshot::{
+    AgentView, AlertEvent, AlertRule, AlertState, Baseline, CumulativeHistogram, FiringAlert,
+    FleetSnapshot, GateView, LatencyWindow, PillarView, RateWindow, RequestCounts, RulesView,
+    SNAPSHOT_VERSION, SeriesPoint, TargetKind, TargetStatus, Totals, WebhookView,
+};
+
+/// Alert state changes kept in a snapshot's history.
+pub const MAX_ALERT_HISTORY: usize = 200;
