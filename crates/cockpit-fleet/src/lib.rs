@@ -37,9 +37,15 @@
 //! lake. It never shows a webhook URL or a header value: they are secrets.
 
 mod alert;
+pub mod checks;
 mod config;
 mod error;
+mod evidence;
+mod monitor;
 mod snapshot;
+mod target;
+mod webhook;
+mod window;
 
 pub use alert::{AlertRules, RuleChange, RuleInput};
 pub use config::{
@@ -47,11 +53,17 @@ pub use config::{
     MAX_SAMPLES, MIN_INTERVAL,
 };
 pub use error::MonitorError;
+pub use evidence::{MAX_CERTIFICATIONS_READ, Recorder};
+pub use monitor::{Monitor, MonitorOptions};
 pub use snapshot::{
     AgentView, AlertEvent, AlertRule, AlertState, Baseline, CumulativeHistogram, FiringAlert,
     FleetSnapshot, GateView, LatencyWindow, PillarView, RateWindow, RequestCounts, RulesView,
     SNAPSHOT_VERSION, SeriesPoint, TargetKind, TargetStatus, Totals, WebhookView,
 };
+
+pub use target::Fleet;
+pub use webhook::{WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, WEBHOOK_TIMEOUT};
+pub use window::BUCKET_BOUNDS_S;
 
 /// Alert state changes kept in a snapshot's history.
 pub const MAX_ALERT_HISTORY: usize = 200;

@@ -129,7 +129,7 @@ pub struct AgentView {
     /// TTFT p95 of each interval of the window, oldest first (sparklines).
     /// For a retrieval backend, its e2e p95.
     pub ttft_p95_series: Vec<SeriesPoint>,
-    /// Output tokens per second per request over the window.
+    /// Output tokens per second over the window.
     pub tokens_per_s: RateWindow,
     /// Requests and failures over the window.
     pub requests: RequestCounts,
@@ -168,17 +168,19 @@ pub struct SeriesPoint {
     pub count: u64,
 }
 
-/// A rate over the window (output tokens per second, per request).
+/// Output tokens per second over the window: the output tokens of every
+/// successful stream, divided by the summed wall time of the probes that
+/// streamed them (each probe's window from its first send to its last
+/// stream's end).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RateWindow {
+    /// Successful streams behind the figure.
     pub count: u64,
     #[serde(rename = "window_ms", with = "ms")]
     pub window: Duration,
-    /// Median request's rate; `null` when `count` is 0.
-    pub p50: Option<f64>,
-    /// The slow tail (10th percentile).
-    pub p10: Option<f64>,
-    pub mean: Option<f64>,
+    pub output_tokens: u64,
+    /// `null` when no stream succeeded in the window.
+    pub tokens_per_s: Option<f64>,
 }
 
 /// Requests over the window, failures by kind.
