@@ -23,7 +23,7 @@ const FLAP_SLOW: Duration = Duration::from_millis(1200);
 #[derive(Debug)]
 pub struct Demo {
     testbeds: Vec<Arc<Testbed>>,
-    flapper: std::sync::Mutex<Option<JoinHandle<()>>>,
+    flapper: Option<JoinHandle<()>>,
 }
 
 fn testbed_config(ttft_ms: u64, jitter_ms: u64) -> TestbedConfig {
@@ -105,7 +105,7 @@ pub async fn start() -> Result<(CockpitConfig, Demo), CliError> {
     };
     let demo = Demo {
         testbeds,
-        flapper: std::sync::Mutex::new(None),
+        flapper: None,
     };
     Ok((cfg, demo))
 }
@@ -113,7 +113,7 @@ pub async fn start() -> Result<(CockpitConfig, Demo), CliError> {
 impl Demo {
     /// Start flapping: slow and fast phases, each long enough for the
     /// alert to fire (K intervals) and resolve (the window, then K intervals).
-    pub fn flap(&self, s: &CockpitSettings) {
+    pub fn flap(&mut self, s: &CockpitSettings) {
         let phase = s.window
             + s.interval
                 .saturating_mul(s.alerts.consecutive.saturating_add(2));
@@ -126,17 +126,12 @@ impl Demo {
                 tb.set_ttft(slow.then_some(FLAP_SLOW));
             }
         });
-        *self.flapper.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        self.flapper = Some(task);
     }
 
     /// Stop the flapping and the agents.
     pub async fn shutdown(self) {
-        if let Some(t) = self
-            .flapper
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
+        if let Some(t) = self.flapper {
             t.abort();
             let _ = t.await;
         }

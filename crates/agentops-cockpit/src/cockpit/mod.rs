@@ -18,7 +18,7 @@ use crate::{CliError, Outcome, evidence, render};
 
 pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     let path = evidence::config_path(args.config.as_deref(), false);
-    let (mut cfg, demo) = match &path {
+    let (mut cfg, mut demo) = match &path {
         Some(p) => (config::load(p)?, None),
         None => {
             eprintln!(
@@ -38,7 +38,7 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
         .validate()
         .map_err(|e| flag_context(e.into(), &args))?;
     let monitor = monitor(&cfg, path.as_deref(), args.record)?;
-    if let Some(d) = &demo {
+    if let Some(d) = demo.as_mut() {
         d.flap(&cfg.cockpit);
     }
     let outcome = if args.once {
