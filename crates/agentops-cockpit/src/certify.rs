@@ -50,7 +50,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
     // A new measurement is stored; re-scoring saved evidence adds nothing to the lake.
     if measured.is_some() && !args.lake.no_evidence {
         let json = score_render::Format::Json.render(&cert, false)?;
-        audit::store(&cfg, &report, &[("certification.json", &json)])?;
+        audit::store(&cfg, &report, &[(cockpit_score::CERTIFICATION_FILE, &json)])?;
     }
     emit(&cert, &args, comparison.as_ref())?;
 

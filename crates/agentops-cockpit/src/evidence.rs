@@ -73,6 +73,7 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
         .chain(cockpit_deps::checks::ALL.iter())
+        .chain(cockpit_fleet::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();

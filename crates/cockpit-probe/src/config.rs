@@ -144,6 +144,14 @@ impl ProbeSettings {
         Ok(())
     }
 
+    /// How server certificates are checked: `tls_verify` and `ca_file`.
+    pub fn tls(&self) -> crate::TlsOptions {
+        crate::TlsOptions {
+            ca_file: self.ca_file.clone(),
+            insecure_skip_verify: !self.tls_verify,
+        }
+    }
+
     /// The per-request timeout; a value [`validate`](Self::validate) refuses
     /// is clamped into range here rather than panicking.
     pub fn timeout(&self) -> Duration {

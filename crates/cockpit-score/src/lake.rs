@@ -11,6 +11,9 @@ use crate::ScoreError;
 /// The file each run directory holds.
 pub const REPORT_FILE: &str = "report.json";
 
+/// The certification `certify` stores beside the report of a run it measured.
+pub const CERTIFICATION_FILE: &str = "certification.json";
+
 /// The largest report [`read_report`] reads: 64 MiB. A real report is a few
 /// hundred KiB; a bigger file is refused before it is read, so neither a
 /// huge file nor `/dev/zero` can exhaust memory.
@@ -144,6 +147,41 @@ pub fn read_report(path: &Path) -> Result<Report, ScoreError> {
     })
 }
 
+/// Read a stored certification ([`CERTIFICATION_FILE`]) under the same
+/// bounds as [`read_report`]: a regular file of at most
+/// [`MAX_REPORT_BYTES`], its report of this schema's major version.
+pub fn read_certification(path: &Path) -> Result<crate::Certification, ScoreError> {
+    let bytes = read_bounded(path, MAX_REPORT_BYTES)?;
+    let report_error = |source| ScoreError::Report {
+        path: path.to_path_buf(),
+        source,
+    };
+    let cert: crate::Certification = serde_json::from_slice(&bytes)
+        .map_err(|e| report_error(cockpit_core::ReportError::Json(e)))?;
+    Report::check_schema_version(Some(&serde_json::Value::from(
+        cert.report.schema_version.as_str(),
+    )))
+    .map_err(report_error)?;
+    Ok(cert)
+}
+
+impl EvidenceLake {
+    /// The stored runs that hold a certification, newest first, as
+    /// (run directory, its certification file). Runs without one (audit
+    /// reports, Mission Control records) are skipped.
+    pub fn certified_runs(&self) -> Result<Vec<(PathBuf, PathBuf)>, ScoreError> {
+        let mut out = Vec::new();
+        for report in self.runs()?.into_iter().rev() {
+            let Some(dir) = report.parent() else { continue };
+            let cert = dir.join(CERTIFICATION_FILE);
+            if cert.is_file() {
+                out.push((dir.to_path_buf(), cert));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// A report, or a certification's `report`, parsed straight into its
 /// types (no JSON tree: memory stays a small multiple of the file).
 fn parse_report(bytes: &[u8]) -> Result<Report, cockpit_core::ReportError> {
@@ -267,5 +305,23 @@ mod tests {
         std::fs::write(&certified, v2).unwrap();
         let e = read_report(&certified).unwrap_err().to_string();
         assert!(e.contains("certification.json") && e.contains("2.0"), "{e}");
+        let e = read_certification(&certified).unwrap_err().to_string();
+        assert!(e.contains("certification.json") && e.contains("2.0"), "{e}");
+    }
+
+    #[test]
+    fn certified_runs_are_listed_newest_first_with_their_certification() {
+        let dir = tempfile::tempdir().unwrap();
+        let lake = EvidenceLake::new(dir.path());
+        let report = Report::new("agentops-cockpit", "0.1.0", vec![]);
+        let cert = crate::certify(&report, &crate::GatePolicy::default(), crate::Date::today());
+        let json = crate::Format::Json.render(&cert, false).unwrap();
+        let first = lake.store(&report, &[(CERTIFICATION_FILE, &json)]).unwrap();
+        lake.store(&report, &[]).unwrap();
+        let second = lake.store(&report, &[(CERTIFICATION_FILE, &json)]).unwrap();
+        let runs = lake.certified_runs().unwrap();
+        let dirs: Vec<_> = runs.iter().map(|(d, _)| d.clone()).collect();
+        assert_eq!(dirs, [second, first]);
+        assert_eq!(read_certification(&runs[0].1).unwrap(), cert);
     }
 }

@@ -49,6 +49,9 @@ pub(crate) struct Agent {
     /// Set by [`Testbed::pause_for`](crate::Testbed::pause_for): HTTP
     /// requests arriving before this instant wait for it.
     pub paused_until: Mutex<Option<Instant>>,
+    /// Set by [`Testbed::set_ttft`](crate::Testbed::set_ttft): the time to
+    /// first token of every later completion, instead of the configured one.
+    pub ttft_override: Mutex<Option<Duration>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -139,6 +142,7 @@ impl Agent {
             prefix_cache: Mutex::new(PrefixCache::new(PREFIX_CACHE_CAPACITY)),
             in_flight: AtomicUsize::new(0),
             paused_until: Mutex::new(None),
+            ttft_override: Mutex::new(None),
         }
     }
 
@@ -148,7 +152,8 @@ impl Agent {
         let c = &self.config;
         let o = &ask.overrides;
         let fault = o.fault.unwrap_or(c.fault);
-        let ttft = o.ttft.unwrap_or(c.ttft);
+        let set = *self.ttft_override.lock().unwrap_or_else(|e| e.into_inner());
+        let ttft = o.ttft.or(set).unwrap_or(c.ttft);
         let inter_token = o.inter_token.unwrap_or(c.inter_token);
         let mut tokens = o.tokens.unwrap_or(c.tokens);
         if let Some(max) = ask.max_tokens.filter(|m| *m > 0) {

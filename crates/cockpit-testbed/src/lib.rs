@@ -309,6 +309,19 @@ impl Testbed {
             .unwrap_or_else(|e| e.into_inner()) = Some(until);
     }
 
+    /// Changes the time to first token of every later completion (HTTP and
+    /// gRPC) while the testbed runs, `None` back to the configured one; a
+    /// request's `x-testbed-ttft-ms` still overrides it. For an agent whose
+    /// latency changes over time (a flapping agent in a dashboard demo, an
+    /// alert that must fire and resolve in a test).
+    pub fn set_ttft(&self, ttft: Option<Duration>) {
+        *self
+            .agent
+            .ttft_override
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = ttft.map(|d| d.min(config::MAX_OVERRIDE_DELAY));
+    }
+
     /// Stops accepting, ends stalled and pending answers, and waits at most
     /// 2 s for connections to close before abandoning them. Returns `true`
     /// when every connection closed by itself, `false` when some had to be

@@ -480,3 +480,40 @@ async fn http2_prior_knowledge_is_served() {
     assert_eq!(resp.into_body().collect().await.unwrap().to_bytes(), "ok");
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_ttft_changes_the_first_token_of_later_completions() {
+    let tb = Testbed::start(config(5, 1, 2)).await.unwrap();
+    tb.set_ttft(Some(Duration::from_millis(300)));
+    let first_token = |resp: &support::Read| {
+        events(&resp.frames)
+            .into_iter()
+            .find(|e| e.content().is_some())
+            .unwrap()
+            .at
+    };
+    let resp = fetch(
+        tb.http_addr(),
+        "POST",
+        "/v1/chat/completions",
+        &[],
+        &chat_body(true, false),
+    )
+    .await;
+    let at = first_token(&resp);
+    assert!(at >= Duration::from_millis(300), "first token at {at:?}");
+    // A request's own override still wins over the set value.
+    let resp = fetch(
+        tb.http_addr(),
+        "POST",
+        "/v1/chat/completions",
+        &[("x-testbed-ttft-ms", "450")],
+        &chat_body(true, false),
+    )
+    .await;
+    let at = first_token(&resp);
+    assert!(at >= Duration::from_millis(450), "first token at {at:?}");
+    tb.set_ttft(None);
+    assert_eq!(tb.config().ttft, Duration::from_millis(5));
+    tb.shutdown().await;
+}

@@ -55,10 +55,7 @@ fn tally(
 #[tracing::instrument(name = "network_audit", skip_all, fields(agents = cfg.agents.len(), backends = cfg.retrieval.len()))]
 pub async fn audit(cfg: &NetworkAuditConfig, cancel: &CancellationToken) -> AuditOutcome {
     let mut out = AuditOutcome::default();
-    let tls = TlsOptions {
-        ca_file: cfg.probe.ca_file.clone(),
-        insecure_skip_verify: !cfg.probe.tls_verify,
-    };
+    let tls = cfg.probe.tls();
     for agent in &cfg.agents {
         audit_agent(agent, cfg, &tls, cancel, &mut out).await;
         for backend in backends_of(agent, &cfg.retrieval) {
@@ -235,7 +232,11 @@ async fn audit_backend(
     ));
 }
 
-fn agent_options(
+/// The options every probe of `agent` starts from: `[probe]`'s samples,
+/// concurrency, warm-up and timeout, the agent's model and headers, the
+/// TLS trust and the cancel token. The NET-TTFT audit and Mission Control
+/// (cockpit-fleet) both probe agents with these.
+pub fn agent_options(
     agent: &AgentConfig,
     s: &ProbeSettings,
     tls: &TlsOptions,

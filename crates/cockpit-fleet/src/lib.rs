@@ -1,0 +1,88 @@
+//! Mission Control's engine: watches a fleet of AI agents continuously.
+//!
+//! A [`Monitor`] probes every target of the fleet (`[[agents]]`, and
+//! `[[retrieval]]` backends) on an interval with `cockpit-probe`'s clients,
+//! keeps a rolling window per target as HDR histograms per interval
+//! (merged exactly over the window), and after every interval publishes a
+//! [`FleetSnapshot`]: status, TTFT / ITL / e2e percentiles with their
+//! sample counts, tokens per second, errors by kind, the newest gate score
+//! from the evidence lake, and the Latency Regression alerts.
+//!
+//! The alert rules (see `docs/cockpit.md`): TTFT p95 over the window above
+//! the threshold (800 ms) for K consecutive intervals (3) fires; K good
+//! intervals in a row resolve it (hysteresis). A relative rule does the
+//! same for a rise of X % (50 %) against the agent's baseline: the newest
+//! passing certification in the evidence lake, else the first full window.
+//! Every state change is written to the evidence lake as a "Slow
+//! Reasoning" record (check `FLT-SLOW`) and posted once to an optional
+//! Slack-compatible webhook.
+//!
+//! ```
+//! use cockpit_fleet::{AlertRules, AlertSettings, RuleInput};
+//! // The pure half: window figures in, state changes out.
+//! let mut rules = AlertRules::new(&AlertSettings { consecutive: 2, ..Default::default() });
+//! let slow = RuleInput { ttft_p95_ms: Some(900.0), count: 20, baseline_ms: None };
+//! assert!(rules.judge(&slow).is_empty());
+//! let changes = rules.judge(&slow);
+//! assert_eq!(changes.len(), 1, "fires on the second breached interval");
+//! ```
+//!
+//! The engine, against a fleet (the dashboards read the same channel):
+//!
+//! ```no_run
+//! use cockpit_fleet::{CockpitSettings, Fleet, Monitor, MonitorOptions};
+//! # async fn demo(agents: Vec<cockpit_core::fleet::AgentConfig>) -> Result<(), cockpit_fleet::MonitorError> {
+//! let fleet = Fleet { agents, ..Fleet::default() };
+//! let monitor = Monitor::new(fleet, CockpitSettings::default(), MonitorOptions::default())?;
+//! let mut snapshots = monitor.subscribe();
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! tokio::spawn(monitor.clone().run(cancel.clone()));
+//! while snapshots.changed().await.is_ok() {
+//!     let s = snapshots.borrow_and_update().clone();
+//!     for a in &s.agents {
+//!         println!("{} {} TTFT p95 {:?} ms (n={})", a.name, a.status.label(), a.ttft.p95_ms, a.ttft.count);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # What it never does
+//!
+//! It never prints and has no UI (the CLI and the dashboards read its
+//! snapshots). A target that cannot be reached never stops the loop or
+//! delays the others: each probe runs in its own task under a per-request
+//! timeout and a global concurrency bound, and the target is shown down
+//! with its error kind. It writes only new run directories of the evidence
+//! lake. It never shows a webhook URL or a header value: they are secrets.
+
+mod alert;
+pub mod checks;
+mod config;
+mod error;
+mod evidence;
+mod monitor;
+mod snapshot;
+mod target;
+mod webhook;
+mod window;
+
+pub use alert::{AlertRules, RuleChange, RuleInput};
+pub use config::{
+    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_INTERVAL, MAX_INTERVALS_PER_WINDOW,
+    MAX_SAMPLES, MIN_INTERVAL,
+};
+pub use error::MonitorError;
+pub use evidence::{MAX_CERTIFICATIONS_READ, Recorder};
+pub use monitor::{Monitor, MonitorOptions};
+pub use snapshot::{
+    AgentView, AlertEvent, AlertRule, AlertState, Baseline, CumulativeHistogram, FiringAlert,
+    FleetSnapshot, GateView, LatencyWindow, PillarView, RateWindow, RequestCounts, RulesView,
+    SNAPSHOT_VERSION, SeriesPoint, TargetKind, TargetStatus, Totals, WebhookView,
+};
+
+pub use target::Fleet;
+pub use webhook::{WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, WEBHOOK_TIMEOUT};
+pub use window::BUCKET_BOUNDS_S;
+
+/// Alert state changes kept in a snapshot's history.
+pub const MAX_ALERT_HISTORY: usize = 200;
