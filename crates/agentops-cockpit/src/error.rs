@@ -54,6 +54,13 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// `--serve ADDR` cannot be listened on (in use, not an address of this machine).
+    #[error("--serve {addr}: cannot listen: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     /// Our own data could not be serialised (a bug: report it).
     #[error("cannot serialise {what}: {source}")]
     Serialize {
@@ -91,6 +98,7 @@ impl CliError {
             | CliError::K8s(_)
             | CliError::Score(_)
             | CliError::Write { .. }
+            | CliError::Listen { .. }
             | CliError::Serialize { .. } => code::USAGE,
         }
     }
@@ -162,6 +170,10 @@ mod tests {
             CliError::Score(cockpit_score::ScoreError::Threshold(120.0)),
             CliError::Write {
                 path: "out/report.json".into(),
+                source: io(),
+            },
+            CliError::Listen {
+                addr: "127.0.0.1:9464".parse().unwrap(),
                 source: io(),
             },
         ];
