@@ -41,6 +41,10 @@ pub enum Command {
     /// Load-test one endpoint: closed loop, open loop at a fixed rate, or a
     /// rate sweep; exit 1 when an --slo breaks.
     Load(LoadArgs),
+    /// Mission Control: probe every agent of the fleet on an interval, show
+    /// the fleet live, raise Latency Regression alerts. With --once: one
+    /// round, exit 0 healthy, 1 an alert firing or an agent down.
+    Cockpit(CockpitArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -215,6 +219,40 @@ impl AuditArgs {
             || !self.cloud_run.is_empty()
             || !self.pipelines.is_empty()
     }
+}
+
+#[derive(Debug, Args)]
+pub struct CockpitArgs {
+    /// Configuration file ([[agents]], [[retrieval]], [cockpit]). Without
+    /// it, ./cockpit.toml is used if present, else an embedded demo fleet of
+    /// testbed agents (fast, slow, flapping) is started and watched.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Probe interval (overrides [cockpit] interval; default 15s).
+    #[arg(long, value_parser = parse_duration)]
+    pub interval: Option<std::time::Duration>,
+    /// Rolling window of every figure and alert rule (overrides [cockpit] window; default 5m).
+    #[arg(long, value_parser = parse_duration)]
+    pub window: Option<std::time::Duration>,
+    /// One probe round, print the snapshot, exit: 0 healthy, 1 an alert
+    /// firing or an agent down, 2 bad input.
+    #[arg(long, conflicts_with_all = ["serve", "serve_public"])]
+    pub once: bool,
+    /// table, or json (the /api/v1/fleet document; one per line per interval
+    /// without --once).
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
+    /// Keep each interval's report in the evidence lake ([gate] evidence_dir),
+    /// in the report schema: `certify --from` and `--compare` read it.
+    #[arg(long)]
+    pub record: bool,
+    /// Serve the web dashboard, /metrics, /api/v1/fleet and /healthz on this
+    /// address (loopback unless --serve-public).
+    #[arg(long, value_name = "ADDR")]
+    pub serve: Option<std::net::SocketAddr>,
+    /// Allow --serve on an address other than loopback.
+    #[arg(long, requires = "serve")]
+    pub serve_public: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]

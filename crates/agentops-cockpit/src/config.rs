@@ -33,6 +33,10 @@ pub struct CockpitConfig {
     /// `[kubernetes]`: manifests, Cloud Run exports, pipelines, a live cluster.
     #[serde(default)]
     pub kubernetes: cockpit_k8s::K8sConfig,
+    /// `[cockpit]`: Mission Control's interval, window, concurrency and
+    /// `[cockpit.alerts]` rules.
+    #[serde(default)]
+    pub cockpit: cockpit_fleet::CockpitSettings,
     /// SHA-256 (hex) of the file as written, before `${VAR}` expansion, so
     /// the hash in a report never depends on a secret's value.
     #[serde(skip)]
@@ -235,7 +239,39 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         })?;
     }
     cfg.probe.validate().map_err(|e| probe_error(&err, e))?;
+    validate_cockpit(path, src, &mut cfg.cockpit)?;
     validate_gate(path, src, &cfg.gate)
+}
+
+/// `[cockpit]`: the webhook's `${VAR}` expanded, then the settings' own
+/// checks, each error pointed at its key within the `[cockpit` tables (the
+/// webhook's value is never shown).
+fn validate_cockpit(
+    path: &Path,
+    src: &str,
+    c: &mut cockpit_fleet::CockpitSettings,
+) -> Result<(), ConfigError> {
+    let at = |key: &str| {
+        let from = src.find("[cockpit").unwrap_or(0);
+        src[from..].find(key).map(|at| from + at)
+    };
+    if let Some(url) = &mut c.alerts.webhook {
+        *url = expand_url(url).map_err(|m| {
+            located(
+                path,
+                src,
+                at("webhook"),
+                format!("cockpit.alerts.webhook: {m}"),
+            )
+        })?;
+    }
+    c.validate().map_err(|e| {
+        let key = match &e {
+            cockpit_fleet::MonitorError::Config { key, .. } => *key,
+            _ => "cockpit",
+        };
+        located(path, src, at(key), e.to_string())
+    })
 }
 
 /// A `[thresholds]` / `[probe]` error, pointed at its key.
@@ -637,6 +673,41 @@ mod tests {
         let cfg = p(src).unwrap();
         assert!(!cfg.agents.is_empty());
         assert!(!cfg.retrieval.is_empty());
+    }
+
+    #[test]
+    fn cockpit_section_parses_and_errors_are_located() {
+        let cfg =
+            p("[cockpit]\ninterval = \"5s\"\nwindow = \"1m\"\n[cockpit.alerts]\nconsecutive = 2\n")
+                .unwrap();
+        assert_eq!(cfg.cockpit.interval, std::time::Duration::from_secs(5));
+        assert_eq!(cfg.cockpit.alerts.consecutive, 2);
+        assert_eq!(p("").unwrap().cockpit.alerts.ttft_p95_ms, 800.0);
+        let s = p("[thresholds]\nttft_p95_ms = 800\n[cockpit]\nintervall = \"5s\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:4:1:") && s.contains("intervall"),
+            "{s}"
+        );
+        let s = p("[probe]\nsamples = 3\n\n[cockpit]\ninterval = \"10ms\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:5:1:") && s.contains("cockpit.interval"),
+            "{s}"
+        );
+        let s = p("[cockpit.alerts]\nwebhook = \"ftp://hooks/s3cr3t\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:2:1:") && !s.contains("s3cr3t"),
+            "{s}"
+        );
+        let s = p("[cockpit.alerts]\nwebhook = \"${COCKPIT_SURELY_UNSET_HOOK}\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(s.contains("COCKPIT_SURELY_UNSET_HOOK"), "{s}");
     }
 
     #[test]

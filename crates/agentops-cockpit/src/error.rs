@@ -44,6 +44,9 @@ pub enum CliError {
     /// The gate's policy, a saved report, the evidence lake, a renderer.
     #[error(transparent)]
     Score(#[from] cockpit_score::ScoreError),
+    /// Mission Control could not start: its settings, an empty fleet.
+    #[error(transparent)]
+    Fleet(#[from] cockpit_fleet::MonitorError),
     /// Nothing that had to be measured could be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -97,6 +100,7 @@ impl CliError {
             | CliError::Probe(_)
             | CliError::K8s(_)
             | CliError::Score(_)
+            | CliError::Fleet(_)
             | CliError::Write { .. }
             | CliError::Listen { .. }
             | CliError::Serialize { .. } => code::USAGE,
@@ -168,6 +172,7 @@ mod tests {
                 pattern: "d/*.yaml".into(),
             }),
             CliError::Score(cockpit_score::ScoreError::Threshold(120.0)),
+            CliError::Fleet(cockpit_fleet::MonitorError::NoTargets),
             CliError::Write {
                 path: "out/report.json".into(),
                 source: io(),

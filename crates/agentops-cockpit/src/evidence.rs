@@ -72,6 +72,7 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .iter()
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
+        .chain(cockpit_fleet::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();

@@ -5,6 +5,7 @@
 mod audit;
 mod certify;
 mod cli;
+mod cockpit;
 mod config;
 mod error;
 mod evidence;
@@ -97,9 +98,10 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
 /// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    const OURS: [&str; 7] = [
+    const OURS: [&str; 8] = [
         "agentops_cockpit",
         "cockpit_core",
+        "cockpit_fleet",
         "cockpit_probe",
         "cockpit_stm",
         "cockpit_k8s",
@@ -198,6 +200,7 @@ fn main() -> ExitCode {
             } => audit::run(args, cancel).await,
             Command::Certify(args) => certify::run(args, cancel).await,
             Command::Load(args) => load::run(args, cancel).await,
+            Command::Cockpit(args) => cockpit::run(args, cancel).await,
         }
     });
     exit_code(result)

@@ -15,6 +15,7 @@ fn catalogue() -> Vec<(&'static str, &'static str)> {
         .iter()
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
+        .chain(cockpit_fleet::checks::ALL.iter())
         .map(|c| (c.id.as_str(), c.title))
         .collect()
 }

@@ -13,15 +13,6 @@ use std::time::Duration;
 use cockpit_stm::testing::RedisServer;
 use common::*;
 
-/// Send `signal` (`TERM`, `INT`) to a process.
-fn kill(pid: u32, signal: &str) {
-    let status = std::process::Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success(), "kill -{signal} {pid} failed");
-}
-
 /// SIGTERM during `audit report --out DIR` against an agent whose first
 /// token takes 20 s: the report is written, marked interrupted, exit 130.
 #[tokio::test(flavor = "multi_thread")]

@@ -153,7 +153,9 @@ mod tests {
         use AlertState::*;
         let got = states(
             &mut r,
-            &[bad, good, bad, bad, None, bad, good, good, bad, good, good, good],
+            &[
+                bad, good, bad, bad, None, bad, good, good, bad, good, good, good,
+            ],
         );
         assert_eq!(
             got,
@@ -191,7 +193,10 @@ mod tests {
             consecutive: 1,
             ..Default::default()
         });
-        assert!(r.judge(&at(400.0)).is_empty(), "no baseline, no relative rule");
+        assert!(
+            r.judge(&at(400.0)).is_empty(),
+            "no baseline, no relative rule"
+        );
         let with = |p95| RuleInput {
             ttft_p95_ms: Some(p95),
             count: 5,

@@ -263,7 +263,12 @@ impl Monitor {
     }
 
     /// Start a probe of every target not being probed.
-    fn launch(&self, round: u64, cancel: &CancellationToken, jittered: bool) -> Vec<JoinHandle<()>> {
+    fn launch(
+        &self,
+        round: u64,
+        cancel: &CancellationToken,
+        jittered: bool,
+    ) -> Vec<JoinHandle<()>> {
         let mut st = self.lock();
         let mut handles = Vec::new();
         for (i, row) in st.rows.iter_mut().enumerate() {
@@ -273,7 +278,8 @@ impl Monitor {
             row.in_flight = true;
             let m = self.clone();
             let cancel = cancel.clone();
-            let span = tracing::info_span!("fleet_probe", target = %self.inner.targets[i].name(), round);
+            let span =
+                tracing::info_span!("fleet_probe", target = %self.inner.targets[i].name(), round);
             handles.push(tokio::spawn(
                 async move { m.probe(i, &cancel, jittered).await }.instrument(span),
             ));
@@ -380,7 +386,10 @@ impl Monitor {
             }
             let merged = row.window.merged();
             let count = merged.series.count();
-            let p95 = merged.series.quantile(0.95).map(|d| d.as_secs_f64() * 1000.0);
+            let p95 = merged
+                .series
+                .quantile(0.95)
+                .map(|d| d.as_secs_f64() * 1000.0);
             if row.baseline.is_none() && row.window.is_full() && count > 0 {
                 row.baseline = p95.map(|ttft_p95_ms| Baseline {
                     ttft_p95_ms,

@@ -138,7 +138,11 @@ impl Window {
             intervals: VecDeque::with_capacity(len.max(1) + 1),
             len: len.max(1),
             interval,
-            series_metric: if e2e_series { Metric::E2e } else { Metric::Ttft },
+            series_metric: if e2e_series {
+                Metric::E2e
+            } else {
+                Metric::Ttft
+            },
             totals: Totals {
                 ttft_seconds: cumulative(),
                 itl_seconds: cumulative(),

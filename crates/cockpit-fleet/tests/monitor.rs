@@ -143,12 +143,18 @@ async fn windows_hold_the_samples_of_their_intervals_and_count_them() {
     assert_eq!(s.window, Duration::from_millis(300));
     assert_eq!(a.ttft_p95_series.len(), 3, "a window of three intervals");
     let in_series: u64 = a.ttft_p95_series.iter().map(|p| p.count).sum();
-    assert_eq!(a.ttft.count, in_series, "the window is its intervals, merged");
+    assert_eq!(
+        a.ttft.count, in_series,
+        "the window is its intervals, merged"
+    );
     assert_eq!(a.requests.succeeded, a.ttft.count);
     assert_eq!(a.requests.failed, 0);
     assert_eq!(a.requests.error_rate, Some(0.0));
     assert!(a.ttft.count > 0 && a.ttft.p95_ms.is_some());
-    assert!(a.itl.count >= a.ttft.count, "a stream of 4 tokens has 3 gaps");
+    assert!(
+        a.itl.count >= a.ttft.count,
+        "a stream of 4 tokens has 3 gaps"
+    );
     assert!(a.tokens_per_s.output_tokens >= 4 * a.tokens_per_s.count);
     assert!(a.totals.succeeded >= a.ttft.count);
     assert_eq!(a.totals.ttft_seconds.count, a.totals.succeeded);
@@ -156,7 +162,10 @@ async fn windows_hold_the_samples_of_their_intervals_and_count_them() {
     cancel.cancel();
     run.await.unwrap();
     let last = m.snapshot();
-    assert!(last.next_probe_at.is_none(), "a stopped monitor plans nothing");
+    assert!(
+        last.next_probe_at.is_none(),
+        "a stopped monitor plans nothing"
+    );
     tb.shutdown().await;
 }
 
@@ -170,7 +179,10 @@ async fn a_dead_agent_is_down_and_a_silent_one_holds_no_one_up() {
     // Accepts connections (the kernel's backlog) and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let agents = vec![
-        agent("silent", format!("http://{}/v1", silent.local_addr().unwrap())),
+        agent(
+            "silent",
+            format!("http://{}/v1", silent.local_addr().unwrap()),
+        ),
         agent("dead", format!("http://{closed}/v1")),
         agent("fast", tb.openai_url()),
     ];
@@ -186,7 +198,11 @@ async fn a_dead_agent_is_down_and_a_silent_one_holds_no_one_up() {
         row(s, "fast").totals.probes >= 6 && row(s, "dead").totals.probes >= 6
     })
     .await;
-    assert_eq!(row(&s, "silent").totals.probes, 0, "its one probe is still waiting");
+    assert_eq!(
+        row(&s, "silent").totals.probes,
+        0,
+        "its one probe is still waiting"
+    );
     assert_eq!(row(&s, "silent").status, TargetStatus::Unknown);
     match &row(&s, "dead").status {
         TargetStatus::Down { error_kind, .. } => assert_eq!(error_kind, "connect"),
@@ -302,10 +318,16 @@ async fn an_alert_fires_resolves_with_hysteresis_is_recorded_and_posted_once() {
     assert_eq!(posted.len(), s.alerts.len(), "{posted:?}");
     assert_eq!(calls.load(Ordering::SeqCst) as usize, s.alerts.len() + 1);
     let hook = s.webhook.clone().unwrap();
-    assert_eq!((hook.delivered, hook.failed_attempts, hook.abandoned), (posted.len() as u64, 1, 0));
+    assert_eq!(
+        (hook.delivered, hook.failed_attempts, hook.abandoned),
+        (posted.len() as u64, 1, 0)
+    );
     for b in &posted {
         let v: serde_json::Value = serde_json::from_str(b).unwrap();
-        assert!(v["text"].as_str().unwrap().contains("Latency Regression"), "{b}");
+        assert!(
+            v["text"].as_str().unwrap().contains("Latency Regression"),
+            "{b}"
+        );
     }
     let json = serde_json::to_string(&*s).unwrap();
     assert!(!json.contains("s3cr3t"), "the webhook URL is never shown");
@@ -368,7 +390,10 @@ async fn the_relative_rule_compares_with_the_newest_passing_certification() {
     let s = m.snapshot();
     let a = row(&s, "search");
     let b = a.baseline.as_ref().unwrap();
-    assert_eq!((b.source.as_str(), b.ttft_p95_ms, b.count), ("certify", 20.0, 100));
+    assert_eq!(
+        (b.source.as_str(), b.ttft_p95_ms, b.count),
+        ("certify", 20.0, 100)
+    );
     let gate = a.last_gate.as_ref().expect("the newest certification");
     assert!(!gate.passed, "the gate shown is the newest, passing or not");
     assert!(
@@ -402,7 +427,11 @@ async fn run_once_judges_one_round_and_records_it() {
     let s = m.run_once(&CancellationToken::new()).await;
     assert_eq!(s.round, 1);
     assert_eq!(row(&s, "fast").ttft.count, 1);
-    assert_eq!(row(&s, "slow").alerts.len(), 1, "one breach fires with --once");
+    assert_eq!(
+        row(&s, "slow").alerts.len(),
+        1,
+        "one breach fires with --once"
+    );
     assert!(row(&s, "fast").alerts.is_empty());
     assert!(!s.healthy());
     // The alert record and the interval's report.
@@ -415,7 +444,11 @@ async fn run_once_judges_one_round_and_records_it() {
         .iter()
         .find(|r| r.findings.iter().any(|f| f.check_id.as_str() == "NET-TTFT"))
         .expect("the interval's report");
-    let ids: Vec<_> = recorded.findings.iter().map(|f| f.check_id.as_str()).collect();
+    let ids: Vec<_> = recorded
+        .findings
+        .iter()
+        .map(|f| f.check_id.as_str())
+        .collect();
     assert_eq!(ids, ["NET-TTFT", "NET-TTFT", "FLT-SLOW"]);
     fast.shutdown().await;
     slow.shutdown().await;

@@ -60,8 +60,8 @@ pub use compare::{Comparison, Direction, MeasurementChange, StatusChange, compar
 pub use date::Date;
 pub use error::ScoreError;
 pub use lake::{
-    CERTIFICATION_FILE, EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_certification, read_report,
-    refuse_unknown_checks,
+    CERTIFICATION_FILE, EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_certification,
+    read_report, refuse_unknown_checks,
 };
 pub use policy::{
     DEFAULT_EVIDENCE_DIR, DEFAULT_REGRESSION_MIN_SAMPLES, DEFAULT_THRESHOLD, GatePolicy,

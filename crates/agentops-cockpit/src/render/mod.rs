@@ -1,14 +1,16 @@
 //! The CLI's own terminal output: the TTY decision, and the tables of the
-//! commands whose results are not a Report (`probe`, `load`). Report and
+//! commands whose results are not a Report (`probe`, `load`, `cockpit`). Report and
 //! certification renderers live in `cockpit_score::render`; every table,
 //! theirs and these, comes from one [`new_table`] (one style, one width
 //! rule). The printers take finished results: nothing here measures or
 //! decides (the oha `printer.rs` way).
 
+mod fleet;
 mod load;
 mod probe;
 
 pub use cockpit_score::render::new_table;
+pub use fleet::fleet_table;
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
 

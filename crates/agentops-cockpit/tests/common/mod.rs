@@ -67,6 +67,15 @@ pub fn dead_port() -> u16 {
     port
 }
 
+/// Send `signal` (`TERM`, `INT`) to a process.
+pub fn kill(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// A temporary directory holding configurations and outputs; also used as
 /// the working directory of the runs.
 pub struct Workdir {

@@ -1,0 +1,202 @@
+//! `cockpit`: Mission Control. Load the fleet (or start the embedded demo
+//! fleet), build cockpit-fleet's [`Monitor`], and hand it to a face: one
+//! round printed (`--once`), the web dashboard (`--serve`), or the live
+//! terminal view. The engine, its windows and its alert rules live in
+//! cockpit-fleet; this module only composes.
+
+mod demo;
+
+use std::net::SocketAddr;
+
+use cockpit_fleet::{Fleet, FleetSnapshot, Monitor, MonitorError, MonitorOptions, Recorder};
+use cockpit_score::EvidenceLake;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{CockpitArgs, ProbeFormat};
+use crate::config::{self, CockpitConfig};
+use crate::{CliError, Outcome, evidence, render};
+
+pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    let path = evidence::config_path(args.config.as_deref(), false);
+    let (mut cfg, mut demo) = match &path {
+        Some(p) => (config::load(p)?, None),
+        None => {
+            eprintln!(
+                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow and flapping testbed agents)"
+            );
+            let (cfg, demo) = demo::start().await?;
+            (cfg, Some(demo))
+        }
+    };
+    if let Some(i) = args.interval {
+        cfg.cockpit.interval = i;
+    }
+    if let Some(w) = args.window {
+        cfg.cockpit.window = w;
+    }
+    cfg.cockpit
+        .validate()
+        .map_err(|e| flag_context(e.into(), &args))?;
+    let monitor = monitor(&cfg, path.as_deref(), args.record)?;
+    if let Some(d) = demo.as_mut() {
+        d.flap(&cfg.cockpit);
+    }
+    let outcome = if args.once {
+        once(&monitor, &args, &cancel).await
+    } else {
+        watch(monitor, &args, cancel).await
+    };
+    if let Some(d) = demo {
+        d.shutdown().await;
+    }
+    outcome
+}
+
+/// Name the flag when a flag's value is what `[cockpit]` refuses.
+fn flag_context(e: CliError, args: &CockpitArgs) -> CliError {
+    match &e {
+        CliError::Fleet(MonitorError::Config {
+            key: "interval", ..
+        }) if args.interval.is_some() => e.context("--interval"),
+        CliError::Fleet(MonitorError::Config { key: "window", .. }) if args.window.is_some() => {
+            e.context("--window")
+        }
+        _ => e,
+    }
+}
+
+/// The monitor of the configured fleet, reading and writing the evidence
+/// lake of `[gate] evidence_dir`.
+fn monitor(
+    cfg: &CockpitConfig,
+    path: Option<&std::path::Path>,
+    record: bool,
+) -> Result<Monitor, CliError> {
+    let fleet = Fleet {
+        agents: cfg.agents.clone(),
+        retrieval: cfg.retrieval.clone(),
+        probe: cfg.probe.clone(),
+        thresholds: cfg.thresholds.clone(),
+    };
+    let recorder = Recorder {
+        lake: EvidenceLake::new(&cfg.gate.evidence_dir),
+        tool: evidence::TOOL.to_string(),
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        provenance: Some(evidence::provenance(cfg, path)),
+    };
+    let options = MonitorOptions {
+        recorder: Some(recorder),
+        record,
+    };
+    Ok(Monitor::new(fleet, cfg.cockpit.clone(), options)?)
+}
+
+/// `--once`: one round, printed; 0 healthy, 1 an alert firing or a target down.
+async fn once(
+    monitor: &Monitor,
+    args: &CockpitArgs,
+    cancel: &CancellationToken,
+) -> Result<Outcome, CliError> {
+    let snap = monitor.run_once(cancel).await;
+    print_snapshot(&snap, args.format, true)?;
+    Ok(if cancel.is_cancelled() {
+        Outcome::Interrupted
+    } else if snap.healthy() {
+        Outcome::Success
+    } else {
+        Outcome::GateFailed
+    })
+}
+
+/// Run the engine and show it until Ctrl-C / SIGTERM (130) or until the
+/// face ends by itself (0).
+async fn watch(
+    monitor: Monitor,
+    args: &CockpitArgs,
+    cancel: CancellationToken,
+) -> Result<Outcome, CliError> {
+    let engine = tokio::spawn(monitor.clone().run(cancel.clone()));
+    let shown = present(&monitor, args, &cancel).await;
+    let interrupted = cancel.is_cancelled();
+    cancel.cancel();
+    let _ = engine.await;
+    shown?;
+    Ok(if interrupted {
+        Outcome::Interrupted
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Hand the running monitor to the face the flags ask for.
+async fn present(
+    monitor: &Monitor,
+    args: &CockpitArgs,
+    cancel: &CancellationToken,
+) -> Result<(), CliError> {
+    match args.serve {
+        Some(addr) => serve_dashboard(monitor, addr, args.serve_public, cancel).await,
+        None => live_view(monitor, args.format, cancel).await,
+    }
+}
+
+/// `--serve ADDR`: the web dashboard (`/`), the Prometheus exposition
+/// (`/metrics`), the snapshot's JSON (`/api/v1/fleet`) and `/healthz`,
+/// served until `cancel`, from `monitor.subscribe()`; a non-loopback
+/// address only with `public` (`--serve-public`). Built in `web.rs` and
+/// `metrics.rs` (not in this build yet).
+pub async fn serve_dashboard(
+    _monitor: &Monitor,
+    addr: SocketAddr,
+    _public: bool,
+    _cancel: &CancellationToken,
+) -> Result<(), CliError> {
+    Err(CliError::Usage(format!(
+        "--serve {addr}: the web dashboard is not part of this build yet; run without --serve for the terminal view"
+    )))
+}
+
+/// Without `--serve`: the live terminal view, until `cancel`. The ratatui
+/// dashboard (`tui.rs`) replaces it; until then one table (or, with
+/// `--format json`, one JSON line) per interval on stdout.
+pub async fn live_view(
+    monitor: &Monitor,
+    format: ProbeFormat,
+    cancel: &CancellationToken,
+) -> Result<(), CliError> {
+    let mut rx = monitor.subscribe();
+    let mut shown = 0;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            r = rx.changed() => if r.is_err() { return Ok(()) },
+        }
+        let snap = rx.borrow_and_update().clone();
+        if snap.round > shown {
+            shown = snap.round;
+            print_snapshot(&snap, format, false)?;
+        }
+    }
+}
+
+/// A snapshot on stdout: the fleet table, or its JSON (pretty for a
+/// single snapshot, one line each when streaming).
+fn print_snapshot(snap: &FleetSnapshot, format: ProbeFormat, single: bool) -> Result<(), CliError> {
+    let text = match format {
+        ProbeFormat::Table => render::fleet_table(snap, render::use_colour()),
+        ProbeFormat::Json if single => {
+            let mut s = crate::error::to_json_pretty("the fleet snapshot", snap)?;
+            s.push('\n');
+            s
+        }
+        ProbeFormat::Json => {
+            let mut s = serde_json::to_string(snap).map_err(|source| CliError::Serialize {
+                what: "the fleet snapshot",
+                source,
+            })?;
+            s.push('\n');
+            s
+        }
+    };
+    crate::print_stdout(&text)
+}
