@@ -28,7 +28,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::CliError;
-use crate::render::fleet::cell;
+use crate::render::cell;
 
 /// Redraw at least this often (the "next probe" countdown).
 const TICK: Duration = Duration::from_millis(500);
