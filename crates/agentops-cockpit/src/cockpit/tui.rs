@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use cockpit_fleet::{AgentView, FleetSnapshot, LatencyWindow, TargetStatus};
+use cockpit_fleet::{AgentView, FleetSnapshot, LatencyWindow, TargetKind, TargetStatus};
 use crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -435,9 +435,9 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
         .collect();
     let mut lines = vec![
         Line::from(format!(
-            "{} · {:?} · {} · {}",
+            "{} · {} · {} · {}",
             cell(&a.name, 60),
-            a.kind,
+            kind(a.kind),
             cell(&a.protocol, 12),
             cell(&a.endpoint, 80)
         )),
@@ -486,6 +486,14 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
         ));
     }
     lines
+}
+
+fn kind(k: TargetKind) -> &'static str {
+    match k {
+        TargetKind::Agent => "agent",
+        TargetKind::Retrieval => "retrieval",
+        _ => "target",
+    }
 }
 
 fn gate_line(a: &AgentView) -> String {
