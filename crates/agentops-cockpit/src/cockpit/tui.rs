@@ -110,7 +110,7 @@ impl UiState {
                 .total_cmp(&a.unwrap_or(f64::NEG_INFINITY))
         };
         match self.sort {
-            SortKey::Name => rows.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase())),
+            SortKey::Name => rows.sort_by_cached_key(|a| a.name.to_lowercase()),
             SortKey::TtftP95 => rows.sort_by(|a, b| desc(p95(a), p95(b))),
             SortKey::Errors => {
                 rows.sort_by(|a, b| desc(a.requests.error_rate, b.requests.error_rate));
