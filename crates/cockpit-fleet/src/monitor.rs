@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use cockpit_core::Finding;
-use cockpit_probe::{ProbeError, ProbeReport};
+use cockpit_probe::checks::ttft;
 use tokio::sync::{Semaphore, broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -72,8 +72,8 @@ struct Row {
     in_flight: bool,
     baseline: Option<Baseline>,
     firing: Vec<FiringAlert>,
-    /// The latest probe not recorded yet (`record`).
-    unrecorded: Option<Result<ProbeReport, ProbeError>>,
+    /// The NET-TTFT finding of the latest probe, not recorded yet (`record`).
+    unrecorded: Option<Finding>,
 }
 
 #[derive(Debug, Default)]
@@ -323,7 +323,10 @@ impl Monitor {
         row.status = status_of(&r);
         row.last_probe_at = Some(stamp(jiff::Timestamp::now()));
         row.last_probe_ms = Some(took.as_secs_f64() * 1000.0);
-        row.unrecorded = Some(r);
+        if let (true, Target::Agent(a)) = (inner.options.record, &inner.targets[i]) {
+            let t = &inner.fleet.thresholds;
+            row.unrecorded = Some(ttft::evaluate(a, &a.name, &a.endpoint, &r, t));
+        }
     }
 
     /// End interval `round`: judge the rules, write the evidence, keep the
@@ -375,15 +378,7 @@ impl Monitor {
         let st = &mut *st;
         for (t, row) in inner.targets.iter().zip(st.rows.iter_mut()) {
             let Target::Agent(agent) = t else { continue };
-            if let Some(r) = row.unrecorded.take().filter(|_| inner.options.record) {
-                findings.push(cockpit_probe::checks::ttft::evaluate(
-                    agent,
-                    &agent.name,
-                    &agent.endpoint,
-                    &r,
-                    &inner.fleet.thresholds,
-                ));
-            }
+            findings.extend(row.unrecorded.take());
             let merged = row.window.merged();
             let count = merged.series.count();
             let p95 = merged

@@ -1,10 +1,10 @@
 //! One target's rolling window: a ring of intervals, each holding the HDR
 //! histograms of what its probes measured (TTFT, ITL, e2e), request and
-//! failure counts and output tokens. A closed interval keeps its
-//! histograms in HdrHistogram's compact V2 encoding (a few dozen bytes for
-//! a handful of samples instead of a full counts array), so a fleet of
-//! many agents stays small; the window's figures are the exact merge of
-//! its intervals. Also the target's counters since the start ([`Totals`]).
+//! failure counts and output tokens. An interval keeps its histograms
+//! sparse (the recorded buckets only: a few pairs for a handful of samples
+//! instead of a full counts array), so a fleet of many agents stays small;
+//! the window's figures are the exact merge of its intervals. Also the
+//! target's counters since the start ([`Totals`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -41,31 +41,37 @@ impl Metric {
     }
 }
 
-/// A histogram kept as V2 bytes; empty when nothing was recorded.
+/// An interval's histogram, sparse: the (value in µs, count) of every
+/// recorded bucket, each value the highest equivalent value of its HDR
+/// bucket. A handful of samples take a handful of pairs (a full histogram's
+/// counts array is ~190 KB), and re-recording them lands each sample in the
+/// bucket it came from, so the window's merge is exact.
 #[derive(Debug, Clone, Default)]
-struct Encoded(Vec<u8>);
+struct Sparse(Vec<(u64, u64)>);
 
-impl Encoded {
-    fn decode(&self) -> Distribution {
-        if self.0.is_empty() {
-            return Distribution::new();
-        }
-        // Bytes this module encoded itself from a Distribution: they decode.
-        Distribution::from_v2_bytes(&self.0).unwrap_or_default()
-    }
-
+impl Sparse {
     /// Add `d`'s samples.
     fn add(&mut self, d: &Distribution) {
-        if d.is_empty() {
-            return;
+        self.0.extend(
+            d.histogram()
+                .iter_recorded()
+                .map(|v| (v.value_iterated_to(), v.count_at_value())),
+        );
+    }
+
+    /// Record these samples into `d`.
+    fn merge_into(&self, d: &mut Distribution) {
+        for &(us, n) in &self.0 {
+            for _ in 0..n {
+                d.record(Duration::from_micros(us));
+            }
         }
-        if self.0.is_empty() {
-            self.0 = d.to_v2_bytes();
-        } else {
-            let mut all = self.decode();
-            all.merge(d);
-            self.0 = all.to_v2_bytes();
-        }
+    }
+
+    fn decode(&self) -> Distribution {
+        let mut d = Distribution::new();
+        self.merge_into(&mut d);
+        d
     }
 }
 
@@ -73,7 +79,7 @@ impl Encoded {
 #[derive(Debug, Clone, Default)]
 struct Interval {
     round: u64,
-    hists: [Encoded; 3],
+    hists: [Sparse; 3],
     /// p95 and count of the series metric, kept for sparklines.
     series: (Option<f64>, u64),
     attempted: u64,
@@ -238,9 +244,7 @@ impl Window {
         let (mut tokens, mut seconds, mut streams) = (0u64, 0f64, 0u64);
         for i in &self.intervals {
             for m in Metric::ALL {
-                if !i.hists[m as usize].0.is_empty() {
-                    dists[m as usize].merge(&i.hists[m as usize].decode());
-                }
+                i.hists[m as usize].merge_into(&mut dists[m as usize]);
             }
             requests.attempted += i.attempted;
             requests.succeeded += i.succeeded;
@@ -299,9 +303,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn encoded_intervals_merge_exactly() {
+    fn sparse_intervals_merge_exactly() {
         let mut all = Distribution::new();
-        let mut e = Encoded::default();
+        let mut e = Sparse::default();
         for part in 0..3u64 {
             let mut d = Distribution::new();
             for i in 0..50u64 {
@@ -312,7 +316,11 @@ mod tests {
             e.add(&d);
         }
         assert_eq!(e.decode().histogram(), all.histogram());
-        assert!(e.0.len() < 4096, "compact: {} bytes", e.0.len());
+        assert!(
+            e.0.len() <= 150,
+            "one pair per recorded bucket: {}",
+            e.0.len()
+        );
     }
 
     #[test]
