@@ -470,8 +470,17 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
             cell(&b.source, 20)
         )));
     }
-    for f in &a.alerts {
-        lines.push(Line::styled(
+    lines.extend(alert_lines(snap, a));
+    lines
+}
+
+/// One line per alert firing on `a`.
+fn alert_lines<'a>(
+    snap: &'a FleetSnapshot,
+    a: &'a AgentView,
+) -> impl Iterator<Item = Line<'static>> + 'a {
+    a.alerts.iter().map(move |f| {
+        Line::styled(
             format!(
                 "ALERT {}: TTFT p95 {} ms > {} ms (n={}) since {} (rule: > {} ms for {} intervals)",
                 f.rule.as_str(),
@@ -483,9 +492,8 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
                 snap.rules.consecutive
             ),
             Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
-        ));
-    }
-    lines
+        )
+    })
 }
 
 fn kind(k: TargetKind) -> &'static str {
