@@ -23,7 +23,9 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph, Row, Sparkline, Table, TableState, Wrap};
+use ratatui::widgets::{
+    Block, Borders, Cell as TableCell, Paragraph, Row, Sparkline, Table, TableState, Wrap,
+};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -344,24 +346,23 @@ fn table_row(a: &AgentView, bound: f64) -> Row<'static> {
         Style::new().fg(Color::Red)
     };
     Row::new(vec![
-        ratatui::widgets::Cell::from(cell(&a.name, 40)),
-        ratatui::widgets::Cell::from(status).style(style),
-        ratatui::widgets::Cell::from(p50_p95(&a.ttft)),
-        ratatui::widgets::Cell::from(sparkline(a, SPARK_WIDTH, bound))
-            .style(Style::new().fg(Color::Cyan)),
-        ratatui::widgets::Cell::from(ms(a.itl.p50_ms)),
-        ratatui::widgets::Cell::from(
+        TableCell::from(cell(&a.name, 40)),
+        TableCell::from(status).style(style),
+        TableCell::from(p50_p95(&a.ttft)),
+        TableCell::from(sparkline(a, SPARK_WIDTH, bound)).style(Style::new().fg(Color::Cyan)),
+        TableCell::from(ms(a.itl.p50_ms)),
+        TableCell::from(
             a.tokens_per_s
                 .tokens_per_s
                 .map_or_else(|| "-".into(), |t| format!("{t:.0}")),
         ),
-        ratatui::widgets::Cell::from(
+        TableCell::from(
             a.requests
                 .error_rate
                 .map_or_else(|| "-".into(), |r| format!("{:.0}%", r * 100.0)),
         ),
-        ratatui::widgets::Cell::from(gate_text(a)),
-        ratatui::widgets::Cell::from(alert_text(a)),
+        TableCell::from(gate_text(a)),
+        TableCell::from(alert_text(a)),
     ])
     .style(row_style)
 }
@@ -583,8 +584,7 @@ pub async fn run(
     // Installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init().map_err(write_err)?;
     let _restore = Restore;
-    let (keys, stop, reader) = read_keys();
-    let mut keys = keys;
+    let (mut keys, stop, reader) = read_keys();
     let mut ui = UiState::default();
     let mut snap = snapshots.borrow_and_update().clone();
     let mut received = Instant::now();
