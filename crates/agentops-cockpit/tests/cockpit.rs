@@ -167,10 +167,14 @@ async fn record_keeps_each_interval_for_certify_and_sigint_keeps_what_was_record
     assert!(lines.len() >= 2, "{}", out.stdout);
     let runs = lake.runs().unwrap();
     assert!(runs.len() >= 3, "what was recorded is kept");
-    let first = runs[0].to_str().unwrap();
-    let report = common::read_json(&runs[0]);
-    assert_eq!(report["findings"][0]["check_id"], "NET-TTFT");
+    // An interval's report (the lake may also hold an alert's record).
+    let interval = (runs.iter())
+        .find(|r| common::read_json(r)["findings"][0]["check_id"] == "NET-TTFT")
+        .expect("an interval's report");
+    let first = interval.to_str().unwrap();
+    let report = common::read_json(interval);
     assert_eq!(report["findings"][0]["subject"], "chat");
+    assert!(report["findings"][0]["measurements"][0]["samples"].as_u64() == Some(2));
     let out = run_with(
         &[
             "certify", "--config", cfg_s, "--from", first, "--format", "json",

@@ -27,6 +27,25 @@
 //! assert_eq!(changes.len(), 1, "fires on the second breached interval");
 //! ```
 //!
+//! The engine, against a fleet (the dashboards read the same channel):
+//!
+//! ```no_run
+//! use cockpit_fleet::{CockpitSettings, Fleet, Monitor, MonitorOptions};
+//! # async fn demo(agents: Vec<cockpit_core::fleet::AgentConfig>) -> Result<(), cockpit_fleet::MonitorError> {
+//! let fleet = Fleet { agents, ..Fleet::default() };
+//! let monitor = Monitor::new(fleet, CockpitSettings::default(), MonitorOptions::default())?;
+//! let mut snapshots = monitor.subscribe();
+//! let cancel = tokio_util::sync::CancellationToken::new();
+//! tokio::spawn(monitor.clone().run(cancel.clone()));
+//! while snapshots.changed().await.is_ok() {
+//!     let s = snapshots.borrow_and_update().clone();
+//!     for a in &s.agents {
+//!         println!("{} {} TTFT p95 {:?} ms (n={})", a.name, a.status.label(), a.ttft.p95_ms, a.ttft.count);
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! # What it never does
 //!
 //! It never prints and has no UI (the CLI and the dashboards read its
