@@ -125,6 +125,11 @@ fn line_with<'a>(screen: &'a str, needle: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no line with {needle:?}:\n{screen}"))
 }
 
+/// The shell printed the exit code and then `stty -a`'s modes.
+fn exited(screen: &str) -> bool {
+    screen.contains("EXITED:") && screen.contains("icanon")
+}
+
 /// After the dashboard: the main screen is back (no dashboard left on
 /// it) and the terminal is in cooked mode with echo.
 fn assert_sane(screen: &str) {
@@ -179,7 +184,9 @@ async fn the_dashboard_in_tmux_marks_the_slow_agent_opens_details_and_q_restores
     assert!(!screen.lines().any(|l| l.contains("slow ")), "{screen}");
 
     tmux.keys(&["q"]);
-    let screen = tmux.until("the exit", |s| s.contains("EXITED:")).await;
+    let screen = tmux
+        .until("the exit and the terminal's modes", exited)
+        .await;
     assert!(screen.contains("EXITED:0"), "{screen}");
     assert_sane(&screen);
     for tb in beds {
@@ -199,7 +206,9 @@ async fn ctrl_c_in_the_dashboard_restores_the_terminal_and_exits_130() {
     .await;
     // In raw mode Ctrl-C is a key, not a signal: the dashboard handles it.
     tmux.keys(&["C-c"]);
-    let screen = tmux.until("the exit", |s| s.contains("EXITED:")).await;
+    let screen = tmux
+        .until("the exit and the terminal's modes", exited)
+        .await;
     assert!(screen.contains("EXITED:130"), "{screen}");
     assert_sane(&screen);
     for tb in beds {
