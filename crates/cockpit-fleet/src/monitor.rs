@@ -179,10 +179,12 @@ impl Monitor {
                 () = cancel.cancelled() => break,
             }
             self.close(round).await;
+            // Published before the next interval opens: the snapshot shows
+            // the very window the rules were judged on.
+            self.publish(Some(end + interval));
             round += 1;
             self.open(round);
             self.launch(round, &cancel, true);
-            self.publish(Some(end + interval));
         }
         self.finish().await;
     }

@@ -31,8 +31,9 @@ pub struct FleetSnapshot {
     /// The rolling window every figure is computed over.
     #[serde(rename = "window_ms", with = "ms")]
     pub window: Duration,
-    /// When the next probe round starts, RFC 3339; `null` when none will
-    /// (`--once`, or the monitor stopped).
+    /// When the next interval ends, RFC 3339: the results of the probes
+    /// starting now are judged and published then, and the round after
+    /// starts. `null` when none will (`--once`, or the monitor stopped).
     pub next_probe_at: Option<String>,
     /// Milliseconds from `taken_at` to `next_probe_at`.
     pub next_probe_in_ms: Option<u64>,

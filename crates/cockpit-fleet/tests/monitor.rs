@@ -453,3 +453,40 @@ async fn run_once_judges_one_round_and_records_it() {
     fast.shutdown().await;
     slow.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn some_failed_requests_make_an_agent_degraded_and_are_counted_by_kind() {
+    let tb = Testbed::start(TestbedConfig {
+        ttft: Duration::from_millis(2),
+        inter_token: Duration::from_millis(1),
+        tokens: 2,
+        error_rate: 0.5,
+        ..TestbedConfig::default()
+    })
+    .await
+    .unwrap();
+    let settings = CockpitSettings {
+        samples: 12,
+        ..fast_settings(AlertSettings::default())
+    };
+    let m = Monitor::new(
+        fleet(vec![agent("shaky", tb.openai_url())]),
+        settings,
+        MonitorOptions::default(),
+    )
+    .unwrap();
+    let s = m.run_once(&CancellationToken::new()).await;
+    let a = row(&s, "shaky");
+    assert!(
+        matches!(&a.status, TargetStatus::Degraded { reason } if reason.contains("http_5xx")),
+        "{:?}",
+        a.status
+    );
+    let r = &a.requests;
+    assert_eq!(r.attempted, 12);
+    assert!(r.failed > 0 && r.succeeded > 0, "{r:?}");
+    assert_eq!(r.errors["http_5xx"], r.failed);
+    assert_eq!(a.ttft.count, r.succeeded);
+    assert_eq!(a.totals.errors["http_5xx"], r.failed);
+    tb.shutdown().await;
+}
