@@ -81,6 +81,14 @@ fn ensure_tools() -> Result<(), String> {
     }
     // cockpit-score's HTML report test opens the report in headless Chromium.
     ensure_apt_packages(&[("chromium", "chromium")])?;
+    // Mission Control's tests: /metrics checked by promtool and scraped by a
+    // real prometheus server (Debian: prometheus ships both); the terminal
+    // dashboard driven in tmux.
+    ensure_apt_packages(&[
+        ("promtool", "prometheus"),
+        ("prometheus", "prometheus"),
+        ("tmux", "tmux"),
+    ])?;
     ensure_redis()?;
     ensure_python_venv()?;
     ensure_deps_peers()?;

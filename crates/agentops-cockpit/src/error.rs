@@ -57,6 +57,13 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// `--serve ADDR` cannot be listened on (in use, not an address of this machine).
+    #[error("--serve {addr}: cannot listen: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
     /// Our own data could not be serialised (a bug: report it).
     #[error("cannot serialise {what}: {source}")]
     Serialize {
@@ -95,6 +102,7 @@ impl CliError {
             | CliError::Score(_)
             | CliError::Fleet(_)
             | CliError::Write { .. }
+            | CliError::Listen { .. }
             | CliError::Serialize { .. } => code::USAGE,
         }
     }
@@ -167,6 +175,10 @@ mod tests {
             CliError::Fleet(cockpit_fleet::MonitorError::NoTargets),
             CliError::Write {
                 path: "out/report.json".into(),
+                source: io(),
+            },
+            CliError::Listen {
+                addr: "127.0.0.1:9464".parse().unwrap(),
                 source: io(),
             },
         ];

@@ -5,6 +5,11 @@
 //! cockpit-fleet; this module only composes.
 
 mod demo;
+#[cfg(test)]
+mod fixture;
+mod metrics;
+mod tui;
+mod web;
 
 use std::net::SocketAddr;
 
@@ -17,6 +22,10 @@ use crate::config::{self, CockpitConfig};
 use crate::{CliError, Outcome, evidence, render};
 
 pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    if let Some(addr) = args.serve {
+        // Before anything starts: a refused address is bad input.
+        web::check_address(addr, args.serve_public)?;
+    }
     let path = evidence::config_path(args.config.as_deref(), false);
     let (mut cfg, mut demo) = match &path {
         Some(p) => (config::load(p)?, None),
@@ -142,28 +151,29 @@ async fn present(
 
 /// `--serve ADDR`: the web dashboard (`/`), the Prometheus exposition
 /// (`/metrics`), the snapshot's JSON (`/api/v1/fleet`) and `/healthz`,
-/// served until `cancel`, from `monitor.subscribe()`; a non-loopback
-/// address only with `public` (`--serve-public`). Built in `web.rs` and
-/// `metrics.rs` (not in this build yet).
+/// served until `cancel` from the monitor's newest snapshot; a
+/// non-loopback address only with `public` (`--serve-public`).
 pub async fn serve_dashboard(
-    _monitor: &Monitor,
+    monitor: &Monitor,
     addr: SocketAddr,
-    _public: bool,
-    _cancel: &CancellationToken,
+    public: bool,
+    cancel: &CancellationToken,
 ) -> Result<(), CliError> {
-    Err(CliError::Usage(format!(
-        "--serve {addr}: the web dashboard is not part of this build yet; run without --serve for the terminal view"
-    )))
+    web::serve(monitor.subscribe(), addr, public, cancel).await
 }
 
-/// Without `--serve`: the live terminal view, until `cancel`. The ratatui
-/// dashboard (`tui.rs`) replaces it; until then one table (or, with
-/// `--format json`, one JSON line) per interval on stdout.
+/// Without `--serve`: the terminal dashboard when stdin and stdout are a
+/// terminal and the format is a table; otherwise one table (or, with
+/// `--format json`, one JSON line) per interval on stdout. Until `cancel`
+/// (or `q` in the dashboard).
 pub async fn live_view(
     monitor: &Monitor,
     format: ProbeFormat,
     cancel: &CancellationToken,
 ) -> Result<(), CliError> {
+    if format == ProbeFormat::Table && tui::available() {
+        return tui::run(monitor.subscribe(), cancel).await;
+    }
     let mut rx = monitor.subscribe();
     let mut shown = 0;
     loop {

@@ -9,7 +9,7 @@ use super::new_table;
 
 /// A name or message as a table cell: control characters (a terminal
 /// escape in a hostile name) shown as `?`, cut to `max` characters.
-fn cell(text: &str, max: usize) -> String {
+pub fn cell(text: &str, max: usize) -> String {
     let clean: String = text
         .chars()
         .map(|c| if c.is_control() { '?' } else { c })

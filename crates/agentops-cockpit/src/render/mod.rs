@@ -10,7 +10,7 @@ mod load;
 mod probe;
 
 pub use cockpit_score::render::new_table;
-pub use fleet::fleet_table;
+pub use fleet::{cell, fleet_table};
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
 

@@ -366,3 +366,159 @@ fn vm_hwm_kib(pid: u32) -> Option<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
+
+/// Poll `probe` every 100 ms until it returns `Some`, at most `timeout`
+/// (a hang guard: the test fails naming `what`).
+pub async fn poll<T, F, Fut>(what: &str, timeout: Duration, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(v) = probe().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "gave up after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// One HTTP/1.1 exchange on 127.0.0.1 (`request` is the raw request, sent
+/// as is): the status and the body. At most 16 MiB, 10 s.
+pub async fn http_exchange(addr: &str, request: &str) -> Option<(u16, String)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let io = async {
+        let mut s = tokio::net::TcpStream::connect(addr).await.ok()?;
+        s.write_all(request.as_bytes()).await.ok()?;
+        let mut raw = Vec::new();
+        s.take(16 << 20).read_to_end(&mut raw).await.ok()?;
+        Some(raw)
+    };
+    let raw = tokio::time::timeout(Duration::from_secs(10), io)
+        .await
+        .ok()??;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((status, body.to_string()))
+}
+
+/// `GET path` on 127.0.0.1: the status and the body.
+pub async fn http_get(addr: &str, path: &str) -> Option<(u16, String)> {
+    let req = format!("GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n");
+    http_exchange(addr, &req).await
+}
+
+/// A running `cockpit --serve 127.0.0.1:0`: the process and the address
+/// it printed on stderr (`host:port`).
+pub struct Served {
+    pub child: tokio::process::Child,
+    pub addr: String,
+    /// What it printed on stderr so far.
+    pub stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+/// Start `cockpit --config CFG --serve 127.0.0.1:0 [extra…]` in the
+/// config's directory and wait (at most 60 s) for the address it serves on.
+pub async fn serve_cockpit(cfg: &Path, extra: &[&str]) -> Served {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut args = vec![
+        "cockpit",
+        "--config",
+        cfg.to_str().expect("utf-8 path"),
+        "--serve",
+        "127.0.0.1:0",
+    ];
+    args.extend_from_slice(extra);
+    let opts = Opts::default().cwd(cfg.parent().expect("config dir"));
+    let mut child = command(&args, &opts)
+        .spawn()
+        .expect("spawn agentops-cockpit");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr piped")).lines();
+    let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let find = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            stderr.lock().unwrap().push_str(&format!("{line}\n"));
+            if let Some(rest) = line.split("http://").nth(1) {
+                return rest.split('/').next().map(str::to_string);
+            }
+        }
+        None
+    };
+    let addr = tokio::time::timeout(Duration::from_secs(60), find)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| {
+            panic!(
+                "cockpit --serve printed no address:\n{}",
+                stderr.lock().unwrap()
+            )
+        });
+    // Keep draining stderr so the process never blocks on a full pipe.
+    let sink = stderr.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            sink.lock().unwrap().push_str(&format!("{line}\n"));
+        }
+    });
+    Served {
+        child,
+        addr,
+        stderr,
+    }
+}
+
+/// Headless Chromium on `url` with `extra` flags (`--dump-dom`,
+/// `--screenshot=…`); its stdout. A 90 s hang guard.
+pub fn chromium(url: &str, profile: &Path, extra: &[String]) -> String {
+    use std::process::Command;
+    let mut child = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--virtual-time-budget=5000",
+            "--window-size=1280,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(extra)
+        .arg(url)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect(
+            "headless Chromium is needed: `apt-get install chromium` (cargo xtask ci installs it)",
+        );
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut s).ok();
+        s
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "chromium exited with {status}");
+            break;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reader.join().unwrap()
+}

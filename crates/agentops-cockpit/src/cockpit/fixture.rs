@@ -1,0 +1,170 @@
+//! A hand-built snapshot for the faces' unit tests: a fast agent, a slow
+//! one with the absolute alert firing, a dead one, and one whose name is
+//! hostile markup with a terminal escape.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use cockpit_fleet::{
+    AgentView, AlertEvent, AlertRule, AlertState, CumulativeHistogram, FiringAlert, FleetSnapshot,
+    GateView, LatencyWindow, PillarView, RateWindow, RequestCounts, RulesView, SNAPSHOT_VERSION,
+    SeriesPoint, TargetKind, TargetStatus, Totals,
+};
+
+pub const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"\\\n\u{1b}[2J";
+
+const WINDOW: Duration = Duration::from_secs(30);
+
+fn latency(count: u64, p50: f64, p95: f64) -> LatencyWindow {
+    LatencyWindow {
+        count,
+        window: WINDOW,
+        p50_ms: Some(p50),
+        p95_ms: Some(p95),
+        p99_ms: Some(p95 * 1.05),
+        max_ms: Some(p95 * 1.1),
+        mean_ms: Some((p50 + p95) / 2.0),
+    }
+}
+
+fn histogram(count: u64, seconds: f64) -> CumulativeHistogram {
+    let bounds = vec![0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+    let counts = bounds
+        .iter()
+        .map(|b| if *b >= seconds { count } else { 0 })
+        .collect();
+    CumulativeHistogram {
+        bounds,
+        counts,
+        count,
+        sum: seconds * count as f64,
+    }
+}
+
+/// One up agent with its TTFT near `ttft_ms`.
+pub fn agent(name: &str, ttft_ms: f64) -> AgentView {
+    let n = 20;
+    let series = (1..=6)
+        .map(|round| SeriesPoint {
+            round,
+            p95_ms: Some(ttft_ms * (1.0 + round as f64 / 20.0)),
+            count: 4,
+        })
+        .collect();
+    AgentView {
+        name: name.into(),
+        kind: TargetKind::Agent,
+        protocol: "openai".into(),
+        endpoint: "http://127.0.0.1:9/v1/chat/completions".into(),
+        status: TargetStatus::Up,
+        last_probe_at: Some("2026-11-27T12:00:05.000Z".into()),
+        last_probe_ms: Some(ttft_ms * 2.0),
+        ttft: latency(n, ttft_ms, ttft_ms * 1.2),
+        itl: latency(n * 7, 2.0, 3.0),
+        e2e: latency(n, ttft_ms + 20.0, ttft_ms * 1.2 + 20.0),
+        ttft_p95_series: series,
+        tokens_per_s: RateWindow {
+            count: n,
+            window: WINDOW,
+            output_tokens: n * 8,
+            tokens_per_s: Some(312.5),
+        },
+        requests: RequestCounts {
+            attempted: n,
+            succeeded: n,
+            failed: 0,
+            error_rate: Some(0.0),
+            errors: BTreeMap::new(),
+            window: WINDOW,
+        },
+        baseline: None,
+        last_gate: Some(GateView {
+            score: Some(91.5),
+            passed: true,
+            threshold: 80.0,
+            generated_at: "2026-11-26T10:00:00Z".into(),
+            run: "2026-11-26T10-00-00Z-certify".into(),
+            pillars: vec![PillarView {
+                pillar: "network".into(),
+                verdict: "PASS".into(),
+                score: Some(95.0),
+            }],
+        }),
+        alerts: vec![],
+        totals: Totals {
+            probes: 6,
+            attempted: n,
+            succeeded: n,
+            errors: BTreeMap::new(),
+            ttft_seconds: histogram(n, ttft_ms / 1000.0),
+            itl_seconds: histogram(n * 7, 0.002),
+            e2e_seconds: histogram(n, ttft_ms / 1000.0 + 0.02),
+            probe_seconds: histogram(6, 0.5),
+        },
+    }
+}
+
+/// The fleet: `fast`, `slow` (alert firing), `dead` (down), and [`HOSTILE`].
+pub fn snapshot() -> FleetSnapshot {
+    let mut slow = agent("slow", 900.0);
+    slow.status = TargetStatus::Degraded {
+        reason: "ttft-absolute firing".into(),
+    };
+    slow.alerts = vec![FiringAlert {
+        rule: AlertRule::TtftAbsolute,
+        since: "2026-11-27T12:00:03.000Z".into(),
+        ttft_p95_ms: 1080.0,
+        count: 20,
+        bound_ms: 800.0,
+    }];
+    let mut dead = agent("dead", 0.0);
+    dead.status = TargetStatus::Down {
+        error_kind: "connect".into(),
+        message: "connection refused".into(),
+    };
+    dead.ttft = LatencyWindow {
+        window: WINDOW,
+        ..LatencyWindow::default()
+    };
+    dead.requests.succeeded = 0;
+    dead.requests.failed = 20;
+    dead.requests.error_rate = Some(1.0);
+    dead.requests.errors.insert("connect".into(), 20);
+    dead.totals.errors.insert("connect".into(), 20);
+    dead.ttft_p95_series
+        .iter_mut()
+        .for_each(|p| p.p95_ms = None);
+    let event = |seq, state| AlertEvent {
+        seq,
+        at: "2026-11-27T12:00:03.000Z".into(),
+        round: 3,
+        agent: "slow".into(),
+        rule: AlertRule::TtftAbsolute,
+        state,
+        ttft_p95_ms: 1080.0,
+        count: 20,
+        window: WINDOW,
+        bound_ms: 800.0,
+        baseline_ms: None,
+        consecutive: 3,
+        message: "Latency Regression: TTFT p95 1080 ms > 800 ms".into(),
+        evidence: None,
+    };
+    FleetSnapshot {
+        snapshot_version: SNAPSHOT_VERSION.into(),
+        taken_at: "2026-11-27T12:00:06.000Z".into(),
+        round: 6,
+        interval: Duration::from_secs(1),
+        window: WINDOW,
+        next_probe_at: Some("2026-11-27T12:00:07.000Z".into()),
+        next_probe_in_ms: Some(1000),
+        rules: RulesView {
+            ttft_p95_ms: 800.0,
+            consecutive: 3,
+            relative_increase_pct: 50.0,
+        },
+        agents: vec![agent("fast", 20.0), slow, dead, agent(HOSTILE, 30.0)],
+        alerts: vec![event(1, AlertState::Firing)],
+        webhook: None,
+    }
+}
