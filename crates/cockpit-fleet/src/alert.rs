@@ -69,6 +69,7 @@ impl Streaks {
 pub struct AlertRules {
     threshold_ms: f64,
     relative_pct: f64,
+    relative_min_ms: f64,
     consecutive: u32,
     absolute: Streaks,
     relative: Streaks,
@@ -79,6 +80,7 @@ impl AlertRules {
         AlertRules {
             threshold_ms: s.ttft_p95_ms,
             relative_pct: s.relative_increase_pct,
+            relative_min_ms: s.relative_min_increase_ms,
             consecutive: s.consecutive.max(1),
             absolute: Streaks::default(),
             relative: Streaks::default(),
@@ -104,7 +106,9 @@ impl AlertRules {
             out.push(change(AlertRule::TtftAbsolute, s, self.threshold_ms));
         }
         if let Some(base) = input.baseline_ms.filter(|b| *b > 0.0) {
-            let bound = base * (1.0 + self.relative_pct / 100.0);
+            // Both a share and a floor in milliseconds: a 20 ms baseline
+            // plus 50 % is 30 ms, within a busy machine's noise.
+            let bound = (base * (1.0 + self.relative_pct / 100.0)).max(base + self.relative_min_ms);
             if let Some(s) = self.relative.step(p95 >= bound, k) {
                 out.push(change(AlertRule::TtftRelative, s, bound));
             }
@@ -212,5 +216,25 @@ mod tests {
         assert_eq!(c[0].baseline_ms, Some(200.0));
         let c = r.judge(&with(250.0));
         assert_eq!(c[0].state, AlertState::Resolved);
+    }
+
+    #[test]
+    fn relative_rule_needs_its_floor_in_milliseconds_on_a_fast_agent() {
+        let mut r = AlertRules::new(&AlertSettings {
+            consecutive: 1,
+            ..Default::default()
+        });
+        let with = |p95| RuleInput {
+            ttft_p95_ms: Some(p95),
+            count: 5,
+            baseline_ms: Some(20.0),
+        };
+        // +50 % of 20 ms is 30 ms; the 100 ms floor makes the bound 120 ms.
+        assert!(r.judge(&with(119.0)).is_empty());
+        let c = r.judge(&with(120.0));
+        assert_eq!(
+            (c[0].rule, c[0].state, c[0].bound_ms),
+            (AlertRule::TtftRelative, AlertState::Firing, 120.0)
+        );
     }
 }

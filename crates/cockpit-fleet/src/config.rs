@@ -83,6 +83,9 @@ pub struct AlertSettings {
     /// Relative rule: TTFT p95 up by at least this percentage against the
     /// agent's baseline.
     pub relative_increase_pct: f64,
+    /// Relative rule: and by at least this many milliseconds (a fast
+    /// agent's few milliseconds of noise are no regression).
+    pub relative_min_increase_ms: f64,
     /// Slack-compatible incoming webhook (`"${SLACK_WEBHOOK}"`): one post
     /// per alert state change. A secret: shown nowhere.
     pub webhook: Option<String>,
@@ -94,6 +97,7 @@ impl Default for AlertSettings {
             ttft_p95_ms: 800.0,
             consecutive: 3,
             relative_increase_pct: 50.0,
+            relative_min_increase_ms: 100.0,
             webhook: None,
         }
     }
@@ -105,6 +109,7 @@ impl std::fmt::Debug for AlertSettings {
             .field("ttft_p95_ms", &self.ttft_p95_ms)
             .field("consecutive", &self.consecutive)
             .field("relative_increase_pct", &self.relative_increase_pct)
+            .field("relative_min_increase_ms", &self.relative_min_increase_ms)
             .field("webhook", &self.webhook.as_ref().map(|_| "***"))
             .finish()
     }
@@ -201,6 +206,15 @@ impl AlertSettings {
                 format!(
                     "must be a positive number, got {}",
                     self.relative_increase_pct
+                ),
+            );
+        }
+        if !(self.relative_min_increase_ms.is_finite() && self.relative_min_increase_ms >= 0.0) {
+            return bad(
+                "relative_min_increase_ms",
+                format!(
+                    "must be a number >= 0, got {}",
+                    self.relative_min_increase_ms
                 ),
             );
         }

@@ -475,6 +475,7 @@ impl Monitor {
                 ttft_p95_ms: s.alerts.ttft_p95_ms,
                 consecutive: s.alerts.consecutive,
                 relative_increase_pct: s.alerts.relative_increase_pct,
+                relative_min_increase_ms: s.alerts.relative_min_increase_ms,
             },
             agents,
             alerts: st.history.iter().cloned().collect(),
@@ -532,9 +533,10 @@ fn event(
     let what = match c.rule {
         crate::AlertRule::TtftAbsolute => format!("the {:.0} ms threshold", c.bound_ms),
         _ => format!(
-            "{:.1} ms ({}% over the baseline {:.1} ms)",
+            "{:.1} ms ({}% and at least {} ms over the baseline {:.1} ms)",
             c.bound_ms,
             s.alerts.relative_increase_pct,
+            s.alerts.relative_min_increase_ms,
             c.baseline_ms.unwrap_or_default()
         ),
     };
@@ -595,6 +597,7 @@ impl FleetSnapshot {
                 ttft_p95_ms: 0.0,
                 consecutive: 0,
                 relative_increase_pct: 0.0,
+                relative_min_increase_ms: 0.0,
             },
             agents: Vec::new(),
             alerts: Vec::new(),

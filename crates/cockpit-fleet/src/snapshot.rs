@@ -344,6 +344,8 @@ pub struct RulesView {
     pub ttft_p95_ms: f64,
     pub consecutive: u32,
     pub relative_increase_pct: f64,
+    #[serde(default)]
+    pub relative_min_increase_ms: f64,
 }
 
 /// Webhook deliveries since the start.

@@ -367,6 +367,8 @@ async fn the_relative_rule_compares_with_the_newest_passing_certification() {
     certify_baseline(&lake, "search", 1000.0, false);
     let alerts = AlertSettings {
         consecutive: 1,
+        // 20 ms + 50 % = 30 ms; a floor of 10 ms leaves the share deciding.
+        relative_min_increase_ms: 10.0,
         ..AlertSettings::default()
     };
     let m = Monitor::new(

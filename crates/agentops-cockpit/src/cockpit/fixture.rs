@@ -162,6 +162,7 @@ pub fn snapshot() -> FleetSnapshot {
             ttft_p95_ms: 800.0,
             consecutive: 3,
             relative_increase_pct: 50.0,
+            relative_min_increase_ms: 100.0,
         },
         agents: vec![agent("fast", 20.0), slow, dead, agent(HOSTILE, 30.0)],
         alerts: vec![event(1, AlertState::Firing)],
