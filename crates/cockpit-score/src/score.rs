@@ -839,6 +839,44 @@ mod tests {
     }
 
     #[test]
+    fn each_pillar_is_told_what_would_measure_it() {
+        let says = [
+            (
+                Pillar::Network,
+                "add [[agents]] endpoints (and [[retrieval]] backends)",
+            ),
+            (Pillar::Compute, "cold start, CMP-TTR"),
+            (Pillar::State, "add an [stm] section"),
+            (Pillar::Cicd, "add [kubernetes] pipelines"),
+            (Pillar::Observability, "metrics_url"),
+        ];
+        for (p, text) in says {
+            assert!(coverage_move(p).contains(text), "{p}: {}", coverage_move(p));
+            assert!(coverage_move(p).ends_with("[[gate.out_of_scope]]"), "{p}");
+        }
+        let labels = [
+            Verdict::Pass,
+            Verdict::Warn,
+            Verdict::Fail,
+            Verdict::NotScored,
+            Verdict::NotMeasured,
+            Verdict::OutOfScope,
+        ]
+        .map(Verdict::label);
+        assert_eq!(
+            labels,
+            [
+                "PASS",
+                "WARN",
+                "FAIL",
+                "NOT SCORED",
+                "NOT MEASURED",
+                "OUT OF SCOPE"
+            ]
+        );
+    }
+
+    #[test]
     fn out_of_scope_declarations_count_until_they_expire() {
         let policy = GatePolicy {
             out_of_scope: out_of_scope_except(Pillar::Network),
@@ -898,6 +936,39 @@ mod tests {
             WaiverState::Unused
         );
         assert!(!c.passed);
+    }
+
+    #[test]
+    fn an_unscored_unmeasured_finding_warns_beside_a_waived_reading() {
+        // State: its one reading waived (no score), and a second store not
+        // measured, which fails open: the pillar has nothing scored, but
+        // something counted, so it warns rather than going unscored.
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::Fail, "no persistence")
+                .with_subject("sessions"),
+        );
+        report.findings.push(
+            PERSIST
+                .finding(Status::NotMeasured, "connection refused")
+                .with_subject("cache"),
+        );
+        let policy = GatePolicy {
+            fail_closed: false,
+            waivers: vec![Waiver {
+                check: PERSIST.id.clone(),
+                target: Some("sessions".into()),
+                reason: "accepted".into(),
+                owner: "sre".into(),
+                expires: day("2026-12-31"),
+            }],
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let state = row(&c, Pillar::State);
+        assert_eq!((state.score, state.measured), (None, true));
+        assert_eq!(state.verdict, Verdict::Warn);
     }
 
     #[test]
