@@ -972,6 +972,71 @@ mod tests {
     }
 
     #[test]
+    fn nothing_scored_is_a_reason_of_its_own() {
+        let report = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![PERSIST.finding(Status::Skipped, "no Redis configured")],
+        );
+        let c = certify(&report, &GatePolicy::default(), day("2026-03-01"));
+        assert_eq!((c.score, c.passed), (None, false));
+        assert_eq!(
+            c.reasons[0],
+            "no finding was scored: nothing configured was measured"
+        );
+        assert_eq!(c.score_label(), "n/a");
+    }
+
+    #[test]
+    fn could_not_measure_only_when_nothing_answered() {
+        let unreachable = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![TTFT.finding(Status::NotMeasured, "connection refused")],
+        );
+        let today = day("2026-03-01");
+        assert!(certify(&unreachable, &GatePolicy::default(), today).could_not_measure());
+        // One subject answered: the evidence is partial, not absent.
+        let mut partial = unreachable.clone();
+        partial.findings.push(TTFT.finding(Status::Pass, "ok"));
+        assert!(!certify(&partial, &GatePolicy::default(), today).could_not_measure());
+        // Nothing measured and nothing failing to be: not this case either.
+        let skipped = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![PERSIST.finding(Status::Skipped, "no Redis configured")],
+        );
+        assert!(!certify(&skipped, &GatePolicy::default(), today).could_not_measure());
+    }
+
+    #[test]
+    fn waived_lists_each_waived_finding_with_its_waiver() {
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::Fail, "no persistence")
+                .with_subject("sessions"),
+        );
+        let waiver = |target: &str| Waiver {
+            check: PERSIST.id.clone(),
+            target: Some(target.into()),
+            reason: "accepted".into(),
+            owner: "sre".into(),
+            expires: day("2026-12-31"),
+        };
+        let policy = GatePolicy {
+            waivers: vec![waiver("elsewhere"), waiver("sessions")],
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let waived: Vec<(&str, Option<&str>)> = c
+            .waived()
+            .map(|(f, w)| (f.summary.as_str(), w.waiver.target.as_deref()))
+            .collect();
+        assert_eq!(waived, [("no persistence", Some("sessions"))]);
+    }
+
+    #[test]
     fn unreachable_subjects_are_not_a_measurement() {
         // A configured Redis that could not be read: the pillar is not
         // measured, whatever fail_closed says of the finding itself.
