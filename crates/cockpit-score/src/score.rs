@@ -1037,6 +1037,24 @@ mod tests {
     }
 
     #[test]
+    fn an_info_finding_is_evidence_not_a_reading() {
+        const INFO: CheckSpec = CheckSpec {
+            id: CheckId::new("OBS-INFO"),
+            pillar: Pillar::Observability,
+            severity: Severity::Info,
+            title: "Evidence only",
+        };
+        let f = INFO.finding(Status::Pass, "seen");
+        assert!(!is_reading(&f));
+        assert!(is_reading(&TTFT.finding(Status::Warn, "slow")));
+        let mut report = network_only();
+        report.findings.push(f);
+        assert!(unmeasured_pillars(&report).contains(&Pillar::Observability));
+        let c = certify(&report, &GatePolicy::default(), day("2026-03-01"));
+        assert_eq!(row(&c, Pillar::Observability).verdict, Verdict::NotMeasured);
+    }
+
+    #[test]
     fn unreachable_subjects_are_not_a_measurement() {
         // A configured Redis that could not be read: the pillar is not
         // measured, whatever fail_closed says of the finding itself.
