@@ -1055,6 +1055,28 @@ mod tests {
     }
 
     #[test]
+    fn an_invalid_slo_read_back_is_a_reason() {
+        // The gate no longer produces `invalid` (objectives are checked when
+        // parsed), but one kept in an older certification still fails it.
+        let report = network_only();
+        let policy = GatePolicy::default();
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let capped = Capped::new(&c.pillars, &c.findings, &policy);
+        let invalid = SloOutcome {
+            slo: "ttft:p(97)<1s".into(),
+            metric: None,
+            status: SloStatus::Invalid,
+            subjects: Vec::new(),
+            summary: "a report keeps p(95), not p(97)".into(),
+        };
+        let r = reasons(&report, &policy, &capped, &[], &[invalid]);
+        assert!(
+            r.contains(&"SLO ttft:p(97)<1s: a report keeps p(95), not p(97)".to_string()),
+            "{r:?}"
+        );
+    }
+
+    #[test]
     fn unreachable_subjects_are_not_a_measurement() {
         // A configured Redis that could not be read: the pillar is not
         // measured, whatever fail_closed says of the finding itself.

@@ -578,6 +578,17 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_metric_is_told_the_known_ones() {
+        for slo in ["tokens:p(95)<1s", "p(95)<1s"] {
+            let e = slo.parse::<GateSlo>().unwrap_err().to_string();
+            assert!(
+                e.contains("(certify knows: ttft, retrieval, connect_rtt, store_ping, cold_start)"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn cold_start_is_one_value() {
         let f = TTR
             .finding(Status::Pass, "ok")
