@@ -6,7 +6,8 @@
 //! touched, even when the run is interrupted. The copy builds into the
 //! workspace's own target directory (`CARGO_TARGET_DIR`), so the
 //! dependencies already built are reused instead of rebuilt from nothing;
-//! only the workspace's crates are recompiled. Results land in
+//! only the workspace's crates are recompiled (and the mutated crate's
+//! artifacts are removed afterwards, see [`forget_mutated_build`]). Results land in
 //! `target/mutants/<crate>/mutants.out` (`caught.txt`, `missed.txt`, ...).
 
 use std::path::{Path, PathBuf};
@@ -124,7 +125,9 @@ pub fn mutants(rest: &[&str]) -> Result<(), String> {
         .filter(|s| o.crates.is_empty() || o.crates.contains(&s.krate))
     {
         let out = output_dir(scope.krate, o.shard);
-        run_scope(scope, &o, &out)?;
+        let ran = run_scope(scope, &o, &out);
+        forget_mutated_build(scope.krate)?;
+        ran?;
         if !listing {
             rows.push((scope.krate, Counts::read(&out.join("mutants.out"))?));
         }
@@ -173,6 +176,20 @@ fn mutants_command(scope: &Scope, o: &Options, out: &Path) -> Command {
     }
     c.args(&o.extra);
     c
+}
+
+/// Remove the crate's artifacts from the shared target directory: the
+/// copy's last build was of a mutant, and cargo, which names and
+/// fingerprints a workspace crate by its path relative to the workspace
+/// root, would take it as up to date for the working tree (whose sources
+/// are older) and run the next `cargo test` on mutated code. After an
+/// interrupted run, do it by hand: `cargo clean -p <crate>`.
+fn forget_mutated_build(krate: &str) -> Result<(), String> {
+    crate::run(
+        cargo()
+            .args(["clean", "--quiet", "-p", krate])
+            .env("CARGO_TARGET_DIR", target_dir()),
+    )
 }
 
 /// cargo-mutants exits 0 when every mutant was caught, 2 when some were
