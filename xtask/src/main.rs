@@ -10,8 +10,11 @@
 //! - `cargo xtask bench load` — the load engine against wrk and oha, on nginx.
 //! - `cargo xtask load-test [--target URL]` — the standard load profile
 //!   (starts the testbed when no target is given).
+//! - `cargo xtask mutants [CRATE]` — the mutation score of cockpit-core,
+//!   cockpit-score and the pillars' pure code (cargo-mutants; long, not in CI).
 
 mod load;
+mod mutants;
 
 use std::process::{Command, ExitCode};
 
@@ -27,9 +30,11 @@ fn main() -> ExitCode {
         ["bench", "load", rest @ ..] => load::bench_load(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
+        ["mutants", rest @ ..] => mutants::mutants(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n"
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
+                mutants::USAGE
             );
             return ExitCode::from(2);
         }
@@ -66,19 +71,37 @@ fn describe(cmd: &Command) -> String {
         .join(" ")
 }
 
-/// Install the tools the checks and tests need, when missing.
-fn ensure_tools() -> Result<(), String> {
-    let mut c = cargo();
-    c.args(["deny", "--version"]);
-    let deny_ok = c
+/// The workspace root (this crate's parent directory).
+fn workspace_root() -> std::path::PathBuf {
+    let xtask = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// `CARGO_TARGET_DIR`, or the workspace's `target/`.
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace_root().join("target"))
+}
+
+/// `cargo install --locked <krate>` unless `cargo <subcommand> --version`
+/// already works (installed once, in ~/.cargo/bin).
+fn ensure_cargo_tool(subcommand: &str, krate: &str) -> Result<(), String> {
+    let installed = cargo()
+        .args([subcommand, "--version"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
-    if !deny_ok {
-        run(cargo().args(["install", "--locked", "cargo-deny"]))?;
+        .is_ok_and(|s| s.success());
+    if installed {
+        return Ok(());
     }
+    run(cargo().args(["install", "--locked", krate]))
+}
+
+/// Install the tools the checks and tests need, when missing.
+fn ensure_tools() -> Result<(), String> {
+    ensure_cargo_tool("deny", "cargo-deny")?;
     // cockpit-score's HTML report test opens the report in headless Chromium.
     ensure_apt_packages(&[("chromium", "chromium")])?;
     // Mission Control's tests: /metrics checked by promtool and scraped by a
@@ -95,14 +118,6 @@ fn ensure_tools() -> Result<(), String> {
     Ok(())
 }
 
-/// The target directory (CARGO_TARGET_DIR, else `target/`).
-fn target_dir() -> std::path::PathBuf {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| root.join("target"))
-}
-
 /// cockpit-deps's tests talk to real MCP servers and a real Chroma:
 /// npm's `@modelcontextprotocol/server-everything` in `<target>/npm`, and
 /// PyPI's `mcp` and `chromadb` in `<target>/py-venv-deps` (prebuilt wheels,
@@ -111,7 +126,7 @@ fn target_dir() -> std::path::PathBuf {
 /// missing.
 fn ensure_deps_peers() -> Result<(), String> {
     ensure_apt_packages(&[("node", "nodejs"), ("npm", "npm")])?;
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = workspace_root();
     let npm = target_dir().join("npm");
     if !npm
         .join("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
@@ -147,9 +162,8 @@ fn ensure_python_venv() -> Result<(), String> {
             .args(["install", "-y", "-qq", "python3-venv"])
             .env("DEBIAN_FRONTEND", "noninteractive"))?;
     }
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     run(Command::new("sh")
-        .arg(root.join("crates/cockpit-probe/tests/support/py_venv.sh"))
+        .arg(workspace_root().join("crates/cockpit-probe/tests/support/py_venv.sh"))
         .arg(target_dir().join("py-venv")))
 }
 

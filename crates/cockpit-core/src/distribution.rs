@@ -303,6 +303,49 @@ mod tests {
     }
 
     #[test]
+    fn counts_and_quantiles_of_what_was_recorded() {
+        let mut d = Distribution::new();
+        assert!(d.is_empty());
+        for ms in [10, 20, 30] {
+            d.record(Duration::from_millis(ms));
+        }
+        assert_eq!((d.count(), d.is_empty()), (3, false));
+        let q = d.quantile(0.5).unwrap();
+        assert!(
+            q >= Duration::from_millis(19) && q <= Duration::from_millis(21),
+            "{q:?}"
+        );
+    }
+
+    #[test]
+    fn nothing_recorded_aggregates_to_nothing() {
+        use crate::slo::Aggregate;
+        let empty = Distribution::new();
+        for a in [
+            Aggregate::Percentile(50.0),
+            Aggregate::Avg,
+            Aggregate::Min,
+            Aggregate::Max,
+        ] {
+            assert_eq!(a.of(&empty), None, "{a}");
+            assert_eq!(a.of(&empty.summary()), None, "{a}");
+        }
+        let mut one = Distribution::new();
+        one.record(Duration::from_millis(2));
+        let s = one.summary();
+        for a in [
+            Aggregate::Percentile(50.0),
+            Aggregate::Avg,
+            Aggregate::Min,
+            Aggregate::Max,
+        ] {
+            let v = a.of(&s).unwrap();
+            assert!((v - 2.0).abs() < 0.01, "{a}: {v}");
+            assert_eq!(a.of(&one), Some(v), "{a}");
+        }
+    }
+
+    #[test]
     fn precision_is_three_digits() {
         let mut d = Distribution::new();
         d.record(Duration::from_micros(312_345));

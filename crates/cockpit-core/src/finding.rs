@@ -443,6 +443,7 @@ impl Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Distribution;
 
     #[test]
     fn status_and_pillar_spellings_are_the_public_ones() {
@@ -485,6 +486,115 @@ mod tests {
         assert_eq!(r.display_value(), "1.52×");
         let c = Measurement::new("x", 7.0, Unit::Count, "m", 3);
         assert_eq!(c.display_value(), "7");
+    }
+
+    #[test]
+    fn names_shown_to_people() {
+        let shown: Vec<String> = Pillar::ALL.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            shown,
+            ["Network", "Compute", "State", "CI/CD", "Observability"]
+        );
+        let statuses = [
+            (Status::Pass, "pass"),
+            (Status::Warn, "warn"),
+            (Status::Fail, "fail"),
+            (Status::NotMeasured, "not-measured"),
+            (Status::Error, "error"),
+            (Status::Skipped, "skipped"),
+        ];
+        for (s, text) in statuses {
+            assert_eq!((s.as_str(), s.to_string()), (text, text.to_string()));
+        }
+        let severities = [
+            (Severity::Info, "info"),
+            (Severity::Low, "low"),
+            (Severity::Medium, "medium"),
+            (Severity::High, "high"),
+            (Severity::Critical, "critical"),
+        ];
+        for (s, text) in severities {
+            assert_eq!((s.as_str(), s.to_string()), (text, text.to_string()));
+            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{text}\""));
+        }
+    }
+
+    #[test]
+    fn worst_is_the_lower_rank_whichever_side_it_is_on() {
+        let by_rank = [
+            Status::Fail,
+            Status::Error,
+            Status::NotMeasured,
+            Status::Warn,
+            Status::Pass,
+            Status::Skipped,
+        ];
+        for (i, a) in by_rank.iter().enumerate() {
+            assert_eq!(usize::from(a.rank()), i, "{a}");
+            for b in &by_rank[i..] {
+                assert_eq!((a.worst(*b), b.worst(*a)), (*a, *a), "{a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn check_ids_name_their_doc_page() {
+        const SPEC: CheckSpec = CheckSpec {
+            id: CheckId::new("NET-DEMO"),
+            pillar: Pillar::Network,
+            severity: Severity::High,
+            title: "Demo",
+        };
+        let owned = CheckId::from("STA-DEMO".to_string());
+        assert_eq!(
+            (owned.as_str(), owned.to_string()),
+            ("STA-DEMO", "STA-DEMO".into())
+        );
+        assert_eq!(SPEC.id.doc_path(), "docs/checks/NET-DEMO.md");
+        let f = SPEC
+            .finding(Status::Warn, "slow")
+            .with_subject("chat")
+            .with_recommendation("look")
+            .with_location(Location::Config {
+                entry: "chat".into(),
+            })
+            .with_measurements([Measurement::new("a", 1.0, Unit::Count, "m", 1)])
+            .with_measurement(Measurement::new("b", 2.0, Unit::Count, "m", 1));
+        assert_eq!(
+            (f.check_id.as_str(), f.pillar, f.status, f.severity),
+            ("NET-DEMO", Pillar::Network, Status::Warn, Severity::High)
+        );
+        assert_eq!((f.title.as_str(), f.summary.as_str()), ("Demo", "slow"));
+        assert_eq!(f.doc, "docs/checks/NET-DEMO.md");
+        assert_eq!(f.subject.as_deref(), Some("chat"));
+        assert_eq!(f.recommendation.as_deref(), Some("look"));
+        assert_eq!(
+            f.location.as_ref().map(|l| l.to_string()).as_deref(),
+            Some("chat")
+        );
+        assert_eq!(f.measurement("b").map(|m| m.value), Some(2.0));
+        assert_eq!(f.measurement("a").map(|m| m.value), Some(1.0));
+        assert!(f.measurement("c").is_none());
+    }
+
+    #[test]
+    fn measurement_display_by_unit_and_size() {
+        let show = |v: f64, u: Unit| Measurement::new("x", v, u, "m", 1).display_value();
+        assert_eq!(show(7.0, Unit::Milliseconds), "7 ms");
+        assert_eq!(show(7.4, Unit::Count), "7");
+        assert_eq!(show(99.5, Unit::Milliseconds), "99.50 ms");
+        assert_eq!(show(100.5, Unit::Seconds), "100.5 s");
+        assert_eq!(show(1e15, Unit::Bytes), "1000000000000000.0 B");
+        assert_eq!(show(12.5, Unit::Percent), "12.50%");
+        assert_eq!(show(42.0, Unit::TokensPerSecond), "42 tok/s");
+        assert_eq!(show(3.0, Unit::RequestsPerSecond), "3 req/s");
+        assert_eq!(
+            (show(1.0, Unit::Bool), show(0.0, Unit::Bool)),
+            ("yes".into(), "no".into())
+        );
+        let d = Distribution::new().summary();
+        let m = Measurement::new("x", 1.0, Unit::Milliseconds, "m", 0).with_distribution(d);
+        assert_eq!(m.distribution, Some(d));
     }
 
     #[test]

@@ -68,4 +68,29 @@ mod tests {
         assert!(c.nothing_reached());
         assert!(!AuditOutcome::default().nothing_reached());
     }
+
+    #[test]
+    fn absorb_adds_the_reached_subjects_of_both() {
+        let mut a = AuditOutcome::default();
+        a.count_subject(true);
+        let mut b = AuditOutcome::default();
+        b.count_subject(true);
+        b.count_subject(false);
+        a.absorb(b);
+        assert_eq!((a.subjects, a.reached, a.interrupted), (3, 2, false));
+    }
+
+    #[test]
+    fn from_findings_keeps_them_with_no_subject() {
+        let spec = crate::CheckSpec {
+            id: crate::CheckId::new("TST-ONE"),
+            pillar: crate::Pillar::State,
+            severity: crate::Severity::Low,
+            title: "one",
+        };
+        let o = AuditOutcome::from_findings(vec![spec.finding(crate::Status::Pass, "ok")]);
+        assert_eq!(o.findings.len(), 1);
+        assert_eq!(o.findings[0].check_id.as_str(), "TST-ONE");
+        assert_eq!((o.subjects, o.reached, o.interrupted), (0, 0, false));
+    }
 }

@@ -598,6 +598,79 @@ mod tests {
     }
 
     #[test]
+    fn aggregates_reduce_what_they_name() {
+        struct Fixed;
+        impl Aggregated for Fixed {
+            fn percentile(&self, p: f64) -> Option<f64> {
+                Some(1000.0 + p)
+            }
+            fn mean(&self) -> Option<f64> {
+                Some(1.0)
+            }
+            fn min(&self) -> Option<f64> {
+                Some(2.0)
+            }
+            fn max(&self) -> Option<f64> {
+                Some(3.0)
+            }
+        }
+        let of = |a: &str| Aggregate::parse(a).unwrap().of(&Fixed);
+        assert_eq!(of("p(95)"), Some(1095.0));
+        assert_eq!(of("med"), Some(1050.0));
+        assert_eq!((of("avg"), of("mean")), (Some(1.0), Some(1.0)));
+        assert_eq!((of("min"), of("max")), (Some(2.0), Some(3.0)));
+        assert_eq!((of("rate"), of("count")), (None, None));
+        for a in ["p(0)", "p(100)", "avg", "med", "min", "max"] {
+            assert!(Aggregate::parse(a).unwrap().reduces_distribution(), "{a}");
+        }
+        for a in ["rate", "count"] {
+            assert!(!Aggregate::parse(a).unwrap().reduces_distribution(), "{a}");
+        }
+        let shown: Vec<String> = ["med", "min", "max", "rate", "count", "p(99.9)"]
+            .map(|a| Aggregate::parse(a).unwrap().to_string())
+            .to_vec();
+        assert_eq!(shown, ["med", "min", "max", "rate", "count", "p(99.9)"]);
+    }
+
+    #[test]
+    fn observed_values_are_shown_in_the_threshold_unit() {
+        let t = |s: &str| p(&format!("x<{s}")).threshold;
+        assert_eq!(t("5us").observed(1.5, Measure::Millis), "1500.0 us");
+        assert_eq!(t("1m").observed(90_000.0, Measure::Millis), "1.50 m");
+        assert_eq!(t("1ms").observed(0.0, Measure::Millis), "0.0 ms");
+        assert_eq!(t("1ms").observed(100.0, Measure::Millis), "100.0 ms");
+        assert_eq!(t("1ms").observed(99.99, Measure::Millis), "99.99 ms");
+        assert_eq!(t("1ms").observed(1.0, Measure::Millis), "1.00 ms");
+        assert_eq!(t("1ms").observed(0.5, Measure::Millis), "0.5000 ms");
+        assert_eq!(t("1ms").observed(-2.0, Measure::Millis), "-2.00 ms");
+        assert_eq!(t("1%").observed(0.0123, Measure::Fraction), "1.23 %");
+        assert_eq!(t("3").observed(2.6, Measure::Count), "3");
+        assert_eq!(t("2%").fraction(), Some(0.02));
+        assert_eq!(t("0").plain(), Some(0.0));
+        assert_eq!(t("5us").millis(), Some(0.005));
+        assert_eq!(t("3s").millis(), Some(3000.0));
+        assert_eq!(t("3m").millis(), Some(180_000.0));
+        assert_eq!(t("3ms").millis(), Some(3.0));
+        assert_eq!(t("3ms").fraction(), None);
+    }
+
+    #[test]
+    fn operators_read_and_print_as_written() {
+        for (text, op) in [
+            ("x<1", Op::Lt),
+            ("x<=1", Op::Le),
+            ("x>1", Op::Gt),
+            ("x>=1", Op::Ge),
+        ] {
+            let s = p(text);
+            assert_eq!(s.op, op, "{text}");
+            assert_eq!(s.to_string(), text);
+        }
+        assert!(!Op::Le.holds(2.1, 2.0) && !Op::Ge.holds(1.9, 2.0));
+        assert!(Op::Ge.holds(2.1, 2.0) && Op::Le.holds(1.9, 2.0));
+    }
+
+    #[test]
     fn serde_uses_the_text() {
         let s = p("ttft:p(95)<800ms");
         let json = serde_json::to_string(&s).unwrap();

@@ -323,3 +323,265 @@ pub fn validate_threshold(t: f64) -> Result<(), ScoreError> {
         Err(ScoreError::Threshold(t))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::{CheckSpec, Location};
+
+    use super::*;
+
+    const TTFT: CheckSpec = CheckSpec {
+        id: CheckId::new("NET-TTFT"),
+        pillar: Pillar::Network,
+        severity: Severity::High,
+        title: "Time to first token",
+    };
+
+    fn day(s: &str) -> Date {
+        s.parse().unwrap()
+    }
+
+    fn waiver(target: Option<&str>) -> Waiver {
+        Waiver {
+            check: TTFT.id.clone(),
+            target: target.map(String::from),
+            reason: "known".into(),
+            owner: "sre".into(),
+            expires: day("2026-03-01"),
+        }
+    }
+
+    fn declared(pillar: Pillar) -> OutOfScope {
+        OutOfScope {
+            pillar,
+            reason: "none here".into(),
+            owner: "sre".into(),
+            expires: day("2026-03-01"),
+        }
+    }
+
+    /// `validate` of the default policy changed by `edit`, knowing NET-TTFT.
+    fn check(edit: impl FnOnce(&mut GatePolicy)) -> Result<(), ScoreError> {
+        let mut p = GatePolicy::default();
+        edit(&mut p);
+        p.validate(&[TTFT.id.clone(), CheckId::new("CMP-TTR"), TTFT.id.clone()])
+    }
+
+    #[test]
+    fn weights_by_severity_and_pillar() {
+        let w: Vec<f64> = [
+            Severity::Info,
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .map(severity_weight)
+        .to_vec();
+        assert_eq!(w, [0.0, 1.0, 2.0, 4.0, 8.0]);
+        let weights = PillarWeights {
+            network: 1.0,
+            compute: 2.0,
+            state: 3.0,
+            cicd: 4.0,
+            observability: 5.0,
+        };
+        let got: Vec<f64> = Pillar::ALL.map(|p| weights.get(p)).to_vec();
+        assert_eq!(got, [1.0, 2.0, 3.0, 4.0, 5.0]);
+    }
+
+    #[test]
+    fn thresholds_and_bounds_are_checked_at_their_edges() {
+        assert!(check(|_| {}).is_ok());
+        for t in [0.0, 100.0] {
+            assert!(check(|p| p.threshold = t).is_ok(), "{t}");
+            assert!(check(|p| p.min_pipeline_threshold = t).is_ok(), "{t}");
+        }
+        for t in [-0.1, 100.1, f64::NAN, f64::INFINITY] {
+            assert!(
+                matches!(check(|p| p.threshold = t), Err(ScoreError::Threshold(_))),
+                "{t}"
+            );
+            assert!(
+                matches!(
+                    check(|p| p.min_pipeline_threshold = t),
+                    Err(ScoreError::MinPipelineThreshold(_))
+                ),
+                "{t}"
+            );
+        }
+        for r in [0.0, -1.0, f64::NAN, f64::INFINITY] {
+            assert!(
+                matches!(
+                    check(|p| p.regression_percent = r),
+                    Err(ScoreError::RegressionPercent(_))
+                ),
+                "{r}"
+            );
+        }
+        assert!(check(|p| p.regression_percent = 0.5).is_ok());
+        assert!(matches!(
+            check(|p| p.regression_min_samples = 0),
+            Err(ScoreError::RegressionMinSamples)
+        ));
+        assert!(check(|p| p.regression_min_samples = 1).is_ok());
+    }
+
+    #[test]
+    fn weights_must_be_numbers_not_below_zero_and_not_all_zero() {
+        let pillar_of = |r: Result<(), ScoreError>| match r {
+            Err(ScoreError::Weight { pillar, .. }) => pillar,
+            other => panic!("{other:?}"),
+        };
+        for v in [-1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(pillar_of(check(|p| p.weights.network = v)), "network");
+            assert_eq!(pillar_of(check(|p| p.weights.compute = v)), "compute");
+            assert_eq!(pillar_of(check(|p| p.weights.state = v)), "state");
+            assert_eq!(pillar_of(check(|p| p.weights.cicd = v)), "cicd");
+            assert_eq!(
+                pillar_of(check(|p| p.weights.observability = v)),
+                "observability"
+            );
+        }
+        let zero = PillarWeights {
+            network: 0.0,
+            compute: 0.0,
+            state: 0.0,
+            cicd: 0.0,
+            observability: 0.0,
+        };
+        assert_eq!(pillar_of(check(|p| p.weights = zero)), "*");
+        let one = PillarWeights {
+            observability: 1.0,
+            ..zero
+        };
+        assert!(check(|p| p.weights = one).is_ok());
+    }
+
+    #[test]
+    fn waivers_name_a_known_check_a_reason_and_an_owner() {
+        assert!(check(|p| p.waivers = vec![waiver(None)]).is_ok());
+        let unknown = Waiver {
+            check: CheckId::new("NET-NOPE"),
+            ..waiver(None)
+        };
+        match check(|p| p.waivers = vec![waiver(None), unknown]) {
+            Err(ScoreError::UnknownCheck {
+                index,
+                check,
+                known,
+            }) => {
+                assert_eq!((index, check.as_str()), (1, "NET-NOPE"));
+                assert_eq!(known, "CMP-TTR, NET-TTFT");
+            }
+            other => panic!("{other:?}"),
+        }
+        let field_of = |w: Waiver| match check(|p| p.waivers = vec![w]) {
+            Err(ScoreError::WaiverField { field, .. }) => field,
+            other => panic!("{other:?}"),
+        };
+        let blank_reason = Waiver {
+            reason: " ".into(),
+            ..waiver(None)
+        };
+        let blank_owner = Waiver {
+            owner: String::new(),
+            ..waiver(None)
+        };
+        assert_eq!(
+            (field_of(blank_reason), field_of(blank_owner)),
+            ("reason", "owner")
+        );
+    }
+
+    #[test]
+    fn out_of_scope_needs_a_reason_an_owner_and_one_per_pillar() {
+        let ok = vec![declared(Pillar::State), declared(Pillar::Cicd)];
+        assert!(check(|p| p.out_of_scope = ok).is_ok());
+        let twice = vec![
+            declared(Pillar::State),
+            declared(Pillar::Cicd),
+            declared(Pillar::State),
+        ];
+        match check(|p| p.out_of_scope = twice) {
+            Err(ScoreError::OutOfScopeTwice {
+                index,
+                first,
+                pillar,
+            }) => {
+                assert_eq!((index, first, pillar), (2, 0, "state"));
+            }
+            other => panic!("{other:?}"),
+        }
+        for (field, d) in [
+            (
+                "reason",
+                OutOfScope {
+                    reason: "".into(),
+                    ..declared(Pillar::Cicd)
+                },
+            ),
+            (
+                "owner",
+                OutOfScope {
+                    owner: "  ".into(),
+                    ..declared(Pillar::Cicd)
+                },
+            ),
+        ] {
+            match check(|p| p.out_of_scope = vec![d]) {
+                Err(ScoreError::OutOfScopeField {
+                    index,
+                    pillar,
+                    field: f,
+                }) => {
+                    assert_eq!((index, pillar, f), (0, "cicd", field));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        let p = GatePolicy {
+            out_of_scope: vec![declared(Pillar::State), declared(Pillar::Cicd)],
+            ..GatePolicy::default()
+        };
+        assert_eq!(
+            p.out_of_scope_of(Pillar::Cicd).map(|d| d.pillar),
+            Some(Pillar::Cicd)
+        );
+        assert!(p.out_of_scope_of(Pillar::Network).is_none());
+    }
+
+    #[test]
+    fn a_waiver_matches_its_check_and_target_until_its_last_day() {
+        let f = TTFT
+            .finding(Status::Fail, "slow")
+            .with_subject("chat")
+            .with_location(Location::Config {
+                entry: "agents[0]".into(),
+            });
+        assert!(waiver(None).matches(&f));
+        assert!(waiver(Some("chat")).matches(&f));
+        assert!(waiver(Some("agents[0]")).matches(&f));
+        assert!(!waiver(Some("search")).matches(&f));
+        let other = Waiver {
+            check: CheckId::new("CMP-TTR"),
+            ..waiver(None)
+        };
+        assert!(!other.matches(&f));
+        let w = waiver(None);
+        assert!(w.in_force(day("2026-02-28")) && w.in_force(day("2026-03-01")));
+        assert!(!w.in_force(day("2026-03-02")));
+        let d = declared(Pillar::State);
+        assert!(d.in_force(day("2026-03-01")) && !d.in_force(day("2026-03-02")));
+        let waivable = |s: Status| Waiver::waivable(&TTFT.finding(s, "x"));
+        for s in [
+            Status::Fail,
+            Status::Warn,
+            Status::NotMeasured,
+            Status::Error,
+        ] {
+            assert!(waivable(s), "{s}");
+        }
+        assert!(!waivable(Status::Pass) && !waivable(Status::Skipped));
+    }
+}

@@ -839,6 +839,44 @@ mod tests {
     }
 
     #[test]
+    fn each_pillar_is_told_what_would_measure_it() {
+        let says = [
+            (
+                Pillar::Network,
+                "add [[agents]] endpoints (and [[retrieval]] backends)",
+            ),
+            (Pillar::Compute, "cold start, CMP-TTR"),
+            (Pillar::State, "add an [stm] section"),
+            (Pillar::Cicd, "add [kubernetes] pipelines"),
+            (Pillar::Observability, "metrics_url"),
+        ];
+        for (p, text) in says {
+            assert!(coverage_move(p).contains(text), "{p}: {}", coverage_move(p));
+            assert!(coverage_move(p).ends_with("[[gate.out_of_scope]]"), "{p}");
+        }
+        let labels = [
+            Verdict::Pass,
+            Verdict::Warn,
+            Verdict::Fail,
+            Verdict::NotScored,
+            Verdict::NotMeasured,
+            Verdict::OutOfScope,
+        ]
+        .map(Verdict::label);
+        assert_eq!(
+            labels,
+            [
+                "PASS",
+                "WARN",
+                "FAIL",
+                "NOT SCORED",
+                "NOT MEASURED",
+                "OUT OF SCOPE"
+            ]
+        );
+    }
+
+    #[test]
     fn out_of_scope_declarations_count_until_they_expire() {
         let policy = GatePolicy {
             out_of_scope: out_of_scope_except(Pillar::Network),
@@ -898,6 +936,144 @@ mod tests {
             WaiverState::Unused
         );
         assert!(!c.passed);
+    }
+
+    #[test]
+    fn an_unscored_unmeasured_finding_warns_beside_a_waived_reading() {
+        // State: its one reading waived (no score), and a second store not
+        // measured, which fails open: the pillar has nothing scored, but
+        // something counted, so it warns rather than going unscored.
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::Fail, "no persistence")
+                .with_subject("sessions"),
+        );
+        report.findings.push(
+            PERSIST
+                .finding(Status::NotMeasured, "connection refused")
+                .with_subject("cache"),
+        );
+        let policy = GatePolicy {
+            fail_closed: false,
+            waivers: vec![Waiver {
+                check: PERSIST.id.clone(),
+                target: Some("sessions".into()),
+                reason: "accepted".into(),
+                owner: "sre".into(),
+                expires: day("2026-12-31"),
+            }],
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let state = row(&c, Pillar::State);
+        assert_eq!((state.score, state.measured), (None, true));
+        assert_eq!(state.verdict, Verdict::Warn);
+    }
+
+    #[test]
+    fn nothing_scored_is_a_reason_of_its_own() {
+        let report = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![PERSIST.finding(Status::Skipped, "no Redis configured")],
+        );
+        let c = certify(&report, &GatePolicy::default(), day("2026-03-01"));
+        assert_eq!((c.score, c.passed), (None, false));
+        assert_eq!(
+            c.reasons[0],
+            "no finding was scored: nothing configured was measured"
+        );
+        assert_eq!(c.score_label(), "n/a");
+    }
+
+    #[test]
+    fn could_not_measure_only_when_nothing_answered() {
+        let unreachable = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![TTFT.finding(Status::NotMeasured, "connection refused")],
+        );
+        let today = day("2026-03-01");
+        assert!(certify(&unreachable, &GatePolicy::default(), today).could_not_measure());
+        // One subject answered: the evidence is partial, not absent.
+        let mut partial = unreachable.clone();
+        partial.findings.push(TTFT.finding(Status::Pass, "ok"));
+        assert!(!certify(&partial, &GatePolicy::default(), today).could_not_measure());
+        // Nothing measured and nothing failing to be: not this case either.
+        let skipped = Report::new(
+            "agentops-cockpit",
+            "0.1.0",
+            vec![PERSIST.finding(Status::Skipped, "no Redis configured")],
+        );
+        assert!(!certify(&skipped, &GatePolicy::default(), today).could_not_measure());
+    }
+
+    #[test]
+    fn waived_lists_each_waived_finding_with_its_waiver() {
+        let mut report = network_only();
+        report.findings.push(
+            PERSIST
+                .finding(Status::Fail, "no persistence")
+                .with_subject("sessions"),
+        );
+        let waiver = |target: &str| Waiver {
+            check: PERSIST.id.clone(),
+            target: Some(target.into()),
+            reason: "accepted".into(),
+            owner: "sre".into(),
+            expires: day("2026-12-31"),
+        };
+        let policy = GatePolicy {
+            waivers: vec![waiver("elsewhere"), waiver("sessions")],
+            ..GatePolicy::default()
+        };
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let waived: Vec<(&str, Option<&str>)> = c
+            .waived()
+            .map(|(f, w)| (f.summary.as_str(), w.waiver.target.as_deref()))
+            .collect();
+        assert_eq!(waived, [("no persistence", Some("sessions"))]);
+    }
+
+    #[test]
+    fn an_info_finding_is_evidence_not_a_reading() {
+        const INFO: CheckSpec = CheckSpec {
+            id: CheckId::new("OBS-INFO"),
+            pillar: Pillar::Observability,
+            severity: Severity::Info,
+            title: "Evidence only",
+        };
+        let f = INFO.finding(Status::Pass, "seen");
+        assert!(!is_reading(&f));
+        assert!(is_reading(&TTFT.finding(Status::Warn, "slow")));
+        let mut report = network_only();
+        report.findings.push(f);
+        assert!(unmeasured_pillars(&report).contains(&Pillar::Observability));
+        let c = certify(&report, &GatePolicy::default(), day("2026-03-01"));
+        assert_eq!(row(&c, Pillar::Observability).verdict, Verdict::NotMeasured);
+    }
+
+    #[test]
+    fn an_invalid_slo_read_back_is_a_reason() {
+        // The gate no longer produces `invalid` (objectives are checked when
+        // parsed), but one kept in an older certification still fails it.
+        let report = network_only();
+        let policy = GatePolicy::default();
+        let c = certify(&report, &policy, day("2026-03-01"));
+        let capped = Capped::new(&c.pillars, &c.findings, &policy);
+        let invalid = SloOutcome {
+            slo: "ttft:p(97)<1s".into(),
+            metric: None,
+            status: SloStatus::Invalid,
+            subjects: Vec::new(),
+            summary: "a report keeps p(95), not p(97)".into(),
+        };
+        let r = reasons(&report, &policy, &capped, &[], &[invalid]);
+        assert!(
+            r.contains(&"SLO ttft:p(97)<1s: a report keeps p(95), not p(97)".to_string()),
+            "{r:?}"
+        );
     }
 
     #[test]

@@ -562,6 +562,33 @@ mod tests {
     }
 
     #[test]
+    fn figures_keep_the_digits_their_size_needs() {
+        let r = report(vec![ttft("a", 4.1), ttft("b", 0.083)]);
+        let o = eval(&r, "ttft:p(95)<1ms");
+        assert_eq!(o.summary, "broken by a: p(95) 4.10 ms (n=200)");
+        let o = eval(&r, "ttft:p(95)<5ms");
+        assert_eq!(o.subjects[1].figure, "b: p(95) 0.083 ms (n=200)");
+        // The closest to breaking a lower bound is the smallest reading.
+        let o = eval(&r, "ttft:p(95)>0.01ms");
+        assert!(
+            o.summary.ends_with("closest: b: p(95) 0.083 ms (n=200)"),
+            "{}",
+            o.summary
+        );
+    }
+
+    #[test]
+    fn an_unknown_metric_is_told_the_known_ones() {
+        for slo in ["tokens:p(95)<1s", "p(95)<1s"] {
+            let e = slo.parse::<GateSlo>().unwrap_err().to_string();
+            assert!(
+                e.contains("(certify knows: ttft, retrieval, connect_rtt, store_ping, cold_start)"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
     fn cold_start_is_one_value() {
         let f = TTR
             .finding(Status::Pass, "ok")
