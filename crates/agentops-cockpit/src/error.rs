@@ -44,6 +44,9 @@ pub enum CliError {
     /// The gate's policy, a saved report, the evidence lake, a renderer.
     #[error(transparent)]
     Score(#[from] cockpit_score::ScoreError),
+    /// A simulation that could not start (bad option, ramp, objective, URL).
+    #[error(transparent)]
+    Sim(#[from] cockpit_sim::SimError),
     /// Nothing that had to be measured could be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -90,6 +93,7 @@ impl CliError {
             | CliError::Probe(_)
             | CliError::K8s(_)
             | CliError::Score(_)
+            | CliError::Sim(_)
             | CliError::Write { .. }
             | CliError::Serialize { .. } => code::USAGE,
         }

@@ -12,6 +12,7 @@ mod load;
 mod output;
 mod probe;
 mod render;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -97,13 +98,14 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
 /// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    const OURS: [&str; 7] = [
+    const OURS: [&str; 8] = [
         "agentops_cockpit",
         "cockpit_core",
         "cockpit_probe",
         "cockpit_stm",
         "cockpit_k8s",
         "cockpit_score",
+        "cockpit_sim",
         "cockpit_testbed",
     ];
     let level = match verbose {
@@ -198,6 +200,7 @@ fn main() -> ExitCode {
             } => audit::run(args, cancel).await,
             Command::Certify(args) => certify::run(args, cancel).await,
             Command::Load(args) => load::run(args, cancel).await,
+            Command::Simulate(args) => simulate::run(args, cancel).await,
         }
     });
     exit_code(result)
