@@ -172,6 +172,15 @@ async fn chat_completions(
     response
 }
 
+/// The messages before the last user turn: a stateless client's history.
+fn history(messages: &[ChatMessage]) -> Vec<Turn> {
+    let last_user = messages.iter().rposition(|m| m.role == "user");
+    messages[..last_user.unwrap_or(0)]
+        .iter()
+        .map(|m| Turn::new(m.role.clone(), content_text(&m.content)))
+        .collect()
+}
+
 /// Echo the request's `traceparent` (as received, or with another trace
 /// id) and its session id.
 fn echo_trace(request: &HeaderMap, response: &mut HeaderMap, mode: TraceEcho) {
@@ -229,11 +238,7 @@ fn answer_chat(
         .map(|m| content_text(&m.content))
         .unwrap_or_default();
     let session_id = header_str(headers, SESSION_ID_HEADER).filter(|s| !s.is_empty());
-    let last_user = req.messages.iter().rposition(|m| m.role == "user");
-    let history = req.messages[..last_user.unwrap_or(0)]
-        .iter()
-        .map(|m| Turn::new(m.role.clone(), content_text(&m.content)))
-        .collect();
+    let history = history(&req.messages);
 
     let plan = agent.plan(Ask {
         request_id: request_id.to_owned(),
