@@ -110,8 +110,14 @@ async fn a_saturated_retrieval_pool_answers_without_memory() {
     }
     let last = r.levels.last().unwrap();
     assert!(last.reasoning_score < Some(1.0), "{last:?}");
-    assert_eq!(last.collisions, 0, "answers without memory are wrong, not bleeding");
-    assert!(last.errors.is_empty(), "wrong answers are not errors: {last:?}");
+    assert_eq!(
+        last.collisions, 0,
+        "answers without memory are wrong, not bleeding"
+    );
+    assert!(
+        last.errors.is_empty(),
+        "wrong answers are not errors: {last:?}"
+    );
     assert!(r.knee.as_ref().expect("a knee").concurrency > 2);
 }
 
