@@ -1,5 +1,5 @@
 # Thin aliases over cargo xtask (see `cargo xtask help`).
-.PHONY: audit test bench load-test
+.PHONY: audit test bench load-test simulation-run
 audit:
 	cargo run --release -- audit report
 test:
@@ -8,3 +8,5 @@ bench:
 	cargo xtask bench
 load-test:
 	cargo xtask load-test
+simulation-run:
+	cargo xtask simulation-run

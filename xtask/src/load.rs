@@ -7,12 +7,12 @@ use std::time::{Duration, Instant};
 
 use crate::{cargo, describe, run, target_dir};
 
-fn release_bin(name: &str) -> PathBuf {
+pub(crate) fn release_bin(name: &str) -> PathBuf {
     target_dir().join("release").join(name)
 }
 
 /// A child process killed when dropped.
-struct Guard(Child);
+pub(crate) struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -23,9 +23,15 @@ impl Drop for Guard {
 
 /// Start the release testbed on ephemeral ports; returns it and its HTTP base URL.
 fn start_testbed() -> Result<(Guard, String), String> {
+    start_testbed_with(&[])
+}
+
+/// The same with extra testbed flags (`--trace-echo right`, a fault, …).
+pub(crate) fn start_testbed_with(extra: &[&str]) -> Result<(Guard, String), String> {
     let bin = release_bin("cockpit-testbed");
     let mut child = Command::new(&bin)
         .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()

@@ -45,6 +45,10 @@ pub enum Command {
     /// the fleet live, raise Latency Regression alerts. With --once: one
     /// round, exit 0 healthy, 1 an alert firing or an agent down.
     Cockpit(CockpitArgs),
+    /// Reasoning degradation: concurrent multi-turn sessions judged by
+    /// exact canary recall (Reasoning Score, context collisions, trace
+    /// integrity), per concurrency level; exit 1 when an --slo breaks.
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -526,4 +530,63 @@ mod tests {
         assert!(parse_threshold("NaN").is_err());
         assert!(parse_threshold("high").is_err());
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The agent's OpenAI-compatible URL (a `/v1` base gets
+    /// `/chat/completions`). Without it: the first openai agent of --config
+    /// (or ./cockpit.toml), else the embedded reference testbed.
+    pub url: Option<String>,
+    /// Concurrent sessions (without --ramp).
+    #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub sessions: u32,
+    /// Turns per session: 1 plants the canary, then recall and filler turns.
+    #[arg(long, default_value_t = 6, value_parser = clap::value_parser!(u32).range(2..=64))]
+    pub turns: u32,
+    /// Concurrency levels FROM:TO:xK (geometric) or FROM:TO:+K, e.g. 1:256:x2.
+    #[arg(long, value_name = "FROM:TO:STEP")]
+    pub ramp: Option<cockpit_sim::Ramp>,
+    /// Recall turns each level runs at least (more sessions when needed).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub min_recall_turns: u32,
+    /// Carry sessions by this header holding the session id (agents with
+    /// server-side memory) instead of sending the whole conversation.
+    #[arg(long, value_name = "HEADER")]
+    pub session_header: Option<String>,
+    /// An objective judged at every level (repeatable): 'reasoning_score>0.99',
+    /// 'collisions==0', 'trace_integrity>=0.99', 'errors<1%', 'ttft:p(95)<800ms'.
+    #[arg(long, value_name = "EXPR")]
+    pub slo: Vec<cockpit_sim::SimSlo>,
+    /// Seed of the canaries, trace ids and filler: the same seed replays a run.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Bound on each turn (the whole exchange).
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Bound on the whole run.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub deadline: std::time::Duration,
+    /// Model name sent (default: the configured agent's, else "default").
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long, value_enum, default_value_t = SimFormat::Table)]
+    pub format: SimFormat,
+    /// Directory to write report.json (the Report), simulation.json (every
+    /// level's figures) and report.md into (partial results on Ctrl-C).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Configuration file (its first openai agent is simulated when no URL is given).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// No progress display on stderr (it is shown only on a terminal anyway).
+    #[arg(long)]
+    pub no_progress: bool,
 }

@@ -47,6 +47,9 @@ pub enum CliError {
     /// Mission Control could not start: its settings, an empty fleet.
     #[error(transparent)]
     Fleet(#[from] cockpit_fleet::MonitorError),
+    /// A simulation that could not start (bad option, ramp, objective, URL).
+    #[error(transparent)]
+    Sim(#[from] cockpit_sim::SimError),
     /// Nothing that had to be measured could be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -101,6 +104,7 @@ impl CliError {
             | CliError::K8s(_)
             | CliError::Score(_)
             | CliError::Fleet(_)
+            | CliError::Sim(_)
             | CliError::Write { .. }
             | CliError::Listen { .. }
             | CliError::Serialize { .. } => code::USAGE,

@@ -74,6 +74,7 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .chain(cockpit_k8s::checks::ALL.iter())
         .chain(cockpit_deps::checks::ALL.iter())
         .chain(cockpit_fleet::checks::ALL.iter())
+        .chain(cockpit_sim::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();
@@ -185,6 +186,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
         jitter: Duration::from_millis(4),
         cold_start: Duration::from_millis(600),
         retrieval_latency: Duration::from_millis(2),
+        trace_echo: Some(cockpit_testbed::TraceEcho::Right),
         ..TestbedConfig::default()
     };
     let tb = Testbed::start(tb_cfg)

@@ -13,6 +13,7 @@ mod load;
 mod output;
 mod probe;
 mod render;
+mod simulate;
 
 use std::process::ExitCode;
 
@@ -98,14 +99,16 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
 /// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    const OURS: [&str; 8] = [
+    const OURS: &[&str] = &[
         "agentops_cockpit",
         "cockpit_core",
+        "cockpit_deps",
         "cockpit_fleet",
         "cockpit_probe",
         "cockpit_stm",
         "cockpit_k8s",
         "cockpit_score",
+        "cockpit_sim",
         "cockpit_testbed",
     ];
     let level = match verbose {
@@ -201,6 +204,7 @@ fn main() -> ExitCode {
             Command::Certify(args) => certify::run(args, cancel).await,
             Command::Load(args) => load::run(args, cancel).await,
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
+            Command::Simulate(args) => simulate::run(args, cancel).await,
         }
     });
     exit_code(result)

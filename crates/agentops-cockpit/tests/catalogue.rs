@@ -17,6 +17,7 @@ fn catalogue() -> Vec<(&'static str, &'static str)> {
         .chain(cockpit_k8s::checks::ALL.iter())
         .chain(cockpit_deps::checks::ALL.iter())
         .chain(cockpit_fleet::checks::ALL.iter())
+        .chain(cockpit_sim::checks::ALL.iter())
         .map(|c| (c.id.as_str(), c.title))
         .collect()
 }

@@ -22,7 +22,7 @@
 //! - metric: letters, digits and `_`, case-insensitive (kept lower-case);
 //! - aggregate: `p(N)` with N in 0–100, `avg` (or `mean`), `med`, `min`,
 //!   `max`, `rate`, `count`;
-//! - OP: `<`, `<=`, `>`, `>=`;
+//! - OP: `<`, `<=`, `>`, `>=`, `==` (exactly: for counts, `collisions==0`);
 //! - value: a non-negative number, optionally followed by a unit: `us`
 //!   (or `µs`), `ms`, `s`, `m` (minutes) or `%`.
 //!
@@ -198,6 +198,9 @@ pub enum Op {
     Gt,
     #[serde(rename = ">=")]
     Ge,
+    /// Exactly equal: meant for counts (`collisions==0`).
+    #[serde(rename = "==")]
+    Eq,
 }
 
 impl Op {
@@ -208,6 +211,7 @@ impl Op {
             Op::Le => observed <= threshold,
             Op::Gt => observed > threshold,
             Op::Ge => observed >= threshold,
+            Op::Eq => observed == threshold,
         }
     }
 
@@ -222,6 +226,7 @@ impl Op {
             Op::Le => "<=",
             Op::Gt => ">",
             Op::Ge => ">=",
+            Op::Eq => "==",
         }
     }
 }
@@ -415,9 +420,13 @@ impl FromStr for Slo {
         let syntax = || SloError::Syntax {
             text: t.to_string(),
         };
-        let op_at = t.find(['<', '>']).ok_or_else(syntax)?;
+        let op_at = t.find(['<', '>', '=']).ok_or_else(syntax)?;
         let (lhs, rest) = t.split_at(op_at);
-        let (op, value) = if let Some(v) = rest.strip_prefix("<=") {
+        let (op, value) = if let Some(v) = rest.strip_prefix("==") {
+            (Op::Eq, v)
+        } else if rest.starts_with('=') {
+            return Err(syntax());
+        } else if let Some(v) = rest.strip_prefix("<=") {
             (Op::Le, v)
         } else if let Some(v) = rest.strip_prefix(">=") {
             (Op::Ge, v)
@@ -595,6 +604,15 @@ mod tests {
         assert!(Op::Gt.holds(3.0, 2.0) && !Op::Gt.holds(2.0, 2.0));
         assert!(Op::Lt.holds_on(Some(1.0), 2.0) && !Op::Lt.holds_on(None, 2.0));
         assert!(!Op::Ge.holds_on(None, 0.0));
+        let eq = p("collisions==0");
+        assert_eq!((eq.op, eq.threshold.plain()), (Op::Eq, Some(0.0)));
+        assert_eq!(eq.to_string(), "collisions==0");
+        assert!(Op::Eq.holds(0.0, 0.0) && !Op::Eq.holds(1.0, 0.0));
+        assert!(matches!("x=0".parse::<Slo>(), Err(SloError::Syntax { .. })));
+        assert!(matches!(
+            "x=<0".parse::<Slo>(),
+            Err(SloError::Syntax { .. })
+        ));
     }
 
     #[test]

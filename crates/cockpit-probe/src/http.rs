@@ -68,18 +68,30 @@ pub(crate) async fn acquire<'a>(
     stats: &mut Stats,
     measured: bool,
 ) -> Result<(&'a mut HttpConn, bool), Failure> {
+    let (conn, fresh) = open_or_reuse(slot, ep).await?;
+    if fresh {
+        if measured {
+            stats.record(Metric::Dns, conn.phases.dns);
+            stats.record(Metric::Connect, conn.phases.connect);
+            if let Some(t) = conn.phases.tls {
+                stats.record(Metric::Tls, t);
+            }
+        }
+        stats.negotiated = Some(conn.version_name());
+    }
+    Ok((conn, fresh))
+}
+
+/// The kept connection when reuse is on and it is still open, else a new
+/// one; ready for a request. `true` when it is new.
+pub(crate) async fn open_or_reuse<'a>(
+    slot: &'a mut Option<HttpConn>,
+    ep: &Endpoint,
+) -> Result<(&'a mut HttpConn, bool), Failure> {
     let keep = ep.reuse && slot.as_ref().is_some_and(HttpConn::is_open);
     if !keep {
         *slot = None;
         let c = HttpConn::open(&ep.target, ep.tls.as_ref(), ep.version, ep.timeout).await?;
-        if measured {
-            stats.record(Metric::Dns, c.phases.dns);
-            stats.record(Metric::Connect, c.phases.connect);
-            if let Some(t) = c.phases.tls {
-                stats.record(Metric::Tls, t);
-            }
-        }
-        stats.negotiated = Some(c.version_name());
         *slot = Some(c);
     }
     let conn = slot.as_mut().expect("set above");

@@ -66,6 +66,7 @@ mod report;
 mod run;
 mod target;
 
+pub mod chat;
 pub mod checks;
 pub mod compare;
 pub mod config;

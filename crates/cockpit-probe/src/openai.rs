@@ -105,6 +105,15 @@ struct UsageJson {
 /// assert!(classify_chunk(token).unwrap().content);
 /// ```
 pub fn classify_chunk(data: &str) -> Result<ChunkInfo, serde_json::Error> {
+    parse_chunk(data, None)
+}
+
+/// [`classify_chunk`], also appending every choice's `delta.content` to
+/// `text` when given (within its bound).
+fn parse_chunk(
+    data: &str,
+    mut text: Option<&mut AnswerText>,
+) -> Result<ChunkInfo, serde_json::Error> {
     let c: ChunkJson<'_> = serde_json::from_str(data)?;
     let mut info = ChunkInfo {
         completion_tokens: c.usage.and_then(|u| u.completion_tokens),
@@ -114,6 +123,9 @@ pub fn classify_chunk(data: &str) -> Result<ChunkInfo, serde_json::Error> {
     for ch in c.choices.unwrap_or_default() {
         info.finish |= ch.finish_reason.is_some();
         if let Some(d) = ch.delta {
+            if let (Some(t), Some(c)) = (text.as_deref_mut(), d.content.as_deref()) {
+                t.push(c);
+            }
             let non_empty = |s: &Option<Cow<'_, str>>| s.as_deref().is_some_and(|s| !s.is_empty());
             info.content |= non_empty(&d.content)
                 || non_empty(&d.reasoning_content)
@@ -122,6 +134,25 @@ pub fn classify_chunk(data: &str) -> Result<ChunkInfo, serde_json::Error> {
         }
     }
     Ok(info)
+}
+
+/// The content of an answer, gathered up to a bound: what goes past it is
+/// not kept, and said (`over`).
+#[derive(Debug, Default)]
+pub(crate) struct AnswerText {
+    pub text: String,
+    pub max_bytes: usize,
+    pub over: bool,
+}
+
+impl AnswerText {
+    fn push(&mut self, s: &str) {
+        if self.over || self.text.len() + s.len() > self.max_bytes {
+            self.over = true;
+            return;
+        }
+        self.text.push_str(s);
+    }
 }
 
 /// Build the JSON body of a streaming chat-completions request.
@@ -136,6 +167,15 @@ pub(crate) fn request_body(
         messages.push(serde_json::json!({"role": "system", "content": s}));
     }
     messages.push(serde_json::json!({"role": "user", "content": prompt}));
+    messages_body(model, messages, max_tokens)
+}
+
+/// The JSON body of a streaming chat-completions request carrying `messages`.
+pub(crate) fn messages_body(
+    model: &str,
+    messages: Vec<serde_json::Value>,
+    max_tokens: Option<u32>,
+) -> Bytes {
     let mut body = serde_json::json!({
         "model": model,
         "messages": messages,
@@ -280,7 +320,13 @@ async fn sample_inner(
     event_stream_head(&resp, what)?;
     step.progress.at(Stage::Stream);
     let mut body = resp.into_body();
-    let read = read_stream(&mut body, plan, step.scratch, step.bounds, step.progress).await?;
+    let reading = Reading {
+        what,
+        max_line_bytes: plan.max_line_bytes,
+        text: None,
+    };
+    let gaps = &mut step.scratch.gaps;
+    let read = read_stream(&mut body, reading, gaps, step.bounds, step.progress).await?;
     let (first, end) = read.first_and_end(what)?;
     if ep.reuse && !read.body_ended && !drain(&mut body, step.bounds).await {
         *step.slot = None;
@@ -321,7 +367,10 @@ fn request(
 }
 
 /// A 2xx answer whose content type is `text/event-stream`.
-fn event_stream_head(resp: &http::Response<Incoming>, what: &str) -> Result<(), Failure> {
+pub(crate) fn event_stream_head(
+    resp: &http::Response<Incoming>,
+    what: &str,
+) -> Result<(), Failure> {
     if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
         return Err(f);
     }
@@ -341,22 +390,24 @@ fn event_stream_head(resp: &http::Response<Incoming>, what: &str) -> Result<(), 
 
 /// What reading a stream gathered.
 #[derive(Debug, Default)]
-struct StreamRead {
+pub(crate) struct StreamRead {
     /// Arrival of the first and the latest content event.
-    first: Option<Instant>,
+    pub(crate) first: Option<Instant>,
     last: Option<Instant>,
     /// Content events.
-    events: u64,
+    pub(crate) events: u64,
     /// `usage.completion_tokens`, when the stream carried it.
     usage: Option<u64>,
     /// Some chunk had a `finish_reason`.
-    finished: bool,
+    pub(crate) finished: bool,
     /// Arrival of `data: [DONE]`.
-    done_at: Option<Instant>,
+    pub(crate) done_at: Option<Instant>,
     /// The first event that makes the sample a failure.
     bad: Option<Failure>,
     /// The body ended (rather than `[DONE]` being read).
-    body_ended: bool,
+    pub(crate) body_ended: bool,
+    /// The answer's text, when the caller keeps it.
+    pub(crate) text: Option<AnswerText>,
 }
 
 impl StreamRead {
@@ -369,7 +420,7 @@ impl StreamRead {
             self.done_at = Some(t);
             return;
         }
-        match classify_chunk(data) {
+        match parse_chunk(data, self.text.as_mut()) {
             Err(e) => {
                 self.bad = Some(Failure::new(
                     ErrorKind::InvalidSse,
@@ -412,7 +463,7 @@ impl StreamRead {
 
     /// The first content event and the stream's end, or why the stream
     /// does not count.
-    fn first_and_end(&self, what: &str) -> Result<(Instant, Instant), Failure> {
+    pub(crate) fn first_and_end(&self, what: &str) -> Result<(Instant, Instant), Failure> {
         let end = match (self.done_at, self.body_ended && self.finished) {
             (Some(t), _) => t,
             (None, true) => Instant::now(),
@@ -436,20 +487,32 @@ impl StreamRead {
     }
 }
 
+/// What [`read_stream`] reads with.
+pub(crate) struct Reading<'a> {
+    /// The redacted target, for messages.
+    pub what: &'a str,
+    pub max_line_bytes: usize,
+    /// Where the answer's text goes, when it is kept.
+    pub text: Option<AnswerText>,
+}
+
 /// Read events until `[DONE]` or the body's end. Each wait for the next
 /// event is bounded by the idle timeout and the request's deadline
 /// ([`Bounds::next_event_by`]); bytes that complete no event do not move
 /// the idle bound.
-async fn read_stream(
+pub(crate) async fn read_stream(
     body: &mut Incoming,
-    plan: &OpenAiPlan,
-    scratch: &mut Scratch,
+    reading: Reading<'_>,
+    gaps: &mut Vec<Duration>,
     bounds: &Bounds,
     progress: &Progress,
 ) -> Result<StreamRead, Failure> {
-    let what = plan.endpoint.target.redacted.as_str();
-    let mut parser = SseParser::new(plan.max_line_bytes);
-    let mut read = StreamRead::default();
+    let what = reading.what;
+    let mut parser = SseParser::new(reading.max_line_bytes);
+    let mut read = StreamRead {
+        text: reading.text,
+        ..StreamRead::default()
+    };
     let mut last_progress = Instant::now();
     loop {
         let frame = match tokio::time::timeout_at(bounds.next_event_by(last_progress), body.frame())
@@ -477,7 +540,6 @@ async fn read_stream(
             continue;
         };
         let mut dispatched = 0u64;
-        let gaps = &mut scratch.gaps;
         parser
             .feed(&data, |ev| {
                 dispatched += 1;
@@ -499,7 +561,7 @@ async fn read_stream(
 
 /// Read a finished stream's body to its end, so the connection can serve
 /// the next request; false when it could not be (by the request's deadline).
-async fn drain(body: &mut Incoming, bounds: &Bounds) -> bool {
+pub(crate) async fn drain(body: &mut Incoming, bounds: &Bounds) -> bool {
     let drained = tokio::time::timeout_at(bounds.deadline(), async {
         while let Some(f) = body.frame().await {
             f?;

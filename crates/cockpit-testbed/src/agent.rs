@@ -14,6 +14,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Fault, Overrides, TestbedConfig};
+use crate::memory;
 use crate::metrics::Metrics;
 use crate::sessions::{SessionStore, Turn};
 use crate::stamps::{Stamp, StampLog};
@@ -52,6 +53,10 @@ pub(crate) struct Agent {
     /// Set by [`Testbed::set_ttft`](crate::Testbed::set_ttft): the time to
     /// first token of every later completion, instead of the configured one.
     pub ttft_override: Mutex<Option<Duration>>,
+    /// The last fact planted by any conversation (the shared-context fault).
+    last_fact: Mutex<Option<String>>,
+    /// Memory-retrieval slots (the retrieval-pool fault).
+    retrieval_pool: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -71,6 +76,8 @@ pub(crate) struct Ask<'a> {
     pub session_id: Option<&'a str>,
     /// The user's turn, stored in the session.
     pub prompt: &'a str,
+    /// The request's earlier messages (a stateless client's history).
+    pub history: Vec<Turn>,
     /// The cacheable prefix; empty when there is none.
     pub system_prompt: &'a str,
     /// The client's cap on output tokens (0 or `None`: no cap).
@@ -96,6 +103,10 @@ pub(crate) struct Plan {
     pub session_exchange: Option<u32>,
     /// Turns the session holds after this exchange.
     pub session_turns: Option<u32>,
+    /// The fact recalled for a question, said in the first token.
+    pub recall: Option<String>,
+    /// The memory-retrieval slot held while the answer is paced.
+    _retrieval: Option<tokio::sync::OwnedSemaphorePermit>,
     first_deadline: Instant,
     inter_token: Duration,
 }
@@ -104,24 +115,32 @@ impl Plan {
     /// Text of token `i`: `tok{i} `, and `turn{k} tok0 ` for the first token
     /// of the k-th exchange of a session.
     pub fn token_text(&self, i: u32) -> String {
-        token_text(self.session_exchange, i)
+        token_text(self.session_exchange, self.recall.as_deref(), i)
     }
 
     /// The whole answer.
     pub fn answer_text(&self) -> String {
-        answer_text(self.session_exchange, self.tokens)
+        answer_text(self.session_exchange, self.recall.as_deref(), self.tokens)
     }
 }
 
-fn token_text(exchange: Option<u32>, i: u32) -> String {
+/// Token `i`; the first one of an answer to a question starts with what
+/// was recalled.
+fn token_text(exchange: Option<u32>, recall: Option<&str>, i: u32) -> String {
+    let recalled = match recall {
+        Some(fact) if i == 0 => format!("I recall: {fact}. "),
+        _ => String::new(),
+    };
     match exchange {
-        Some(k) if i == 0 => format!("turn{k} tok0 "),
-        _ => format!("tok{i} "),
+        Some(k) if i == 0 => format!("{recalled}turn{k} tok0 "),
+        _ => format!("{recalled}tok{i} "),
     }
 }
 
-fn answer_text(exchange: Option<u32>, tokens: u32) -> String {
-    (0..tokens).map(|i| token_text(exchange, i)).collect()
+fn answer_text(exchange: Option<u32>, recall: Option<&str>, tokens: u32) -> String {
+    (0..tokens)
+        .map(|i| token_text(exchange, recall, i))
+        .collect()
 }
 
 /// The waits ended because the testbed is shutting down.
@@ -131,7 +150,12 @@ pub(crate) struct ShuttingDown;
 impl Agent {
     pub fn new(config: TestbedConfig, sessions: Arc<dyn SessionStore>) -> Agent {
         let rng = StdRng::seed_from_u64(config.seed);
+        let retrieval_pool = config
+            .retrieval_pool
+            .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
         Agent {
+            last_fact: Mutex::new(None),
+            retrieval_pool,
             config,
             stamps: StampLog::default(),
             sessions,
@@ -171,11 +195,16 @@ impl Agent {
         };
         let first_deadline = offset(ask.received + ttft + cold + prefill, jitter);
 
+        let (recall, retrieval) = if fail {
+            (None, None)
+        } else {
+            self.recall(&ask)
+        };
         let (session_exchange, session_turns) = match ask.session_id {
             Some(id) if !fail => {
                 let user_turns = self.sessions.append(id, Turn::new("user", ask.prompt));
                 let exchange = user_turns.div_ceil(2);
-                let answer = answer_text(Some(exchange), tokens);
+                let answer = answer_text(Some(exchange), recall.as_deref(), tokens);
                 let turns = self.sessions.append(id, Turn::new("assistant", answer));
                 (Some(exchange), Some(turns))
             }
@@ -198,9 +227,45 @@ impl Agent {
             tokens,
             session_exchange,
             session_turns,
+            recall,
+            _retrieval: retrieval,
             first_deadline,
             inter_token,
         }
+    }
+
+    /// What a question recalls from its conversation ([`crate::memory`]),
+    /// with the reasoning faults applied, and the retrieval slot it holds.
+    /// A planted fact also fills the global "last fact" slot.
+    fn recall(&self, ask: &Ask<'_>) -> (Option<String>, Option<tokio::sync::OwnedSemaphorePermit>) {
+        let c = &self.config;
+        if let Some(fact) = memory::planted(ask.prompt) {
+            *self.last_fact.lock().unwrap_or_else(|e| e.into_inner()) = Some(fact.to_owned());
+        }
+        if !memory::is_question(ask.prompt) {
+            return (None, None);
+        }
+        let permit = match &self.retrieval_pool {
+            None => None,
+            Some(pool) => match pool.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                // Retrieval timed out: answer without memory.
+                Err(_) => return (None, None),
+            },
+        };
+        let answering = self.in_flight.load(Ordering::Relaxed) + 1;
+        if c.shared_context_above
+            .is_some_and(|n| answering > n as usize)
+        {
+            let slot = self.last_fact.lock().unwrap_or_else(|e| e.into_inner());
+            return (slot.clone(), permit);
+        }
+        let context = match ask.session_id {
+            Some(id) => self.sessions.turns(id),
+            None => ask.history.clone(),
+        };
+        let fact = memory::latest_fact(memory::window(&context, c.context_window_tokens));
+        (fact, permit)
     }
 
     /// Whether a completion received at `now` pays the cold start, and marks
@@ -495,6 +560,7 @@ mod tests {
             request_id: id.to_owned(),
             session_id: session,
             prompt: "hello",
+            history: Vec::new(),
             system_prompt: system,
             max_tokens: None,
             overrides: Overrides::default(),

@@ -71,6 +71,46 @@ pub struct TestbedConfig {
     pub export_ttft_histogram: bool,
     /// Model name reported in answers and `/v1/models`.
     pub model: String,
+    /// Echo each request's W3C `traceparent` (and `x-session-id`) in the
+    /// response headers: as received (`right`), or with another trace id
+    /// (`wrong`); `None`: no echo.
+    pub trace_echo: Option<TraceEcho>,
+    /// Reasoning fault: when more than this many answers are in flight, a
+    /// question is answered from a global "last fact planted" slot instead
+    /// of its own conversation (context bleed between sessions).
+    pub shared_context_above: Option<u32>,
+    /// Reasoning fault: memory retrieval has this many slots (held while
+    /// an answer is paced); a question finding none free is answered
+    /// without memory (a retrieval timeout).
+    pub retrieval_pool: Option<u32>,
+    /// Reasoning fault: only the newest turns whose words fit this many
+    /// tokens are read for a question (the oldest are truncated).
+    pub context_window_tokens: Option<u32>,
+}
+
+/// How the testbed echoes a request's `traceparent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum TraceEcho {
+    /// The `traceparent` as received.
+    Right,
+    /// The same version, parent id and flags with another trace id.
+    Wrong,
+}
+
+impl FromStr for TraceEcho {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "right" => Ok(TraceEcho::Right),
+            "wrong" => Ok(TraceEcho::Wrong),
+            other => Err(format!(
+                "unknown trace echo {other:?}: expected right or wrong"
+            )),
+        }
+    }
 }
 
 impl Default for TestbedConfig {
@@ -90,6 +130,10 @@ impl Default for TestbedConfig {
             retrieval_jitter: Duration::ZERO,
             export_ttft_histogram: true,
             model: "testbed-1".to_owned(),
+            trace_echo: None,
+            shared_context_above: None,
+            retrieval_pool: None,
+            context_window_tokens: None,
         }
     }
 }
@@ -108,6 +152,9 @@ impl TestbedConfig {
                 "tokens must be at most {MAX_TOKENS}, got {}",
                 self.tokens
             ));
+        }
+        if self.retrieval_pool == Some(0) {
+            return Err("retrieval_pool must be at least 1".to_owned());
         }
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());

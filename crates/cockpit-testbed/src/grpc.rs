@@ -69,6 +69,7 @@ fn plan_request(agent: &Agent, request: Request<CompleteRequest>) -> Result<Plan
         request_id,
         session_id: Some(req.session_id.as_str()).filter(|s| !s.is_empty()),
         prompt: &req.prompt,
+        history: Vec::new(),
         system_prompt: &req.system_prompt,
         max_tokens: Some(req.max_tokens),
         overrides,

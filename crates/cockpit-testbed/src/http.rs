@@ -19,8 +19,9 @@ use serde_json::{Value, json};
 use tokio::time::Instant;
 
 use crate::agent::{Agent, Ask, OVERSIZED_LINE_BYTES, Pacer};
-use crate::config::{Fault, Overrides};
+use crate::config::{Fault, Overrides, TraceEcho};
 use crate::retrieval;
+use crate::sessions::Turn;
 use crate::stamps::unix_ns;
 
 /// Request / response header carrying the request id.
@@ -29,6 +30,9 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 pub const SESSION_ID_HEADER: &str = "x-session-id";
 /// Response header: turns the session holds after this exchange.
 pub const SESSION_TURNS_HEADER: &str = "x-session-turns";
+/// Request header carrying the W3C trace context; echoed when the
+/// testbed's `trace_echo` is set.
+pub const TRACEPARENT_HEADER: &str = "traceparent";
 /// Response header: when the server received the request, unix nanoseconds.
 pub const RECEIVED_UNIX_NS_HEADER: &str = "x-testbed-received-unix-ns";
 
@@ -156,6 +160,9 @@ async fn chat_completions(
     let request_id = request_id_or_new(header_str(&headers, REQUEST_ID_HEADER));
     let mut response = answer_chat(&agent, &headers, &body, &request_id, received, received_at);
     let h = response.headers_mut();
+    if let Some(mode) = agent.config.trace_echo {
+        echo_trace(&headers, h, mode);
+    }
     set_header(h, REQUEST_ID_HEADER, &request_id);
     set_header(
         h,
@@ -163,6 +170,36 @@ async fn chat_completions(
         &unix_ns(received_at).to_string(),
     );
     response
+}
+
+/// The messages before the last user turn: a stateless client's history.
+fn history(messages: &[ChatMessage]) -> Vec<Turn> {
+    let last_user = messages.iter().rposition(|m| m.role == "user");
+    messages[..last_user.unwrap_or(0)]
+        .iter()
+        .map(|m| Turn::new(m.role.clone(), content_text(&m.content)))
+        .collect()
+}
+
+/// Echo the request's `traceparent` (as received, or with another trace
+/// id) and its session id.
+fn echo_trace(request: &HeaderMap, response: &mut HeaderMap, mode: TraceEcho) {
+    if let Some(tp) = header_str(request, TRACEPARENT_HEADER) {
+        let echoed = match mode {
+            TraceEcho::Right => tp.to_owned(),
+            TraceEcho::Wrong => match tp.split('-').collect::<Vec<_>>().as_slice() {
+                [v, _, parent, flags] => {
+                    let other = uuid::Uuid::new_v4().simple().to_string();
+                    format!("{v}-{other}-{parent}-{flags}")
+                }
+                _ => tp.to_owned(),
+            },
+        };
+        set_header(response, TRACEPARENT_HEADER, &echoed);
+    }
+    if let Some(id) = header_str(request, SESSION_ID_HEADER) {
+        set_header(response, SESSION_ID_HEADER, id);
+    }
 }
 
 fn answer_chat(
@@ -201,11 +238,13 @@ fn answer_chat(
         .map(|m| content_text(&m.content))
         .unwrap_or_default();
     let session_id = header_str(headers, SESSION_ID_HEADER).filter(|s| !s.is_empty());
+    let history = history(&req.messages);
 
     let plan = agent.plan(Ask {
         request_id: request_id.to_owned(),
         session_id,
         prompt: &prompt,
+        history,
         system_prompt: &system_prompt,
         max_tokens: req.max_completion_tokens.or(req.max_tokens),
         overrides,

@@ -89,6 +89,7 @@ mod agent;
 mod config;
 mod grpc;
 mod http;
+mod memory;
 mod metrics;
 mod redis_sessions;
 mod retrieval;
@@ -108,11 +109,13 @@ use tonic::transport::server::TcpIncoming;
 
 pub use config::{
     FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, TOKENS_HEADER, TTFT_MS_HEADER, TestbedConfig,
-    UnknownFault,
+    TraceEcho, UnknownFault,
 };
+pub use http::TRACEPARENT_HEADER;
 pub use http::{
     RECEIVED_UNIX_NS_HEADER, REQUEST_ID_HEADER, SESSION_ID_HEADER, SESSION_TURNS_HEADER,
 };
+pub use memory::PLANT_MARKER;
 pub use redis_sessions::RedisSessions;
 pub use sessions::{InMemorySessions, SessionStore, Turn};
 pub use stamps::{STAMP_CAPACITY, Stamp, StampLog};

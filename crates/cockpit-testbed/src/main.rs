@@ -65,6 +65,18 @@ struct Args {
     /// Leave the TTFT histogram out of /metrics.
     #[arg(long)]
     no_ttft_histogram: bool,
+    /// Echo each request's traceparent: right or wrong.
+    #[arg(long)]
+    trace_echo: Option<cockpit_testbed::TraceEcho>,
+    /// Reasoning fault: answer questions from a global slot above this many answers in flight.
+    #[arg(long)]
+    shared_context_above: Option<u32>,
+    /// Reasoning fault: memory-retrieval slots; a question finding none answers without memory.
+    #[arg(long)]
+    retrieval_pool: Option<u32>,
+    /// Reasoning fault: read only the newest turns fitting this many tokens (words).
+    #[arg(long)]
+    context_window_tokens: Option<u32>,
 }
 
 fn millis(flag: &str, ms: f64) -> Result<Duration, String> {
@@ -98,6 +110,10 @@ impl Args {
             retrieval_jitter: millis("retrieval-jitter-ms", self.retrieval_jitter_ms)?,
             export_ttft_histogram: !self.no_ttft_histogram,
             model: self.model.clone(),
+            trace_echo: self.trace_echo,
+            shared_context_above: self.shared_context_above,
+            retrieval_pool: self.retrieval_pool,
+            context_window_tokens: self.context_window_tokens,
         })
     }
 }

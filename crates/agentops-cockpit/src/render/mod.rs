@@ -8,11 +8,13 @@
 mod fleet;
 mod load;
 mod probe;
+mod sim;
 
 pub use cockpit_score::render::new_table;
 pub use fleet::{cell, fleet_table};
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
+pub use sim::{sim_markdown, sim_table};
 
 /// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
 pub fn use_colour() -> bool {

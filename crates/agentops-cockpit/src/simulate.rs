@@ -1,0 +1,224 @@
+//! `simulate [URL]`: the reasoning-degradation simulation (cockpit-sim),
+//! rendered as a per-level table, the Report's JSON or Markdown.
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::time::Duration;
+
+use cockpit_core::Report;
+use cockpit_core::fleet::AgentProtocol;
+use cockpit_probe::ProbeOptions;
+use cockpit_sim::{SimOptions, SimReport};
+use cockpit_testbed::Testbed;
+use http::{HeaderName, HeaderValue};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{SimFormat, SimulateArgs};
+use crate::{CliError, Outcome, config, evidence};
+
+fn usage(e: impl std::fmt::Display) -> CliError {
+    CliError::Usage(e.to_string())
+}
+
+/// The agent to simulate: its URL, model and headers.
+#[derive(Debug)]
+struct Agent {
+    url: String,
+    model: Option<String>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// The URL given; else the first openai agent of the configuration; else
+/// the embedded testbed (returned, to be shut down after the run).
+async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError> {
+    if let Some(url) = &args.url {
+        let agent = Agent {
+            url: url.clone(),
+            model: None,
+            headers: Vec::new(),
+        };
+        return Ok((agent, None));
+    }
+    let (cfg, testbed) = match evidence::config_path(args.config.as_deref(), false) {
+        Some(p) => (config::load(&p)?, None),
+        None => {
+            eprintln!(
+                "no URL, no --config and no ./cockpit.toml: simulating against the embedded reference testbed"
+            );
+            evidence::embedded().await?
+        }
+    };
+    let a = cfg
+        .agents
+        .iter()
+        .find(|a| a.protocol == AgentProtocol::Openai)
+        .ok_or_else(|| {
+            usage(
+                "the configuration has no [[agents]] entry with protocol = \"openai\" to simulate",
+            )
+        })?;
+    let mut headers = Vec::with_capacity(a.headers.len());
+    for (k, v) in &a.headers {
+        let name = HeaderName::try_from(k.as_str()).map_err(|_| {
+            usage(format!(
+                "agents.{}.headers: {k:?} is not a header name",
+                a.name
+            ))
+        })?;
+        let value = HeaderValue::try_from(v.as_str()).map_err(|_| {
+            usage(format!(
+                "agents.{}.headers.{k}: not a valid header value",
+                a.name
+            ))
+        })?;
+        headers.push((name, value));
+    }
+    let agent = Agent {
+        url: a.endpoint.clone(),
+        model: a.model.clone(),
+        headers,
+    };
+    Ok((agent, testbed))
+}
+
+fn options(
+    args: &SimulateArgs,
+    agent: &Agent,
+    cancel: &CancellationToken,
+) -> Result<SimOptions, CliError> {
+    let session_header = args
+        .session_header
+        .as_deref()
+        .map(|h| {
+            HeaderName::try_from(h)
+                .map_err(|_| usage(format!("--session-header {h:?} is not a header name")))
+        })
+        .transpose()?;
+    let opts = SimOptions {
+        sessions: args.sessions,
+        turns: args.turns,
+        ramp: args.ramp.clone(),
+        min_recall_turns: args.min_recall_turns,
+        session_header,
+        seed: args.seed,
+        request: ProbeOptions {
+            timeout: args.timeout,
+            model: args.model.clone().or_else(|| agent.model.clone()),
+            headers: agent.headers.clone(),
+            ..ProbeOptions::default()
+        },
+        deadline: args.deadline,
+        slos: args.slo.clone(),
+        cancel: cancel.clone(),
+        ..SimOptions::default()
+    };
+    opts.validate()?;
+    Ok(opts)
+}
+
+pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    let (agent, testbed) = agent(&args).await?;
+    let opts = options(&args, &agent, &cancel);
+    let result = match opts {
+        Ok(opts) => {
+            let bar = spinner(&args);
+            let r = cockpit_sim::simulate(&agent.url, &opts).await;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            r.map_err(CliError::from)
+        }
+        Err(e) => Err(e),
+    };
+    if let Some(tb) = testbed {
+        tb.shutdown().await;
+    }
+    let sim = result?;
+    let mut report = Report::new(
+        evidence::TOOL,
+        env!("CARGO_PKG_VERSION"),
+        cockpit_sim::findings(&sim, &args.slo),
+    );
+    report.interrupted = sim.interrupted;
+    emit(&sim, &report, args.format, args.out.as_deref())?;
+    outcome(&sim)
+}
+
+/// Interrupted, unreachable (exit 3), an objective broken, or success.
+fn outcome(sim: &SimReport) -> Result<Outcome, CliError> {
+    if sim.interrupted {
+        return Ok(Outcome::Interrupted);
+    }
+    let turns: u64 = sim.levels.iter().map(|l| l.turns).sum();
+    let failed: u64 = sim.levels.iter().flat_map(|l| l.errors.values()).sum();
+    if turns > 0 && failed == turns {
+        let example = sim
+            .levels
+            .iter()
+            .flat_map(|l| l.errors.keys())
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        return Err(CliError::Unreachable(format!(
+            "no turn to {} was answered ({example})",
+            sim.target
+        )));
+    }
+    if !sim.slo_pass {
+        return Ok(Outcome::GateFailed);
+    }
+    Ok(Outcome::Success)
+}
+
+fn emit(
+    sim: &SimReport,
+    report: &Report,
+    format: SimFormat,
+    out: Option<&Path>,
+) -> Result<(), CliError> {
+    let json = crate::error::to_json_pretty("the report", report)? + "\n";
+    let markdown =
+        || crate::render::sim_markdown(sim) + "\n" + &cockpit_score::render::markdown(report);
+    let text = match format {
+        SimFormat::Json => json.clone(),
+        SimFormat::Markdown => markdown(),
+        SimFormat::Table => {
+            let colour = crate::render::use_colour();
+            crate::render::sim_table(sim) + &cockpit_score::render::table(report, colour)
+        }
+    };
+    if let Some(dir) = out {
+        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let detail = crate::error::to_json_pretty("the simulation", sim)? + "\n";
+        let write = |name: &str, body: &str| {
+            crate::output::write(
+                &dir.join(name),
+                body.as_bytes(),
+                crate::output::Target::InDir,
+            )
+        };
+        write("report.json", &json)?;
+        write("simulation.json", &detail)?;
+        write("report.md", &markdown())?;
+        eprintln!("report written to {}", dir.display());
+    }
+    crate::print_stdout(&text)
+}
+
+/// A spinner on stderr while the run goes, only on a terminal.
+fn spinner(args: &SimulateArgs) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() || args.no_progress {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    b.enable_steady_tick(Duration::from_millis(200));
+    b.set_message("simulating conversations…");
+    Some(b)
+}

@@ -1,0 +1,273 @@
+//! Running the levels: `concurrency` workers per level, each running whole
+//! sessions one after another until the level has its sessions; every
+//! worker counts into its own [`LevelResult`], merged at the level's end.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use cockpit_probe::chat::{ChatAnswer, ChatClient, ChatConn, ChatMessage};
+use http::{HeaderName, HeaderValue};
+use rand::Rng;
+use tokio::time::Instant;
+
+use crate::SimOptions;
+use crate::report::{Collision, LevelResult, MAX_COLLISION_EXAMPLES};
+use crate::script::{TurnKind, canaries_in, canary, prompt, session_rng, turn_kind};
+
+/// What every worker of one level shares.
+struct LevelPlan {
+    concurrency: u32,
+    sessions: u32,
+    /// Canary → session index.
+    canaries: HashMap<String, u32>,
+    /// Trace id (32 hex digits) → session index.
+    traces: HashMap<String, u32>,
+    trace_ids: Vec<String>,
+    next: AtomicU32,
+}
+
+impl LevelPlan {
+    fn new(opts: &SimOptions, concurrency: u32) -> LevelPlan {
+        let sessions = opts.sessions_at(concurrency);
+        let mut canaries = HashMap::with_capacity(sessions as usize);
+        let mut traces = HashMap::with_capacity(sessions as usize);
+        let mut trace_ids = Vec::with_capacity(sessions as usize);
+        for i in 0..sessions {
+            let mut rng = session_rng(opts.seed, concurrency, i);
+            canaries.insert(canary(&mut rng), i);
+            let id = format!("{:032x}", rng.random::<u128>() | 1);
+            traces.insert(id.clone(), i);
+            trace_ids.push(id);
+        }
+        LevelPlan {
+            concurrency,
+            sessions,
+            canaries,
+            traces,
+            trace_ids,
+            next: AtomicU32::new(0),
+        }
+    }
+
+    fn session_id(&self, i: u32) -> String {
+        format!("sim-c{}-s{i}", self.concurrency)
+    }
+}
+
+/// Why a worker stopped before its level was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    Cancelled,
+    Deadline,
+}
+
+/// Run one level; `Err` holds what was measured before the stop.
+pub(crate) async fn run_level(
+    client: &Arc<ChatClient>,
+    opts: &Arc<SimOptions>,
+    concurrency: u32,
+    deadline: Instant,
+) -> (LevelResult, Option<Stop>) {
+    let plan = Arc::new(LevelPlan::new(opts, concurrency));
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (client, opts, plan) = (client.clone(), opts.clone(), plan.clone());
+            tokio::spawn(async move { worker(&client, &opts, &plan, deadline).await })
+        })
+        .collect();
+    let mut level = LevelResult {
+        concurrency,
+        sessions: plan.sessions,
+        ..LevelResult::default()
+    };
+    let mut stop = None;
+    for w in workers {
+        if let Ok((acc, s)) = w.await {
+            level.absorb(acc);
+            stop = stop.or(s);
+        }
+    }
+    level.finish();
+    (level, stop)
+}
+
+async fn worker(
+    client: &ChatClient,
+    opts: &SimOptions,
+    plan: &LevelPlan,
+    deadline: Instant,
+) -> (LevelResult, Option<Stop>) {
+    let mut acc = LevelResult::default();
+    loop {
+        let i = plan.next.fetch_add(1, Ordering::Relaxed);
+        if i >= plan.sessions {
+            return (acc, None);
+        }
+        if let Err(stop) = session(client, opts, plan, i, deadline, &mut acc).await {
+            return (acc, Some(stop));
+        }
+    }
+}
+
+/// One conversation, turn after turn.
+async fn session(
+    client: &ChatClient,
+    opts: &SimOptions,
+    plan: &LevelPlan,
+    i: u32,
+    deadline: Instant,
+    acc: &mut LevelResult,
+) -> Result<(), Stop> {
+    let mut rng = session_rng(opts.seed, plan.concurrency, i);
+    let own = canary(&mut rng);
+    let _trace: u128 = rng.random();
+    let trace_id = &plan.trace_ids[i as usize];
+    let session_id = plan.session_id(i);
+    let mut conn = ChatConn::default();
+    let mut history: Vec<ChatMessage> = Vec::new();
+    for k in 1..=opts.turns {
+        let kind = turn_kind(k, opts.turns);
+        let text = prompt(kind, &own, &mut rng);
+        let span: u64 = rng.random::<u64>() | 1;
+        let traceparent = format!("00-{trace_id}-{span:016x}-01");
+        let headers = turn_headers(opts.session_header.as_ref(), &traceparent, &session_id);
+        let single;
+        let messages = if opts.session_header.is_some() {
+            single = [ChatMessage::user(text)];
+            &single[..]
+        } else {
+            history.push(ChatMessage::user(text));
+            &history[..]
+        };
+        let answer = tokio::select! {
+            () = opts.cancel.cancelled() => return Err(Stop::Cancelled),
+            () = tokio::time::sleep_until(deadline) => return Err(Stop::Deadline),
+            a = client.send(&mut conn, messages, &headers) => a,
+        };
+        let turn = Turn {
+            number: k,
+            kind,
+            own: &own,
+            trace_id,
+            session_id: &session_id,
+        };
+        record(acc, plan, opts, &turn, &answer);
+        if opts.session_header.is_none() {
+            history.push(ChatMessage::assistant(answer.text));
+        }
+    }
+    Ok(())
+}
+
+fn turn_headers(
+    session_header: Option<&HeaderName>,
+    traceparent: &str,
+    session_id: &str,
+) -> Vec<(HeaderName, HeaderValue)> {
+    let mut h = Vec::with_capacity(2);
+    if let Ok(v) = HeaderValue::from_str(traceparent) {
+        h.push((HeaderName::from_static("traceparent"), v));
+    }
+    if let (Some(name), Ok(v)) = (session_header, HeaderValue::from_str(session_id)) {
+        h.push((name.clone(), v));
+    }
+    h
+}
+
+/// The turn an answer belongs to.
+struct Turn<'a> {
+    number: u32,
+    kind: TurnKind,
+    own: &'a str,
+    trace_id: &'a str,
+    session_id: &'a str,
+}
+
+/// Count one answer: failure or timing, recall verdict, collisions, trace.
+fn record(
+    acc: &mut LevelResult,
+    plan: &LevelPlan,
+    opts: &SimOptions,
+    t: &Turn<'_>,
+    a: &ChatAnswer,
+) {
+    acc.turns += 1;
+    let recall = t.kind.is_recall();
+    acc.recall_turns += u64::from(recall);
+    if !a.headers.is_empty() {
+        trace(acc, plan, opts, t, a);
+    }
+    if let Some(f) = &a.failure {
+        *acc.errors.entry(f.kind.to_string()).or_default() += 1;
+        return;
+    }
+    if a.text_over_bound {
+        *acc.errors
+            .entry("answer_over_bound".to_string())
+            .or_default() += 1;
+        return;
+    }
+    if let Some(d) = a.ttft {
+        acc.ttft.record(d);
+    }
+    if let Some(d) = a.e2e {
+        acc.e2e.record(d);
+    }
+    let mut own_found = false;
+    for c in canaries_in(&a.text) {
+        if c == t.own {
+            own_found = true;
+        } else if let Some(other) = plan.canaries.get(c) {
+            acc.collisions += 1;
+            if acc.collision_examples.len() < MAX_COLLISION_EXAMPLES {
+                acc.collision_examples.push(Collision {
+                    session: t.session_id.to_string(),
+                    other_session: plan.session_id(*other),
+                    turn: t.number,
+                });
+            }
+        }
+    }
+    if !recall {
+        return;
+    }
+    if a.text.trim().is_empty() {
+        acc.empty += 1;
+    } else if own_found {
+        acc.answered += 1;
+        acc.correct += 1;
+    } else {
+        acc.answered += 1;
+        acc.wrong += 1;
+    }
+}
+
+/// Judge the echoed trace context (and session id) of one response.
+fn trace(acc: &mut LevelResult, plan: &LevelPlan, opts: &SimOptions, t: &Turn<'_>, a: &ChatAnswer) {
+    let echoed = a
+        .headers
+        .get(&opts.trace_header)
+        .and_then(|v| v.to_str().ok());
+    let Some(tp) = echoed else {
+        acc.trace.missing += 1;
+        return;
+    };
+    let id = tp.split('-').nth(1).unwrap_or("");
+    if id != t.trace_id {
+        match plan.traces.get(id) {
+            Some(_) => acc.trace.cross_session += 1,
+            None => acc.trace.mismatched += 1,
+        }
+        return;
+    }
+    let session_echo = opts
+        .session_header
+        .as_ref()
+        .and_then(|h| a.headers.get(h))
+        .and_then(|v| v.to_str().ok());
+    match session_echo {
+        Some(s) if s != t.session_id => acc.trace.session_mismatched += 1,
+        _ => acc.trace.matched += 1,
+    }
+}
