@@ -171,6 +171,8 @@ pub(crate) struct OpenAiPlan {
     pub max_line_bytes: usize,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub record_samples: bool,
+    /// Keep each answer's text, cut at this many bytes (0: none).
+    pub capture_output_bytes: usize,
 }
 
 /// Per-worker scratch space, reused from sample to sample.
@@ -178,6 +180,30 @@ pub(crate) struct OpenAiPlan {
 pub(crate) struct Scratch {
     /// Inter-token gaps of the sample in flight, recorded only if it succeeds.
     gaps: Vec<Duration>,
+    /// The answer's text so far, when captured.
+    text: String,
+}
+
+/// Append the content deltas of one `data:` payload to `out`, keeping
+/// `out` within `max` bytes (cut at a character boundary).
+fn append_content(data: &str, out: &mut String, max: usize) {
+    let Ok(c) = serde_json::from_str::<ChunkJson<'_>>(data) else {
+        return;
+    };
+    for d in c
+        .choices
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|ch| ch.delta)
+    {
+        let Some(text) = d.content else { continue };
+        let room = max.saturating_sub(out.len());
+        let mut end = text.len().min(room);
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        out.push_str(&text[..end]);
+    }
 }
 
 /// Gaps kept per sample; a longer stream's later gaps are not recorded.
@@ -194,6 +220,7 @@ pub(crate) async fn sample(
     measured: bool,
 ) -> SampleResult {
     scratch.gaps.clear();
+    scratch.text.clear();
     let ep = &plan.endpoint;
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
@@ -222,6 +249,9 @@ pub(crate) async fn sample(
         r,
         &scratch.gaps,
     );
+    if plan.capture_output_bytes > 0 && r.is_ok() {
+        stats.attach_output(index, &scratch.text);
+    }
     if r.is_err() || !ep.reuse {
         *slot = None;
     }
@@ -339,6 +369,13 @@ fn event_stream_head(resp: &http::Response<Incoming>, what: &str) -> Result<(), 
     Ok(())
 }
 
+/// Where one event's gaps and text go.
+struct Capture<'a> {
+    gaps: &'a mut Vec<Duration>,
+    text: &'a mut String,
+    max: usize,
+}
+
 /// What reading a stream gathered.
 #[derive(Debug, Default)]
 struct StreamRead {
@@ -361,7 +398,7 @@ struct StreamRead {
 
 impl StreamRead {
     /// One dispatched event's data, in the frame that arrived at `t`.
-    fn on_event(&mut self, data: &str, t: Instant, gaps: &mut Vec<Duration>, what: &str) {
+    fn on_event(&mut self, data: &str, t: Instant, scratch: Capture<'_>, what: &str) {
         if self.bad.is_some() || self.done_at.is_some() {
             return;
         }
@@ -387,7 +424,10 @@ impl StreamRead {
             }
             Ok(info) => {
                 if info.content {
-                    self.content(t, gaps);
+                    self.content(t, scratch.gaps);
+                    if scratch.max > 0 {
+                        append_content(data, scratch.text, scratch.max);
+                    }
                 }
                 self.finished |= info.finish;
                 if info.completion_tokens.is_some() {
@@ -477,11 +517,16 @@ async fn read_stream(
             continue;
         };
         let mut dispatched = 0u64;
-        let gaps = &mut scratch.gaps;
+        let max = plan.capture_output_bytes;
         parser
             .feed(&data, |ev| {
                 dispatched += 1;
-                read.on_event(ev.data, t, gaps, what);
+                let capture = Capture {
+                    gaps: &mut scratch.gaps,
+                    text: &mut scratch.text,
+                    max,
+                };
+                read.on_event(ev.data, t, capture, what);
             })
             .map_err(|e| sse_failure(&e, what))?;
         if dispatched > 0 {
@@ -580,6 +625,31 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["messages"].as_array().unwrap().len(), 1);
         assert!(v.get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn captured_content_is_joined_and_cut_at_a_char_boundary() {
+        let mut out = String::new();
+        append_content(
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+            &mut out,
+            9,
+        );
+        append_content(r#"{"choices":[{"delta":{"content":"Hé"}}]}"#, &mut out, 9);
+        append_content(
+            r#"{"choices":[{"delta":{"reasoning_content":"x"}}]}"#,
+            &mut out,
+            9,
+        );
+        append_content(
+            r#"{"choices":[{"delta":{"content":"llo wörld"}}]}"#,
+            &mut out,
+            9,
+        );
+        // "Hé" is 3 bytes, "llo w" 5 more; "ö" (2 bytes) would cross the 9-byte bound.
+        assert_eq!(out, "Héllo w");
+        append_content("{not json", &mut out, 9);
+        assert_eq!(out, "Héllo w");
     }
 
     #[test]
