@@ -341,6 +341,7 @@ pub(crate) mod fixtures {
             model: None,
             zone: None,
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: None,
             stm: None,
