@@ -71,6 +71,35 @@ pub struct TestbedConfig {
     pub export_ttft_histogram: bool,
     /// Model name reported in answers and `/v1/models`.
     pub model: String,
+    /// Leaky mode: a server-side system prompt (holding a canary) that the
+    /// agent reveals, as its answer, to prompts containing a trigger.
+    pub leaky: Option<Leaky>,
+}
+
+/// A system prompt the agent keeps server-side, and the phrases that make
+/// it reveal it (matched case-insensitively in the user's turn). For tests
+/// of canary-leak probing: some attempts leak, the others do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Leaky {
+    pub system_prompt: String,
+    pub triggers: Vec<String>,
+}
+
+impl Leaky {
+    /// The words of the system prompt, when `prompt` holds a trigger.
+    pub(crate) fn reveal(&self, prompt: &str) -> Option<Vec<String>> {
+        let p = prompt.to_lowercase();
+        self.triggers
+            .iter()
+            .any(|t| p.contains(&t.to_lowercase()))
+            .then(|| {
+                self.system_prompt
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            })
+    }
 }
 
 impl Default for TestbedConfig {
@@ -90,6 +119,7 @@ impl Default for TestbedConfig {
             retrieval_jitter: Duration::ZERO,
             export_ttft_histogram: true,
             model: "testbed-1".to_owned(),
+            leaky: None,
         }
     }
 }
@@ -108,6 +138,14 @@ impl TestbedConfig {
                 "tokens must be at most {MAX_TOKENS}, got {}",
                 self.tokens
             ));
+        }
+        if let Some(l) = &self.leaky {
+            let words = l.system_prompt.split_whitespace().count();
+            if words == 0 || words > MAX_TOKENS as usize {
+                return Err(format!(
+                    "leaky.system_prompt must have 1–{MAX_TOKENS} words, got {words}"
+                ));
+            }
         }
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());

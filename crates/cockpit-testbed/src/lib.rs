@@ -107,8 +107,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 pub use config::{
-    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, TOKENS_HEADER, TTFT_MS_HEADER, TestbedConfig,
-    UnknownFault,
+    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, TOKENS_HEADER, TTFT_MS_HEADER,
+    TestbedConfig, UnknownFault,
 };
 pub use http::{
     RECEIVED_UNIX_NS_HEADER, REQUEST_ID_HEADER, SESSION_ID_HEADER, SESSION_TURNS_HEADER,

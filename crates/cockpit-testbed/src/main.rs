@@ -98,6 +98,7 @@ impl Args {
             retrieval_jitter: millis("retrieval-jitter-ms", self.retrieval_jitter_ms)?,
             export_ttft_histogram: !self.no_ttft_histogram,
             model: self.model.clone(),
+            leaky: None,
         })
     }
 }
