@@ -44,6 +44,12 @@ pub enum CliError {
     /// The gate's policy, a saved report, the evidence lake, a renderer.
     #[error(transparent)]
     Score(#[from] cockpit_score::ScoreError),
+    /// `[watchtower]` or a canary (never shown).
+    #[error(transparent)]
+    Watchtower(#[from] cockpit_watchtower::WatchtowerError),
+    /// `shadow`'s settings or a deployment's URL.
+    #[error(transparent)]
+    Shadow(#[from] cockpit_shadow::ShadowError),
     /// Nothing that had to be measured could be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -90,6 +96,8 @@ impl CliError {
             | CliError::Probe(_)
             | CliError::K8s(_)
             | CliError::Score(_)
+            | CliError::Shadow(_)
+            | CliError::Watchtower(_)
             | CliError::Write { .. }
             | CliError::Serialize { .. } => code::USAGE,
         }

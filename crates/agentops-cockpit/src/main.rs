@@ -12,6 +12,7 @@ mod load;
 mod output;
 mod probe;
 mod render;
+mod shadow;
 
 use std::process::ExitCode;
 
@@ -97,9 +98,12 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
 /// RUST_LOG asks for it.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    const OURS: [&str; 7] = [
+    const OURS: [&str; 10] = [
         "agentops_cockpit",
         "cockpit_core",
+        "cockpit_deps",
+        "cockpit_shadow",
+        "cockpit_watchtower",
         "cockpit_probe",
         "cockpit_stm",
         "cockpit_k8s",
@@ -198,6 +202,7 @@ fn main() -> ExitCode {
             } => audit::run(args, cancel).await,
             Command::Certify(args) => certify::run(args, cancel).await,
             Command::Load(args) => load::run(args, cancel).await,
+            Command::Shadow(args) => shadow::run(args, cancel).await,
         }
     });
     exit_code(result)

@@ -16,6 +16,8 @@ fn catalogue() -> Vec<(&'static str, &'static str)> {
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
         .chain(cockpit_deps::checks::ALL.iter())
+        .chain(cockpit_shadow::checks::ALL.iter())
+        .chain(cockpit_watchtower::checks::ALL.iter())
         .map(|c| (c.id.as_str(), c.title))
         .collect()
 }

@@ -1,5 +1,5 @@
 //! The CLI's own terminal output: the TTY decision, and the tables of the
-//! commands whose results are not a Report (`probe`, `load`). Report and
+//! commands whose results are not a Report (`probe`, `load`, `shadow`). Report and
 //! certification renderers live in `cockpit_score::render`; every table,
 //! theirs and these, comes from one [`new_table`] (one style, one width
 //! rule). The printers take finished results: nothing here measures or
@@ -7,10 +7,12 @@
 
 mod load;
 mod probe;
+mod shadow;
 
 pub use cockpit_score::render::new_table;
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
+pub use shadow::shadow_table;
 
 /// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
 pub fn use_colour() -> bool {
