@@ -49,6 +49,18 @@ pub enum Verdict {
     V2Lower,
 }
 
+impl Verdict {
+    /// As in JSON: `too-few-samples`, `no-difference`, `v2-higher`, `v2-lower`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::TooFewSamples => "too-few-samples",
+            Verdict::NoDifference => "no-difference",
+            Verdict::V2Higher => "v2-higher",
+            Verdict::V2Lower => "v2-lower",
+        }
+    }
+}
+
 /// v1 and v2 side by side for one metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[non_exhaustive]
@@ -287,5 +299,22 @@ impl ShadowComparison {
     /// The comparison of `metric`.
     pub fn metric(&self, metric: &str) -> Option<&MetricComparison> {
         self.metrics.iter().find(|m| m.metric == metric)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdict_names_match_their_json() {
+        for v in [
+            Verdict::TooFewSamples,
+            Verdict::NoDifference,
+            Verdict::V2Higher,
+            Verdict::V2Lower,
+        ] {
+            assert_eq!(serde_json::to_value(v).unwrap(), v.as_str());
+        }
     }
 }

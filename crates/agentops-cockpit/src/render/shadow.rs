@@ -59,7 +59,7 @@ pub fn shadow_table(c: &ShadowComparison, findings: &[Finding], colour: bool) ->
             num(m.v2.p95),
             diff(m.p95_diff),
             m.mann_whitney.map_or("-".into(), |t| format_p(t.p_value)),
-            format!("{:?}", m.verdict),
+            m.verdict.as_str().to_string(),
         ]);
     }
     let _ = writeln!(out, "{t}");
