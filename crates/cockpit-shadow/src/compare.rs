@@ -122,16 +122,16 @@ impl MetricComparison {
         let n = format!("n = {} / {}", self.v1.n, self.v2.n);
         let p = self
             .mann_whitney
-            .map_or("-".to_string(), |t| format_p(t.p_value));
+            .map_or("p = -".to_string(), |t| p_is(t.p_value));
         match (self.verdict, self.p50_diff) {
             (Verdict::TooFewSamples, _) => {
                 format!("too few answers to compare at {n} (at least {MIN_SAMPLES} a side)")
             }
             (Verdict::NoDifference, _) | (_, None) => {
-                format!("no difference detected at {n} (p = {p})")
+                format!("no difference detected at {n} ({p})")
             }
             (v, Some(ci)) => format!(
-                "v2 {} than v1: p50 {:+.1} {u} [{:.0}% CI {:+.1}, {:+.1}], p = {p}, {n}",
+                "v2 {} than v1: p50 {:+.1} {u} [{:.0}% CI {:+.1}, {:+.1}], {p}, {n}",
                 if v == Verdict::V2Higher {
                     "higher"
                 } else {
@@ -147,7 +147,16 @@ impl MetricComparison {
     }
 }
 
-/// "0.41", "0.003", "< 1e-6".
+/// "p = 0.41", "p = 3.0e-3", "p < 1e-6".
+pub fn p_is(p: f64) -> String {
+    if p < 1e-6 {
+        "p < 1e-6".to_string()
+    } else {
+        format!("p = {}", format_p(p))
+    }
+}
+
+/// "0.41", "3.0e-3", "< 1e-6".
 pub fn format_p(p: f64) -> String {
     if p < 1e-6 {
         "< 1e-6".to_string()

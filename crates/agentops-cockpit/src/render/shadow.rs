@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 
 use cockpit_core::Finding;
-use cockpit_shadow::{ShadowComparison, compare::format_p};
+use cockpit_shadow::ShadowComparison;
+use cockpit_shadow::compare::{format_p, p_is};
 
 use super::new_table;
 
@@ -66,12 +67,12 @@ pub fn shadow_table(c: &ShadowComparison, findings: &[Finding], colour: bool) ->
     let e = &c.errors;
     let _ = writeln!(
         out,
-        "errors: v1 {}/{}, v2 {}/{} (Fisher p = {})",
+        "errors: v1 {}/{}, v2 {}/{} (Fisher {})",
         e.v1_failed,
         e.v1_requests,
         e.v2_failed,
         e.v2_requests,
-        format_p(e.p_value)
+        p_is(e.p_value)
     );
     for f in findings {
         let _ = writeln!(out, "{} {}: {}", f.check_id, f.status, f.summary);

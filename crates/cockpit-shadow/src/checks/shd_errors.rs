@@ -4,7 +4,7 @@
 use cockpit_core::{CheckId, CheckSpec, Finding, Measurement, Pillar, Severity, Status, Unit};
 
 use super::finding;
-use crate::compare::{ErrorComparison, format_p};
+use crate::compare::{ErrorComparison, p_is};
 use crate::{ShadowComparison, ShadowSettings};
 
 pub const SHD_ERRORS: CheckSpec = CheckSpec {
@@ -58,14 +58,14 @@ pub fn evaluate(c: &ShadowComparison, s: &ShadowSettings) -> Finding {
         ),
     ]);
     let facts = format!(
-        "v1 {}/{} failed ({}), v2 {}/{} failed ({}), p = {}",
+        "v1 {}/{} failed ({}), v2 {}/{} failed ({}), Fisher {}",
         e.v1_failed,
         e.v1_requests,
         kinds(&e.v1_by_kind),
         e.v2_failed,
         e.v2_requests,
         kinds(&e.v2_by_kind),
-        format_p(e.p_value)
+        p_is(e.p_value)
     );
     if e.v1_requests == 0 || e.v2_requests == 0 {
         f.status = Status::NotMeasured;
