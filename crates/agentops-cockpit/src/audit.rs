@@ -38,6 +38,13 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
     }
     cfg.stm_sample_sessions = args.sample_sessions;
     cfg.stm_disruptive = args.disruptive;
+    if args.watchtower && cfg.watchtower_config().watched().next().is_none() {
+        return Err(CliError::Usage(
+            "--watchtower probes the agents that declare a `canary`; no [[agents]] entry has one"
+                .into(),
+        ));
+    }
+    cfg.watchtower_enabled = args.watchtower;
     let baseline = baseline(&cfg, args.lake.compare.as_deref())?;
     let mut ev = evidence::collect(&cfg, &cancel).await;
     if let Some(tb) = testbed {

@@ -49,6 +49,9 @@ pub enum Command {
     /// exact canary recall (Reasoning Score, context collisions, trace
     /// integrity), per concurrency level; exit 1 when an --slo breaks.
     Simulate(SimulateArgs),
+    /// Shadow mode: the same prompts to production (v1) and a candidate
+    /// (v2), side by side with significance; exit 1 when v2 regresses.
+    Shadow(ShadowArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -195,6 +198,10 @@ pub struct AuditArgs {
     /// RESTART) and report whether a marker survived and how long it was down.
     #[arg(long)]
     pub disruptive: bool,
+    /// Adversarial watchtower: send the prompt-injection corpus to every
+    /// agent with a `canary` and fail WTC-LEAK when an answer holds it.
+    #[arg(long)]
+    pub watchtower: bool,
     /// Compute / CI/CD pillar, offline: manifest files, directories or globs
     /// (`deploy/**/*.yaml`; quote it so the shell does not expand it). Repeatable.
     #[arg(long, value_name = "GLOB")]
@@ -385,6 +392,52 @@ pub struct LoadArgs {
     /// No progress display on stderr (it is shown only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShadowArgs {
+    /// Production (v1): an OpenAI-compatible endpoint, http(s)://… (a `/v1` base gets `/chat/completions`).
+    pub url_v1: String,
+    /// The candidate (v2), likewise.
+    pub url_v2: String,
+    /// Prompts sent to each deployment.
+    #[arg(short = 'n', long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub samples: u32,
+    /// Send each prompt to both at once instead of one after the other.
+    #[arg(long)]
+    pub mirror: bool,
+    /// A prompt (repeatable; cycled in order). Default: a built-in list of eight.
+    #[arg(long = "prompt", value_name = "TEXT")]
+    pub prompts: Vec<String>,
+    /// Model name sent with each request.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// max_tokens sent with each request.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// Per-request timeout.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// Seed of the bootstrap's resampling (the same seed gives the same intervals).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Bootstrap resamples (100–100000).
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: u32,
+    /// SHD-TTFT fails when v2's TTFT is slower by more than this percentage, significantly.
+    #[arg(long, default_value_t = 10.0)]
+    pub ttft_regression_pct: f64,
+    /// Extra request header "Name: value" (repeatable), sent to both. Values are never printed.
+    #[arg(short = 'H', long, value_name = "NAME: VALUE")]
+    pub header: Vec<String>,
+    /// Extra CA certificate bundle (PEM) to trust.
+    #[arg(long)]
+    pub ca_cert: Option<PathBuf>,
+    /// Do not verify TLS certificates (lab use only).
+    #[arg(long)]
+    pub insecure: bool,
+    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
+    pub format: ProbeFormat,
 }
 
 /// The longest duration any flag takes: 7 days. Longer values are

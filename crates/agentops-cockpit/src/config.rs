@@ -34,6 +34,15 @@ pub struct CockpitConfig {
     /// (cockpit-deps).
     #[serde(default)]
     pub vector_store: Vec<cockpit_deps::VectorStoreConfig>,
+    /// `[watchtower]`: how many attempts, how fast (with `--watchtower`).
+    #[serde(default)]
+    pub watchtower: cockpit_watchtower::WatchtowerSettings,
+    /// `--watchtower` (command line only).
+    #[serde(skip)]
+    pub watchtower_enabled: bool,
+    /// `[shadow]`: how `[[agents]] shadow_endpoint` comparisons sample and judge.
+    #[serde(default)]
+    pub shadow: cockpit_shadow::ShadowSettings,
     /// The Sovereign Gate: threshold, pillar weights, fail-closed, waivers, evidence lake.
     #[serde(default)]
     pub gate: cockpit_score::GatePolicy,
@@ -80,6 +89,26 @@ impl CockpitConfig {
             self.mcp.clone(),
             self.vector_store.clone(),
             self.agents.clone(),
+        )
+    }
+
+    /// The shadow comparisons: the agents (those with a `shadow_endpoint`
+    /// are compared), `[probe]`'s TLS settings, `[shadow]`.
+    pub fn shadow_config(&self) -> cockpit_shadow::ShadowConfig {
+        cockpit_shadow::ShadowConfig::new(
+            self.agents.clone(),
+            self.probe.clone(),
+            self.shadow.clone(),
+        )
+    }
+
+    /// The adversarial watchtower: the agents (those with a `canary` are
+    /// probed), `[probe]`'s TLS settings, `[watchtower]`.
+    pub fn watchtower_config(&self) -> cockpit_watchtower::WatchtowerConfig {
+        cockpit_watchtower::WatchtowerConfig::new(
+            self.agents.clone(),
+            self.probe.clone(),
+            self.watchtower.clone(),
         )
     }
 
@@ -234,6 +263,14 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         }
     }
     validate_deps(path, src, cfg, &err)?;
+    if let Err(e) = cfg.shadow.validate() {
+        let at = match &e {
+            cockpit_shadow::ShadowError::Config { key, .. } => table_key_offset(src, "shadow", key),
+            _ => None,
+        };
+        return Err(located(path, src, at, e.to_string()));
+    }
+    validate_watchtower(path, src, cfg)?;
     if let Err(e) = cfg.kubernetes.validate() {
         let key = match &e {
             cockpit_k8s::K8sError::Config { key, .. } => *key,
@@ -296,23 +333,61 @@ fn entry_key_offset(src: &str, kind: &str, name: &str, key: &str) -> Option<usiz
     let header = format!("[[{kind}]]");
     let quoted = format!("\"{name}\"");
     src.match_indices(&header).find_map(|(at, _)| {
-        let body = at + header.len();
-        let end = src[body..].find("\n[").map_or(src.len(), |i| body + i);
-        let table = &src[at..end];
-        if !table.contains(&quoted) {
-            return None;
+        let end = table_end(src, at + header.len());
+        src[at..end]
+            .contains(&quoted)
+            .then(|| key_in_table(src, at, end, key))
+    })
+}
+
+/// The byte offset of `key = …` in the `[name]` table, else of its header.
+fn table_key_offset(src: &str, name: &str, key: &str) -> Option<usize> {
+    let header = format!("[{name}]");
+    let at = src
+        .match_indices(&header)
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || src[..at].ends_with('\n'))?;
+    Some(key_in_table(
+        src,
+        at,
+        table_end(src, at + header.len()),
+        key,
+    ))
+}
+
+/// Where the table whose body starts at `body` ends: the next table header.
+fn table_end(src: &str, body: usize) -> usize {
+    src[body..].find("\n[").map_or(src.len(), |i| body + i)
+}
+
+/// The offset of the line `key = …` within `src[at..end]`, else `at`.
+fn key_in_table(src: &str, at: usize, end: usize, key: &str) -> usize {
+    let mut offset = at;
+    for line in src[at..end].split_inclusive('\n') {
+        let t = line.trim_start();
+        if t.strip_prefix(key)
+            .is_some_and(|rest| rest.trim_start().starts_with('='))
+        {
+            return offset + (line.len() - t.len());
         }
-        let mut offset = at;
-        for line in table.split_inclusive('\n') {
-            let t = line.trim_start();
-            if t.strip_prefix(key)
-                .is_some_and(|rest| rest.trim_start().starts_with('='))
-            {
-                return Some(offset + (line.len() - t.len()));
+        offset += line.len();
+    }
+    at
+}
+
+/// `[watchtower]` and every agent's `canary`, each error pointed at its
+/// key (never showing a canary).
+fn validate_watchtower(path: &Path, src: &str, cfg: &CockpitConfig) -> Result<(), ConfigError> {
+    use cockpit_watchtower::WatchtowerError;
+    cfg.watchtower_config().validate().map_err(|e| {
+        let at = match &e {
+            WatchtowerError::Config { key, .. } => table_key_offset(src, "watchtower", key),
+            WatchtowerError::Canary { agent, .. } => {
+                entry_key_offset(src, "agents", agent, "canary")
             }
-            offset += line.len();
-        }
-        Some(at)
+            _ => None,
+        };
+        located(path, src, at, e.to_string())
     })
 }
 
@@ -371,6 +446,10 @@ fn validate_agent(
     }
     if let Some(m) = &mut a.metrics_url {
         expand_checked(m, AgentProtocol::Http, err)?;
+    }
+    if let Some(c) = &mut a.canary {
+        let raw = c.clone();
+        *c = expand_env(&raw).map_err(|m| err(&raw, format!("agent `{}`: canary: {m}", a.name)))?;
     }
     if protocol == AgentProtocol::Grpc && !a.headers.is_empty() {
         return Err(err(
@@ -770,6 +849,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("cockpit.toml:13:11:"), "{s}");
+    }
+
+    #[test]
+    fn shadow_settings_are_parsed_and_located() {
+        let src = "[[agents]]\nname = \"a\"\nendpoint = \"http://h/v1\"\nprotocol = \"openai\"\nshadow_endpoint = \"http://h2/v1\"\n\n[shadow]\nsamples = 12\nmirror = true\n";
+        let cfg = p(src).unwrap();
+        assert_eq!((cfg.shadow.samples, cfg.shadow.mirror), (12, true));
+        assert_eq!(cfg.shadow_config().shadowed().count(), 1);
+        let s = p(&src.replace("samples = 12", "samples = 0"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:8:1:") && s.contains("shadow.samples"),
+            "{s}"
+        );
+        let s = p(&src.replace("mirror", "mirrored"))
+            .unwrap_err()
+            .to_string();
+        assert!(s.starts_with("cockpit.toml:9:1:"), "{s}");
     }
 
     #[test]

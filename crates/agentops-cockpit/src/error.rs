@@ -50,6 +50,12 @@ pub enum CliError {
     /// A simulation that could not start (bad option, ramp, objective, URL).
     #[error(transparent)]
     Sim(#[from] cockpit_sim::SimError),
+    /// `[watchtower]` or a canary (never shown).
+    #[error(transparent)]
+    Watchtower(#[from] cockpit_watchtower::WatchtowerError),
+    /// `shadow`'s settings or a deployment's URL.
+    #[error(transparent)]
+    Shadow(#[from] cockpit_shadow::ShadowError),
     /// Nothing that had to be measured could be reached.
     #[error("{0}")]
     Unreachable(String),
@@ -105,6 +111,8 @@ impl CliError {
             | CliError::Score(_)
             | CliError::Fleet(_)
             | CliError::Sim(_)
+            | CliError::Shadow(_)
+            | CliError::Watchtower(_)
             | CliError::Write { .. }
             | CliError::Listen { .. }
             | CliError::Serialize { .. } => code::USAGE,

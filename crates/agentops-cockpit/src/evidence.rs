@@ -75,6 +75,8 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .chain(cockpit_deps::checks::ALL.iter())
         .chain(cockpit_fleet::checks::ALL.iter())
         .chain(cockpit_sim::checks::ALL.iter())
+        .chain(cockpit_shadow::checks::ALL.iter())
+        .chain(cockpit_watchtower::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();
@@ -144,6 +146,22 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
         all.absorb(cockpit_deps::audit(&deps, cancel).await);
     }
 
+    // Shadow mode (cockpit-shadow): each `shadow_endpoint` against its
+    // agent, judged by its own checks (never the agent's).
+    let shadow = cfg.shadow_config();
+    if shadow.shadowed().next().is_some() {
+        all.absorb(cockpit_shadow::audit(&shadow, cancel).await);
+    }
+
+    // The adversarial watchtower (cockpit-watchtower), opt-in: every agent
+    // with a canary. Its settings were validated with the configuration.
+    if cfg.watchtower_enabled {
+        match cockpit_watchtower::audit(&cfg.watchtower_config(), cancel).await {
+            Ok(out) => all.absorb(out),
+            Err(e) => tracing::error!("the watchtower did not run: {e}"),
+        }
+    }
+
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);
     report.interrupted = all.interrupted || cancel.is_cancelled();
     Evidence {
@@ -202,6 +220,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
                 model: Some("testbed-1".into()),
                 zone: zone.clone(),
                 shadow_endpoint: None,
+                canary: None,
                 metrics_url: Some(format!("{}/metrics", tb.base_url())),
                 retrieval: Some(vec!["testbed-vectors".into()]),
                 stm: Some(SessionStore::InProcess),
@@ -214,6 +233,7 @@ pub async fn embedded() -> Result<(CockpitConfig, Option<Testbed>), CliError> {
                 model: None,
                 zone: zone.clone(),
                 shadow_endpoint: None,
+                canary: None,
                 metrics_url: None,
                 retrieval: Some(vec![]),
                 stm: None,

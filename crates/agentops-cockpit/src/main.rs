@@ -13,6 +13,7 @@ mod load;
 mod output;
 mod probe;
 mod render;
+mod shadow;
 mod simulate;
 
 use std::process::ExitCode;
@@ -103,6 +104,8 @@ fn init_tracing(verbose: u8, quiet: bool) {
         "agentops_cockpit",
         "cockpit_core",
         "cockpit_deps",
+        "cockpit_shadow",
+        "cockpit_watchtower",
         "cockpit_fleet",
         "cockpit_probe",
         "cockpit_stm",
@@ -205,6 +208,7 @@ fn main() -> ExitCode {
             Command::Load(args) => load::run(args, cancel).await,
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
             Command::Simulate(args) => simulate::run(args, cancel).await,
+            Command::Shadow(args) => shadow::run(args, cancel).await,
         }
     });
     exit_code(result)

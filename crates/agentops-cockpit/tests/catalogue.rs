@@ -18,6 +18,8 @@ fn catalogue() -> Vec<(&'static str, &'static str)> {
         .chain(cockpit_deps::checks::ALL.iter())
         .chain(cockpit_fleet::checks::ALL.iter())
         .chain(cockpit_sim::checks::ALL.iter())
+        .chain(cockpit_shadow::checks::ALL.iter())
+        .chain(cockpit_watchtower::checks::ALL.iter())
         .map(|c| (c.id.as_str(), c.title))
         .collect()
 }

@@ -67,6 +67,11 @@ pub struct AgentConfig {
     /// nowhere.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// A canary string the user put in the agent's system prompt
+    /// (`canary = "${CANARY}"`): the adversarial watchtower looks for it in
+    /// answers. A secret: shown nowhere (a hash prefix at most).
+    #[serde(default)]
+    pub canary: Option<String>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -85,6 +90,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("retrieval", &self.retrieval)
             .field("stm", &self.stm)
             .field("headers", &headers)
+            .field("canary", &self.canary.as_ref().map(|_| "***"))
             .finish()
     }
 }
@@ -335,6 +341,7 @@ mod tests {
             model: None,
             zone: None,
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: None,
             stm: None,
@@ -356,6 +363,7 @@ mod tests {
             model: None,
             zone: None,
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: calls,
             stm: None,
@@ -386,13 +394,14 @@ mod tests {
             model: None,
             zone: None,
             shadow_endpoint: Some("http://u:sh4dow@h/v1".into()),
+            canary: Some("CANARY-c4n4ry".into()),
             metrics_url: None,
             retrieval: None,
             stm: None,
             headers: BTreeMap::from([("Authorization".into(), "Bearer s3cr3t".into())]),
         };
         let shown = format!("{agent:?} {agent:#?}");
-        for secret in ["s3cr3t", "pw%2Fx", "k3y", "sh4dow", "tok"] {
+        for secret in ["s3cr3t", "pw%2Fx", "k3y", "sh4dow", "tok", "c4n4ry"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         assert!(shown.contains("Authorization"), "{shown}");

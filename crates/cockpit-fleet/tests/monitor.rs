@@ -44,6 +44,7 @@ fn agent(name: &str, endpoint: String) -> AgentConfig {
         retrieval: None,
         stm: None,
         headers: Default::default(),
+        canary: None,
     }
 }
 

@@ -310,6 +310,7 @@ mod tests {
             model: None,
             zone: None,
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: None,
             stm: None,

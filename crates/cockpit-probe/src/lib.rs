@@ -207,6 +207,11 @@ pub(crate) async fn probe_openai_with(
         max_line_bytes: opts.max_line_bytes,
         headers: opts.headers.clone(),
         record_samples: opts.record_samples,
+        capture_output_bytes: if opts.record_samples {
+            opts.capture_output_bytes
+        } else {
+            0
+        },
     });
     let stats = run::run(plan, opts, deadline_of(opts))
         .instrument(span)

@@ -211,6 +211,8 @@ pub(crate) struct OpenAiPlan {
     pub max_line_bytes: usize,
     pub headers: Vec<(HeaderName, HeaderValue)>,
     pub record_samples: bool,
+    /// Keep each answer's text, cut at this many bytes (0: none).
+    pub capture_output_bytes: usize,
 }
 
 /// Per-worker scratch space, reused from sample to sample.
@@ -218,6 +220,8 @@ pub(crate) struct OpenAiPlan {
 pub(crate) struct Scratch {
     /// Inter-token gaps of the sample in flight, recorded only if it succeeds.
     gaps: Vec<Duration>,
+    /// The answer's text so far, when captured.
+    text: String,
 }
 
 /// Gaps kept per sample; a longer stream's later gaps are not recorded.
@@ -234,6 +238,7 @@ pub(crate) async fn sample(
     measured: bool,
 ) -> SampleResult {
     scratch.gaps.clear();
+    scratch.text.clear();
     let ep = &plan.endpoint;
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
@@ -262,6 +267,9 @@ pub(crate) async fn sample(
         r,
         &scratch.gaps,
     );
+    if plan.capture_output_bytes > 0 && r.is_ok() {
+        stats.attach_output(index, &scratch.text);
+    }
     if r.is_err() || !ep.reuse {
         *slot = None;
     }
@@ -320,13 +328,22 @@ async fn sample_inner(
     event_stream_head(&resp, what)?;
     step.progress.at(Stage::Stream);
     let mut body = resp.into_body();
+    // The answer's text, when the plan keeps it (shadow mode compares it).
+    let text = (plan.capture_output_bytes > 0).then(|| AnswerText {
+        text: std::mem::take(&mut step.scratch.text),
+        max_bytes: plan.capture_output_bytes,
+        over: false,
+    });
     let reading = Reading {
         what,
         max_line_bytes: plan.max_line_bytes,
-        text: None,
+        text,
     };
     let gaps = &mut step.scratch.gaps;
-    let read = read_stream(&mut body, reading, gaps, step.bounds, step.progress).await?;
+    let mut read = read_stream(&mut body, reading, gaps, step.bounds, step.progress).await?;
+    if let Some(t) = read.text.take() {
+        step.scratch.text = t.text;
+    }
     let (first, end) = read.first_and_end(what)?;
     if ep.reuse && !read.body_ended && !drain(&mut body, step.bounds).await {
         *step.slot = None;
@@ -642,6 +659,32 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(v["messages"].as_array().unwrap().len(), 1);
         assert!(v.get("max_tokens").is_none());
+    }
+
+    #[test]
+    fn kept_answer_text_joins_content_and_stops_at_its_bound() {
+        let mut t = AnswerText {
+            text: String::new(),
+            max_bytes: 9,
+            over: false,
+        };
+        for data in [
+            r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"Hé"}}]}"#,
+            r#"{"choices":[{"delta":{"reasoning_content":"x"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"llo"}}]}"#,
+        ] {
+            parse_chunk(data, Some(&mut t)).unwrap();
+        }
+        assert_eq!((t.text.as_str(), t.over), ("Héllo", false));
+        // 6 bytes kept; " wörld" (7 bytes) would pass the 9-byte bound.
+        parse_chunk(
+            r#"{"choices":[{"delta":{"content":" wörld"}}]}"#,
+            Some(&mut t),
+        )
+        .unwrap();
+        assert_eq!((t.text.as_str(), t.over), ("Héllo", true));
+        assert!(parse_chunk("{not json", Some(&mut t)).is_err());
     }
 
     #[test]

@@ -112,6 +112,9 @@ pub struct ProbeOptions {
     /// Keep a [`SampleRecord`](crate::SampleRecord) per request (at most
     /// [`MAX_SAMPLE_RECORDS`](crate::MAX_SAMPLE_RECORDS)).
     pub record_samples: bool,
+    /// With `record_samples`, keep each OpenAI answer's text (the content
+    /// deltas joined) in its record, cut at this many bytes; 0: none.
+    pub capture_output_bytes: usize,
 }
 
 impl Default for ProbeOptions {
@@ -137,6 +140,7 @@ impl Default for ProbeOptions {
             cancel: CancellationToken::new(),
             reuse_connection: false,
             record_samples: false,
+            capture_output_bytes: 0,
         }
     }
 }

@@ -192,6 +192,11 @@ pub struct SampleRecord {
     pub e2e: Option<Duration>,
     pub output_tokens: Option<u64>,
     pub error: Option<ErrorKind>,
+    /// The answer's text (OpenAI streams, when
+    /// [`ProbeOptions::capture_output_bytes`](crate::ProbeOptions) is set):
+    /// the content deltas joined, cut at that many bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// At most this many [`SampleRecord`]s are kept per run.
@@ -435,6 +440,17 @@ impl Stats {
         }
     }
 
+    /// Attach a successful sample's captured answer to its record (the
+    /// latest one, when it is sample `index`'s).
+    pub fn attach_output(&mut self, index: u32, text: &str) {
+        if let Some(r) = self.records.as_mut().and_then(|v| v.last_mut())
+            && r.index == index
+            && r.error.is_none()
+        {
+            r.output = Some(text.to_string());
+        }
+    }
+
     pub fn merge(&mut self, o: Stats) {
         for (a, b) in self.dists.iter_mut().zip(o.dists.iter()) {
             a.merge(b);
@@ -540,6 +556,7 @@ impl Stats {
                 e2e: ok.map(|o| o.e2e),
                 output_tokens: ok.map(|o| o.tokens),
                 error: r.as_ref().err().map(|f| f.kind),
+                output: None,
             });
         }
         match r {

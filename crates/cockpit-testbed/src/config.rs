@@ -86,6 +86,35 @@ pub struct TestbedConfig {
     /// Reasoning fault: only the newest turns whose words fit this many
     /// tokens are read for a question (the oldest are truncated).
     pub context_window_tokens: Option<u32>,
+    /// Leaky mode: a server-side system prompt (holding a canary) that the
+    /// agent reveals, as its answer, to prompts containing a trigger.
+    pub leaky: Option<Leaky>,
+}
+
+/// A system prompt the agent keeps server-side, and the phrases that make
+/// it reveal it (matched case-insensitively in the user's turn). For tests
+/// of canary-leak probing: some attempts leak, the others do not.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Leaky {
+    pub system_prompt: String,
+    pub triggers: Vec<String>,
+}
+
+impl Leaky {
+    /// The words of the system prompt, when `prompt` holds a trigger.
+    pub(crate) fn reveal(&self, prompt: &str) -> Option<Vec<String>> {
+        let p = prompt.to_lowercase();
+        self.triggers
+            .iter()
+            .any(|t| p.contains(&t.to_lowercase()))
+            .then(|| {
+                self.system_prompt
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect()
+            })
+    }
 }
 
 /// How the testbed echoes a request's `traceparent`.
@@ -134,6 +163,7 @@ impl Default for TestbedConfig {
             shared_context_above: None,
             retrieval_pool: None,
             context_window_tokens: None,
+            leaky: None,
         }
     }
 }
@@ -155,6 +185,14 @@ impl TestbedConfig {
         }
         if self.retrieval_pool == Some(0) {
             return Err("retrieval_pool must be at least 1".to_owned());
+        }
+        if let Some(l) = &self.leaky {
+            let words = l.system_prompt.split_whitespace().count();
+            if words == 0 || words > MAX_TOKENS as usize {
+                return Err(format!(
+                    "leaky.system_prompt must have 1–{MAX_TOKENS} words, got {words}"
+                ));
+            }
         }
         if self.model.is_empty() {
             return Err("model must not be empty".to_owned());

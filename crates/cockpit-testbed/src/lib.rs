@@ -108,8 +108,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 pub use config::{
-    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, TOKENS_HEADER, TTFT_MS_HEADER, TestbedConfig,
-    TraceEcho, UnknownFault,
+    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, TOKENS_HEADER, TTFT_MS_HEADER,
+    TestbedConfig, TraceEcho, UnknownFault,
 };
 pub use http::TRACEPARENT_HEADER;
 pub use http::{

@@ -114,6 +114,7 @@ impl Args {
             shared_context_above: self.shared_context_above,
             retrieval_pool: self.retrieval_pool,
             context_window_tokens: self.context_window_tokens,
+            leaky: None,
         })
     }
 }

@@ -49,6 +49,7 @@ fn agent(name: &str, endpoint: String, protocol: AgentProtocol) -> AgentConfig {
         retrieval: Some(vec![]),
         stm: None,
         headers: Default::default(),
+        canary: None,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The CLI's own terminal output: the TTY decision, and the tables of the
-//! commands whose results are not a Report (`probe`, `load`, `cockpit`). Report and
+//! commands whose results are not a Report (`probe`, `load`, `cockpit`, `shadow`). Report and
 //! certification renderers live in `cockpit_score::render`; every table,
 //! theirs and these, comes from one [`new_table`] (one style, one width
 //! rule). The printers take finished results: nothing here measures or
@@ -8,12 +8,14 @@
 mod fleet;
 mod load;
 mod probe;
+mod shadow;
 mod sim;
 
 pub use cockpit_score::render::new_table;
 pub use fleet::{cell, fleet_table};
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
+pub use shadow::shadow_table;
 pub use sim::{sim_markdown, sim_table};
 
 /// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.

@@ -105,20 +105,16 @@ fn unreached_agent(agent: &AgentConfig, out: &mut AuditOutcome) {
         .push(interrupted(&ttr::CMP_TTR, &agent.name, &agent.endpoint));
     out.findings
         .push(interrupted(&ttft::NET_TTFT, &agent.name, &agent.endpoint));
-    if let Some(shadow) = &agent.shadow_endpoint {
-        out.count_subject(false);
-        let subject = format!("{} (shadow)", agent.name);
-        out.findings
-            .push(interrupted(&ttft::NET_TTFT, &subject, shadow));
-    }
     if let Some(url) = &agent.metrics_url {
         out.findings
             .push(interrupted(&obs::OBS_TTFT, &agent.name, url));
     }
 }
 
-/// One agent: CMP-TTR from its first request, NET-TTFT (and its shadow's),
-/// OBS-TTFT when it has a metrics URL.
+/// One agent: CMP-TTR from its first request, NET-TTFT, OBS-TTFT when it
+/// has a metrics URL. Its `shadow_endpoint` is not probed here: the shadow
+/// comparison (cockpit-shadow) has checks of its own, so a candidate never
+/// changes the production agent's findings.
 async fn audit_agent(
     agent: &AgentConfig,
     cfg: &NetworkAuditConfig,
@@ -158,17 +154,6 @@ async fn audit_agent(
         &main,
         &cfg.thresholds,
     ));
-    if let Some(shadow) = &agent.shadow_endpoint {
-        let subject = format!("{} (shadow)", agent.name);
-        let f = if cancel.is_cancelled() {
-            out.count_subject(false);
-            interrupted(&ttft::NET_TTFT, &subject, shadow)
-        } else {
-            let r = tally(out, crate::probe(shadow, protocol, &base).await);
-            ttft::evaluate(agent, &subject, shadow, &r, &cfg.thresholds)
-        };
-        out.findings.push(f);
-    }
     if let Some(url) = &agent.metrics_url {
         let f = if cancel.is_cancelled() {
             interrupted(&obs::OBS_TTFT, &agent.name, url)
@@ -355,6 +340,7 @@ pub(crate) mod fixtures {
             model: None,
             zone: None,
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: None,
             stm: None,
@@ -420,7 +406,6 @@ mod tests {
         for want in [
             ("CMP-TTR", "agent"),
             ("NET-TTFT", "agent"),
-            ("NET-TTFT", "agent (shadow)"),
             ("OBS-TTFT", "agent"),
             ("NET-ZONE", "agent → vectors"),
             ("CMP-TTR", "second"),
@@ -431,7 +416,9 @@ mod tests {
         ] {
             assert!(listed.contains(&want), "{want:?} missing from {listed:?}");
         }
-        assert_eq!(listed.len(), 10, "{listed:?}");
+        assert_eq!(listed.len(), 9, "{listed:?}");
+        // The shadow endpoint is the shadow comparison's subject, not this audit's.
+        assert!(!listed.iter().any(|(_, s)| s.contains("shadow")));
         for f in &out.findings {
             assert_eq!(f.status, cockpit_core::Status::NotMeasured);
             assert!(
@@ -440,7 +427,7 @@ mod tests {
                 f.summary
             );
         }
-        // Agent, shadow, second agent, the backend's REST and gRPC endpoints.
-        assert_eq!((out.subjects, out.reached), (5, 0));
+        // Agent, second agent, the backend's REST and gRPC endpoints.
+        assert_eq!((out.subjects, out.reached), (4, 0));
     }
 }

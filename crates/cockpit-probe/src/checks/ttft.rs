@@ -14,7 +14,7 @@ pub const NET_TTFT: CheckSpec = CheckSpec {
     title: "Time to first token (p95)",
 };
 
-/// Judge a probe of `url` (the agent's endpoint or its shadow).
+/// Judge a probe of `url`, the agent's endpoint.
 pub fn evaluate(
     agent: &AgentConfig,
     subject: &str,

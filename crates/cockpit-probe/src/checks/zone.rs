@@ -290,6 +290,7 @@ mod tests {
             model: None,
             zone: zone.map(String::from),
             shadow_endpoint: None,
+            canary: None,
             metrics_url: None,
             retrieval: None,
             stm: None,

@@ -100,6 +100,7 @@ impl ClientPlan {
                     max_line_bytes: r.max_line_bytes,
                     headers: r.headers.clone(),
                     record_samples: false,
+                    capture_output_bytes: 0,
                 }))
             }
             Protocol::Grpc => {
