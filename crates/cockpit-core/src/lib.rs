@@ -47,8 +47,10 @@ mod distribution;
 mod finding;
 pub mod fleet;
 mod outcome;
+pub mod process;
 mod redact;
 mod report;
+pub mod rng;
 pub mod slo;
 
 pub use distribution::{Distribution, DistributionError, LatencySummary};

@@ -78,11 +78,8 @@ pub fn recalls_per_session(turns: u32) -> u32 {
 /// A session's RNG: the run's seed, the level and the session index mixed
 /// (SplitMix64), so a session's canary and filler do not depend on timing.
 pub fn session_rng(seed: u64, level: u32, session: u32) -> StdRng {
-    let mut z = seed ^ (u64::from(level) << 32) ^ u64::from(session);
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    StdRng::seed_from_u64(z ^ (z >> 31))
+    let mixed = seed ^ (u64::from(level) << 32) ^ u64::from(session);
+    StdRng::seed_from_u64(cockpit_core::rng::SplitMix64::new(mixed).next_u64())
 }
 
 /// A canary `CNRY-XXXX-XXXX`.

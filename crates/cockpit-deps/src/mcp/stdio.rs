@@ -101,15 +101,7 @@ impl ServerProcess {
     }
 
     fn kill_group(&self) {
-        #[cfg(unix)]
-        if let Some(pid) = self
-            .group
-            .and_then(|p| i32::try_from(p).ok())
-            .and_then(rustix::process::Pid::from_raw)
-        {
-            // Gone already (it exited): fine.
-            let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-        }
+        cockpit_core::process::kill_process_group(self.group);
     }
 
     /// Its exit status, if it exits within `wait`.

@@ -8,6 +8,7 @@
 //! generator is written out here so that no dependency upgrade can change a
 //! recorded schedule.
 
+use cockpit_core::rng::SplitMix64;
 use std::time::Duration;
 
 /// How requests arrive in an open-loop run.
@@ -38,29 +39,6 @@ pub struct Intended {
     pub offset: Duration,
     /// The step it belongs to.
     pub step: usize,
-}
-
-/// SplitMix64 (Steele, Lea & Flood 2014): tiny, fast, fully specified.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in (0, 1].
-    pub fn next_open01(&mut self) -> f64 {
-        ((self.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
 }
 
 /// The seed of worker `w` derived from the run's seed.
