@@ -6,31 +6,15 @@ use cockpit_core::Report;
 use cockpit_score::{Comparison, EvidenceLake, render as score_render};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{AuditArgs, ReportFormat};
+use crate::cli::{AuditArgs, ReportFormat, TargetArgs};
 use crate::config::CockpitConfig;
 use crate::{CliError, Outcome, ResultExt, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    crate::output::one_on_stdout(&args.format, args.out.as_deref())?;
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
-    // Kubernetes inputs alone (no --config, no ./cockpit.toml) audit just
-    // those: no embedded testbed.
-    let k8s_only = args.has_k8s_inputs() && !args.testbed && path.is_none();
-    let (mut cfg, testbed) = if k8s_only {
-        (CockpitConfig::default(), None)
-    } else {
-        evidence::resolve(args.config.as_deref(), args.testbed).await?
-    };
-    let k = &mut cfg.kubernetes;
-    k.manifests.extend(args.manifests.iter().cloned());
-    k.cloud_run.extend(args.cloud_run.iter().cloned());
-    k.pipelines.extend(args.pipelines.iter().cloned());
-    if args.kube_context.is_some() {
-        k.context = args.kube_context.clone();
-    }
-    if args.namespace.is_some() {
-        k.namespace = args.namespace.clone();
-    }
-    evidence::k8s_inputs(k)?;
+    let (mut cfg, testbed) =
+        with_targets(args.config.as_deref(), args.testbed, &args.targets).await?;
     if (args.sample_sessions.is_some() || args.disruptive) && cfg.stm.is_none() {
         return Err(CliError::Usage(
             "--sample-sessions and --disruptive need an [stm] section (the Redis to audit) in the configuration".into(),
@@ -65,6 +49,34 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
     ev.outcome()
 }
 
+/// The configuration to audit (and the embedded testbed when started),
+/// with the command line's Compute / CI/CD targets added; targets alone (no
+/// --config, no ./cockpit.toml, no --testbed) audit just those.
+pub async fn with_targets(
+    config: Option<&Path>,
+    testbed: bool,
+    targets: &TargetArgs,
+) -> Result<(CockpitConfig, Option<cockpit_testbed::Testbed>), CliError> {
+    let k8s_only = targets.any() && !testbed && evidence::config_path(config, testbed).is_none();
+    let (mut cfg, tb) = if k8s_only {
+        (CockpitConfig::default(), None)
+    } else {
+        evidence::resolve(config, testbed).await?
+    };
+    let k = &mut cfg.kubernetes;
+    k.manifests.extend(targets.manifests.iter().cloned());
+    k.cloud_run.extend(targets.cloud_run.iter().cloned());
+    k.pipelines.extend(targets.pipelines.iter().cloned());
+    if targets.kube_context.is_some() {
+        k.context = targets.kube_context.clone();
+    }
+    if targets.namespace.is_some() {
+        k.namespace = targets.namespace.clone();
+    }
+    evidence::k8s_inputs(k)?;
+    Ok((cfg, tb))
+}
+
 /// The run `--compare` names, read before this run is stored (so `last`
 /// means the run before this one).
 pub fn baseline(cfg: &CockpitConfig, spec: Option<&str>) -> Result<Option<Report>, CliError> {
@@ -82,7 +94,7 @@ pub fn store(cfg: &CockpitConfig, report: &Report, extra: &[(&str, &str)]) -> Re
     let dir = lake
         .store(report, extra)
         .context("cannot store the run in the evidence lake")?;
-    eprintln!("evidence stored in {}", dir.display());
+    crate::term::notice(format_args!("evidence stored in {}", dir.display()));
     Ok(())
 }
 
@@ -122,7 +134,11 @@ fn emit(
         m
     };
     let mut stdout = String::new();
-    for f in formats {
+    // With --out every format is a file; stdout keeps the table.
+    let on_stdout = formats
+        .iter()
+        .filter(|f| out.is_none() || **f == ReportFormat::Table);
+    for f in on_stdout {
         match f {
             ReportFormat::Table => stdout.push_str(&table(colour)),
             ReportFormat::Json => {
@@ -152,7 +168,7 @@ fn emit(
             let text = crate::error::to_json_pretty("the comparison", c)?;
             write(&dir.join("compare.json"), &text)?;
         }
-        eprintln!("report written to {}", dir.display());
+        crate::term::notice(format_args!("report written to {}", dir.display()));
     }
     crate::print_stdout(&stdout)
 }

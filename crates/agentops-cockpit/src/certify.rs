@@ -12,6 +12,12 @@ use crate::config::{self, CockpitConfig};
 use crate::{CliError, Outcome, ResultExt, audit, evidence, render};
 
 pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    crate::output::one_on_stdout(&args.format, args.out.as_deref())?;
+    if args.from.is_some() && args.targets.any() {
+        return Err(CliError::Usage(
+            "--from re-scores a saved report: --manifests, --pipelines, --cloud-run, --kube-context and --namespace measure, and do not apply".into(),
+        ));
+    }
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
     let (report, cfg, measured) = if let Some(from) = &args.from {
         let mut cfg = match &path {
@@ -27,7 +33,8 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
             .context("--from")?;
         (report, cfg, None)
     } else {
-        let (mut cfg, testbed) = evidence::resolve(args.config.as_deref(), args.testbed).await?;
+        let (mut cfg, testbed) =
+            audit::with_targets(args.config.as_deref(), args.testbed, &args.targets).await?;
         if let Some(t) = args.threshold {
             cfg.gate.threshold = t;
         }
@@ -53,6 +60,9 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         audit::store(&cfg, &report, &[(cockpit_score::CERTIFICATION_FILE, &json)])?;
     }
     emit(&cert, &args, comparison.as_ref())?;
+    if let Some(url) = &args.push.push_gateway {
+        crate::push::push(url, "certify", &crate::push::certify_metrics(&cert)).await?;
+    }
 
     match measured {
         Some(Ok(Outcome::Interrupted)) => return Ok(Outcome::Interrupted),
@@ -133,7 +143,7 @@ fn write_all(
         let text = crate::error::to_json_pretty("the comparison", c)?;
         audit::write(&dir.join("compare.json"), &text)?;
     }
-    eprintln!("certification written to {}", dir.display());
+    crate::term::notice(format_args!("certification written to {}", dir.display()));
     Ok(())
 }
 

@@ -22,6 +22,10 @@ pub struct Cli {
     /// Less log output (errors only).
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// Colour in tables and logs: auto (only on a terminal, never with
+    /// NO_COLOR), always, or never.
+    #[arg(long, value_enum, default_value_t = ColorArg::Auto, global = true)]
+    pub color: ColorArg,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -52,6 +56,74 @@ pub enum Command {
     /// Shadow mode: the same prompts to production (v1) and a candidate
     /// (v2), side by side with significance; exit 1 when v2 regresses.
     Shadow(ShadowArgs),
+    /// Print a shell completion script: `source <(agentops-cockpit completions bash)`.
+    Completions {
+        /// bash, zsh, fish, powershell (or elvish).
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff); `cargo xtask man` keeps docs/man current.
+    #[command(hide = true)]
+    Manpage,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+/// A single result's formats (`probe`, `load`): one on stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResultFormat {
+    Table,
+    Json,
+    /// One header line and one row per figure (RFC 4180).
+    Csv,
+}
+
+/// The Compute / CI/CD targets `audit report` and `certify` take on the
+/// command line, added to the configuration's `[kubernetes]`.
+#[derive(Debug, Args, Default)]
+pub struct TargetArgs {
+    /// Compute / CI/CD pillar, offline: manifest files, directories or globs
+    /// (`deploy/**/*.yaml`; quote it so the shell does not expand it). Repeatable.
+    #[arg(long, value_name = "GLOB")]
+    pub manifests: Vec<String>,
+    /// Audit a live cluster: this kubeconfig context ($KUBECONFIG or ~/.kube/config).
+    #[arg(long, value_name = "CTX")]
+    pub kube_context: Option<String>,
+    /// Namespace of the live audit (default: the context's namespace).
+    #[arg(long, value_name = "NS")]
+    pub namespace: Option<String>,
+    /// Cloud Run service exports (`gcloud run services describe S --format export`). Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub cloud_run: Vec<String>,
+    /// CI pipelines to check for the Sovereign Gate: files or directories
+    /// (`.github/workflows`, `.gitlab-ci.yml`). Repeatable.
+    #[arg(long, value_name = "PATH")]
+    pub pipelines: Vec<String>,
+}
+
+impl TargetArgs {
+    /// Whether any Compute / CI/CD input was given on the command line.
+    pub fn any(&self) -> bool {
+        !self.manifests.is_empty()
+            || self.kube_context.is_some()
+            || self.namespace.is_some()
+            || !self.cloud_run.is_empty()
+            || !self.pipelines.is_empty()
+    }
+}
+
+/// `--push-gateway`, shared by `certify`, `load` and `cockpit --once`.
+#[derive(Debug, Args, Default)]
+pub struct PushArgs {
+    /// Push this run's figures to a Prometheus Pushgateway
+    /// (http://host:9091), job `agentops_cockpit`, grouped by command.
+    #[arg(long, value_name = "URL")]
+    pub push_gateway: Option<url::Url>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,8 +229,12 @@ pub struct ProbeArgs {
     /// Also compare TTFT with a repeated long system prompt against a fresh one (openai).
     #[arg(long)]
     pub compare_prefix: bool,
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    pub format: ProbeFormat,
+    /// table, json or csv; one on stdout.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Table)]
+    pub format: ResultFormat,
+    /// Directory to write probe.json (always) and the chosen format into.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// The evidence lake's flags, shared by `audit report` and `certify`.
@@ -202,34 +278,8 @@ pub struct AuditArgs {
     /// agent with a `canary` and fail WTC-LEAK when an answer holds it.
     #[arg(long)]
     pub watchtower: bool,
-    /// Compute / CI/CD pillar, offline: manifest files, directories or globs
-    /// (`deploy/**/*.yaml`; quote it so the shell does not expand it). Repeatable.
-    #[arg(long, value_name = "GLOB")]
-    pub manifests: Vec<String>,
-    /// Audit a live cluster: this kubeconfig context ($KUBECONFIG or ~/.kube/config).
-    #[arg(long, value_name = "CTX")]
-    pub kube_context: Option<String>,
-    /// Namespace of the live audit (default: the context's namespace).
-    #[arg(long, value_name = "NS")]
-    pub namespace: Option<String>,
-    /// Cloud Run service exports (`gcloud run services describe S --format export`). Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub cloud_run: Vec<String>,
-    /// CI pipelines to check for the Sovereign Gate: files or directories
-    /// (`.github/workflows`, `.gitlab-ci.yml`). Repeatable.
-    #[arg(long, value_name = "PATH")]
-    pub pipelines: Vec<String>,
-}
-
-impl AuditArgs {
-    /// Whether any Compute / CI/CD input was given on the command line.
-    pub fn has_k8s_inputs(&self) -> bool {
-        !self.manifests.is_empty()
-            || self.kube_context.is_some()
-            || self.namespace.is_some()
-            || !self.cloud_run.is_empty()
-            || !self.pipelines.is_empty()
-    }
+    #[command(flatten)]
+    pub targets: TargetArgs,
 }
 
 #[derive(Debug, Args)]
@@ -264,6 +314,9 @@ pub struct CockpitArgs {
     /// Allow --serve on an address other than loopback.
     #[arg(long, requires = "serve")]
     pub serve_public: bool,
+    /// With --once: push the round's figures to a Prometheus Pushgateway.
+    #[arg(long, value_name = "URL", requires = "once")]
+    pub push_gateway: Option<url::Url>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]
@@ -321,6 +374,10 @@ pub struct CertifyArgs {
     /// store_ping, cold_start. A breach fails the gate.
     #[arg(long, value_name = "EXPR")]
     pub slo: Vec<cockpit_score::GateSlo>,
+    #[command(flatten)]
+    pub targets: TargetArgs,
+    #[command(flatten)]
+    pub push: PushArgs,
 }
 
 /// A threshold: a number in 0–100.
@@ -381,11 +438,16 @@ pub struct LoadArgs {
     /// Length of the per-interval series (and of the HdrHistogram log's intervals).
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub interval: std::time::Duration,
-    #[arg(long, value_enum, default_value_t = ProbeFormat::Table)]
-    pub format: ProbeFormat,
-    /// Also write the JSON report to this file (partial results on Ctrl-C).
+    /// table, json or csv; one on stdout.
+    #[arg(long, value_enum, default_value_t = ResultFormat::Table)]
+    pub format: ResultFormat,
+    /// A directory (existing, or written with a trailing `/`): load.json and
+    /// the chosen format are written into it. Any other path: the JSON
+    /// report is written to that file. Partial results on Ctrl-C.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub push: PushArgs,
     /// Write the per-interval latency histograms as an HdrHistogram interval log.
     #[arg(long)]
     pub hdr_log: Option<PathBuf>,

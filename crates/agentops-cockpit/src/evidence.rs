@@ -60,7 +60,9 @@ pub async fn resolve(
     } else if default_path.exists() {
         Ok((config::load(default_path)?, None))
     } else {
-        eprintln!("no --config and no ./cockpit.toml: auditing the embedded reference testbed");
+        crate::term::notice(
+            "no --config and no ./cockpit.toml: auditing the embedded reference testbed",
+        );
         embedded().await
     }
 }
@@ -119,6 +121,8 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     // Compute and CI/CD (cockpit-k8s) first: the zones and session stores
     // it reads fill in what the fleet's declarations leave unsaid, for the
     // Network and State pillars below.
+    let progress = crate::term::Progress::pillars(6);
+    progress.step("Compute and CI/CD");
     let mut k8s_cfg = cfg.kubernetes.clone();
     k8s_cfg.gate_rules.min_threshold = cfg.gate.min_pipeline_threshold;
     let k8s = cockpit_k8s::audit(&k8s_cfg, cancel).await;
@@ -129,9 +133,11 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     let mut all = k8s.outcome;
 
     // Network, Observability and Time-to-Reasoning (cockpit-probe).
+    progress.step("Network, Observability and Time-to-Reasoning");
     all.absorb(cockpit_probe::checks::audit(&cfg.network(), cancel).await);
 
     // State (cockpit-stm): the [stm] Redis, and the agents' declared session memory.
+    progress.step("State");
     let stm_cfg = cfg.stm_config();
     // Run even after a cancel: it lists its configured checks as interrupted.
     if stm_cfg.url.is_some() || !stm_cfg.agents.is_empty() {
@@ -140,6 +146,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // The agents' dependencies (cockpit-deps): MCP servers, and vector
     // stores, whose zones Kubernetes' placement fills in like the agents'.
+    progress.step("Dependencies (MCP, vector stores)");
     let mut deps = cfg.deps_config();
     deps.fill_in_zones(|name| k8s.placement.single_zone(name));
     if !deps.is_empty() {
@@ -148,6 +155,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // Shadow mode (cockpit-shadow): each `shadow_endpoint` against its
     // agent, judged by its own checks (never the agent's).
+    progress.step("Shadow");
     let shadow = cfg.shadow_config();
     if shadow.shadowed().next().is_some() {
         all.absorb(cockpit_shadow::audit(&shadow, cancel).await);
@@ -155,6 +163,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     // The adversarial watchtower (cockpit-watchtower), opt-in: every agent
     // with a canary. Its settings were validated with the configuration.
+    progress.step("Watchtower");
     if cfg.watchtower_enabled {
         match cockpit_watchtower::audit(&cfg.watchtower_config(), cancel).await {
             Ok(out) => all.absorb(out),
@@ -162,6 +171,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
         }
     }
 
+    progress.finish();
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);
     report.interrupted = all.interrupted || cancel.is_cancelled();
     Evidence {

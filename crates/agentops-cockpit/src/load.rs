@@ -9,7 +9,7 @@ use cockpit_probe::load::{
 use cockpit_probe::{ProbeError, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{LoadArgs, ProbeFormat};
+use crate::cli::LoadArgs;
 use crate::output::{OutputFile, Target};
 use crate::{CliError, Outcome};
 
@@ -90,9 +90,14 @@ struct Outputs {
 }
 
 fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
+    // `--out DIR` is written after the run; `--out FILE` is opened now.
+    if let Some(dir) = args.out.as_deref().filter(|p| crate::output::names_dir(p)) {
+        crate::output::out_dir(dir)?;
+    }
     let out = args
         .out
         .as_deref()
+        .filter(|p| !crate::output::names_dir(p))
         .map(|p| OutputFile::create(p, Target::Named))
         .transpose()?;
     let Some(p) = &args.hdr_log else {
@@ -142,11 +147,17 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
         f.write_all(json.as_bytes())?;
         f.commit()?;
     }
-    let text = match args.format {
-        ProbeFormat::Json => json,
-        ProbeFormat::Table => crate::render::load_table(&report, crate::render::use_colour()),
-    };
-    crate::print_stdout(&text)?;
+    let value = serde_json::to_value(&report).map_err(|source| CliError::Serialize {
+        what: "the load report",
+        source,
+    })?;
+    let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
+    crate::output::emit_result(&value, args.format, dir, "load", |colour| {
+        crate::render::load_table(&report, colour)
+    })?;
+    if let Some(url) = &args.push.push_gateway {
+        crate::push::push(url, "load", &crate::push::load_metrics(&report)).await?;
+    }
     outcome(&report)
 }
 

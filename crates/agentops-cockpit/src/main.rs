@@ -12,9 +12,11 @@ mod evidence;
 mod load;
 mod output;
 mod probe;
+mod push;
 mod render;
 mod shadow;
 mod simulate;
+mod term;
 
 use std::process::ExitCode;
 
@@ -94,44 +96,108 @@ fn exit_code(r: Result<Outcome, CliError>) -> ExitCode {
     })
 }
 
-/// Log output on stderr. `-v`… raise the level of this project's crates
-/// only: a dependency's debug output (HTTP clients, the Kubernetes client)
-/// can print URLs and headers unredacted, so it stays at `warn` unless
-/// RUST_LOG asks for it.
+/// This project's crates: `-v`… and a bare `RUST_LOG` level apply to these.
+const OURS: &[&str] = &[
+    "agentops_cockpit",
+    "cockpit_core",
+    "cockpit_deps",
+    "cockpit_shadow",
+    "cockpit_watchtower",
+    "cockpit_fleet",
+    "cockpit_probe",
+    "cockpit_stm",
+    "cockpit_k8s",
+    "cockpit_score",
+    "cockpit_sim",
+    "cockpit_testbed",
+];
+
+/// The log filter. `-v`… raise the level of this project's crates only: a
+/// dependency's debug output (HTTP/2 frames, the Kubernetes client) floods
+/// the log and can print URLs and headers unredacted, so it stays at `warn`
+/// unless named. RUST_LOG is read the same way: a bare level (`debug`)
+/// applies to this project's crates; `h2=debug` or `hyper=trace` names a
+/// dependency and is taken as written.
+fn log_filter(verbose: u8, quiet: bool, rust_log: Option<&str>) -> String {
+    let ours = |level: &str| -> Vec<String> { OURS.iter().map(|c| format!("{c}={level}")).collect() };
+    let Some(env) = rust_log.map(str::trim).filter(|e| !e.is_empty()) else {
+        if quiet {
+            return "error".into();
+        }
+        let level = match verbose {
+            0 => "warn",
+            1 => "info",
+            2 => "debug",
+            _ => "trace",
+        };
+        return std::iter::once("warn".to_string())
+            .chain(ours(level))
+            .collect::<Vec<_>>()
+            .join(",");
+    };
+    let mut base = "warn";
+    let mut directives = Vec::new();
+    for d in env.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        if d.contains('=') || d.contains('[') || !is_level(d) {
+            directives.push(d.to_string());
+        } else {
+            // A level below warn lowers the dependencies too; above, only ours.
+            if matches!(d.to_ascii_lowercase().as_str(), "error" | "off") {
+                base = d;
+            }
+            directives.extend(ours(d));
+        }
+    }
+    std::iter::once(base.to_string())
+        .chain(directives)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn is_level(d: &str) -> bool {
+    matches!(
+        d.to_ascii_lowercase().as_str(),
+        "trace" | "debug" | "info" | "warn" | "error" | "off"
+    )
+}
+
+/// Log output on stderr, filtered by [`log_filter`]; ANSI colour only by
+/// `--color` (auto: when stderr is a terminal), so a redirected log is text.
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
-    const OURS: &[&str] = &[
-        "agentops_cockpit",
-        "cockpit_core",
-        "cockpit_deps",
-        "cockpit_shadow",
-        "cockpit_watchtower",
-        "cockpit_fleet",
-        "cockpit_probe",
-        "cockpit_stm",
-        "cockpit_k8s",
-        "cockpit_score",
-        "cockpit_sim",
-        "cockpit_testbed",
-    ];
-    let level = match verbose {
-        0 => "warn",
-        1 => "info",
-        2 => "debug",
-        _ => "trace",
-    };
-    let default = if quiet {
-        "error".to_string()
-    } else {
-        let ours: Vec<String> = OURS.iter().map(|c| format!("{c}={level}")).collect();
-        format!("warn,{}", ours.join(","))
-    };
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
+    let filter = EnvFilter::try_new(log_filter(verbose, quiet, env.as_deref()))
+        .unwrap_or_else(|e| {
+            eprintln!("warning: RUST_LOG is not a valid filter ({e}); using the default");
+            EnvFilter::new(log_filter(verbose, quiet, None))
+        });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(term::stderr_colour())
         .with_target(false)
         .try_init();
+}
+
+/// `completions SHELL` and the hidden `manpage`: generated from the same
+/// clap definitions as the parser, so they never drift.
+fn print_generated(command: &Command) -> Result<Outcome, CliError> {
+    use clap::CommandFactory as _;
+    let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    match command {
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut cmd, "agentops-cockpit", &mut buf);
+        }
+        _ => clap_mangen::Man::new(cmd)
+            .render(&mut buf)
+            .map_err(|source| CliError::Write {
+                path: "<stdout>".into(),
+                source,
+            })?,
+    }
+    print_stdout(&String::from_utf8_lossy(&buf))?;
+    Ok(Outcome::Success)
 }
 
 /// A token cancelled on the first SIGINT (Ctrl-C) or SIGTERM (what
@@ -186,7 +252,11 @@ fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     STDOUT_CLOSED.store(stdout_was_closed(), std::sync::atomic::Ordering::Relaxed);
     let cli = Cli::parse();
+    term::init(cli.color, cli.quiet);
     init_tracing(cli.verbose, cli.quiet);
+    if matches!(cli.command, Command::Completions { .. } | Command::Manpage) {
+        return exit_code(print_generated(&cli.command));
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -209,7 +279,30 @@ fn main() -> ExitCode {
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
             Command::Simulate(args) => simulate::run(args, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,
+            c @ (Command::Completions { .. } | Command::Manpage) => print_generated(&c),
         }
     });
     exit_code(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_filter;
+
+    #[test]
+    fn a_bare_rust_log_level_leaves_dependencies_at_warn() {
+        let f = log_filter(0, false, Some("debug"));
+        assert!(f.starts_with("warn,"), "{f}");
+        assert!(f.contains("cockpit_probe=debug"), "{f}");
+        assert!(!f.contains("h2"), "{f}");
+        // A dependency named is taken as written.
+        let f = log_filter(0, false, Some("debug,h2=trace"));
+        assert!(f.contains("h2=trace") && f.contains("agentops_cockpit=debug"), "{f}");
+        // error / off lower everything.
+        assert!(log_filter(0, false, Some("error")).starts_with("error,"));
+        // Without RUST_LOG: -v raises ours, -q is errors only.
+        assert!(log_filter(2, false, None).contains("cockpit_stm=debug"));
+        assert_eq!(log_filter(0, true, None), "error");
+        assert_eq!(log_filter(0, false, Some("  ")), log_filter(0, false, None));
+    }
 }

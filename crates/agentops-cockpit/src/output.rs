@@ -130,6 +130,79 @@ pub fn write(path: &Path, bytes: &[u8], target: Target) -> Result<(), CliError> 
     f.commit()
 }
 
+/// Create `--out DIR` (and its parents) before a run, so a directory that
+/// cannot be made fails at once, naming it.
+pub fn out_dir(dir: &Path) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(write_error(dir))
+}
+
+/// Whether `--out PATH` of `load` names a directory: one that exists, or
+/// a path written with a trailing `/`.
+pub fn names_dir(path: &Path) -> bool {
+    path.is_dir() || path.as_os_str().to_string_lossy().ends_with('/')
+}
+
+/// A single result (`probe`, `load`): the chosen format on stdout and,
+/// with `--out DIR`, `<name>.json` (always) and the chosen format as
+/// `<name>.csv` / `<name>.txt` in DIR. `table` renders the terminal table,
+/// in colour or not.
+pub fn emit_result(
+    value: &serde_json::Value,
+    format: crate::cli::ResultFormat,
+    out: Option<&Path>,
+    name: &str,
+    table: impl Fn(bool) -> String,
+) -> Result<(), CliError> {
+    use crate::cli::ResultFormat;
+    let json = crate::error::to_json_pretty("the result", value)? + "\n";
+    let text = |colour| match format {
+        ResultFormat::Json => json.clone(),
+        ResultFormat::Csv => crate::render::csv(value),
+        ResultFormat::Table => table(colour),
+    };
+    if let Some(dir) = out {
+        out_dir(dir)?;
+        write(&dir.join(format!("{name}.json")), json.as_bytes(), Target::InDir)?;
+        let ext = match format {
+            ResultFormat::Json => None,
+            ResultFormat::Csv => Some("csv"),
+            ResultFormat::Table => Some("txt"),
+        };
+        if let Some(ext) = ext {
+            let file = dir.join(format!("{name}.{ext}"));
+            write(&file, text(false).as_bytes(), Target::InDir)?;
+        }
+        crate::term::notice(format_args!("{name} written to {}", dir.display()));
+    }
+    crate::print_stdout(&text(crate::render::use_colour()))
+}
+
+/// Standard output carries one format per run: several `--format` need
+/// `--out DIR`, where each is written as a file (stdout then keeps the
+/// table, when it is one of them). Checked before anything runs.
+pub fn one_on_stdout<F: std::fmt::Debug + PartialEq>(
+    formats: &[F],
+    out: Option<&Path>,
+) -> Result<(), CliError> {
+    let mut distinct: Vec<&F> = Vec::new();
+    for f in formats {
+        if !distinct.contains(&f) {
+            distinct.push(f);
+        }
+    }
+    if out.is_some() || distinct.len() < 2 {
+        return Ok(());
+    }
+    let names: Vec<String> = distinct
+        .iter()
+        .map(|f| format!("{f:?}").to_lowercase())
+        .collect();
+    Err(CliError::Usage(format!(
+        "--format {} would all go to standard output: choose one --format, or add --out DIR to write each as a file",
+        names.join(", --format ")
+    )))
+}
+
 /// Whether `path` is (or links to) something that is not a regular file or
 /// a directory: a character device, a FIFO, a socket.
 fn is_special(path: &Path) -> bool {
@@ -162,6 +235,23 @@ mod tests {
         );
         // Nothing else is left in the directory.
         assert_eq!(std::fs::read_dir(&out).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn one_format_on_stdout_unless_out() {
+        #[derive(Debug, PartialEq)]
+        enum F {
+            Json,
+            Sarif,
+        }
+        assert!(one_on_stdout(&[F::Json], None).is_ok());
+        assert!(one_on_stdout(&[F::Json, F::Json], None).is_ok());
+        assert!(one_on_stdout(&[F::Json, F::Sarif], Some(Path::new("out"))).is_ok());
+        let e = one_on_stdout(&[F::Json, F::Sarif], None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--format json, --format sarif"), "{e}");
+        assert!(e.contains("--out DIR"), "{e}");
     }
 
     #[test]

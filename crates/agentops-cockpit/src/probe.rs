@@ -3,10 +3,13 @@
 use cockpit_probe::{HttpVersion, ProbeOptions, Protocol, TlsOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{HttpVersionArg, ProbeArgs, ProbeFormat, ProtocolArg, RequestArgs};
+use crate::cli::{HttpVersionArg, ProbeArgs, ProtocolArg, RequestArgs};
 use crate::{CliError, Outcome, ResultExt, render};
 
 pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    if let Some(dir) = &args.out {
+        crate::output::out_dir(dir)?;
+    }
     let Some(protocol) = args.protocol.endpoint_protocol() else {
         return redis(args, cancel).await;
     };
@@ -43,25 +46,18 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
         value["prefix_cache"] = to_value("the prefix-cache comparison", &c)?;
     }
 
-    let mut text = String::new();
-    match args.format {
-        ProbeFormat::Json => {
-            text.push_str(&serde_json::to_string_pretty(&value).unwrap_or_default());
-            text.push('\n');
-        }
-        ProbeFormat::Table => {
-            let colour = render::use_colour();
-            text.push_str(&render::probe_table(&value, colour));
-            if report.deadline_reached {
-                text.push_str(&format!(
-                    "DEADLINE REACHED (--deadline): partial results, {} requests unfinished\n",
-                    report.unfinished
-                ));
-            }
-            text.push_str(&render::comparisons(&value, colour));
-        }
-    }
-    crate::print_stdout(&text)?;
+    let deadline = report.deadline_reached.then(|| {
+        format!(
+            "DEADLINE REACHED (--deadline): partial results, {} requests unfinished\n",
+            report.unfinished
+        )
+    });
+    crate::output::emit_result(&value, args.format, args.out.as_deref(), "probe", |colour| {
+        let mut text = render::probe_table(&value, colour);
+        text.push_str(deadline.as_deref().unwrap_or_default());
+        text.push_str(&render::comparisons(&value, colour));
+        text
+    })?;
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }
@@ -127,20 +123,13 @@ async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, Cl
     timer.abort();
     let report = result?;
     let value = to_value("the latency report", &report)?;
-    let text = match args.format {
-        ProbeFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&value).unwrap_or_default()
-        ),
-        ProbeFormat::Table => {
-            let mut t = render::probe_table(&value, render::use_colour());
-            if let Some(why) = &report.writes_skipped {
-                t.push_str(&format!("SET/GET not measured: {why}\n"));
-            }
-            t
+    crate::output::emit_result(&value, args.format, args.out.as_deref(), "probe", |colour| {
+        let mut t = render::probe_table(&value, colour);
+        if let Some(why) = &report.writes_skipped {
+            t.push_str(&format!("SET/GET not measured: {why}\n"));
         }
-    };
-    crate::print_stdout(&text)?;
+        t
+    })?;
     if cancel.is_cancelled() {
         return Ok(Outcome::Interrupted);
     }

@@ -5,6 +5,7 @@
 //! rule). The printers take finished results: nothing here measures or
 //! decides (the oha `printer.rs` way).
 
+mod csv;
 mod fleet;
 mod load;
 mod probe;
@@ -12,14 +13,15 @@ mod shadow;
 mod sim;
 
 pub use cockpit_score::render::new_table;
+pub use csv::csv;
 pub use fleet::{cell, fleet_table};
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
 pub use shadow::shadow_table;
 pub use sim::{sim_markdown, sim_table};
 
-/// Whether to colour terminal output: only on a TTY, and never with NO_COLOR.
+/// Whether to colour what goes to stdout: `--color` (auto: only on a
+/// TTY, and never with NO_COLOR).
 pub fn use_colour() -> bool {
-    use std::io::IsTerminal;
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none()
+    crate::term::stdout_colour()
 }
