@@ -12,10 +12,16 @@
 //!   (starts the testbed when no target is given).
 //! - `cargo xtask mutants [CRATE]` — the mutation score of cockpit-core,
 //!   cockpit-score and the pillars' pure code (cargo-mutants; long, not in CI).
+//! - `cargo xtask dist [--target T] [--version V]` — the release archive
+//!   of one target (the `dist` profile) with its SHA-256, as the release
+//!   workflow builds it.
+//! - `cargo xtask man` — regenerate docs/man/agentops-cockpit.1 (a test
+//!   fails when it is stale).
 //! - `cargo xtask simulation-run [--target URL]` — the standard
 //!   reasoning-degradation profile (starts the testbed fleet when no target
 //!   is given).
 
+mod dist;
 mod load;
 mod mutants;
 mod sim;
@@ -36,9 +42,11 @@ fn main() -> ExitCode {
         ["simulation-run", rest @ ..] => sim::simulation_run(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
         ["mutants", rest @ ..] => mutants::mutants(rest),
+        ["dist", rest @ ..] => dist::dist(rest),
+        ["man"] => dist::man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  dist [--target T] [--version V]   release archive + SHA-256 (dist profile; slow, not in ci)\n  man                         regenerate docs/man/agentops-cockpit.1\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
                 mutants::USAGE
             );
             return ExitCode::from(2);
@@ -118,6 +126,8 @@ fn ensure_tools() -> Result<(), String> {
         ("tmux", "tmux"),
     ])?;
     ensure_redis()?;
+    // `--push-gateway` is tested against a real Pushgateway.
+    ensure_apt_packages(&[("prometheus-pushgateway", "prometheus-pushgateway")])?;
     ensure_python_venv()?;
     ensure_deps_peers()?;
     Ok(())

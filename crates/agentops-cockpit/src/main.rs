@@ -119,7 +119,8 @@ const OURS: &[&str] = &[
 /// applies to this project's crates; `h2=debug` or `hyper=trace` names a
 /// dependency and is taken as written.
 fn log_filter(verbose: u8, quiet: bool, rust_log: Option<&str>) -> String {
-    let ours = |level: &str| -> Vec<String> { OURS.iter().map(|c| format!("{c}={level}")).collect() };
+    let ours =
+        |level: &str| -> Vec<String> { OURS.iter().map(|c| format!("{c}={level}")).collect() };
     let Some(env) = rust_log.map(str::trim).filter(|e| !e.is_empty()) else {
         if quiet {
             return "error".into();
@@ -166,8 +167,8 @@ fn is_level(d: &str) -> bool {
 fn init_tracing(verbose: u8, quiet: bool) {
     use tracing_subscriber::EnvFilter;
     let env = std::env::var(EnvFilter::DEFAULT_ENV).ok();
-    let filter = EnvFilter::try_new(log_filter(verbose, quiet, env.as_deref()))
-        .unwrap_or_else(|e| {
+    let filter =
+        EnvFilter::try_new(log_filter(verbose, quiet, env.as_deref())).unwrap_or_else(|e| {
             eprintln!("warning: RUST_LOG is not a valid filter ({e}); using the default");
             EnvFilter::new(log_filter(verbose, quiet, None))
         });
@@ -297,7 +298,10 @@ mod tests {
         assert!(!f.contains("h2"), "{f}");
         // A dependency named is taken as written.
         let f = log_filter(0, false, Some("debug,h2=trace"));
-        assert!(f.contains("h2=trace") && f.contains("agentops_cockpit=debug"), "{f}");
+        assert!(
+            f.contains("h2=trace") && f.contains("agentops_cockpit=debug"),
+            "{f}"
+        );
         // error / off lower everything.
         assert!(log_filter(0, false, Some("error")).starts_with("error,"));
         // Without RUST_LOG: -v raises ours, -q is errors only.

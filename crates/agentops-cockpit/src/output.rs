@@ -162,7 +162,11 @@ pub fn emit_result(
     };
     if let Some(dir) = out {
         out_dir(dir)?;
-        write(&dir.join(format!("{name}.json")), json.as_bytes(), Target::InDir)?;
+        write(
+            &dir.join(format!("{name}.json")),
+            json.as_bytes(),
+            Target::InDir,
+        )?;
         let ext = match format {
             ResultFormat::Json => None,
             ResultFormat::Csv => Some("csv"),

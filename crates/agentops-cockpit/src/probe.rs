@@ -52,12 +52,18 @@ pub async fn run(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, 
             report.unfinished
         )
     });
-    crate::output::emit_result(&value, args.format, args.out.as_deref(), "probe", |colour| {
-        let mut text = render::probe_table(&value, colour);
-        text.push_str(deadline.as_deref().unwrap_or_default());
-        text.push_str(&render::comparisons(&value, colour));
-        text
-    })?;
+    crate::output::emit_result(
+        &value,
+        args.format,
+        args.out.as_deref(),
+        "probe",
+        |colour| {
+            let mut text = render::probe_table(&value, colour);
+            text.push_str(deadline.as_deref().unwrap_or_default());
+            text.push_str(&render::comparisons(&value, colour));
+            text
+        },
+    )?;
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }
@@ -123,13 +129,19 @@ async fn redis(args: ProbeArgs, cancel: CancellationToken) -> Result<Outcome, Cl
     timer.abort();
     let report = result?;
     let value = to_value("the latency report", &report)?;
-    crate::output::emit_result(&value, args.format, args.out.as_deref(), "probe", |colour| {
-        let mut t = render::probe_table(&value, colour);
-        if let Some(why) = &report.writes_skipped {
-            t.push_str(&format!("SET/GET not measured: {why}\n"));
-        }
-        t
-    })?;
+    crate::output::emit_result(
+        &value,
+        args.format,
+        args.out.as_deref(),
+        "probe",
+        |colour| {
+            let mut t = render::probe_table(&value, colour);
+            if let Some(why) = &report.writes_skipped {
+                t.push_str(&format!("SET/GET not measured: {why}\n"));
+            }
+            t
+        },
+    )?;
     if cancel.is_cancelled() {
         return Ok(Outcome::Interrupted);
     }

@@ -71,22 +71,41 @@ fn number(v: f64) -> String {
 pub fn certify_metrics(cert: &Certification) -> Metrics {
     let mut m = Metrics::default();
     let score = cert.score.unwrap_or(f64::NAN);
-    m.gauge("certify_score", "Overall score, 0-100 (NaN: nothing scored).", &[(&[], score)]);
-    m.gauge("certify_threshold", "The passing score.", &[(&[], cert.threshold)]);
+    m.gauge(
+        "certify_score",
+        "Overall score, 0-100 (NaN: nothing scored).",
+        &[(&[], score)],
+    );
+    m.gauge(
+        "certify_threshold",
+        "The passing score.",
+        &[(&[], cert.threshold)],
+    );
     let passed = if cert.passed { 1.0 } else { 0.0 };
-    m.gauge("certify_passed", "1 when the gate passed, else 0.", &[(&[], passed)]);
+    m.gauge(
+        "certify_passed",
+        "1 when the gate passed, else 0.",
+        &[(&[], passed)],
+    );
     let pillars: Vec<(String, f64)> = cert
         .pillars
         .iter()
         .filter_map(|p| Some((p.pillar.to_string(), p.score?)))
         .collect();
-    let labels: Vec<[(&str, &str); 1]> = pillars.iter().map(|(p, _)| [("pillar", p.as_str())]).collect();
+    let labels: Vec<[(&str, &str); 1]> = pillars
+        .iter()
+        .map(|(p, _)| [("pillar", p.as_str())])
+        .collect();
     let samples: Vec<(&[(&str, &str)], f64)> = labels
         .iter()
         .zip(&pillars)
         .map(|(l, (_, s))| (&l[..], *s))
         .collect();
-    m.gauge("certify_pillar_score", "Score of each scored pillar, 0-100.", &samples);
+    m.gauge(
+        "certify_pillar_score",
+        "Score of each scored pillar, 0-100.",
+        &samples,
+    );
     m
 }
 
@@ -101,7 +120,11 @@ pub fn load_metrics(r: &LoadReport) -> Metrics {
             (&[("result", "error")], r.requests.errors as f64),
         ],
     );
-    m.gauge("load_achieved_rps", "Successful requests per second.", &[(&[], r.achieved_rps)]);
+    m.gauge(
+        "load_achieved_rps",
+        "Successful requests per second.",
+        &[(&[], r.achieved_rps)],
+    );
     let l = &r.latency;
     m.gauge(
         "load_latency_seconds",
@@ -116,7 +139,11 @@ pub fn load_metrics(r: &LoadReport) -> Metrics {
         ],
     );
     let pass = if r.slo_pass { 1.0 } else { 0.0 };
-    m.gauge("load_slo_pass", "1 when every --slo held, else 0.", &[(&[], pass)]);
+    m.gauge(
+        "load_slo_pass",
+        "1 when every --slo held, else 0.",
+        &[(&[], pass)],
+    );
     m
 }
 
@@ -149,7 +176,12 @@ pub async fn push(gateway: &url::Url, command: &str, metrics: &Metrics) -> Resul
     };
     let report = cockpit_probe::probe(url.as_str(), cockpit_probe::Protocol::Http, &opts).await?;
     if report.samples == 0 {
-        let why = report.error_examples.values().next().cloned().unwrap_or_default();
+        let why = report
+            .error_examples
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_default();
         return Err(CliError::Unreachable(format!(
             "--push-gateway {}: the push was not accepted: {why}",
             cockpit_core::redact_url(gateway.as_str())

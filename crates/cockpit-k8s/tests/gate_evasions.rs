@@ -172,6 +172,17 @@ fn every_github_evasion_fails_naming_why() {
     }
 }
 
+/// The project's own action (action.yml) is a certify, held to the same
+/// threshold policy as a script.
+#[test]
+fn the_projects_action_is_a_gate_held_to_the_threshold_policy() {
+    assert_fails(
+        "github/evade-action-threshold-0.yml",
+        "certify runs with --threshold 0, below the policy minimum 90",
+        &GateRules::default(),
+    );
+}
+
 #[test]
 fn every_gitlab_evasion_fails_naming_why() {
     let gitlab_only = [
@@ -214,6 +225,7 @@ fn honest_gates_pass() {
         "honest-same-job",
         "honest-if-then-deploy",
         "honest-marketplace",
+        "honest-action",
     ];
     let gitlab = [
         "honest-needs",

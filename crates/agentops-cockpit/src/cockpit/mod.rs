@@ -110,9 +110,8 @@ async fn once(
     print_snapshot(&snap, args.format, true)?;
     if let Some(url) = &args.push_gateway {
         // The same exposition /metrics serves.
-        let text = metrics::exposition(snap.clone()).map_err(|e| {
-            CliError::Usage(format!("cannot encode the fleet's metrics: {e}"))
-        })?;
+        let text = metrics::exposition(snap.clone())
+            .map_err(|e| CliError::Usage(format!("cannot encode the fleet's metrics: {e}")))?;
         let mut m = crate::push::Metrics::default();
         m.raw(&text);
         crate::push::push(url, "cockpit", &m).await?;

@@ -73,7 +73,10 @@ mod tests {
         assert!(rows.contains(&"errors.timeout,1"), "{text}");
         assert!(rows.contains(&"intervals.0.rps,10.0"), "{text}");
         assert!(rows.contains(&"seed,"), "{text}");
-        assert!(text.contains("target,\"http://127.0.0.1:1/a,b\"\n"), "{text}");
+        assert!(
+            text.contains("target,\"http://127.0.0.1:1/a,b\"\n"),
+            "{text}"
+        );
         assert!(text.contains("note,\"say \"\"hi\"\"\nthere\"\n"), "{text}");
     }
 }

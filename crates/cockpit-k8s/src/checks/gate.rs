@@ -709,9 +709,42 @@ fn github_step(
                 what,
                 guarded: None,
             });
+        } else if let Some(verdict) = gate_action(uses, with, rules) {
+            step.events.push(Event::Gate {
+                line,
+                verdict,
+                from: None,
+            });
         }
     }
     step
+}
+
+/// The project's own GitHub Action (`action.yml` at the root of the
+/// repository named in the workspace's Cargo.toml), as `owner/name`.
+fn own_action() -> &'static str {
+    let repo = env!("CARGO_PKG_REPOSITORY");
+    repo.strip_prefix("https://github.com/").unwrap_or(repo)
+}
+
+/// A step that uses the project's action runs `certify` and fails with
+/// it: a gate, held to the same flags (`threshold`, `args`) as a script.
+fn gate_action(
+    uses: &str,
+    with: &Map<String, Value>,
+    rules: &GateRules,
+) -> Option<Result<(), String>> {
+    let name = uses.split('@').next().unwrap_or(uses);
+    if !name.eq_ignore_ascii_case(own_action()) {
+        return None;
+    }
+    let text = |k: &str| with.get(k).and_then(Value::as_str).unwrap_or_default();
+    let mut words: Vec<String> = vec!["agentops-cockpit".into(), "certify".into()];
+    if !text("threshold").is_empty() {
+        words.extend(["--threshold".into(), text("threshold").to_string()]);
+    }
+    words.extend(shlex::split(text("args")).unwrap_or_default());
+    Some(certify_flags(&words, rules).map_or(Ok(()), Err))
 }
 
 fn github_jobs(doc: &Map<String, Value>, src: &str, rules: &GateRules) -> BTreeMap<String, Job> {

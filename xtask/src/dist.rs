@@ -1,0 +1,178 @@
+//! `cargo xtask dist [--target T] [--version V]`: the release archive of
+//! one target, as the release workflow (.github/workflows/release.yml)
+//! builds it on each runner, and `cargo xtask man`: the man page.
+//!
+//! The archive `dist/agentops-cockpit-<V>-<T>.tar.gz` holds the binary
+//! (the `dist` profile: stripped, thin LTO, one codegen unit), README.md,
+//! the man page and the shell completions, in one top directory; beside it
+//! `<archive>.sha256` in `sha256sum` format. Too slow for every CI run; CI
+//! checks the profile, the workflow and the packaging files instead
+//! (crates/agentops-cockpit/tests/packaging.rs).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, run, target_dir, workspace_root};
+
+/// Where `cargo xtask man` writes the man page; a test keeps it current.
+pub const MAN_PAGE: &str = "docs/man/agentops-cockpit.1";
+
+/// The shells whose completions go into the archive, and their file names.
+const COMPLETIONS: [(&str, &str); 4] = [
+    ("bash", "agentops-cockpit.bash"),
+    ("zsh", "_agentops-cockpit"),
+    ("fish", "agentops-cockpit.fish"),
+    ("powershell", "_agentops-cockpit.ps1"),
+];
+
+pub fn dist(rest: &[&str]) -> Result<(), String> {
+    let mut target = None;
+    let mut version = None;
+    let mut it = rest.iter();
+    while let Some(a) = it.next() {
+        match *a {
+            "--target" => target = it.next().map(|s| s.to_string()),
+            "--version" => version = it.next().map(|s| s.to_string()),
+            other => return Err(format!("dist: unknown argument {other:?}")),
+        }
+    }
+    let target = match target {
+        Some(t) => t,
+        None => host_triple()?,
+    };
+    let version = version.unwrap_or_else(|| format!("v{}", workspace_version()));
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--locked",
+        "--profile",
+        "dist",
+        "-p",
+        "agentops-cockpit",
+    ]);
+    build.args(["--target", &target]);
+    run(&mut build)?;
+    let exe = if target.contains("windows") {
+        "agentops-cockpit.exe"
+    } else {
+        "agentops-cockpit"
+    };
+    let binary = target_dir().join(&target).join("dist").join(exe);
+    let size = std::fs::metadata(&binary)
+        .map_err(|e| format!("{}: {e}", binary.display()))?
+        .len();
+    eprintln!(
+        "{}: {size} bytes ({:.1} MiB)",
+        binary.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
+    let name = format!("agentops-cockpit-{version}-{target}");
+    let out = workspace_root().join("dist");
+    let stage = out.join(&name);
+    let _ = std::fs::remove_dir_all(&stage);
+    std::fs::create_dir_all(stage.join("completions")).map_err(|e| e.to_string())?;
+    copy(&binary, &stage.join(exe))?;
+    copy(
+        &workspace_root().join("README.md"),
+        &stage.join("README.md"),
+    )?;
+    copy(
+        &workspace_root().join(MAN_PAGE),
+        &stage.join("agentops-cockpit.1"),
+    )?;
+    for (shell, file) in COMPLETIONS {
+        let text = output(Command::new(&binary).args(["completions", shell]))?;
+        std::fs::write(stage.join("completions").join(file), text).map_err(|e| e.to_string())?;
+    }
+    let archive = format!("{name}.tar.gz");
+    run(Command::new("tar")
+        .current_dir(&out)
+        .args(["-czf", &archive, &name]))?;
+    let sum = sha256(&out.join(&archive))?;
+    let line = format!("{sum}  {archive}\n");
+    std::fs::write(out.join(format!("{archive}.sha256")), &line).map_err(|e| e.to_string())?;
+    std::fs::remove_dir_all(&stage).map_err(|e| e.to_string())?;
+    eprint!("dist/{archive}\n{line}");
+    Ok(())
+}
+
+/// `cargo xtask man`: docs/man/agentops-cockpit.1 from the CLI's own
+/// definitions (the hidden `manpage` command, clap_mangen).
+pub fn man() -> Result<(), String> {
+    let text = output(cargo().args([
+        "run",
+        "--quiet",
+        "--locked",
+        "-p",
+        "agentops-cockpit",
+        "--",
+        "manpage",
+    ]))?;
+    let path = workspace_root().join(MAN_PAGE);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    std::fs::copy(from, to)
+        .map(drop)
+        .map_err(|e| format!("{} -> {}: {e}", from.display(), to.display()))
+}
+
+/// A command's stdout, or an error with its stderr.
+fn output(cmd: &mut Command) -> Result<Vec<u8>, String> {
+    let o = cmd
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", crate::describe(cmd)))?;
+    if !o.status.success() {
+        return Err(format!(
+            "`{}` failed ({}): {}",
+            crate::describe(cmd),
+            o.status,
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(o.stdout)
+}
+
+/// The SHA-256 of a file, in hex: `sha256sum` (Linux) or `shasum -a 256` (macOS).
+fn sha256(path: &Path) -> Result<String, String> {
+    let text = output(Command::new("sha256sum").arg(path))
+        .or_else(|_| output(Command::new("shasum").args(["-a", "256"]).arg(path)))?;
+    String::from_utf8_lossy(&text)
+        .split_whitespace()
+        .next()
+        .map(str::to_string)
+        .ok_or_else(|| format!("no checksum printed for {}", path.display()))
+}
+
+/// `rustc -vV`'s host triple.
+fn host_triple() -> Result<String, String> {
+    let text = output(
+        Command::new(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())).arg("-vV"),
+    )?;
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .map(str::to_string)
+        .ok_or_else(|| "rustc -vV printed no host".into())
+}
+
+/// `[workspace.package] version` of the workspace Cargo.toml.
+fn workspace_version() -> String {
+    let manifest: PathBuf = workspace_root().join("Cargo.toml");
+    std::fs::read_to_string(manifest)
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("version = \"")?
+                    .strip_suffix('"')
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_else(|| "0.0.0".into())
+}
