@@ -290,8 +290,11 @@ async fn push_gateway_receives_certify_load_and_cockpit_figures() {
         passed.ends_with(if cert.code == Some(0) { " 1" } else { " 0" }),
         "{passed}"
     );
-    let ok = line(r#"agentops_load_requests{command="load",job="agentops_cockpit",result="ok"}"#);
-    assert!(ok.ends_with(" 7"), "{ok}");
+    let ok = m
+        .lines()
+        .find(|l| l.starts_with("agentops_load_requests{") && l.contains(r#"result="ok""#))
+        .unwrap_or_else(|| panic!("no load requests in\n{m}"));
+    assert!(ok.contains(r#"command="load""#) && ok.ends_with(" 7"), "{ok}");
     // cockpit --once pushes what /metrics serves: the agent's series.
     assert!(
         m.lines().any(|l| l.starts_with("agentops_")
@@ -321,19 +324,25 @@ async fn push_gateway_receives_certify_load_and_cockpit_figures() {
 #[tokio::test]
 async fn color_in_tables() {
     let tb = testbed(fast()).await;
-    let url = format!("{}/healthz", tb.base_url());
-    let no_colour = Opts::default().env_remove("NO_COLOR");
-    let always = run_with(&["--color", "always", "probe", &url, "-n", "2"], &no_colour).await;
-    always.assert_code(0);
-    assert!(always.stdout.contains('\u{1b}'), "{}", always.stdout);
-    // auto into a pipe, and never: plain text.
-    for args in [
-        vec!["probe", &url, "-n", "2"],
-        vec!["--color", "never", "probe", &url, "-n", "2"],
-    ] {
-        let out = run_with(&args, &no_colour).await;
-        out.assert_code(0);
-        assert!(!out.stdout.contains('\u{1b}'), "{args:?}: {}", out.stdout);
+    let w = Workdir::new();
+    let cfg = http_agent(&w, &tb.base_url());
+    let opts = Opts::default().cwd(w.path()).env_remove("NO_COLOR");
+    let audit = |colour: &'static str| {
+        let cfg = cfg.to_str().unwrap().to_string();
+        let opts = opts.clone();
+        async move {
+            let args = ["--color", colour, "audit", "report", "--config", &cfg, "--no-evidence"];
+            let out = run_with(&args, &opts).await;
+            out.assert_code(0);
+            out.stdout
+        }
+    };
+    let always = audit("always").await;
+    assert!(always.contains('\u{1b}'), "{always}");
+    // never, and auto into a pipe: plain text.
+    for colour in ["never", "auto"] {
+        let text = audit(colour).await;
+        assert!(!text.contains('\u{1b}'), "--color {colour}: {text}");
     }
 }
 

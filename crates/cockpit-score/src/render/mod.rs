@@ -48,6 +48,9 @@ pub fn new_table(colour: bool) -> Table {
         t.set_width(FILE_WIDTH);
         return t;
     }
+    // The caller decided on colour (`--color always` into a pipe too):
+    // comfy-table would otherwise drop it when stdout is not a terminal.
+    t.enforce_styling();
     let columns = std::env::var("COLUMNS").ok();
     let terminal = t.width();
     t.set_width(terminal_width(columns.as_deref(), terminal));
