@@ -134,11 +134,7 @@ fn emit(
         m
     };
     let mut stdout = String::new();
-    // With --out every format is a file; stdout keeps the table.
-    let on_stdout = formats
-        .iter()
-        .filter(|f| out.is_none() || **f == ReportFormat::Table);
-    for f in on_stdout {
+    for f in crate::output::on_stdout(formats, out, ReportFormat::Table) {
         match f {
             ReportFormat::Table => stdout.push_str(&table(colour)),
             ReportFormat::Json => {

@@ -7,7 +7,7 @@ use std::path::Path;
 use cockpit_score::{Certification, Comparison, Date, render as score_render};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::CertifyArgs;
+use crate::cli::{CertifyArgs, CertifyFormat};
 use crate::config::{self, CockpitConfig};
 use crate::{CliError, Outcome, ResultExt, audit, evidence, render};
 
@@ -96,11 +96,8 @@ fn emit(
     let out = args.out.as_deref();
     let colour = out.is_none() && render::use_colour();
     let mut stdout = String::new();
-    for f in &args.format {
+    for f in crate::output::on_stdout(&args.format, out, CertifyFormat::Table) {
         let f = f.format();
-        if out.is_some() && f != score_render::Format::Table {
-            continue;
-        }
         stdout.push_str(&f.render(cert, colour)?);
         if let Some(c) = comparison {
             match f {

@@ -207,6 +207,22 @@ pub fn one_on_stdout<F: std::fmt::Debug + PartialEq>(
     )))
 }
 
+/// The formats printed on stdout: the one chosen; with `--out DIR` and
+/// several (each written as a file), the table alone when it is one of
+/// them, else none. `table` tells which format is the table.
+pub fn on_stdout<F: PartialEq + Copy>(formats: &[F], out: Option<&Path>, table: F) -> Vec<F> {
+    let mut distinct: Vec<F> = Vec::new();
+    for f in formats {
+        if !distinct.contains(f) {
+            distinct.push(*f);
+        }
+    }
+    if out.is_none() || distinct.len() < 2 {
+        return distinct;
+    }
+    distinct.into_iter().filter(|f| *f == table).collect()
+}
+
 /// Whether `path` is (or links to) something that is not a regular file or
 /// a directory: a character device, a FIFO, a socket.
 fn is_special(path: &Path) -> bool {
@@ -243,7 +259,7 @@ mod tests {
 
     #[test]
     fn one_format_on_stdout_unless_out() {
-        #[derive(Debug, PartialEq)]
+        #[derive(Debug, PartialEq, Clone, Copy)]
         enum F {
             Json,
             Sarif,
@@ -256,6 +272,10 @@ mod tests {
             .to_string();
         assert!(e.contains("--format json, --format sarif"), "{e}");
         assert!(e.contains("--out DIR"), "{e}");
+        let out = Some(Path::new("out"));
+        assert_eq!(on_stdout(&[F::Json], out, F::Sarif), [F::Json]);
+        assert_eq!(on_stdout(&[F::Json, F::Sarif], out, F::Sarif), [F::Sarif]);
+        assert!(on_stdout(&[F::Json, F::Json], None, F::Sarif) == [F::Json]);
     }
 
     #[test]

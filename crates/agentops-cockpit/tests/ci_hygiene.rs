@@ -294,7 +294,10 @@ async fn push_gateway_receives_certify_load_and_cockpit_figures() {
         .lines()
         .find(|l| l.starts_with("agentops_load_requests{") && l.contains(r#"result="ok""#))
         .unwrap_or_else(|| panic!("no load requests in\n{m}"));
-    assert!(ok.contains(r#"command="load""#) && ok.ends_with(" 7"), "{ok}");
+    assert!(
+        ok.contains(r#"command="load""#) && ok.ends_with(" 7"),
+        "{ok}"
+    );
     // cockpit --once pushes what /metrics serves: the agent's series.
     assert!(
         m.lines().any(|l| l.starts_with("agentops_")
@@ -331,7 +334,15 @@ async fn color_in_tables() {
         let cfg = cfg.to_str().unwrap().to_string();
         let opts = opts.clone();
         async move {
-            let args = ["--color", colour, "audit", "report", "--config", &cfg, "--no-evidence"];
+            let args = [
+                "--color",
+                colour,
+                "audit",
+                "report",
+                "--config",
+                &cfg,
+                "--no-evidence",
+            ];
             let out = run_with(&args, &opts).await;
             out.assert_code(0);
             out.stdout

@@ -603,13 +603,18 @@ async fn kubeconfig_credentials_never_print_at_any_verbosity() {
         (format!("http://alice:80/S3c/retPW@{addr}"), 3),
     ];
     for (url, code) in servers {
-        // -v… raise this project's logs; RUST_LOG=debug also every
-        // dependency's (kube and hyper log request URLs at debug).
+        // -v… raise this project's logs; RUST_LOG naming kube and hyper
+        // raises theirs too (they log request URLs at debug; a bare
+        // `debug` leaves dependencies at warn).
         for (verbosity, format, rust_log) in [
             ("-vv", "json", None),
             ("-vvv", "table", None),
             ("-v", "markdown", None),
-            ("-q", "json", Some("debug")),
+            (
+                "-q",
+                "json",
+                Some("debug,kube=debug,kube_client=debug,hyper=debug,hyper_util=debug"),
+            ),
         ] {
             let wd = Workdir::new();
             let body = "echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"tok-S3cretT0ken\"}}'";
