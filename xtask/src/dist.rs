@@ -36,6 +36,9 @@ pub fn dist(rest: &[&str]) -> Result<(), String> {
             other => return Err(format!("dist: unknown argument {other:?}")),
         }
     }
+    // Without --target: the host's, built where a plain `--profile dist`
+    // build goes (target/dist), so it reuses that build.
+    let explicit = target.is_some();
     let target = match target {
         Some(t) => t,
         None => host_triple()?,
@@ -50,14 +53,21 @@ pub fn dist(rest: &[&str]) -> Result<(), String> {
         "-p",
         "agentops-cockpit",
     ]);
-    build.args(["--target", &target]);
+    if explicit {
+        build.args(["--target", &target]);
+    }
     run(&mut build)?;
     let exe = if target.contains("windows") {
         "agentops-cockpit.exe"
     } else {
         "agentops-cockpit"
     };
-    let binary = target_dir().join(&target).join("dist").join(exe);
+    let built = if explicit {
+        target_dir().join(&target)
+    } else {
+        target_dir()
+    };
+    let binary = built.join("dist").join(exe);
     let size = std::fs::metadata(&binary)
         .map_err(|e| format!("{}: {e}", binary.display()))?
         .len();
