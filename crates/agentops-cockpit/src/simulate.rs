@@ -42,8 +42,8 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
     let (cfg, testbed) = match evidence::config_path(args.config.as_deref(), false) {
         Some(p) => (config::load(&p)?, None),
         None => {
-            eprintln!(
-                "no URL, no --config and no ./cockpit.toml: simulating against the embedded reference testbed"
+            crate::term::notice(
+                "no URL, no --config and no ./cockpit.toml: simulating against the embedded reference testbed",
             );
             evidence::embedded().await?
         }
@@ -203,7 +203,7 @@ fn emit(
         write("report.json", &json)?;
         write("simulation.json", &detail)?;
         write("report.md", &markdown())?;
-        eprintln!("report written to {}", dir.display());
+        crate::term::notice(format_args!("report written to {}", dir.display()));
     }
     crate::print_stdout(&text)
 }

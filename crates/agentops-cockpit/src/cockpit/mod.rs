@@ -30,8 +30,8 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
     let (mut cfg, mut demo) = match &path {
         Some(p) => (config::load(p)?, None),
         None => {
-            eprintln!(
-                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow and flapping testbed agents)"
+            crate::term::notice(
+                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow and flapping testbed agents)",
             );
             let (cfg, demo) = demo::start().await?;
             (cfg, Some(demo))
