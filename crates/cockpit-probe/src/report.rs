@@ -384,7 +384,9 @@ pub(crate) enum Tally {
 /// A duration in whole microseconds, as a [`Distribution`] records it
 /// (at least 1 µs, at most an hour).
 fn micros(d: Duration) -> u32 {
-    u32::try_from(d.as_micros()).unwrap_or(u32::MAX).clamp(1, 3_600_000_000)
+    u32::try_from(d.as_micros())
+        .unwrap_or(u32::MAX)
+        .clamp(1, 3_600_000_000)
 }
 
 impl Tally {
@@ -470,7 +472,13 @@ impl fmt::Debug for Recorded<'_> {
 }
 
 enum RecordedInner<'a> {
-    Hist(hdrhistogram::iterators::HistogramIterator<'a, u64, hdrhistogram::iterators::recorded::Iter>),
+    Hist(
+        hdrhistogram::iterators::HistogramIterator<
+            'a,
+            u64,
+            hdrhistogram::iterators::recorded::Iter,
+        >,
+    ),
     Few(std::slice::Iter<'a, u32>),
 }
 
@@ -479,10 +487,15 @@ impl Iterator for Recorded<'_> {
 
     fn next(&mut self) -> Option<(Duration, u64)> {
         match &mut self.0 {
-            RecordedInner::Hist(it) => it
+            RecordedInner::Hist(it) => it.next().map(|v| {
+                (
+                    Duration::from_micros(v.value_iterated_to()),
+                    v.count_at_value(),
+                )
+            }),
+            RecordedInner::Few(it) => it
                 .next()
-                .map(|v| (Duration::from_micros(v.value_iterated_to()), v.count_at_value())),
-            RecordedInner::Few(it) => it.next().map(|us| (Duration::from_micros(u64::from(*us)), 1)),
+                .map(|us| (Duration::from_micros(u64::from(*us)), 1)),
         }
     }
 }

@@ -272,7 +272,9 @@ fn stream_summaries(
         _ => crate::openai::method_text(name),
     };
     let mut summary = |m: Metric| {
-        let d = probe.dists[m as usize].as_hist().filter(|d| !d.is_empty())?;
+        let d = probe.dists[m as usize]
+            .as_hist()
+            .filter(|d| !d.is_empty())?;
         if let Some(t) = stream_method(m.name()) {
             methods.insert(m.name(), format!("{t}; {} samples", d.count()));
         }
