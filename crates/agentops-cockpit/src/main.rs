@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod evidence;
 mod load;
+mod logsink;
 mod output;
 mod probe;
 mod render;
@@ -129,7 +130,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(logsink::LogSink)
         .with_target(false)
         .try_init();
 }
