@@ -327,9 +327,10 @@ impl Monitor {
             return;
         };
         let started = Instant::now();
-        let r = inner.targets[i]
-            .probe(&inner.settings, &inner.fleet.probe, cancel)
-            .await;
+        // Boxed, and only once a permit is held: a thousand tasks waiting
+        // for their turn each hold a pointer, not a whole probe's state.
+        let probe = Box::pin(inner.targets[i].probe(&inner.settings, &inner.fleet.probe, cancel));
+        let r = probe.await;
         let took = started.elapsed();
         {
             let mut st = self.lock();
