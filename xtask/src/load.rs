@@ -12,7 +12,7 @@ pub(crate) fn release_bin(name: &str) -> PathBuf {
 }
 
 /// A child process killed when dropped.
-pub(crate) struct Guard(Child);
+pub(crate) struct Guard(pub(crate) Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
@@ -28,8 +28,12 @@ fn start_testbed() -> Result<(Guard, String), String> {
 
 /// The same with extra testbed flags (`--trace-echo right`, a fault, …).
 pub(crate) fn start_testbed_with(extra: &[&str]) -> Result<(Guard, String), String> {
-    let bin = release_bin("cockpit-testbed");
-    let mut child = Command::new(&bin)
+    start_testbed_bin(&release_bin("cockpit-testbed"), extra)
+}
+
+/// The testbed binary `bin` on ephemeral ports, with `extra` flags.
+pub(crate) fn start_testbed_bin(bin: &Path, extra: &[&str]) -> Result<(Guard, String), String> {
+    let mut child = Command::new(bin)
         .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
@@ -400,12 +404,12 @@ fn run_ours(cli: &Path, url: &str, conns: u32, secs: u64) -> Result<Sample, Stri
     })
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
-fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())

@@ -22,6 +22,7 @@
 //!   is given).
 
 mod dist;
+mod cockpit;
 mod load;
 mod mutants;
 mod sim;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         ["bench", "manifests"] => bench_manifests(),
         ["bench", "stm", rest @ ..] => bench_stm(rest),
         ["bench", "load", rest @ ..] => load::bench_load(rest),
+        ["bench", "cockpit", rest @ ..] => cockpit::bench_cockpit(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["simulation-run", rest @ ..] => sim::simulation_run(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
@@ -46,7 +48,7 @@ fn main() -> ExitCode {
         ["man"] => dist::man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  dist [--target T] [--version V]   release archive + SHA-256 (dist profile; slow, not in ci)\n  man                         regenerate docs/man/agentops-cockpit.1\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  bench cockpit [--agents 1000] [--interval 15s] [--rounds 4] [--concurrency 32] [--debug]\n                              Mission Control over a testbed fleet: CPU per probe, peak RSS, redraw, /metrics\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  dist [--target T] [--version V]   release archive + SHA-256 (dist profile; slow, not in ci)\n  man                         regenerate docs/man/agentops-cockpit.1\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
                 mutants::USAGE
             );
             return ExitCode::from(2);

@@ -10,6 +10,7 @@ mod config;
 mod error;
 mod evidence;
 mod load;
+mod logsink;
 mod output;
 mod probe;
 mod push;
@@ -174,8 +175,8 @@ fn init_tracing(verbose: u8, quiet: bool) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
         .with_ansi(term::stderr_colour())
+        .with_writer(logsink::LogSink)
         .with_target(false)
         .try_init();
 }

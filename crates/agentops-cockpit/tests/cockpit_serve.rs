@@ -34,7 +34,7 @@ fn agent(name: &str, tb: &Testbed) -> String {
 /// Three testbed agents: `fast` (20 ms to the first token), `slow`
 /// (700 ms, above the 400 ms alert bound, which the fast ones stay far
 /// below even on a busy machine) and one named [`HOSTILE`]. The relative
-/// rule is out of reach (+10000 %): a 20 ms agent's first window is no
+/// rule is out of reach (+10000 %): a 20 ms agent's first period is no
 /// baseline to judge a busy test machine's noise by.
 struct Fleet {
     beds: Vec<Testbed>,

@@ -91,7 +91,7 @@ fn agent(name: &str, tb: &Testbed) -> String {
 
 /// `fast` (20 ms to the first token) and `slow` (700 ms, above the
 /// 400 ms bound, far above the fast one even on a busy machine). The
-/// relative rule is out of reach (+10000 %): a 20 ms agent's first window
+/// relative rule is out of reach (+10000 %): a 20 ms agent's first period
 /// is no baseline to judge a busy test machine's noise by.
 async fn fleet(w: &Workdir) -> (Vec<Testbed>, std::path::PathBuf) {
     let f = testbed(fast()).await;
@@ -211,6 +211,48 @@ async fn ctrl_c_in_the_dashboard_restores_the_terminal_and_exits_130() {
         .await;
     assert!(screen.contains("EXITED:130"), "{screen}");
     assert_sane(&screen);
+    for tb in beds {
+        tb.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_go_to_the_evidence_dir_not_onto_the_dashboard() {
+    let w = Workdir::new();
+    let (beds, cfg) = fleet(&w).await;
+    let tmux = Tmux::new("tui-log");
+    tmux.start(&shell(&cfg));
+    tmux.until("the first probed row", |s| {
+        s.lines().any(|l| l.contains("fast ") && l.contains(" UP "))
+    })
+    .await;
+    // A certification that does not parse lands while the dashboard runs:
+    // the next interval's read of the lake warns about it.
+    let lake = cfg.parent().unwrap().join(".cockpit/evidence");
+    let run = lake.join("29991231T000000Z-corrupt");
+    std::fs::create_dir_all(&run).unwrap();
+    std::fs::write(run.join("report.json"), "{}").unwrap();
+    std::fs::write(run.join("certification.json"), "{ not json").unwrap();
+    let log = lake.join("cockpit.log");
+    let text = poll("the warning in cockpit.log", ROUNDS, || async {
+        std::fs::read_to_string(&log)
+            .ok()
+            .filter(|t| t.contains("skipping a certification"))
+    })
+    .await;
+    assert!(text.contains("WARN"), "{text}");
+    let screen = tmux.screen();
+    assert!(screen.starts_with("Mission Control · "), "{screen}");
+    assert!(
+        !screen.contains("skipping") && !screen.contains("WARN"),
+        "a log line on the dashboard:\n{screen}"
+    );
+    tmux.keys(&["q"]);
+    let screen = tmux
+        .until("the exit and the terminal's modes", exited)
+        .await;
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    assert!(!screen.contains("skipping"), "{screen}");
     for tb in beds {
         tb.shutdown().await;
     }

@@ -55,7 +55,7 @@ pub fn slow_reasoning(ev: &AlertEvent, endpoint: &str) -> Finding {
             "ttft_p95_baseline",
             b,
             Unit::Milliseconds,
-            "the agent's baseline TTFT p95 (a passing certification, else the monitor's first full window)",
+            "the agent's baseline TTFT p95 (a passing certification, else the monitor's first hour)",
             ev.count,
         ));
     }

@@ -86,6 +86,12 @@ pub struct AlertSettings {
     /// Relative rule: and by at least this many milliseconds (a fast
     /// agent's few milliseconds of noise are no regression).
     pub relative_min_increase_ms: f64,
+    /// Relative rule, when the evidence lake has no passing certification
+    /// that measured the agent: its baseline is the TTFT p95 of every
+    /// sample the monitor took of it over this first period (`"1h"`);
+    /// until the period is over, the relative rule waits.
+    #[serde(deserialize_with = "duration")]
+    pub baseline_period: Duration,
     /// Slack-compatible incoming webhook (`"${SLACK_WEBHOOK}"`): one post
     /// per alert state change. A secret: shown nowhere.
     pub webhook: Option<String>,
@@ -98,6 +104,7 @@ impl Default for AlertSettings {
             consecutive: 3,
             relative_increase_pct: 50.0,
             relative_min_increase_ms: 100.0,
+            baseline_period: Duration::from_secs(3600),
             webhook: None,
         }
     }
@@ -110,6 +117,7 @@ impl std::fmt::Debug for AlertSettings {
             .field("consecutive", &self.consecutive)
             .field("relative_increase_pct", &self.relative_increase_pct)
             .field("relative_min_increase_ms", &self.relative_min_increase_ms)
+            .field("baseline_period", &self.baseline_period)
             .field("webhook", &self.webhook.as_ref().map(|_| "***"))
             .finish()
     }
@@ -180,6 +188,14 @@ impl CockpitSettings {
         self.alerts.validate()
     }
 
+    /// Intervals the baseline's first period spans (rounded up, at least 1).
+    pub fn baseline_intervals(&self) -> u64 {
+        let i = self.interval.as_nanos().max(1);
+        u64::try_from(self.alerts.baseline_period.as_nanos().div_ceil(i))
+            .unwrap_or(u64::MAX)
+            .max(1)
+    }
+
     /// Intervals a window spans (rounded up, at least 1).
     pub fn intervals_per_window(&self) -> u64 {
         let i = self.interval.as_nanos().max(1);
@@ -206,6 +222,17 @@ impl AlertSettings {
                 format!(
                     "must be a positive number, got {}",
                     self.relative_increase_pct
+                ),
+            );
+        }
+        if self.baseline_period < MIN_INTERVAL || self.baseline_period > MAX_INTERVAL {
+            return bad(
+                "baseline_period",
+                format!(
+                    "{} is outside {} ..= {}",
+                    humantime::format_duration(self.baseline_period),
+                    humantime::format_duration(MIN_INTERVAL),
+                    humantime::format_duration(MAX_INTERVAL)
                 ),
             );
         }

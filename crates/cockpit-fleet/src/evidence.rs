@@ -4,8 +4,8 @@
 //! `record` each interval's report. Blocking file I/O: callers run it off
 //! the async threads.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use cockpit_core::{Finding, Report};
 use cockpit_score::{Certification, EvidenceLake};
@@ -57,26 +57,38 @@ impl Recorder {
     }
 }
 
-/// What the lake says about the fleet when the monitor starts.
+/// What the lake says about the fleet: read when the monitor starts, and
+/// again at every interval's end when a new certification has landed.
 #[derive(Debug, Default)]
 pub(crate) struct LakeView {
     pub baselines: HashMap<String, Baseline>,
     pub gate: Option<GateView>,
+    /// The newest certified run this view was read from.
+    pub head: Option<PathBuf>,
 }
 
 /// Read the newest certifications: the first is the gate shown; the
 /// newest passing one that measured an agent's TTFT is its baseline.
-/// Unreadable runs are skipped (a lake is shared; one bad file must not
-/// stop the monitor).
-pub(crate) fn read_lake(lake: &EvidenceLake, agents: &[String]) -> LakeView {
+/// `None` when the newest certified run is still `head` (nothing new:
+/// nothing read). Unreadable runs are skipped (a lake is shared; one bad
+/// file must not stop the monitor).
+pub(crate) fn read_lake(
+    lake: &EvidenceLake,
+    agents: &HashSet<String>,
+    head: Option<&Path>,
+) -> Option<LakeView> {
     let mut view = LakeView::default();
     let runs = match lake.certified_runs() {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("cannot list the evidence lake: {e}");
-            return view;
+            return None;
         }
     };
+    view.head = runs.first().map(|(dir, _)| dir.clone());
+    if view.head.as_deref() == head {
+        return None;
+    }
     for (dir, file) in runs.into_iter().take(MAX_CERTIFICATIONS_READ) {
         let cert = match cockpit_score::read_certification(&file) {
             Ok(c) => c,
@@ -99,7 +111,7 @@ pub(crate) fn read_lake(lake: &EvidenceLake, agents: &[String]) -> LakeView {
             break;
         }
     }
-    view
+    Some(view)
 }
 
 fn gate_view(cert: &Certification, run: &str) -> GateView {
@@ -124,12 +136,12 @@ fn gate_view(cert: &Certification, run: &str) -> GateView {
 fn add_baselines(
     cert: &Certification,
     run: &str,
-    agents: &[String],
+    agents: &HashSet<String>,
     out: &mut HashMap<String, Baseline>,
 ) {
     let ttft = cockpit_probe::checks::ttft::NET_TTFT.id;
     for f in cert.report.findings.iter().filter(|f| f.check_id == ttft) {
-        let Some(agent) = f.subject.as_ref().filter(|s| agents.contains(s)) else {
+        let Some(agent) = f.subject.as_ref().filter(|s| agents.contains(s.as_str())) else {
             continue;
         };
         let Some(m) = f.measurements.iter().find(|m| m.name == "ttft_p95") else {

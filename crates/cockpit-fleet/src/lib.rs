@@ -2,8 +2,10 @@
 //!
 //! A [`Monitor`] probes every target of the fleet (`[[agents]]`, and
 //! `[[retrieval]]` backends) on an interval with `cockpit-probe`'s clients,
-//! keeps a rolling window per target as HDR histograms per interval
-//! (merged exactly over the window), and after every interval publishes a
+//! keeps a rolling window per target as compact histograms per interval
+//! (sparse, two significant digits, merged exactly over the window; each
+//! probe is lean: its few samples are a list until folded in), and after
+//! every interval publishes a
 //! [`FleetSnapshot`]: status, TTFT / ITL / e2e percentiles with their
 //! sample counts, tokens per second, errors by kind, the newest gate score
 //! from the evidence lake, and the Latency Regression alerts.
@@ -12,7 +14,8 @@
 //! the threshold (800 ms) for K consecutive intervals (3) fires; K good
 //! intervals in a row resolve it (hysteresis). A relative rule does the
 //! same for a rise of X % (50 %) against the agent's baseline: the newest
-//! passing certification in the evidence lake, else the first full window.
+//! passing certification in the evidence lake (re-read every interval),
+//! else the agent's TTFT p95 over the monitor's first hour.
 //! Every state change is written to the evidence lake as a "Slow
 //! Reasoning" record (check `FLT-SLOW`) and posted once to an optional
 //! Slack-compatible webhook.
@@ -57,6 +60,7 @@
 
 mod alert;
 pub mod checks;
+mod compact;
 mod config;
 mod error;
 mod evidence;

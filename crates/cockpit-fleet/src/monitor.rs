@@ -83,6 +83,8 @@ struct State {
     history: VecDeque<AlertEvent>,
     seq: u64,
     gate: Option<GateView>,
+    /// The newest certified run read from the lake.
+    lake_head: Option<std::path::PathBuf>,
 }
 
 /// An RFC 3339 timestamp with milliseconds.
@@ -106,7 +108,12 @@ impl Monitor {
         let rows = targets
             .iter()
             .map(|t| Row {
-                window: Window::new(len, settings.interval, t.kind() == TargetKind::Retrieval),
+                window: Window::new(
+                    len,
+                    settings.interval,
+                    t.kind() == TargetKind::Retrieval,
+                    settings.baseline_intervals(),
+                ),
                 rules: AlertRules::new(&settings.alerts),
                 status: TargetStatus::Unknown,
                 last_probe_at: None,
@@ -219,27 +226,38 @@ impl Monitor {
 
     /// Read the lake (baselines, gate) and start the webhook sender.
     async fn prepare(&self) {
-        if let Some(rec) = &self.inner.options.recorder {
-            let lake = rec.lake.clone();
-            let agents: Vec<String> = (self.inner.targets.iter())
-                .filter(|t| t.kind() == TargetKind::Agent)
-                .map(|t| t.name().to_string())
-                .collect();
-            let view = tokio::task::spawn_blocking(move || read_lake(&lake, &agents))
-                .await
-                .unwrap_or_default();
-            let mut st = self.lock();
-            for (t, row) in self.inner.targets.iter().zip(st.rows.iter_mut()) {
-                if let Some(b) = view.baselines.get(t.name()) {
-                    row.baseline = Some(b.clone());
-                }
-            }
-            st.gate = view.gate;
-        }
+        self.refresh_lake().await;
         if let Some(url) = &self.inner.settings.alerts.webhook {
             let hook = Webhook::start(url.clone(), self.inner.fleet.probe.tls());
             *self.inner.webhook.lock().unwrap_or_else(|e| e.into_inner()) = Some(hook);
         }
+    }
+
+    /// Read the lake again when a certification landed since the last
+    /// read: the gate shown, and each agent's baseline from the newest
+    /// passing certification (it replaces a first-hour baseline).
+    async fn refresh_lake(&self) {
+        let Some(rec) = &self.inner.options.recorder else {
+            return;
+        };
+        let lake = rec.lake.clone();
+        let agents: std::collections::HashSet<String> = (self.inner.targets.iter())
+            .filter(|t| t.kind() == TargetKind::Agent)
+            .map(|t| t.name().to_string())
+            .collect();
+        let head = self.lock().lake_head.clone();
+        let read = tokio::task::spawn_blocking(move || read_lake(&lake, &agents, head.as_deref()));
+        let Ok(Some(view)) = read.await else {
+            return;
+        };
+        let mut st = self.lock();
+        for (t, row) in self.inner.targets.iter().zip(st.rows.iter_mut()) {
+            if let Some(b) = view.baselines.get(t.name()) {
+                row.baseline = Some(b.clone());
+            }
+        }
+        st.gate = view.gate;
+        st.lake_head = view.head;
     }
 
     async fn finish(&self) {
@@ -309,31 +327,38 @@ impl Monitor {
             return;
         };
         let started = Instant::now();
-        let r = inner.targets[i]
-            .probe(&inner.settings, &inner.fleet.probe, cancel)
-            .await;
+        // Boxed, and only once a permit is held: a thousand tasks waiting
+        // for their turn each hold a pointer, not a whole probe's state.
+        let probe = Box::pin(inner.targets[i].probe(&inner.settings, &inner.fleet.probe, cancel));
+        let r = probe.await;
         let took = started.elapsed();
-        let mut st = self.lock();
-        let row = &mut st.rows[i];
-        row.in_flight = false;
-        if matches!(&r, Ok(r) if r.interrupted) {
-            return;
+        {
+            let mut st = self.lock();
+            let row = &mut st.rows[i];
+            row.in_flight = false;
+            if matches!(&r, Ok(r) if r.interrupted) {
+                return;
+            }
+            if let Ok(report) = &r {
+                row.window.record(report, took);
+            }
+            row.status = status_of(&r);
+            row.last_probe_at = Some(stamp(jiff::Timestamp::now()));
+            row.last_probe_ms = Some(took.as_secs_f64() * 1000.0);
         }
-        if let Ok(report) = &r {
-            row.window.record(report, took);
-        }
-        row.status = status_of(&r);
-        row.last_probe_at = Some(stamp(jiff::Timestamp::now()));
-        row.last_probe_ms = Some(took.as_secs_f64() * 1000.0);
+        // `--record`: the NET-TTFT finding of this probe, built outside the
+        // lock (a lean probe's samples go into histograms for it).
         if let (true, Target::Agent(a)) = (inner.options.record, &inner.targets[i]) {
-            let t = &inner.fleet.thresholds;
-            row.unrecorded = Some(ttft::evaluate(a, &a.name, &a.endpoint, &r, t));
+            let r = r.map(cockpit_probe::ProbeReport::with_histograms);
+            let f = ttft::evaluate(a, &a.name, &a.endpoint, &r, &inner.fleet.thresholds);
+            self.lock().rows[i].unrecorded = Some(f);
         }
     }
 
     /// End interval `round`: judge the rules, write the evidence, keep the
     /// alert history, notify.
     async fn close(&self, round: u64) {
+        self.refresh_lake().await;
         let (mut events, findings) = self.judge(round);
         let Some(rec) = self.inner.options.recorder.clone() else {
             return self.announce(events);
@@ -387,11 +412,14 @@ impl Monitor {
                 .series
                 .quantile(0.95)
                 .map(|d| d.as_secs_f64() * 1000.0);
-            if row.baseline.is_none() && row.window.is_full() && count > 0 {
-                row.baseline = p95.map(|ttft_p95_ms| Baseline {
-                    ttft_p95_ms,
-                    count,
-                    source: "first-window".into(),
+            if row.baseline.is_none()
+                && let Some(first) = row.window.first_period(round)
+                && let Some(p) = first.quantile(0.95)
+            {
+                row.baseline = Some(Baseline {
+                    ttft_p95_ms: p.as_secs_f64() * 1000.0,
+                    count: first.count(),
+                    source: "first-hour".into(),
                     run: None,
                 });
             }

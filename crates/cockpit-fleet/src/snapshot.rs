@@ -234,7 +234,8 @@ pub struct Baseline {
     /// Samples behind it.
     pub count: u64,
     /// `certify` (a passing certification in the evidence lake) or
-    /// `first-window` (the monitor's first full window).
+    /// `first-hour` (the monitor's own samples over its first
+    /// `baseline_period`, an hour by default).
     pub source: String,
     /// The run directory, for `certify`.
     pub run: Option<String>,

@@ -75,7 +75,8 @@ impl Target {
 
     /// One probe: `settings.samples` requests, one at a time, each under
     /// `probe_timeout`, the whole under a deadline of one timeout per
-    /// request plus one.
+    /// request plus one. Lean ([`ProbeOptions::lean`]): the probe keeps its
+    /// few samples as a list, folded into the window's histograms.
     pub async fn probe(
         &self,
         settings: &CockpitSettings,
@@ -95,6 +96,7 @@ impl Target {
                     concurrency: 1,
                     timeout: settings.probe_timeout,
                     deadline,
+                    lean: true,
                     ..cockpit_probe::checks::agent_options(a, fleet, &tls, cancel)
                 };
                 cockpit_probe::probe(&a.endpoint, Protocol::from(a.protocol), &opts).await
@@ -105,13 +107,19 @@ impl Target {
                     timeout_s: settings.probe_timeout.as_secs_f64(),
                     ..fleet.clone()
                 };
-                use cockpit_probe::checks::protocol::{measure_grpc, measure_rest};
+                use cockpit_probe::checks::protocol::{
+                    measure_grpc_with, measure_rest_with, retrieval_options,
+                };
                 let url = self.endpoint();
+                let opts = ProbeOptions {
+                    lean: true,
+                    ..retrieval_options(&s, &tls, cancel)
+                };
                 match r.production_protocol() {
                     RetrievalProtocol::Grpc if r.grpc_endpoint.is_some() => {
-                        measure_grpc(url, r, &s, &tls, cancel).await
+                        measure_grpc_with(url, r, &opts).await
                     }
-                    _ => measure_rest(url, r, &s, &tls, cancel).await,
+                    _ => measure_rest_with(url, r, opts).await,
                 }
             }
         }

@@ -1,16 +1,15 @@
-//! One target's rolling window: a ring of intervals, each holding the HDR
-//! histograms of what its probes measured (TTFT, ITL, e2e), request and
-//! failure counts and output tokens. An interval keeps its histograms
-//! sparse (the recorded buckets only: a few pairs for a handful of samples
-//! instead of a full counts array), so a fleet of many agents stays small;
-//! the window's figures are the exact merge of its intervals. Also the
-//! target's counters since the start ([`Totals`]).
+//! One target's rolling window: a ring of intervals, each holding the
+//! histograms of what its probes measured (TTFT, ITL, e2e: [`Compact`],
+//! sparse, two significant digits), request and failure counts and output
+//! tokens; the window's figures are the exact merge of its intervals. Also
+//! the target's counters since the start ([`Totals`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use cockpit_core::Distribution;
 use cockpit_probe::ProbeReport;
+
+use crate::compact::Compact;
 
 use crate::snapshot::{
     CumulativeHistogram, LatencyWindow, RateWindow, RequestCounts, SeriesPoint, Totals,
@@ -41,45 +40,11 @@ impl Metric {
     }
 }
 
-/// An interval's histogram, sparse: the (value in µs, count) of every
-/// recorded bucket, each value the highest equivalent value of its HDR
-/// bucket. A handful of samples take a handful of pairs (a full histogram's
-/// counts array is ~190 KB), and re-recording them lands each sample in the
-/// bucket it came from, so the window's merge is exact.
-#[derive(Debug, Clone, Default)]
-struct Sparse(Vec<(u64, u64)>);
-
-impl Sparse {
-    /// Add `d`'s samples.
-    fn add(&mut self, d: &Distribution) {
-        self.0.extend(
-            d.histogram()
-                .iter_recorded()
-                .map(|v| (v.value_iterated_to(), v.count_at_value())),
-        );
-    }
-
-    /// Record these samples into `d`.
-    fn merge_into(&self, d: &mut Distribution) {
-        for &(us, n) in &self.0 {
-            for _ in 0..n {
-                d.record(Duration::from_micros(us));
-            }
-        }
-    }
-
-    fn decode(&self) -> Distribution {
-        let mut d = Distribution::new();
-        self.merge_into(&mut d);
-        d
-    }
-}
-
 /// One interval of one target.
 #[derive(Debug, Clone, Default)]
 struct Interval {
     round: u64,
-    hists: [Sparse; 3],
+    hists: [Compact; 3],
     /// p95 and count of the series metric, kept for sparklines.
     series: (Option<f64>, u64),
     attempted: u64,
@@ -99,6 +64,10 @@ pub(crate) struct Window {
     /// The metric of the sparkline and the alert rules (TTFT, or e2e for a
     /// retrieval backend).
     series_metric: Metric,
+    /// The series metric's samples over the first `first_rounds`
+    /// intervals (the baseline's first period).
+    first: Compact,
+    first_rounds: u64,
     pub totals: Totals,
 }
 
@@ -106,8 +75,8 @@ pub(crate) struct Window {
 #[derive(Debug, Clone)]
 pub(crate) struct Merged {
     pub latency: [LatencyWindow; 3],
-    /// The series metric's distribution over the window.
-    pub series: Distribution,
+    /// The series metric's histogram over the window.
+    pub series: Compact,
     pub requests: RequestCounts,
     pub tokens: RateWindow,
 }
@@ -121,11 +90,13 @@ fn cumulative() -> CumulativeHistogram {
     }
 }
 
-/// Add every sample of `d` to a cumulative histogram in seconds.
-pub(crate) fn accumulate(h: &mut CumulativeHistogram, d: &Distribution) {
-    for v in d.histogram().iter_recorded() {
-        let s = v.value_iterated_to() as f64 / 1e6;
-        let n = v.count_at_value();
+/// Add every (value, count) to a cumulative histogram in seconds.
+pub(crate) fn accumulate(
+    h: &mut CumulativeHistogram,
+    samples: impl Iterator<Item = (Duration, u64)>,
+) {
+    for (d, n) in samples {
+        let s = d.as_secs_f64();
         h.count += n;
         h.sum += s * n as f64;
         for (bound, c) in h.bounds.iter().zip(h.counts.iter_mut()) {
@@ -139,7 +110,7 @@ pub(crate) fn accumulate(h: &mut CumulativeHistogram, d: &Distribution) {
 impl Window {
     /// A window of `len` intervals of `interval`; `e2e_series` for a target
     /// without TTFT (retrieval).
-    pub fn new(len: usize, interval: Duration, e2e_series: bool) -> Self {
+    pub fn new(len: usize, interval: Duration, e2e_series: bool, first_rounds: u64) -> Self {
         Window {
             intervals: VecDeque::with_capacity(len.max(1) + 1),
             len: len.max(1),
@@ -149,6 +120,8 @@ impl Window {
             } else {
                 Metric::Ttft
             },
+            first: Compact::default(),
+            first_rounds,
             totals: Totals {
                 ttft_seconds: cumulative(),
                 itl_seconds: cumulative(),
@@ -171,6 +144,7 @@ impl Window {
     }
 
     /// Whether the window spans all its intervals.
+    #[cfg(test)]
     pub fn is_full(&self) -> bool {
         self.intervals.len() >= self.len
     }
@@ -188,22 +162,23 @@ impl Window {
         let series_metric = self.series_metric;
         let t = &mut self.totals;
         t.probes += 1;
-        accumulate_one(&mut t.probe_seconds, took);
+        accumulate(&mut t.probe_seconds, std::iter::once((took, 1)));
         let Some(cur) = self.intervals.back_mut() else {
             return;
         };
         for m in Metric::ALL {
-            if let Some(d) = r.distribution(m.name()) {
-                cur.hists[m as usize].add(d);
-                let h = match m {
-                    Metric::Ttft => &mut t.ttft_seconds,
-                    Metric::Itl => &mut t.itl_seconds,
-                    Metric::E2e => &mut t.e2e_seconds,
-                };
-                accumulate(h, d);
-            }
+            cur.hists[m as usize].extend(r.recorded(m.name()));
+            let h = match m {
+                Metric::Ttft => &mut t.ttft_seconds,
+                Metric::Itl => &mut t.itl_seconds,
+                Metric::E2e => &mut t.e2e_seconds,
+            };
+            accumulate(h, r.recorded(m.name()));
         }
-        let s = cur.hists[series_metric as usize].decode();
+        if cur.round <= self.first_rounds {
+            self.first.extend(r.recorded(series_metric.name()));
+        }
+        let s = &cur.hists[series_metric as usize];
         cur.series = (s.quantile(0.95).map(ms), s.count());
         let failed = r.total_errors();
         cur.attempted += r.samples + failed;
@@ -221,6 +196,12 @@ impl Window {
         }
     }
 
+    /// The series metric over the first period, once interval `round`
+    /// has closed it (`None` before).
+    pub fn first_period(&self, round: u64) -> Option<&Compact> {
+        (round >= self.first_rounds).then_some(&self.first)
+    }
+
     /// Every interval's p95 of the series metric, oldest first.
     pub fn series(&self) -> Vec<SeriesPoint> {
         self.intervals
@@ -236,16 +217,14 @@ impl Window {
     /// The window's figures: the exact merge of its intervals.
     pub fn merged(&self) -> Merged {
         let span = self.span();
-        let mut dists: [Distribution; 3] = Default::default();
+        let dists: [Compact; 3] =
+            [0, 1, 2].map(|m| Compact::merge(self.intervals.iter().map(|i| &i.hists[m])));
         let mut requests = RequestCounts {
             window: span,
             ..RequestCounts::default()
         };
         let (mut tokens, mut seconds, mut streams) = (0u64, 0f64, 0u64);
         for i in &self.intervals {
-            for m in Metric::ALL {
-                i.hists[m as usize].merge_into(&mut dists[m as usize]);
-            }
             requests.attempted += i.attempted;
             requests.succeeded += i.succeeded;
             for (k, n) in &i.errors {
@@ -273,28 +252,20 @@ impl Window {
     }
 }
 
-fn accumulate_one(h: &mut CumulativeHistogram, d: Duration) {
-    let mut one = Distribution::new();
-    one.record(d);
-    accumulate(h, &one);
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-/// A distribution's percentiles over `window`.
-pub(crate) fn latency_window(d: &Distribution, window: Duration) -> LatencyWindow {
-    let s = d.summary();
-    let some = |v: f64| (s.count > 0).then_some(v);
+/// A histogram's percentiles over `window`.
+pub(crate) fn latency_window(d: &Compact, window: Duration) -> LatencyWindow {
     LatencyWindow {
-        count: s.count,
+        count: d.count(),
         window,
-        p50_ms: some(s.p50_ms),
-        p95_ms: some(s.p95_ms),
-        p99_ms: some(s.p99_ms),
-        max_ms: some(s.max_ms),
-        mean_ms: some(s.mean_ms),
+        p50_ms: d.quantile(0.50).map(ms),
+        p95_ms: d.quantile(0.95).map(ms),
+        p99_ms: d.quantile(0.99).map(ms),
+        max_ms: d.max().map(ms),
+        mean_ms: d.mean().map(ms),
     }
 }
 
@@ -303,34 +274,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sparse_intervals_merge_exactly() {
-        let mut all = Distribution::new();
-        let mut e = Sparse::default();
-        for part in 0..3u64 {
-            let mut d = Distribution::new();
-            for i in 0..50u64 {
-                let v = Duration::from_micros(100 + part * 7919 + i * 131);
-                d.record(v);
-                all.record(v);
-            }
-            e.add(&d);
-        }
-        assert_eq!(e.decode().histogram(), all.histogram());
-        assert!(
-            e.0.len() <= 150,
-            "one pair per recorded bucket: {}",
-            e.0.len()
-        );
-    }
-
-    #[test]
     fn cumulative_buckets_count_every_sample_once_per_bound() {
         let mut h = cumulative();
-        let mut d = Distribution::new();
-        for ms in [3u64, 40, 700, 900, 2000] {
-            d.record(Duration::from_millis(ms));
-        }
-        accumulate(&mut h, &d);
+        let samples = [3u64, 40, 700, 900, 2000].map(|ms| (Duration::from_millis(ms), 1));
+        accumulate(&mut h, samples.into_iter());
         assert_eq!(h.count, 5);
         let at = |b: f64| h.counts[h.bounds.iter().position(|x| *x == b).unwrap()];
         assert_eq!(
@@ -342,7 +289,7 @@ mod tests {
 
     #[test]
     fn the_window_keeps_its_last_intervals() {
-        let mut w = Window::new(3, Duration::from_secs(1), false);
+        let mut w = Window::new(3, Duration::from_secs(1), false, 2);
         for round in 1..=5 {
             w.open(round);
         }

@@ -493,3 +493,91 @@ async fn some_failed_requests_make_an_agent_degraded_and_are_counted_by_kind() {
     assert_eq!(a.totals.errors["http_5xx"], r.failed);
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_certification_landing_while_running_updates_the_gate_and_the_baseline() {
+    let tb = testbed(5).await;
+    let dir = tempfile::tempdir().unwrap();
+    let lake = EvidenceLake::new(dir.path());
+    let m = Monitor::new(
+        fleet(vec![agent("search", tb.openai_url())]),
+        fast_settings(AlertSettings::default()),
+        MonitorOptions {
+            recorder: Some(recorder(dir.path())),
+            record: false,
+        },
+    )
+    .unwrap();
+    let mut rx = m.subscribe();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(m.clone().run(cancel.clone()));
+    let s = until(&mut rx, "a probed round", |s| s.agents[0].ttft.count > 0).await;
+    assert!(s.agents[0].last_gate.is_none() && s.agents[0].baseline.is_none());
+    // certify runs while the monitor watches: the next interval shows it.
+    certify_baseline(&lake, "search", 2.0, true);
+    let s = until(&mut rx, "the new gate", |s| s.agents[0].last_gate.is_some()).await;
+    let a = &s.agents[0];
+    assert!(a.last_gate.as_ref().unwrap().passed);
+    let b = a.baseline.as_ref().expect("the certification's baseline");
+    assert_eq!((b.source.as_str(), b.ttft_p95_ms), ("certify", 2.0));
+    // A failing certification after it: the gate shown turns, the
+    // baseline stays the newest passing one.
+    certify_baseline(&lake, "search", 500.0, false);
+    let s = until(&mut rx, "the failing gate", |s| {
+        s.agents[0].last_gate.as_ref().is_some_and(|g| !g.passed)
+    })
+    .await;
+    assert_eq!(s.agents[0].baseline.as_ref().unwrap().ttft_p95_ms, 2.0);
+    cancel.cancel();
+    run.await.unwrap();
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_passing_certification_the_baseline_is_the_monitors_first_period() {
+    let tb = testbed(5).await;
+    let dir = tempfile::tempdir().unwrap();
+    // A failing certification only: no baseline from the lake.
+    certify_baseline(&EvidenceLake::new(dir.path()), "search", 1.0, false);
+    let alerts = AlertSettings {
+        consecutive: 1,
+        relative_min_increase_ms: 10.0,
+        // Three 100 ms intervals stand for the first hour.
+        baseline_period: Duration::from_millis(300),
+        ..AlertSettings::default()
+    };
+    let m = Monitor::new(
+        fleet(vec![agent("search", tb.openai_url())]),
+        fast_settings(alerts),
+        MonitorOptions {
+            recorder: Some(recorder(dir.path())),
+            record: false,
+        },
+    )
+    .unwrap();
+    let mut rx = m.subscribe();
+    let mut events = m.alert_events();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(m.clone().run(cancel.clone()));
+    let s = until(&mut rx, "the first-period baseline", |s| {
+        let b = s.agents[0].baseline.as_ref();
+        assert!(
+            b.is_none() || s.round >= 3,
+            "a baseline before the first period ended: {s:?}"
+        );
+        b.is_some()
+    })
+    .await;
+    let b = s.agents[0].baseline.clone().unwrap();
+    assert_eq!(b.source, "first-hour");
+    assert!(b.count >= 1 && b.run.is_none(), "{b:?}");
+    assert!((5.0..100.0).contains(&b.ttft_p95_ms), "{b:?}");
+    // Slower than the baseline by far more than 50 % and 10 ms.
+    tb.set_ttft(Some(Duration::from_millis(80)));
+    let fired = event(&mut events, AlertRule::TtftRelative, AlertState::Firing).await;
+    assert_eq!(fired.baseline_ms, Some(b.ttft_p95_ms));
+    assert!(fired.ttft_p95_ms >= 80.0, "{fired:?}");
+    cancel.cancel();
+    run.await.unwrap();
+    tb.shutdown().await;
+}

@@ -93,8 +93,8 @@ pub use grpc_dynamic::{
 };
 pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
-    ErrorKind, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution, RateSummary,
-    SampleRecord, Throughput, TokensSource,
+    ErrorKind, LEAN_MAX_SAMPLES, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution,
+    RateSummary, Recorded, SampleRecord, Throughput, TokensSource,
 };
 
 use crate::conn::TlsContext;

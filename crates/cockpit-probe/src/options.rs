@@ -115,6 +115,14 @@ pub struct ProbeOptions {
     /// With `record_samples`, keep each OpenAI answer's text (the content
     /// deltas joined) in its record, cut at this many bytes; 0: none.
     pub capture_output_bytes: usize,
+    /// A lean run, for a monitor that probes many targets with a few
+    /// samples each: each metric keeps its samples as a list (4 bytes a
+    /// sample, up to [`LEAN_MAX_SAMPLES`](crate::LEAN_MAX_SAMPLES), then a
+    /// histogram) instead of an HDR histogram from the start (~180 KB per
+    /// metric), and no per-request tokens-per-second distribution is kept
+    /// (the run's [`Throughput`](crate::Throughput) is). Read the samples
+    /// with [`ProbeReport::recorded`](crate::ProbeReport::recorded).
+    pub lean: bool,
 }
 
 impl Default for ProbeOptions {
@@ -141,6 +149,7 @@ impl Default for ProbeOptions {
             reuse_connection: false,
             record_samples: false,
             capture_output_bytes: 0,
+            lean: false,
         }
     }
 }

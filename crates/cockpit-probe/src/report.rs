@@ -215,55 +215,53 @@ fn ser_opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Err
 }
 
 /// A distribution of rates (tokens per second), kept as an HDR histogram of
-/// milli-units with three significant digits.
-#[derive(Debug, Clone)]
+/// milli-units with three significant digits, allocated at the first rate
+/// recorded (an empty one costs nothing).
+#[derive(Debug, Clone, Default)]
 pub struct RateDistribution {
-    hist: Histogram<u64>,
+    hist: Option<Histogram<u64>>,
 }
 
 const RATE_SCALE: f64 = 1000.0;
 const RATE_MAX_MILLI: u64 = 10_000_000_000_000; // 10^10 per second
 
-impl Default for RateDistribution {
-    fn default() -> Self {
-        Self::new()
-    }
+fn rate_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, RATE_MAX_MILLI, 3).expect("static histogram bounds are valid")
 }
 
 impl RateDistribution {
     pub fn new() -> Self {
-        RateDistribution {
-            hist: Histogram::new_with_bounds(1, RATE_MAX_MILLI, 3)
-                .expect("static histogram bounds are valid"),
-        }
+        RateDistribution { hist: None }
     }
 
     /// Record one rate, in units per second (non-finite values are ignored).
     pub fn record(&mut self, per_s: f64) {
         if per_s.is_finite() && per_s >= 0.0 {
             let v = ((per_s * RATE_SCALE) as u64).clamp(1, RATE_MAX_MILLI);
-            let _ = self.hist.record(v);
+            let _ = self.hist.get_or_insert_with(rate_histogram).record(v);
         }
     }
 
     pub fn merge(&mut self, other: &RateDistribution) {
-        let _ = self.hist.add(&other.hist);
+        if let Some(o) = other.hist.as_ref().filter(|h| !h.is_empty()) {
+            let _ = self.hist.get_or_insert_with(rate_histogram).add(o);
+        }
     }
 
     pub fn count(&self) -> u64 {
-        self.hist.len()
+        self.hist.as_ref().map_or(0, Histogram::len)
     }
 
     /// The rate at quantile `q`, per second.
     pub fn quantile(&self, q: f64) -> Option<f64> {
-        (!self.hist.is_empty()).then(|| self.hist.value_at_quantile(q) as f64 / RATE_SCALE)
+        let h = self.hist.as_ref().filter(|h| !h.is_empty())?;
+        Some(h.value_at_quantile(q) as f64 / RATE_SCALE)
     }
 
     pub fn summary(&self) -> RateSummary {
-        if self.hist.is_empty() {
+        let Some(h) = self.hist.as_ref().filter(|h| !h.is_empty()) else {
             return RateSummary::default();
-        }
-        let h = &self.hist;
+        };
         let v = |x: u64| x as f64 / RATE_SCALE;
         RateSummary {
             count: h.len(),
@@ -369,10 +367,145 @@ impl Metric {
     }
 }
 
+/// A lean probe keeps at most this many samples of a metric as a plain
+/// list; past it, the metric moves into a histogram.
+pub const LEAN_MAX_SAMPLES: usize = 1024;
+
+/// One metric's samples: an HDR histogram (the default: fixed memory
+/// however many samples, ~180 KB each), or, for a lean probe
+/// ([`ProbeOptions::lean`](crate::ProbeOptions)), the samples themselves in
+/// microseconds (4 bytes each) until [`LEAN_MAX_SAMPLES`].
+#[derive(Debug, Clone)]
+pub(crate) enum Tally {
+    Hist(Distribution),
+    Few(Vec<u32>),
+}
+
+/// A duration in whole microseconds, as a [`Distribution`] records it
+/// (at least 1 µs, at most an hour).
+fn micros(d: Duration) -> u32 {
+    u32::try_from(d.as_micros())
+        .unwrap_or(u32::MAX)
+        .clamp(1, 3_600_000_000)
+}
+
+impl Tally {
+    fn new(lean: bool) -> Self {
+        if lean {
+            Tally::Few(Vec::new())
+        } else {
+            Tally::Hist(Distribution::new())
+        }
+    }
+
+    /// The histogram, for a tally kept as one.
+    pub fn as_hist(&self) -> Option<&Distribution> {
+        match self {
+            Tally::Hist(d) => Some(d),
+            Tally::Few(_) => None,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count() == 0
+    }
+
+    pub fn count(&self) -> u64 {
+        match self {
+            Tally::Hist(d) => d.count(),
+            Tally::Few(v) => v.len() as u64,
+        }
+    }
+
+    #[inline]
+    fn record(&mut self, d: Duration) {
+        match self {
+            Tally::Hist(h) => h.record(d),
+            Tally::Few(v) if v.len() < LEAN_MAX_SAMPLES => v.push(micros(d)),
+            Tally::Few(_) => {
+                let mut h = self.to_hist();
+                h.record(d);
+                *self = Tally::Hist(h);
+            }
+        }
+    }
+
+    /// A histogram of these samples.
+    fn to_hist(&self) -> Distribution {
+        match self {
+            Tally::Hist(h) => h.clone(),
+            Tally::Few(v) => {
+                let mut h = Distribution::new();
+                for us in v {
+                    h.record(Duration::from_micros(u64::from(*us)));
+                }
+                h
+            }
+        }
+    }
+
+    fn merge(&mut self, o: &Tally) {
+        match (&mut *self, o) {
+            (Tally::Hist(a), Tally::Hist(b)) => a.merge(b),
+            (Tally::Few(a), Tally::Few(b)) if a.len() + b.len() <= LEAN_MAX_SAMPLES => {
+                a.extend_from_slice(b);
+            }
+            (a, b) => {
+                let mut h = a.to_hist();
+                h.merge(&b.to_hist());
+                *self = Tally::Hist(h);
+            }
+        }
+    }
+}
+
+/// The samples of one metric of a [`ProbeReport`], however it kept them:
+/// (value, how many samples had it). From a histogram, each value is its
+/// bucket's highest equivalent value (three significant digits); from a
+/// lean probe's list, each sample in microseconds with a count of 1.
+pub struct Recorded<'a>(RecordedInner<'a>);
+
+impl fmt::Debug for Recorded<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Recorded")
+    }
+}
+
+enum RecordedInner<'a> {
+    Hist(
+        hdrhistogram::iterators::HistogramIterator<
+            'a,
+            u64,
+            hdrhistogram::iterators::recorded::Iter,
+        >,
+    ),
+    Few(std::slice::Iter<'a, u32>),
+}
+
+impl Iterator for Recorded<'_> {
+    type Item = (Duration, u64);
+
+    fn next(&mut self) -> Option<(Duration, u64)> {
+        match &mut self.0 {
+            RecordedInner::Hist(it) => it.next().map(|v| {
+                (
+                    Duration::from_micros(v.value_iterated_to()),
+                    v.count_at_value(),
+                )
+            }),
+            RecordedInner::Few(it) => it
+                .next()
+                .map(|us| (Duration::from_micros(u64::from(*us)), 1)),
+        }
+    }
+}
+
 /// One worker's tallies; merged into a [`ProbeReport`] at the end of a run.
 #[derive(Debug)]
 pub(crate) struct Stats {
-    pub dists: [Distribution; Metric::ALL.len()],
+    pub dists: [Tally; Metric::ALL.len()],
+    /// A lean run: samples kept as lists, no per-request rate histogram.
+    pub lean: bool,
     pub rate: RateDistribution,
     pub errors: [u64; ErrorKind::ALL.len()],
     pub examples: [Option<String>; ErrorKind::ALL.len()],
@@ -397,8 +530,15 @@ pub(crate) struct Stats {
 
 impl Stats {
     pub fn new(record_samples: bool) -> Self {
+        Stats::with_lean(record_samples, false)
+    }
+
+    /// Stats of a lean run ([`ProbeOptions::lean`](crate::ProbeOptions))
+    /// when `lean`: nothing allocated until a sample comes.
+    pub fn with_lean(record_samples: bool, lean: bool) -> Self {
         Stats {
-            dists: std::array::from_fn(|_| Distribution::new()),
+            dists: std::array::from_fn(|_| Tally::new(lean)),
+            lean,
             rate: RateDistribution::new(),
             errors: [0; ErrorKind::ALL.len()],
             examples: Default::default(),
@@ -572,7 +712,7 @@ impl Stats {
                     let per = o.e2e.saturating_sub(o.ttft).as_secs_f64() / (o.tokens - 1) as f64;
                     self.record(Metric::Tpot, Duration::from_secs_f64(per));
                 }
-                if o.e2e > Duration::ZERO {
+                if o.e2e > Duration::ZERO && !self.lean {
                     self.rate.record(o.tokens as f64 / o.e2e.as_secs_f64());
                 }
                 if o.from_usage {
@@ -648,7 +788,7 @@ pub struct ProbeReport {
     pub unfinished: u64,
     /// gRPC only: the `grpc.health.v1` status (`SERVING`, …) or why it is unknown.
     pub health: Option<String>,
-    distributions: BTreeMap<&'static str, Distribution>,
+    distributions: BTreeMap<&'static str, Tally>,
     output_tokens_per_s: Option<RateDistribution>,
     throughput: Option<Throughput>,
     methods: BTreeMap<&'static str, String>,
@@ -742,14 +882,47 @@ impl ProbeReport {
 
     /// The raw distribution `name` (`ttft`, `itl`, `tpot`, `e2e`, `ttfb`,
     /// `unary`, `dns`, `connect`, `tls`, `ttft_incl_connect`,
-    /// `ttfb_incl_connect`), when it took samples.
+    /// `ttfb_incl_connect`), when it took samples. A lean probe
+    /// ([`ProbeOptions::lean`](crate::ProbeOptions)) keeps a few samples as
+    /// a list, not a histogram: read them with [`ProbeReport::recorded`],
+    /// or call [`ProbeReport::with_histograms`] first.
     pub fn distribution(&self, name: &str) -> Option<&Distribution> {
-        self.distributions.get(name)
+        self.distributions.get(name).and_then(Tally::as_hist)
+    }
+
+    /// Every sample of distribution `name` as (value, count), whether the
+    /// probe kept a histogram or (lean) a list; empty when it took none.
+    pub fn recorded(&self, name: &str) -> Recorded<'_> {
+        Recorded(match self.distributions.get(name) {
+            Some(Tally::Hist(d)) => RecordedInner::Hist(d.histogram().iter_recorded()),
+            Some(Tally::Few(v)) => RecordedInner::Few(v.iter()),
+            None => RecordedInner::Few([].iter()),
+        })
+    }
+
+    /// How many samples distribution `name` took.
+    pub fn count(&self, name: &str) -> u64 {
+        self.distributions.get(name).map_or(0, Tally::count)
+    }
+
+    /// The same report with every distribution as a histogram (what a lean
+    /// probe's report needs before [`ProbeReport::distribution`] answers).
+    #[must_use]
+    pub fn with_histograms(mut self) -> Self {
+        for t in self.distributions.values_mut() {
+            if let Tally::Few(_) = t {
+                *t = Tally::Hist(t.to_hist());
+            }
+        }
+        self
     }
 
     /// The percentiles of distribution `name`.
     pub fn summary(&self, name: &str) -> Option<LatencySummary> {
-        self.distribution(name).map(Distribution::summary)
+        self.distributions.get(name).map(|t| match t {
+            Tally::Hist(d) => d.summary(),
+            Tally::Few(_) => t.to_hist().summary(),
+        })
     }
 
     /// Names of the distributions that took samples, in report order.
@@ -808,7 +981,7 @@ impl Serialize for ProbeReport {
             m.serialize_entry("health", h)?;
         }
         for name in self.distribution_names() {
-            m.serialize_entry(name, &self.distributions[name].summary())?;
+            m.serialize_entry(name, &self.summary(name))?;
         }
         if let Some(r) = &self.output_tokens_per_s {
             m.serialize_entry("output_tokens_per_s", &r.summary())?;
@@ -868,6 +1041,41 @@ mod tests {
         assert!((v["output_tokens_per_s"]["p50"].as_f64().unwrap() - 42.5).abs() < 0.1);
         assert_eq!(r.method("ttft"), Some("client-side; 2 samples"));
         assert!((r.summary("ttft").unwrap().p50_ms - 300.0).abs() < 0.5);
+    }
+
+    #[test]
+    fn a_lean_run_keeps_few_samples_as_a_list_and_reads_like_a_full_one() {
+        let mut lean = Stats::with_lean(false, true);
+        let mut full = Stats::new(false);
+        for ms in [300u64, 302, 900] {
+            lean.record(Metric::Ttft, Duration::from_millis(ms));
+            full.record(Metric::Ttft, Duration::from_millis(ms));
+        }
+        assert!(lean.rate.count() == 0 && lean.dists[0].as_hist().is_none());
+        let mut other = Stats::with_lean(false, true);
+        other.record(Metric::Ttft, Duration::from_millis(5));
+        lean.merge(other);
+        let r = ProbeReport::from_stats("u".into(), Protocol::OpenAi, lean, &|_| None);
+        assert!(r.distribution("ttft").is_none(), "kept as a list");
+        assert_eq!(r.count("ttft"), 4);
+        let got: Vec<(Duration, u64)> = r.recorded("ttft").collect();
+        assert_eq!(got.len(), 4);
+        assert!(got.contains(&(Duration::from_millis(900), 1)));
+        assert_eq!(r.recorded("itl").count(), 0);
+        let p95 = r.summary("ttft").unwrap().p95_ms;
+        assert!((p95 - 900.0).abs() < 1.0, "{p95}");
+        let r = r.with_histograms();
+        assert_eq!(r.distribution("ttft").unwrap().count(), 4);
+        // Past the bound a lean tally becomes a histogram: memory stays fixed.
+        let mut many = Tally::new(true);
+        for i in 0..=LEAN_MAX_SAMPLES as u64 {
+            many.record(Duration::from_micros(100 + i));
+        }
+        assert_eq!(many.count(), LEAN_MAX_SAMPLES as u64 + 1);
+        assert!(many.as_hist().is_some());
+        let full = ProbeReport::from_stats("u".into(), Protocol::OpenAi, full, &|_| None);
+        let n: u64 = full.recorded("ttft").map(|(_, n)| n).sum();
+        assert_eq!(n, 3, "a histogram's samples read the same way");
     }
 
     #[test]

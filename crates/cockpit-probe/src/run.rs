@@ -46,6 +46,7 @@ struct Shared {
     deadline: tokio::time::Instant,
     cancel: CancellationToken,
     record_samples: bool,
+    lean: bool,
 }
 
 /// Run `samples + warmup` samples of `plan` as `opts` says.
@@ -59,12 +60,13 @@ pub(crate) async fn run(plan: Plan, opts: &ProbeOptions, deadline: tokio::time::
         deadline,
         cancel: opts.cancel.clone(),
         record_samples: opts.record_samples,
+        lean: opts.lean,
     });
     let workers = opts.concurrency.clamp(1, total.max(1));
     let handles: Vec<_> = (0..workers)
         .map(|_| tokio::spawn(worker(shared.clone())))
         .collect();
-    let mut stats = Stats::new(opts.record_samples);
+    let mut stats = Stats::with_lean(opts.record_samples, opts.lean);
     stats.planned = u64::from(total);
     for h in handles {
         match h.await {
@@ -96,7 +98,7 @@ impl Shared {
 }
 
 async fn worker(shared: Arc<Shared>) -> Stats {
-    let mut stats = Stats::new(shared.record_samples);
+    let mut stats = Stats::with_lean(shared.record_samples, shared.lean);
     let mut state = WorkerState::for_plan(&shared.plan);
     let stop = loop {
         if let Some(stop) = shared.stop_now() {

@@ -53,13 +53,18 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
     let outcome = if args.once {
         once(&monitor, &args, &cancel).await
     } else {
-        watch(monitor, &args, cancel).await
+        let log = std::path::Path::new(&cfg.gate.evidence_dir).join(LOG_FILE);
+        watch(monitor, &args, &log, cancel).await
     };
     if let Some(d) = demo {
         d.shutdown().await;
     }
     outcome
 }
+
+/// Where log lines go while the terminal dashboard is shown, under the
+/// evidence directory.
+const LOG_FILE: &str = "cockpit.log";
 
 /// Name the flag when a flag's value is what `[cockpit]` refuses.
 fn flag_context(e: CliError, args: &CockpitArgs) -> CliError {
@@ -130,13 +135,27 @@ async fn once(
 async fn watch(
     monitor: Monitor,
     args: &CockpitArgs,
+    log: &std::path::Path,
     cancel: CancellationToken,
 ) -> Result<Outcome, CliError> {
+    // While the dashboard owns the terminal, from the engine's first line
+    // to its last, log lines go to the file `log`.
+    let diverted = (args.serve.is_none() && args.format == ProbeFormat::Table && tui::available())
+        .then(|| crate::logsink::divert(log));
     let engine = tokio::spawn(monitor.clone().run(cancel.clone()));
     let shown = present(&monitor, args, &cancel).await;
     let interrupted = cancel.is_cancelled();
     cancel.cancel();
     let _ = engine.await;
+    if let Some((guard, err)) = diverted {
+        drop(guard);
+        if let Some(e) = err {
+            eprintln!(
+                "warning: the dashboard's log lines were dropped: cannot open {}: {e}",
+                log.display()
+            );
+        }
+    }
     shown?;
     Ok(if interrupted {
         Outcome::Interrupted

@@ -399,12 +399,18 @@ fn draw_table(
         Constraint::Length(4),
         Constraint::Length(8),
     ];
-    let table = Table::new(rows.iter().map(|a| table_row(a, bound)), widths)
+    // Only the rows that fit are built (a fleet of 1,000 would format
+    // every row each redraw): the same view a table scrolled to keep the
+    // selection on screen shows.
+    let visible = usize::from(area.height.saturating_sub(1)).max(1);
+    let offset = index.map_or(0, |i| (i + 1).saturating_sub(visible));
+    let shown = rows.iter().skip(offset).take(visible);
+    let table = Table::new(shown.map(|a| table_row(a, bound)), widths)
         .header(header)
         .column_spacing(1)
         .highlight_symbol(">")
         .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED));
-    let mut state = TableState::default().with_selected(index);
+    let mut state = TableState::default().with_selected(index.map(|i| i - offset));
     frame.render_stateful_widget(table, area, &mut state);
 }
 
@@ -767,5 +773,60 @@ mod tests {
         // 420..520 ms under an 800 ms bound: never the top bars.
         assert!(s.chars().all(|c| c != '▇' && c != '█'), "{s}");
         assert_eq!(sparkline(&a, 3, 800.0).chars().count(), 3);
+    }
+
+    #[test]
+    fn a_long_fleet_scrolls_to_keep_the_selection_on_screen() {
+        let mut snap = fixture::snapshot();
+        snap.agents = (0..100)
+            .map(|i| fixture::agent(&format!("agent-{i:03}"), 20.0))
+            .collect();
+        let mut ui = UiState::default();
+        let lines = screen(&snap, &ui, 80, 24);
+        assert!(line_of(&lines, "agent-000").starts_with('>'));
+        assert!(!lines.join("\n").contains("agent-099"));
+        for _ in 0..60 {
+            ui.on_key(key(KeyCode::Down), &snap);
+        }
+        let lines = screen(&snap, &ui, 80, 24);
+        let all = lines.join("\n");
+        assert!(line_of(&lines, "agent-060").starts_with('>'), "{all}");
+        assert!(!all.contains("agent-000"), "scrolled: {all}");
+        assert!(lines[23].starts_with("sort: name · 100/100 shown"), "{all}");
+    }
+
+    /// Not a test: `cargo xtask bench cockpit` runs it (ignored) to time a
+    /// redraw of the dashboard with `COCKPIT_BENCH_AGENTS` rows (1,000) in
+    /// a 200×50 and an 80×24 terminal, sorted by TTFT p95.
+    #[test]
+    #[ignore = "a benchmark: cargo xtask bench cockpit"]
+    fn redraw_bench() {
+        let n: usize = std::env::var("COCKPIT_BENCH_AGENTS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1000);
+        let mut snap = fixture::snapshot();
+        snap.agents = (0..n)
+            .map(|i| fixture::agent(&format!("agent-{i:04}"), 20.0 + (i % 97) as f64))
+            .collect();
+        let mut ui = UiState::default();
+        ui.on_key(key(KeyCode::Char('s')), &snap);
+        for (w, h) in [(200u16, 50u16), (80, 24)] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+            let mut times = Vec::new();
+            for _ in 0..200 {
+                let start = std::time::Instant::now();
+                t.draw(|f| draw(f, &snap, &ui)).unwrap();
+                times.push(start.elapsed().as_secs_f64() * 1000.0);
+            }
+            times.sort_by(f64::total_cmp);
+            println!(
+                "  dashboard redraw ({n} rows, {w}x{h}, sorted by TTFT p95): median {:.2} ms, p90 {:.2} ms, max {:.2} ms over {} redraws",
+                times[times.len() / 2],
+                times[times.len() * 9 / 10],
+                times[times.len() - 1],
+                times.len()
+            );
+        }
     }
 }

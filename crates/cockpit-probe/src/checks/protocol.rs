@@ -19,7 +19,13 @@ pub const NET_PROTO: CheckSpec = CheckSpec {
     title: "Retrieval protocol (REST vs gRPC)",
 };
 
-fn options(s: &ProbeSettings, tls: &TlsOptions, cancel: &CancellationToken) -> ProbeOptions {
+/// The options NET-PROTO measures a retrieval backend with: the settings'
+/// samples and timeout, five warm-up calls, one kept-alive connection.
+pub fn retrieval_options(
+    s: &ProbeSettings,
+    tls: &TlsOptions,
+    cancel: &CancellationToken,
+) -> ProbeOptions {
     ProbeOptions {
         samples: s.retrieval_samples,
         concurrency: 1,
@@ -41,12 +47,22 @@ pub async fn measure_rest(
     tls: &TlsOptions,
     cancel: &CancellationToken,
 ) -> Result<ProbeReport, ProbeError> {
+    measure_rest_with(url, b, retrieval_options(s, tls, cancel)).await
+}
+
+/// [`measure_rest`] with these options (e.g. [`retrieval_options`] made
+/// lean); the method, body and content type are the search's.
+pub async fn measure_rest_with(
+    url: &str,
+    b: &RetrievalConfig,
+    opts: ProbeOptions,
+) -> Result<ProbeReport, ProbeError> {
     let body = serde_json::json!({ "query": b.query, "top_k": b.top_k }).to_string();
     let opts = ProbeOptions {
         method: http::Method::POST,
         body: Some(Bytes::from(body)),
         content_type: Some(http::HeaderValue::from_static("application/json")),
-        ..options(s, tls, cancel)
+        ..opts
     };
     crate::probe_http(url, &opts).await
 }
@@ -87,7 +103,16 @@ pub async fn measure_grpc(
     tls: &TlsOptions,
     cancel: &CancellationToken,
 ) -> Result<ProbeReport, ProbeError> {
-    let opts = options(s, tls, cancel);
+    measure_grpc_with(url, b, &retrieval_options(s, tls, cancel)).await
+}
+
+/// [`measure_grpc`] with these options (e.g. [`retrieval_options`] made lean).
+pub async fn measure_grpc_with(
+    url: &str,
+    b: &RetrievalConfig,
+    opts: &ProbeOptions,
+) -> Result<ProbeReport, ProbeError> {
+    let opts = opts.clone();
     match grpc_call(b) {
         Some(call) => crate::probe_grpc_method(url, &call, &opts).await,
         None => crate::probe_grpc_search(url, &b.query, b.top_k, &opts).await,

@@ -49,9 +49,9 @@ fn slo_inputs<'a>(
         latency: &st.latency,
         service: if open { &st.service } else { &st.latency },
         dispatch_lag: open.then_some(&st.lag),
-        ttft: streams.map(|p| &p.dists[Metric::Ttft as usize]),
-        itl: streams.map(|p| &p.dists[Metric::Itl as usize]),
-        tpot: streams.map(|p| &p.dists[Metric::Tpot as usize]),
+        ttft: streams.and_then(|p| p.dists[Metric::Ttft as usize].as_hist()),
+        itl: streams.and_then(|p| p.dists[Metric::Itl as usize].as_hist()),
+        tpot: streams.and_then(|p| p.dists[Metric::Tpot as usize].as_hist()),
         tokens_per_s: streams.map(|p| &p.rate),
         ok: st.ok,
         errors: st.errors,
@@ -272,7 +272,9 @@ fn stream_summaries(
         _ => crate::openai::method_text(name),
     };
     let mut summary = |m: Metric| {
-        let d = Some(&probe.dists[m as usize]).filter(|d| !d.is_empty())?;
+        let d = probe.dists[m as usize]
+            .as_hist()
+            .filter(|d| !d.is_empty())?;
         if let Some(t) = stream_method(m.name()) {
             methods.insert(m.name(), format!("{t}; {} samples", d.count()));
         }
