@@ -20,12 +20,14 @@ fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
-/// The agent to simulate: its URL, model and headers.
+/// The agent to simulate: its URL, model, headers and session header.
 #[derive(Debug)]
 struct Agent {
     url: String,
     model: Option<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The configured `session_header` (checked when the file was read).
+    session_header: Option<String>,
 }
 
 /// The URL given; else the first openai agent of the configuration; else
@@ -36,6 +38,7 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
             url: url.clone(),
             model: None,
             headers: Vec::new(),
+            session_header: None,
         };
         return Ok((agent, None));
     }
@@ -77,6 +80,7 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
         url: a.endpoint.clone(),
         model: a.model.clone(),
         headers,
+        session_header: a.session_header.clone(),
     };
     Ok((agent, testbed))
 }
@@ -86,9 +90,11 @@ fn options(
     agent: &Agent,
     cancel: &CancellationToken,
 ) -> Result<SimOptions, CliError> {
+    // --session-header wins over the configured agent's `session_header`.
     let session_header = args
         .session_header
         .as_deref()
+        .or(agent.session_header.as_deref())
         .map(|h| {
             HeaderName::try_from(h)
                 .map_err(|_| usage(format!("--session-header {h:?} is not a header name")))
