@@ -325,6 +325,32 @@ impl Testbed {
             .unwrap_or_else(|e| e.into_inner()) = ttft.map(|d| d.min(config::MAX_OVERRIDE_DELAY));
     }
 
+    /// Restarts the agent as a process restart would: both servers stop
+    /// (pending answers end, connections close, as in
+    /// [`Testbed::shutdown`]), then listen again on the same addresses with
+    /// a fresh agent of the same configuration — cold again, its prefix
+    /// cache, stamps and metrics empty, and its sessions those its store
+    /// keeps across a restart ([`SessionStore::restarted`]): none from
+    /// process memory, all from Redis. Clients see cut streams and refused
+    /// connections meanwhile, as they would. Binding is retried for up to
+    /// 2 s while the old sockets close.
+    pub async fn restart(self) -> Result<Testbed, TestbedError> {
+        let (config, http, grpc) = (self.agent.config.clone(), self.http_addr, self.grpc_addr);
+        let sessions = self.agent.sessions.clone().restarted();
+        self.shutdown().await;
+        let until = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+        loop {
+            let started =
+                Testbed::start_with_sessions(config.clone(), http, grpc, sessions.clone()).await;
+            match started {
+                Err(TestbedError::Bind { .. }) if tokio::time::Instant::now() < until => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Stops accepting, ends stalled and pending answers, and waits at most
     /// 2 s for connections to close before abandoning them. Returns `true`
     /// when every connection closed by itself, `false` when some had to be
@@ -417,6 +443,19 @@ mod tests {
                 "{protocol}: the stall outlived its client"
             );
         }
+        tb.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_keeps_the_addresses_and_loses_process_memory() {
+        let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+        let (http, grpc) = (tb.http_addr(), tb.grpc_addr());
+        tb.sessions().append("s", Turn::new("user", "remember: x"));
+        let tb = tb.restart().await.unwrap();
+        assert_eq!((tb.http_addr(), tb.grpc_addr()), (http, grpc));
+        assert!(tb.sessions().turns("s").is_empty());
+        let conn = tokio::net::TcpStream::connect(http).await;
+        assert!(conn.is_ok(), "not listening again: {conn:?}");
         tb.shutdown().await;
     }
 
