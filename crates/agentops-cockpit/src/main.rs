@@ -13,6 +13,7 @@ mod load;
 mod output;
 mod probe;
 mod render;
+mod run_end;
 mod shadow;
 mod simulate;
 

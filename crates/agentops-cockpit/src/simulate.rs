@@ -1,9 +1,7 @@
 //! `simulate [URL]`: the reasoning-degradation simulation (cockpit-sim),
 //! rendered as a per-level table, the Report's JSON or Markdown.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
-use std::time::Duration;
 
 use cockpit_core::Report;
 use cockpit_core::fleet::AgentProtocol;
@@ -127,7 +125,7 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcom
     let opts = options(&args, &agent, &cancel);
     let result = match opts {
         Ok(opts) => {
-            let bar = spinner(&args);
+            let bar = crate::run_end::spinner(args.no_progress, "simulating conversations…");
             let r = cockpit_sim::simulate(&agent.url, &opts).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -150,30 +148,22 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcom
     outcome(&sim)
 }
 
-/// Interrupted, unreachable (exit 3), an objective broken, or success.
+/// Interrupted, unreachable (exit 3: no turn answered), an objective
+/// broken, or success.
 fn outcome(sim: &SimReport) -> Result<Outcome, CliError> {
-    if sim.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    let turns: u64 = sim.levels.iter().map(|l| l.turns).sum();
-    let failed: u64 = sim.levels.iter().flat_map(|l| l.errors.values()).sum();
-    if turns > 0 && failed == turns {
-        let example = sim
-            .levels
-            .iter()
-            .flat_map(|l| l.errors.keys())
-            .next()
-            .cloned()
-            .unwrap_or_default();
-        return Err(CliError::Unreachable(format!(
-            "no turn to {} was answered ({example})",
-            sim.target
-        )));
-    }
-    if !sim.slo_pass {
-        return Ok(Outcome::GateFailed);
-    }
-    Ok(Outcome::Success)
+    let unreachable = || {
+        let turns: u64 = sim.levels.iter().map(|l| l.turns).sum();
+        let failed: u64 = sim.levels.iter().flat_map(|l| l.errors.values()).sum();
+        let example = sim.levels.iter().flat_map(|l| l.errors.keys()).next();
+        (turns > 0 && failed == turns).then(|| {
+            format!(
+                "no turn to {} was answered ({})",
+                sim.target,
+                example.cloned().unwrap_or_default()
+            )
+        })
+    };
+    crate::run_end::outcome(sim.interrupted, unreachable, sim.slo_pass)
 }
 
 fn emit(
@@ -212,19 +202,4 @@ fn emit(
         eprintln!("report written to {}", dir.display());
     }
     crate::print_stdout(&text)
-}
-
-/// A spinner on stderr while the run goes, only on a terminal.
-fn spinner(args: &SimulateArgs) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || args.no_progress {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new_spinner();
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    b.enable_steady_tick(Duration::from_millis(200));
-    b.set_message("simulating conversations…");
-    Some(b)
 }
