@@ -166,6 +166,10 @@ pub struct Testbed {
     http_addr: SocketAddr,
     grpc_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// Duplicates of the listening sockets (HTTP, gRPC), kept so that
+    /// [`Testbed::restart`] serves the same ports without ever closing
+    /// them: connections made meanwhile wait in the accept queue.
+    listeners: Option<(std::net::TcpListener, std::net::TcpListener)>,
 }
 
 impl Testbed {
@@ -192,19 +196,43 @@ impl Testbed {
         sessions: Arc<dyn SessionStore>,
     ) -> Result<Testbed, TestbedError> {
         config.validate().map_err(TestbedError::InvalidConfig)?;
+        // Bound, then split in two: one kept, one served.
         let bind = |server: &'static str, addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .and_then(|l| l.local_addr().map(|a| (l, a)))
+            let listener = TcpListener::bind(addr).await;
+            listener
+                .and_then(TcpListener::into_std)
+                .and_then(|l| l.try_clone().map(|c| (l, c)))
                 .map_err(|source| TestbedError::Bind {
                     server,
                     addr,
                     source,
                 })
         };
-        let (http_listener, http_addr) = bind("HTTP", http).await?;
-        let (grpc_listener, grpc_addr) = bind("gRPC", grpc).await?;
+        let (http_kept, http_serving) = bind("HTTP", http).await?;
+        let (grpc_kept, grpc_serving) = bind("gRPC", grpc).await?;
+        let mut tb = Testbed::serve(config, (http_serving, grpc_serving), sessions).await?;
+        tb.listeners = Some((http_kept, grpc_kept));
+        Ok(tb)
+    }
 
+    /// Serves an agent of `config` on (copies of) listening sockets.
+    async fn serve(
+        config: TestbedConfig,
+        (http, grpc): (std::net::TcpListener, std::net::TcpListener),
+        sessions: Arc<dyn SessionStore>,
+    ) -> Result<Testbed, TestbedError> {
+        let tokio_listener = |l: std::net::TcpListener, server: &'static str| {
+            let addr = l.local_addr();
+            l.set_nonblocking(true)
+                .and_then(|()| Ok((TcpListener::from_std(l)?, addr?)))
+                .map_err(|source| TestbedError::Bind {
+                    server,
+                    addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                    source,
+                })
+        };
+        let (http_listener, http_addr) = tokio_listener(http, "HTTP")?;
+        let (grpc_listener, grpc_addr) = tokio_listener(grpc, "gRPC")?;
         let agent = Arc::new(Agent::new(config, sessions));
 
         let http_listener = http_listener.tap_io(|tcp| {
@@ -255,6 +283,7 @@ impl Testbed {
             http_addr,
             grpc_addr,
             tasks: vec![http_task, grpc_task],
+            listeners: None,
         })
     }
 
@@ -331,24 +360,32 @@ impl Testbed {
     /// a fresh agent of the same configuration — cold again, its prefix
     /// cache, stamps and metrics empty, and its sessions those its store
     /// keeps across a restart ([`SessionStore::restarted`]): none from
-    /// process memory, all from Redis. Clients see cut streams and refused
-    /// connections meanwhile, as they would. Binding is retried for up to
-    /// 2 s while the old sockets close.
-    pub async fn restart(self) -> Result<Testbed, TestbedError> {
-        let (config, http, grpc) = (self.agent.config.clone(), self.http_addr, self.grpc_addr);
+    /// process memory, all from Redis. The listening sockets stay open (as
+    /// with socket activation): answers in flight are cut, and connections
+    /// made meanwhile wait in the accept queue for the new agent.
+    pub async fn restart(mut self) -> Result<Testbed, TestbedError> {
+        let config = self.agent.config.clone();
         let sessions = self.agent.sessions.clone().restarted();
+        let (http, grpc) = self.listeners.take().ok_or_else(|| {
+            TestbedError::InvalidConfig(
+                "a testbed without its listening sockets cannot restart".into(),
+            )
+        })?;
+        let copy = |l: &std::net::TcpListener, server: &'static str, addr: SocketAddr| {
+            l.try_clone().map_err(|source| TestbedError::Bind {
+                server,
+                addr,
+                source,
+            })
+        };
+        let serving = (
+            copy(&http, "HTTP", self.http_addr)?,
+            copy(&grpc, "gRPC", self.grpc_addr)?,
+        );
         self.shutdown().await;
-        let until = tokio::time::Instant::now() + SHUTDOWN_GRACE;
-        loop {
-            let started =
-                Testbed::start_with_sessions(config.clone(), http, grpc, sessions.clone()).await;
-            match started {
-                Err(TestbedError::Bind { .. }) if tokio::time::Instant::now() < until => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
-                other => return other,
-            }
-        }
+        let mut tb = Testbed::serve(config, serving, sessions).await?;
+        tb.listeners = Some((http, grpc));
+        Ok(tb)
     }
 
     /// Stops accepting, ends stalled and pending answers, and waits at most
