@@ -28,18 +28,25 @@ fn start_testbed() -> Result<(Guard, String), String> {
 
 /// The same with extra testbed flags (`--trace-echo right`, a fault, …).
 pub(crate) fn start_testbed_with(extra: &[&str]) -> Result<(Guard, String), String> {
-    start_testbed_bin(&release_bin("cockpit-testbed"), extra)
+    spawn_testbed(Command::new(release_bin("cockpit-testbed")), extra)
 }
 
 /// The testbed binary `bin` on ephemeral ports, with `extra` flags.
 pub(crate) fn start_testbed_bin(bin: &Path, extra: &[&str]) -> Result<(Guard, String), String> {
-    let mut child = Command::new(bin)
+    spawn_testbed(Command::new(bin), extra)
+}
+
+/// Run `cmd` (the release testbed, or a wrapper such as `taskset` that
+/// execs it) on ephemeral ports with `extra` flags; returns it and its HTTP
+/// base URL once it listens.
+pub(crate) fn spawn_testbed(mut cmd: Command, extra: &[&str]) -> Result<(Guard, String), String> {
+    let mut child = cmd
         .args(["--http", "127.0.0.1:0", "--grpc", "127.0.0.1:0"])
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
-        .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
+        .map_err(|e| format!("cannot start {}: {e}", describe(&cmd)))?;
     let stdout = child.stdout.take().ok_or("no stdout from the testbed")?;
     let guard = Guard(child);
     for line in BufReader::new(stdout).lines() {
@@ -279,7 +286,7 @@ struct Sample {
 }
 
 /// The number after `"key":` in `text` (first occurrence after `from`).
-fn json_number(text: &str, from: &str, key: &str) -> Option<f64> {
+pub(crate) fn json_number(text: &str, from: &str, key: &str) -> Option<f64> {
     let start = if from.is_empty() { 0 } else { text.find(from)? };
     let rest = &text[start..];
     let k = format!("\"{key}\"");
@@ -306,7 +313,7 @@ fn wrk_ms(v: &str) -> Option<f64> {
     n.parse::<f64>().ok().map(|x| x * scale)
 }
 
-fn max_rss_kib(time_v: &str) -> Option<f64> {
+pub(crate) fn max_rss_kib(time_v: &str) -> Option<f64> {
     time_v
         .lines()
         .find_map(|l| l.trim().strip_prefix("Maximum resident set size (kbytes):"))
@@ -314,7 +321,7 @@ fn max_rss_kib(time_v: &str) -> Option<f64> {
 }
 
 /// Run `tool args…` pinned to CPU 1 under `/usr/bin/time -v`.
-fn pinned(tool: &str, args: &[String]) -> Result<(String, String), String> {
+pub(crate) fn pinned(tool: &str, args: &[String]) -> Result<(String, String), String> {
     let mut c = Command::new("/usr/bin/time");
     c.args(["-v", "taskset", "-c", "1", tool]).args(args);
     eprintln!("$ {}", describe(&c));

@@ -271,6 +271,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         return Err(located(path, src, at, e.to_string()));
     }
     validate_watchtower(path, src, cfg)?;
+    validate_session_headers(path, src, &cfg.agents)?;
     if let Err(e) = cfg.kubernetes.validate() {
         let key = match &e {
             cockpit_k8s::K8sError::Config { key, .. } => *key,
@@ -389,6 +390,36 @@ fn validate_watchtower(path: &Path, src: &str, cfg: &CockpitConfig) -> Result<()
         };
         located(path, src, at, e.to_string())
     })
+}
+
+/// Every agent's `session_header`: an HTTP header name, for an `openai`
+/// or `http` agent, not also one of its `headers`; an error points at the
+/// key in the agent's entry.
+fn validate_session_headers(
+    path: &Path,
+    src: &str,
+    agents: &[AgentConfig],
+) -> Result<(), ConfigError> {
+    for a in agents {
+        let Some(h) = &a.session_header else {
+            continue;
+        };
+        let problem = if http::HeaderName::from_bytes(h.as_bytes()).is_err() {
+            Some(format!("{h:?} is not an HTTP header name"))
+        } else if a.protocol == AgentProtocol::Grpc {
+            Some("sessions are carried by a header to openai and http agents; gRPC metadata is not supported".into())
+        } else if a.headers.keys().any(|k| k.eq_ignore_ascii_case(h)) {
+            Some(format!("`{h}` is also set in `headers`"))
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            let at = entry_key_offset(src, "agents", &a.name, "session_header");
+            let message = format!("agent `{}`: session_header: {p}", a.name);
+            return Err(located(path, src, at, message));
+        }
+    }
+    Ok(())
 }
 
 /// `[cockpit]`: the webhook's `${VAR}` expanded, then the settings' own
@@ -817,6 +848,42 @@ mod tests {
             .replace("openai", "grpc")
             .replace("http://h/v1", "grpc://h:1");
         assert!(p(&grpc).unwrap_err().to_string().contains("headers"));
+    }
+
+    #[test]
+    fn a_session_header_is_a_header_name_of_an_http_agent_located_at_its_key() {
+        let src = "[[agents]]\nname = \"other\"\nendpoint = \"http://h/v1\"\nprotocol = \"openai\"\n\n[[agents]]\nname = \"a\"\nendpoint = \"http://h/v1\"\nprotocol = \"openai\"\nsession_header = \"x-session-id\"\n";
+        let cfg = p(src).unwrap();
+        assert_eq!(
+            cfg.agents[1].session_header.as_deref(),
+            Some("x-session-id")
+        );
+        assert_eq!(cfg.agents[0].session_header, None);
+        let bad = src.replace("x-session-id", "x session");
+        let s = p(&bad).unwrap_err().to_string();
+        assert!(
+            s.starts_with("cockpit.toml:10:1:") && s.contains("agent `a`: session_header"),
+            "{s}"
+        );
+        let grpc = src.replacen(
+            "endpoint = \"http://h/v1\"\nprotocol = \"openai\"\nsession",
+            "endpoint = \"grpc://h:1\"\nprotocol = \"grpc\"\nsession",
+            1,
+        );
+        let s = p(&grpc).unwrap_err().to_string();
+        assert!(
+            s.starts_with("cockpit.toml:10:1:") && s.contains("gRPC"),
+            "{s}"
+        );
+        let twice = src.replace(
+            "session_header",
+            "headers = { X-Session-Id = \"s\" }\nsession_header",
+        );
+        let s = p(&twice).unwrap_err().to_string();
+        assert!(
+            s.starts_with("cockpit.toml:11:1:") && s.contains("also set"),
+            "{s}"
+        );
     }
 
     #[test]

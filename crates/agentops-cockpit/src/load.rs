@@ -1,6 +1,5 @@
 //! `load URL`: closed-loop, open-loop and sweep load runs with SLOs.
 
-use std::io::IsTerminal as _;
 use std::time::{Duration, SystemTime};
 
 use cockpit_probe::load::{
@@ -163,25 +162,17 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
 
 /// Interrupted, unreachable (exit 3), an SLO broken, or success.
 fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
-    if report.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    if report.unreachable() {
-        return Err(CliError::Unreachable(format!(
-            "no request to {} succeeded: {}",
-            report.target,
-            report
-                .error_examples
-                .values()
-                .next()
-                .cloned()
-                .unwrap_or_default()
-        )));
-    }
-    if !report.slo_pass {
-        return Ok(Outcome::GateFailed);
-    }
-    Ok(Outcome::Success)
+    let unreachable = || {
+        report.unreachable().then(|| {
+            let example = report.error_examples.values().next();
+            format!(
+                "no request to {} succeeded: {}",
+                report.target,
+                example.cloned().unwrap_or_default()
+            )
+        })
+    };
+    crate::run_end::outcome(report.interrupted, unreachable, report.slo_pass)
 }
 
 /// Follow the run's intervals: the spinner's message, and each interval's
@@ -218,15 +209,5 @@ async fn follow_intervals(
 
 /// A spinner on stderr with the latest interval, only on a terminal.
 fn progress_bar(args: &LoadArgs) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || args.no_progress {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new_spinner();
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    b.enable_steady_tick(Duration::from_millis(200));
-    b.set_message("connecting…");
-    Some(b)
+    crate::run_end::spinner(args.no_progress, "connecting…")
 }

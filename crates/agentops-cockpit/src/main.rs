@@ -15,6 +15,7 @@ mod output;
 mod probe;
 mod push;
 mod render;
+mod run_end;
 mod shadow;
 mod simulate;
 mod term;

@@ -1,9 +1,7 @@
 //! `simulate [URL]`: the reasoning-degradation simulation (cockpit-sim),
 //! rendered as a per-level table, the Report's JSON or Markdown.
 
-use std::io::IsTerminal as _;
 use std::path::Path;
-use std::time::Duration;
 
 use cockpit_core::Report;
 use cockpit_core::fleet::AgentProtocol;
@@ -20,12 +18,14 @@ fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
-/// The agent to simulate: its URL, model and headers.
+/// The agent to simulate: its URL, model, headers and session header.
 #[derive(Debug)]
 struct Agent {
     url: String,
     model: Option<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// The configured `session_header` (checked when the file was read).
+    session_header: Option<String>,
 }
 
 /// The URL given; else the first openai agent of the configuration; else
@@ -36,6 +36,7 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
             url: url.clone(),
             model: None,
             headers: Vec::new(),
+            session_header: None,
         };
         return Ok((agent, None));
     }
@@ -77,6 +78,7 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
         url: a.endpoint.clone(),
         model: a.model.clone(),
         headers,
+        session_header: a.session_header.clone(),
     };
     Ok((agent, testbed))
 }
@@ -86,9 +88,11 @@ fn options(
     agent: &Agent,
     cancel: &CancellationToken,
 ) -> Result<SimOptions, CliError> {
+    // --session-header wins over the configured agent's `session_header`.
     let session_header = args
         .session_header
         .as_deref()
+        .or(agent.session_header.as_deref())
         .map(|h| {
             HeaderName::try_from(h)
                 .map_err(|_| usage(format!("--session-header {h:?} is not a header name")))
@@ -121,7 +125,7 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcom
     let opts = options(&args, &agent, &cancel);
     let result = match opts {
         Ok(opts) => {
-            let bar = spinner(&args);
+            let bar = crate::run_end::spinner(args.no_progress, "simulating conversations…");
             let r = cockpit_sim::simulate(&agent.url, &opts).await;
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -144,30 +148,22 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcom
     outcome(&sim)
 }
 
-/// Interrupted, unreachable (exit 3), an objective broken, or success.
+/// Interrupted, unreachable (exit 3: no turn answered), an objective
+/// broken, or success.
 fn outcome(sim: &SimReport) -> Result<Outcome, CliError> {
-    if sim.interrupted {
-        return Ok(Outcome::Interrupted);
-    }
-    let turns: u64 = sim.levels.iter().map(|l| l.turns).sum();
-    let failed: u64 = sim.levels.iter().flat_map(|l| l.errors.values()).sum();
-    if turns > 0 && failed == turns {
-        let example = sim
-            .levels
-            .iter()
-            .flat_map(|l| l.errors.keys())
-            .next()
-            .cloned()
-            .unwrap_or_default();
-        return Err(CliError::Unreachable(format!(
-            "no turn to {} was answered ({example})",
-            sim.target
-        )));
-    }
-    if !sim.slo_pass {
-        return Ok(Outcome::GateFailed);
-    }
-    Ok(Outcome::Success)
+    let unreachable = || {
+        let turns: u64 = sim.levels.iter().map(|l| l.turns).sum();
+        let failed: u64 = sim.levels.iter().flat_map(|l| l.errors.values()).sum();
+        let example = sim.levels.iter().flat_map(|l| l.errors.keys()).next();
+        (turns > 0 && failed == turns).then(|| {
+            format!(
+                "no turn to {} was answered ({})",
+                sim.target,
+                example.cloned().unwrap_or_default()
+            )
+        })
+    };
+    crate::run_end::outcome(sim.interrupted, unreachable, sim.slo_pass)
 }
 
 fn emit(
@@ -206,19 +202,4 @@ fn emit(
         crate::term::notice(format_args!("report written to {}", dir.display()));
     }
     crate::print_stdout(&text)
-}
-
-/// A spinner on stderr while the run goes, only on a terminal.
-fn spinner(args: &SimulateArgs) -> Option<indicatif::ProgressBar> {
-    if !std::io::stderr().is_terminal() || args.no_progress {
-        return None;
-    }
-    let b = indicatif::ProgressBar::new_spinner();
-    b.set_style(
-        indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-    );
-    b.enable_steady_tick(Duration::from_millis(200));
-    b.set_message("simulating conversations…");
-    Some(b)
 }

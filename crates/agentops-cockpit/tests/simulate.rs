@@ -173,3 +173,36 @@ async fn without_url_or_config_it_simulates_the_embedded_testbed() {
         .unwrap();
     assert_eq!(reasoning["status"], "pass", "{reasoning}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_configured_session_header_carries_sessions_to_server_side_memory() {
+    let tb = testbed(echoing()).await;
+    let wd = Workdir::new();
+    let cfg = wd.config(&format!(
+        "[[agents]]\nname = \"memo\"\nendpoint = \"{}\"\nprotocol = \"openai\"\nsession_header = \"x-session-id\"\n",
+        tb.openai_url()
+    ));
+    let dir = wd.join("sim");
+    let out = run(&[
+        "simulate",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--sessions",
+        "2",
+        "--turns",
+        "3",
+        "--min-recall-turns",
+        "2",
+        "--out",
+        dir.to_str().unwrap(),
+    ])
+    .await;
+    out.assert_code(0);
+    let detail = common::read_json(&dir.join("simulation.json"));
+    assert_eq!(detail["mode"], "session_header", "{detail}");
+    assert_eq!(detail["session_header"], "x-session-id");
+    assert_eq!(detail["levels"][0]["reasoning_score"], 1.0, "{detail}");
+    // The agent kept the conversation: three exchanges, two turns each.
+    assert_eq!(tb.sessions().turns("sim-c2-s0").len(), 6);
+    tb.shutdown().await;
+}

@@ -72,6 +72,12 @@ pub struct AgentConfig {
     /// answers. A secret: shown nowhere (a hash prefix at most).
     #[serde(default)]
     pub canary: Option<String>,
+    /// The request header that carries a session id to an agent with
+    /// server-side memory (`session_header = "x-session-id"`): `simulate`
+    /// then sends only the new turn and the session id, instead of the
+    /// whole conversation.
+    #[serde(default)]
+    pub session_header: Option<String>,
 }
 
 impl std::fmt::Debug for AgentConfig {
@@ -91,6 +97,7 @@ impl std::fmt::Debug for AgentConfig {
             .field("stm", &self.stm)
             .field("headers", &headers)
             .field("canary", &self.canary.as_ref().map(|_| "***"))
+            .field("session_header", &self.session_header)
             .finish()
     }
 }
@@ -342,6 +349,7 @@ mod tests {
             zone: None,
             shadow_endpoint: None,
             canary: None,
+            session_header: None,
             metrics_url: None,
             retrieval: None,
             stm: None,
@@ -364,6 +372,7 @@ mod tests {
             zone: None,
             shadow_endpoint: None,
             canary: None,
+            session_header: None,
             metrics_url: None,
             retrieval: calls,
             stm: None,
@@ -395,6 +404,7 @@ mod tests {
             zone: None,
             shadow_endpoint: Some("http://u:sh4dow@h/v1".into()),
             canary: Some("CANARY-c4n4ry".into()),
+            session_header: None,
             metrics_url: None,
             retrieval: None,
             stm: None,

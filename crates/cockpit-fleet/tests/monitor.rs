@@ -45,6 +45,7 @@ fn agent(name: &str, endpoint: String) -> AgentConfig {
         stm: None,
         headers: Default::default(),
         canary: None,
+        session_header: None,
     }
 }
 

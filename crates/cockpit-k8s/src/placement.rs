@@ -311,6 +311,7 @@ mod tests {
             zone: None,
             shadow_endpoint: None,
             canary: None,
+            session_header: None,
             metrics_url: None,
             retrieval: None,
             stm: None,

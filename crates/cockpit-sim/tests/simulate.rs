@@ -208,3 +208,74 @@ async fn a_cancel_returns_what_was_measured_marked_interrupted() {
     assert!(!r.levels.is_empty());
     tb.shutdown().await;
 }
+
+/// Eight sessions of eight turns carried by `x-session-id`, all at once,
+/// against `tb`, which is restarted ([`Testbed::restart`]) as soon as every
+/// session's planted fact is in its memory: the recall turns (3, 5, 7, 8)
+/// all come after the restart. Returns the report and the restarted testbed.
+async fn restarted_mid_run(tb: Testbed) -> (SimReport, Testbed) {
+    let opts = SimOptions {
+        sessions: 8,
+        turns: 8,
+        min_recall_turns: 1,
+        session_header: Some("x-session-id".parse().unwrap()),
+        ..options("8:8:x2")
+    };
+    let url = tb.openai_url();
+    let run = tokio::spawn(async move { simulate(&url, &opts).await });
+    let planted =
+        |tb: &Testbed| (0..8).all(|i| tb.sessions().turns(&format!("sim-c8-s{i}")).len() >= 2);
+    let guard = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !planted(&tb) {
+        assert!(
+            tokio::time::Instant::now() < guard,
+            "the sessions never planted"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let tb = tb.restart().await.unwrap();
+    let r = run.await.unwrap().unwrap();
+    assert!(!r.interrupted && !r.deadline_reached, "{r:?}");
+    (r, tb)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_in_redis_survive_an_agent_restart_in_process_ones_are_lost() {
+    use std::net::{Ipv4Addr, SocketAddr};
+    use std::sync::Arc;
+
+    use cockpit_stm::testing::{self, RedisServer};
+    use cockpit_testbed::RedisSessions;
+
+    let config = TestbedConfig {
+        ttft: Duration::from_millis(50),
+        ..agent()
+    };
+    // Process memory: the facts go with the process.
+    let tb = Testbed::start(config.clone()).await.unwrap();
+    let (lost, tb) = restarted_mid_run(tb).await;
+    tb.shutdown().await;
+    let l = &lost.levels[0];
+    assert!(l.answered > 0 && l.wrong > 0, "{l:?}");
+    assert!(l.reasoning_score < Some(0.5), "{l:?}");
+    assert_eq!(l.collisions, 0, "forgetting is not bleeding: {l:?}");
+    assert!(lost.knee.is_some());
+    assert_eq!(status(&lost, "SIM-REASONING"), Status::Fail);
+
+    // Redis: the restarted process reads every session back.
+    let server = RedisServer::start(testing::NO_PERSISTENCE);
+    let store = RedisSessions::connect(&server.url(), "agent:sim:", Duration::from_secs(600))
+        .expect("connect to redis-server");
+    let any = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    let tb = Testbed::start_with_sessions(config, any, any, Arc::new(store))
+        .await
+        .unwrap();
+    let (kept, tb) = restarted_mid_run(tb).await;
+    tb.shutdown().await;
+    let k = &kept.levels[0];
+    assert!(k.answered > 0, "{k:?}");
+    assert_eq!((k.reasoning_score, k.wrong), (Some(1.0), 0), "{k:?}");
+    assert!(kept.knee.is_none(), "{kept:?}");
+    assert_eq!(status(&kept, "SIM-REASONING"), Status::Pass);
+    assert_eq!(server.keys("agent:sim:*").len(), 8);
+}

@@ -166,6 +166,10 @@ pub struct Testbed {
     http_addr: SocketAddr,
     grpc_addr: SocketAddr,
     tasks: Vec<JoinHandle<()>>,
+    /// Duplicates of the listening sockets (HTTP, gRPC), kept so that
+    /// [`Testbed::restart`] serves the same ports without ever closing
+    /// them: connections made meanwhile wait in the accept queue.
+    listeners: Option<(std::net::TcpListener, std::net::TcpListener)>,
 }
 
 impl Testbed {
@@ -192,19 +196,43 @@ impl Testbed {
         sessions: Arc<dyn SessionStore>,
     ) -> Result<Testbed, TestbedError> {
         config.validate().map_err(TestbedError::InvalidConfig)?;
+        // Bound, then split in two: one kept, one served.
         let bind = |server: &'static str, addr: SocketAddr| async move {
-            TcpListener::bind(addr)
-                .await
-                .and_then(|l| l.local_addr().map(|a| (l, a)))
+            let listener = TcpListener::bind(addr).await;
+            listener
+                .and_then(TcpListener::into_std)
+                .and_then(|l| l.try_clone().map(|c| (l, c)))
                 .map_err(|source| TestbedError::Bind {
                     server,
                     addr,
                     source,
                 })
         };
-        let (http_listener, http_addr) = bind("HTTP", http).await?;
-        let (grpc_listener, grpc_addr) = bind("gRPC", grpc).await?;
+        let (http_kept, http_serving) = bind("HTTP", http).await?;
+        let (grpc_kept, grpc_serving) = bind("gRPC", grpc).await?;
+        let mut tb = Testbed::serve(config, (http_serving, grpc_serving), sessions).await?;
+        tb.listeners = Some((http_kept, grpc_kept));
+        Ok(tb)
+    }
 
+    /// Serves an agent of `config` on (copies of) listening sockets.
+    async fn serve(
+        config: TestbedConfig,
+        (http, grpc): (std::net::TcpListener, std::net::TcpListener),
+        sessions: Arc<dyn SessionStore>,
+    ) -> Result<Testbed, TestbedError> {
+        let tokio_listener = |l: std::net::TcpListener, server: &'static str| {
+            let addr = l.local_addr();
+            l.set_nonblocking(true)
+                .and_then(|()| Ok((TcpListener::from_std(l)?, addr?)))
+                .map_err(|source| TestbedError::Bind {
+                    server,
+                    addr: SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+                    source,
+                })
+        };
+        let (http_listener, http_addr) = tokio_listener(http, "HTTP")?;
+        let (grpc_listener, grpc_addr) = tokio_listener(grpc, "gRPC")?;
         let agent = Arc::new(Agent::new(config, sessions));
 
         let http_listener = http_listener.tap_io(|tcp| {
@@ -255,6 +283,7 @@ impl Testbed {
             http_addr,
             grpc_addr,
             tasks: vec![http_task, grpc_task],
+            listeners: None,
         })
     }
 
@@ -323,6 +352,40 @@ impl Testbed {
             .ttft_override
             .lock()
             .unwrap_or_else(|e| e.into_inner()) = ttft.map(|d| d.min(config::MAX_OVERRIDE_DELAY));
+    }
+
+    /// Restarts the agent as a process restart would: both servers stop
+    /// (pending answers end, connections close, as in
+    /// [`Testbed::shutdown`]), then listen again on the same addresses with
+    /// a fresh agent of the same configuration — cold again, its prefix
+    /// cache, stamps and metrics empty, and its sessions those its store
+    /// keeps across a restart ([`SessionStore::restarted`]): none from
+    /// process memory, all from Redis. The listening sockets stay open (as
+    /// with socket activation): answers in flight are cut, and connections
+    /// made meanwhile wait in the accept queue for the new agent.
+    pub async fn restart(mut self) -> Result<Testbed, TestbedError> {
+        let config = self.agent.config.clone();
+        let sessions = self.agent.sessions.clone().restarted();
+        let (http, grpc) = self.listeners.take().ok_or_else(|| {
+            TestbedError::InvalidConfig(
+                "a testbed without its listening sockets cannot restart".into(),
+            )
+        })?;
+        let copy = |l: &std::net::TcpListener, server: &'static str, addr: SocketAddr| {
+            l.try_clone().map_err(|source| TestbedError::Bind {
+                server,
+                addr,
+                source,
+            })
+        };
+        let serving = (
+            copy(&http, "HTTP", self.http_addr)?,
+            copy(&grpc, "gRPC", self.grpc_addr)?,
+        );
+        self.shutdown().await;
+        let mut tb = Testbed::serve(config, serving, sessions).await?;
+        tb.listeners = Some((http, grpc));
+        Ok(tb)
     }
 
     /// Stops accepting, ends stalled and pending answers, and waits at most
@@ -417,6 +480,19 @@ mod tests {
                 "{protocol}: the stall outlived its client"
             );
         }
+        tb.shutdown().await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_restart_keeps_the_addresses_and_loses_process_memory() {
+        let tb = Testbed::start(TestbedConfig::default()).await.unwrap();
+        let (http, grpc) = (tb.http_addr(), tb.grpc_addr());
+        tb.sessions().append("s", Turn::new("user", "remember: x"));
+        let tb = tb.restart().await.unwrap();
+        assert_eq!((tb.http_addr(), tb.grpc_addr()), (http, grpc));
+        assert!(tb.sessions().turns("s").is_empty());
+        let conn = tokio::net::TcpStream::connect(http).await;
+        assert!(conn.is_ok(), "not listening again: {conn:?}");
         tb.shutdown().await;
     }
 

@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::sessions::{SessionStore, Turn};
@@ -150,6 +150,12 @@ impl SessionStore for RedisSessions {
                 Vec::new()
             }
         }
+    }
+
+    /// The turns stay in Redis; the new process opens its own connection.
+    fn restarted(self: Arc<Self>) -> Arc<dyn SessionStore> {
+        *self.conn.lock().unwrap_or_else(|e| e.into_inner()) = None;
+        self
     }
 }
 

@@ -1,7 +1,7 @@
 //! Short-term memory: the turns of each conversation, keyed by session id.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +32,10 @@ pub trait SessionStore: Send + Sync {
     fn append(&self, session_id: &str, turn: Turn) -> u32;
     /// The turns of `session_id`, oldest first (empty when unknown).
     fn turns(&self, session_id: &str) -> Vec<Turn>;
+    /// The store a restarted agent process finds ([`Testbed::restart`](crate::Testbed::restart)):
+    /// an empty one for memory held in the process, the same turns for an
+    /// external store.
+    fn restarted(self: Arc<Self>) -> Arc<dyn SessionStore>;
 }
 
 /// Turns held in process memory, lost when the testbed stops.
@@ -59,6 +63,11 @@ impl SessionStore for InMemorySessions {
         let sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
         sessions.get(session_id).cloned().unwrap_or_default()
     }
+
+    /// Process memory does not survive its process: a new, empty store.
+    fn restarted(self: Arc<Self>) -> Arc<dyn SessionStore> {
+        Arc::new(InMemorySessions::new())
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +85,10 @@ mod tests {
             vec![Turn::new("user", "hi"), Turn::new("assistant", "hello")]
         );
         assert!(store.turns("unknown").is_empty());
+        let after = Arc::new(store).restarted();
+        assert!(
+            after.turns("a").is_empty(),
+            "process memory survived a restart"
+        );
     }
 }

@@ -50,6 +50,7 @@ fn agent(name: &str, endpoint: String, protocol: AgentProtocol) -> AgentConfig {
         stm: None,
         headers: Default::default(),
         canary: None,
+        session_header: None,
     }
 }
 

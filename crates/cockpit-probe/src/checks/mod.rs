@@ -341,6 +341,7 @@ pub(crate) mod fixtures {
             zone: None,
             shadow_endpoint: None,
             canary: None,
+            session_header: None,
             metrics_url: None,
             retrieval: None,
             stm: None,

@@ -291,6 +291,7 @@ mod tests {
             zone: zone.map(String::from),
             shadow_endpoint: None,
             canary: None,
+            session_header: None,
             metrics_url: None,
             retrieval: None,
             stm: None,
