@@ -99,6 +99,7 @@ pub fn provenance(cfg: &CockpitConfig, config_path: Option<&Path>) -> cockpit_co
         git: std::env::current_dir()
             .ok()
             .and_then(|d| cockpit_score::git_revision(&d)),
+        config_lines: cfg.source_lines.clone(),
     }
 }
 

@@ -49,6 +49,7 @@ mod compare;
 mod date;
 mod error;
 mod lake;
+mod pages;
 mod policy;
 mod provenance;
 mod regression;
@@ -63,11 +64,12 @@ pub use lake::{
     CERTIFICATION_FILE, EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_certification,
     read_report, refuse_unknown_checks,
 };
+pub use pages::{CHECK_PAGES, PROJECT_URL, check_page, doc_url, page_section, page_summary};
 pub use policy::{
     DEFAULT_EVIDENCE_DIR, DEFAULT_REGRESSION_MIN_SAMPLES, DEFAULT_THRESHOLD, GatePolicy,
     OutOfScope, PillarWeights, Waiver, severity_weight, validate_threshold,
 };
-pub use provenance::{config_sha256, git_revision};
+pub use provenance::{config_sha256, git_revision, remote_uri};
 pub use regression::{
     RegressionBound, RegressionKey, RegressionOutcome, RegressionStatus, regressions,
 };

@@ -178,7 +178,9 @@ fn provenance() -> impl Strategy<Value = Provenance> {
                 commit,
                 tree,
                 dirty,
+                remote: None,
             }),
+            ..Provenance::default()
         })
 }
 
