@@ -117,6 +117,7 @@ pub fn config_path(config_path: Option<&Path>, testbed: bool) -> Option<std::pat
 
 /// Run every pillar the configuration enables and build the report.
 pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidence {
+    let started = std::time::Instant::now();
     // Compute and CI/CD (cockpit-k8s) first: the zones and session stores
     // it reads fill in what the fleet's declarations leave unsaid, for the
     // Network and State pillars below.
@@ -165,6 +166,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
 
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);
     report.interrupted = all.interrupted || cancel.is_cancelled();
+    report.duration_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
     Evidence {
         report,
         subjects: all.subjects,

@@ -79,6 +79,10 @@ pub struct Report {
     /// What the report can be traced back to (added in 1.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// How long the audit took, wall clock, in milliseconds (the JUnit
+    /// report's `time`); absent when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
 }
 
 /// Why a report could not be read.
@@ -110,6 +114,7 @@ impl Report {
             summary: Summary::default(),
             findings,
             provenance: None,
+            duration_ms: None,
         };
         r.recount();
         r
