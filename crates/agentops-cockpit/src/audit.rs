@@ -11,6 +11,7 @@ use crate::config::CockpitConfig;
 use crate::{CliError, Outcome, ResultExt, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
+    let selection = evidence::selection(&args.select)?;
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
     // Kubernetes inputs alone (no --config, no ./cockpit.toml) audit just
     // those: no embedded testbed.
@@ -51,6 +52,8 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
         tb.shutdown().await;
     }
     ev.report.provenance = Some(evidence::provenance(&cfg, path.as_deref()));
+    selection.apply(&mut ev.report);
+    evidence::scope_out(&mut cfg.gate, &selection);
     let comparison =
         baseline.map(|b| cockpit_score::compare(&b, &ev.report, cfg.gate.regression_percent));
     if !args.lake.no_evidence {

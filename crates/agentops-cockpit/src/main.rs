@@ -4,6 +4,7 @@
 
 mod audit;
 mod certify;
+mod checks;
 mod cli;
 mod cockpit;
 mod config;
@@ -209,6 +210,7 @@ fn main() -> ExitCode {
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
             Command::Simulate(args) => simulate::run(args, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,
+            Command::Checks { command } => checks::run(command),
         }
     });
     exit_code(result)

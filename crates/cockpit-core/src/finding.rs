@@ -383,6 +383,7 @@ impl CheckSpec {
             location: None,
             recommendation: None,
             doc: self.id.doc_path(),
+            suppressed: None,
         }
     }
 }
@@ -406,6 +407,12 @@ pub struct Finding {
     pub recommendation: Option<String>,
     /// The check's documentation page.
     pub doc: String,
+    /// The reason given where the object lives (the manifest annotation
+    /// `agentops-cockpit.io/ignore: "ID: reason"`) when the finding was
+    /// skipped by it: shown as a suppression (SARIF) and a skipped case
+    /// (JUnit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 impl Finding {

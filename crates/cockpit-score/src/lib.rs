@@ -55,6 +55,7 @@ mod provenance;
 mod regression;
 pub mod render;
 mod score;
+mod selection;
 mod slo;
 
 pub use compare::{Comparison, Direction, MeasurementChange, StatusChange, compare};
@@ -79,4 +80,5 @@ pub use score::{
     Treatment, Verdict, WaiverOutcome, WaiverState, certify, coverage_move, figure, is_reading,
     unmeasured_pillars,
 };
+pub use selection::CheckSelection;
 pub use slo::{GateMetric, GateSlo, SloOutcome, SloStatus, SloSubject, evaluate_slo};

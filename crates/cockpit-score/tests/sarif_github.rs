@@ -261,3 +261,45 @@ fn the_audited_revision_is_the_runs_version_control_provenance() {
     let log = sarif(&fixture("pass"));
     assert!(log["runs"][0].get("versionControlProvenance").is_none());
 }
+
+#[test]
+fn a_finding_suppressed_where_its_object_lives_is_a_suppressed_result_and_a_skipped_case() {
+    let mut report = fixture("fail");
+    let warm = report
+        .findings
+        .iter_mut()
+        .find(|f| f.check_id.as_str() == "CMP-WARM")
+        .unwrap();
+    warm.status = cockpit_core::Status::Skipped;
+    warm.suppressed = Some("scaled to zero on purpose: batch agent".into());
+    report.recount();
+    let text = sarif_text(&report);
+    let log: Value = serde_json::from_str(&text).unwrap();
+    let r = log["runs"][0]["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "CMP-WARM")
+        .expect("the suppressed finding is a result");
+    assert_eq!(r["suppressions"][0]["kind"], "inSource");
+    assert_eq!(
+        r["suppressions"][0]["justification"],
+        "scaled to zero on purpose: batch agent"
+    );
+    assert_eq!(r["level"], "note");
+    let (errors, _) = validate("suppressed", &text);
+    assert!(errors.is_empty(), "{}", errors.join("\n"));
+
+    let cert = certify(
+        &report,
+        &GatePolicy::default(),
+        Date::new(2026, 3, 1).unwrap(),
+    );
+    let junit = Format::Junit.render(&cert, false).unwrap();
+    let case = &junit[junit.find("<testcase name=\"CMP-WARM").unwrap()..];
+    let case = &case[..case.find("</testcase>").unwrap()];
+    assert!(
+        case.contains("<skipped message=\"suppressed where the object lives: scaled to zero on purpose: batch agent\""),
+        "{case}"
+    );
+}

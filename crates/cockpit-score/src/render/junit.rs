@@ -65,7 +65,12 @@ fn case(cert: &Certification, s: &ScoredFinding) -> TestCase {
         }
         (Treatment::Skipped, _) => {
             let mut st = TestCaseStatus::skipped();
-            st.set_message(f.summary.clone());
+            match &f.suppressed {
+                Some(reason) => st
+                    .set_message(format!("suppressed where the object lives: {reason}"))
+                    .set_description(evidence(f)),
+                None => st.set_message(f.summary.clone()),
+            };
             st
         }
         (Treatment::Unscored, _) => {

@@ -188,7 +188,8 @@ enum Entry {
     Notification(Box<Notification>),
 }
 
-/// The entry of one scored finding; `None` for a pass or a skip.
+/// The entry of one scored finding; `None` for a pass or a skip (but a
+/// finding suppressed where its object lives, which is a suppressed result).
 fn entry(
     cert: &Certification,
     s: &crate::ScoredFinding,
@@ -196,7 +197,7 @@ fn entry(
     config: Option<(&str, &BTreeMap<String, u32>)>,
 ) -> Option<Entry> {
     let f = &cert.report.findings[s.index];
-    if matches!(f.status, Status::Pass | Status::Skipped) {
+    if f.status == Status::Pass || (f.status == Status::Skipped && f.suppressed.is_none()) {
         return None;
     }
     let level = match (f.status, s.treatment) {
@@ -234,6 +235,14 @@ fn entry(
         )]))
         .locations(vec![loc])
         .build();
+    if let Some(reason) = &f.suppressed {
+        r.suppressions = Some(vec![
+            Suppression::builder()
+                .kind(serde_json::Value::from("inSource"))
+                .justification(reason.clone())
+                .build(),
+        ]);
+    }
     if let Some(w) = s.waiver.map(|i| &cert.waivers[i].waiver) {
         r.suppressions = Some(vec![
             Suppression::builder()
