@@ -136,6 +136,26 @@ fn ensure_tools() -> Result<(), String> {
     ensure_apt_packages(&[("prometheus-pushgateway", "prometheus-pushgateway")])?;
     ensure_python_venv()?;
     ensure_deps_peers()?;
+    ensure_report_validators()?;
+    Ok(())
+}
+
+/// cockpit-score's report tests validate the SARIF with Microsoft's SARIF
+/// multitool and the GitHub rule set (npm `@microsoft/sarif-multitool`, in
+/// `<target>/npm`) and the JUnit XML against the Jenkins xUnit schema with
+/// xmllint (Debian `libxml2-utils`). The SARIF test installs the
+/// multitool too when missing.
+fn ensure_report_validators() -> Result<(), String> {
+    ensure_apt_packages(&[("xmllint", "libxml2-utils")])?;
+    let npm = target_dir().join("npm");
+    let exe = npm.join("node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool");
+    if !exe.is_file() {
+        // The same version as crates/cockpit-score/tests/sarif_github.rs.
+        run(Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&npm)
+            .arg("@microsoft/sarif-multitool@5.7.0"))?;
+    }
     Ok(())
 }
 

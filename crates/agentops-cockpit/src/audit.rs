@@ -12,6 +12,7 @@ use crate::{CliError, Outcome, ResultExt, evidence, render};
 
 pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     crate::output::one_on_stdout(&args.format, args.out.as_deref())?;
+    let selection = evidence::selection(&args.select)?;
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
     let (mut cfg, testbed) =
         with_targets(args.config.as_deref(), args.testbed, &args.targets).await?;
@@ -35,13 +36,17 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
         tb.shutdown().await;
     }
     ev.report.provenance = Some(evidence::provenance(&cfg, path.as_deref()));
+    selection.apply(&mut ev.report);
+    evidence::scope_out(&mut cfg.gate, &selection);
     let comparison =
         baseline.map(|b| cockpit_score::compare(&b, &ev.report, cfg.gate.regression_percent));
     if !args.lake.no_evidence {
         store(&cfg, &ev.report, &[])?;
     }
+    let out_of_scope = cfg.gate.out_of_scope_on(cockpit_score::Date::today());
     emit(
         &ev.report,
+        &out_of_scope,
         &args.format,
         args.out.as_deref(),
         comparison.as_ref(),
@@ -112,6 +117,7 @@ pub fn say_regressions(c: &Comparison) {
 /// Print the chosen formats and, with `--out`, write them (and report.json) as files.
 fn emit(
     report: &Report,
+    out_of_scope: &[cockpit_core::Pillar],
     formats: &[ReportFormat],
     out: Option<&Path>,
     comparison: Option<&Comparison>,
@@ -119,14 +125,14 @@ fn emit(
     let json = crate::error::to_json_pretty("the report", report)?;
     let colour = out.is_none() && render::use_colour();
     let table = |colour| {
-        let mut t = score_render::table(report, colour);
+        let mut t = score_render::audit_table(report, colour, out_of_scope);
         if let Some(c) = comparison {
             t.push_str(&score_render::comparison_table(c));
         }
         t
     };
     let markdown = || {
-        let mut m = score_render::markdown(report);
+        let mut m = score_render::audit_markdown(report, out_of_scope);
         if let Some(c) = comparison {
             m.push('\n');
             m.push_str(&score_render::comparison_markdown(c));

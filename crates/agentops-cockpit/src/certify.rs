@@ -18,8 +18,9 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
             "--from re-scores a saved report: --manifests, --pipelines, --cloud-run, --kube-context and --namespace measure, and do not apply".into(),
         ));
     }
+    let selection = evidence::selection(&args.select)?;
     let path = evidence::config_path(args.config.as_deref(), args.testbed);
-    let (report, cfg, measured) = if let Some(from) = &args.from {
+    let (mut report, mut cfg, measured) = if let Some(from) = &args.from {
         let mut cfg = match &path {
             Some(p) => config::load(p)?,
             None => CockpitConfig::default(),
@@ -47,6 +48,8 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         let outcome = ev.outcome();
         (ev.report, cfg, Some(outcome))
     };
+    selection.apply(&mut report);
+    evidence::scope_out(&mut cfg.gate, &selection);
     let baseline = audit::baseline(&cfg, args.lake.compare.as_deref())?;
     let mut cert = cockpit_score::certify(&report, &cfg.gate, Date::today());
     if let Some(b) = &baseline {

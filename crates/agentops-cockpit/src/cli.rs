@@ -64,6 +64,11 @@ pub enum Command {
     /// Print the man page (roff); `cargo xtask man` keeps docs/man current.
     #[command(hide = true)]
     Manpage,
+    /// The check catalogue: list every check, or print one check's page.
+    Checks {
+        #[command(subcommand)]
+        command: ChecksCommand,
+    },
 }
 
 /// `--color`.
@@ -124,6 +129,39 @@ pub struct PushArgs {
     /// (http://host:9091), job `agentops_cockpit`, grouped by command.
     #[arg(long, value_name = "URL")]
     pub push_gateway: Option<url::Url>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChecksCommand {
+    /// Every check: id, pillar, severity, title and its page's address.
+    List {
+        #[arg(long, value_enum, default_value_t = ChecksFormat::Table)]
+        format: ChecksFormat,
+    },
+    /// Print a check's page (what it measures, the verdicts, the fix).
+    Explain {
+        /// A check id, e.g. CIC-IMAGE (case-insensitive).
+        id: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ChecksFormat {
+    Table,
+    Json,
+}
+
+/// `--include` / `--exclude`, shared by `audit report` and `certify`.
+#[derive(Debug, Args, Default)]
+pub struct SelectArgs {
+    /// Keep only these checks: a check id (CIC-IMAGE) or a pillar
+    /// (network, compute, state, cicd, observability); repeatable.
+    #[arg(long, value_name = "CHECK|PILLAR")]
+    pub include: Vec<String>,
+    /// Leave these checks out: a check id or a pillar; repeatable. A pillar
+    /// left out entirely is out of scope for the gate.
+    #[arg(long, value_name = "CHECK|PILLAR")]
+    pub exclude: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -266,6 +304,8 @@ pub struct AuditArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub lake: LakeArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// State pillar: SCAN at most N session keys under [stm] key_prefix and
     /// report how many lack a TTL, and their sizes (never KEYS, never values).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
@@ -369,6 +409,8 @@ pub struct CertifyArgs {
     pub out: Option<PathBuf>,
     #[command(flatten)]
     pub lake: LakeArgs,
+    #[command(flatten)]
+    pub select: SelectArgs,
     /// An SLO held against the evidence, e.g. `ttft:p(95)<800ms` (repeatable;
     /// added to [gate] slos). Metrics: ttft, retrieval, connect_rtt,
     /// store_ping, cold_start. A breach fails the gate.

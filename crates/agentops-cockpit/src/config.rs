@@ -57,6 +57,10 @@ pub struct CockpitConfig {
     /// the hash in a report never depends on a secret's value.
     #[serde(skip)]
     pub source_sha256: Option<String>,
+    /// The line each entry's table starts on (`agents.<name>`, `stm`, …):
+    /// see [`entry_lines`].
+    #[serde(skip)]
+    pub source_lines: std::collections::BTreeMap<String, u32>,
 }
 
 impl CockpitConfig {
@@ -147,6 +151,7 @@ pub fn load(path: &Path) -> Result<CockpitConfig, ConfigError> {
     let src = read_bounded(path)?;
     let mut cfg = parse(path, &src)?;
     cfg.source_sha256 = Some(cockpit_score::config_sha256(&src));
+    cfg.source_lines = entry_lines(&src, &cfg);
     Ok(cfg)
 }
 
@@ -328,6 +333,70 @@ fn validate_deps(
     })
 }
 
+/// The line each named entry's table header is on, keyed as findings name
+/// a configuration entry (`agents.<name>`, `retrieval.<name>`,
+/// `mcp.<name>`, `vector_store.<name>`, `stm`), so a finding about an
+/// entry points at the table that declares it.
+pub fn entry_lines(src: &str, cfg: &CockpitConfig) -> std::collections::BTreeMap<String, u32> {
+    let line = |at: usize| u32::try_from(line_col(src, at).0).unwrap_or(u32::MAX);
+    let named = [
+        (
+            "agents",
+            cfg.agents
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "retrieval",
+            cfg.retrieval.iter().map(|r| r.name.as_str()).collect(),
+        ),
+        ("mcp", cfg.mcp.iter().map(|m| m.name.as_str()).collect()),
+        (
+            "vector_store",
+            cfg.vector_store.iter().map(|v| v.name.as_str()).collect(),
+        ),
+    ];
+    let mut lines = std::collections::BTreeMap::new();
+    for (kind, names) in named {
+        for name in names {
+            if let Some(at) = entry_offset(src, kind, name) {
+                lines.insert(format!("{kind}.{name}"), line(at));
+            }
+        }
+    }
+    if cfg.stm.is_some()
+        && let Some(at) = table_offset(src, "stm")
+    {
+        lines.insert("stm".into(), line(at));
+    }
+    lines
+}
+
+/// The byte offset of the header of the `[[kind]]` table whose `name = `
+/// line names `name`.
+fn entry_offset(src: &str, kind: &str, name: &str) -> Option<usize> {
+    let header = format!("[[{kind}]]");
+    let quoted = format!("\"{name}\"");
+    src.match_indices(&header)
+        .map(|(at, _)| at)
+        .filter(|&at| {
+            src[..at]
+                .rsplit('\n')
+                .next()
+                .is_some_and(|l| l.trim().is_empty())
+        })
+        .find(|&at| {
+            let end = table_end(src, at + header.len());
+            let key = key_in_table(src, at, end, "name");
+            key != at
+                && src[key..end]
+                    .lines()
+                    .next()
+                    .is_some_and(|l| l.contains(&quoted))
+        })
+}
+
 /// The byte offset of `key = …` in the `[[kind]]` table named `name`, else
 /// of that table's header.
 fn entry_key_offset(src: &str, kind: &str, name: &str, key: &str) -> Option<usize> {
@@ -343,17 +412,21 @@ fn entry_key_offset(src: &str, kind: &str, name: &str, key: &str) -> Option<usiz
 
 /// The byte offset of `key = …` in the `[name]` table, else of its header.
 fn table_key_offset(src: &str, name: &str, key: &str) -> Option<usize> {
-    let header = format!("[{name}]");
-    let at = src
-        .match_indices(&header)
-        .map(|(at, _)| at)
-        .find(|&at| at == 0 || src[..at].ends_with('\n'))?;
+    let at = table_offset(src, name)?;
     Some(key_in_table(
         src,
         at,
-        table_end(src, at + header.len()),
+        table_end(src, at + name.len() + 2),
         key,
     ))
+}
+
+/// The byte offset of the `[name]` table's header, at the start of a line.
+fn table_offset(src: &str, name: &str) -> Option<usize> {
+    let header = format!("[{name}]");
+    src.match_indices(&header)
+        .map(|(at, _)| at)
+        .find(|&at| at == 0 || src[..at].ends_with('\n'))
 }
 
 /// Where the table whose body starts at `body` ends: the next table header.
@@ -710,6 +783,39 @@ mod tests {
 
     fn p(src: &str) -> Result<CockpitConfig, ConfigError> {
         parse(Path::new("cockpit.toml"), src)
+    }
+
+    #[test]
+    fn each_entry_is_found_on_its_table_header() {
+        let src = r#"# agents
+[[agents]]
+name = "chat"
+endpoint = "http://127.0.0.1:1/v1"
+protocol = "openai"
+retrieval = ["search"]
+
+[[agents]]
+# the second one
+name = "search"
+endpoint = "http://127.0.0.1:2/v1"
+protocol = "openai"
+
+[[retrieval]]
+name = "search"
+endpoint = "http://127.0.0.1:3/search"
+
+[stm]
+url = "redis://127.0.0.1:6379"
+"#;
+        let cfg = p(src).unwrap();
+        let lines = entry_lines(src, &cfg);
+        // "search" is named in chat's `retrieval` list too: the table whose
+        // `name` it is wins.
+        assert_eq!(lines["agents.chat"], 2);
+        assert_eq!(lines["agents.search"], 8);
+        assert_eq!(lines["retrieval.search"], 14);
+        assert_eq!(lines["stm"], 18);
+        assert_eq!(lines.len(), 4, "{lines:?}");
     }
 
     #[test]

@@ -67,10 +67,18 @@ pub async fn resolve(
     }
 }
 
-/// Every check id the pillars define: waivers may name only these. Each
-/// pillar wired into [`collect`] adds its `checks::ALL` here.
+/// Every check id the pillars define: waivers may name only these.
 pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
-    let mut ids: Vec<cockpit_core::CheckId> = cockpit_probe::checks::ALL
+    let mut ids: Vec<cockpit_core::CheckId> = check_specs().iter().map(|c| c.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Every check the pillars define, by id. Each pillar wired into
+/// [`collect`] adds its `checks::ALL` here.
+pub fn check_specs() -> Vec<&'static cockpit_core::CheckSpec> {
+    let mut specs: Vec<&'static cockpit_core::CheckSpec> = cockpit_probe::checks::ALL
         .iter()
         .chain(cockpit_stm::checks::ALL.iter())
         .chain(cockpit_k8s::checks::ALL.iter())
@@ -79,11 +87,44 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .chain(cockpit_sim::checks::ALL.iter())
         .chain(cockpit_shadow::checks::ALL.iter())
         .chain(cockpit_watchtower::checks::ALL.iter())
-        .map(|c| c.id.clone())
+        .copied()
         .collect();
-    ids.sort();
-    ids.dedup();
-    ids
+    specs.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    specs.dedup_by(|a, b| a.id == b.id);
+    specs
+}
+
+/// `--include` / `--exclude` read against the catalogue; a value that is
+/// neither a check id nor a pillar is a usage error naming it.
+pub fn selection(args: &crate::cli::SelectArgs) -> Result<cockpit_score::CheckSelection, CliError> {
+    Ok(cockpit_score::CheckSelection::parse(
+        &args.include,
+        &args.exclude,
+        &check_catalogue(),
+    )?)
+}
+
+/// The pillars a selection leaves out entirely, declared out of scope for
+/// this run (in force today), unless the configuration already declares them.
+pub fn scope_out(gate: &mut cockpit_score::GatePolicy, selection: &cockpit_score::CheckSelection) {
+    let catalogue: Vec<_> = check_specs()
+        .iter()
+        .map(|c| (c.id.clone(), c.pillar))
+        .collect();
+    for pillar in selection.left_out_pillars(&catalogue) {
+        if gate
+            .out_of_scope_of(pillar)
+            .is_none_or(|d| !d.in_force(cockpit_score::Date::today()))
+        {
+            gate.out_of_scope.retain(|d| d.pillar != pillar);
+            gate.out_of_scope.push(cockpit_score::OutOfScope {
+                pillar,
+                reason: "left out with --include / --exclude".into(),
+                owner: "command line".into(),
+                expires: cockpit_score::Date::today(),
+            });
+        }
+    }
 }
 
 /// What a report is traced back to: the hash of the configuration file as
@@ -101,6 +142,7 @@ pub fn provenance(cfg: &CockpitConfig, config_path: Option<&Path>) -> cockpit_co
         git: std::env::current_dir()
             .ok()
             .and_then(|d| cockpit_score::git_revision(&d)),
+        config_lines: cfg.source_lines.clone(),
     }
 }
 
@@ -118,6 +160,7 @@ pub fn config_path(config_path: Option<&Path>, testbed: bool) -> Option<std::pat
 
 /// Run every pillar the configuration enables and build the report.
 pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidence {
+    let started = std::time::Instant::now();
     // Compute and CI/CD (cockpit-k8s) first: the zones and session stores
     // it reads fill in what the fleet's declarations leave unsaid, for the
     // Network and State pillars below.
@@ -174,6 +217,7 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     progress.finish();
     let mut report = Report::new(TOOL, env!("CARGO_PKG_VERSION"), all.findings);
     report.interrupted = all.interrupted || cancel.is_cancelled();
+    report.duration_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
     Evidence {
         report,
         subjects: all.subjects,

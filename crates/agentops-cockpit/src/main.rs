@@ -4,6 +4,7 @@
 
 mod audit;
 mod certify;
+mod checks;
 mod cli;
 mod cockpit;
 mod config;
@@ -283,6 +284,7 @@ fn main() -> ExitCode {
             Command::Simulate(args) => simulate::run(args, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,
             c @ (Command::Completions { .. } | Command::Manpage) => print_generated(&c),
+            Command::Checks { command } => checks::run(command),
         }
     });
     exit_code(result)

@@ -243,7 +243,17 @@ async fn every_format_is_written_under_out() {
     assert_eq!(cert["passed"], false);
     let report: Value = serde_json::from_str(&read("report.json")).unwrap();
     assert_schema_valid(&report);
-    assert!(read("junit.xml").contains("<testcase name=\"CIC-GATE"));
+    let junit = read("junit.xml");
+    assert!(junit.contains("<testcase name=\"CIC-GATE"));
+    // Exit 1 is a failing "Sovereign Gate" test case in the test report.
+    let gate = &junit[junit
+        .find("<testcase name=\"Sovereign Gate\"")
+        .expect("the gate case")..];
+    let gate = &gate[..gate.find("</testcase>").unwrap()];
+    assert!(
+        gate.contains("<failure message=\"Sovereign Gate FAILED"),
+        "{gate}"
+    );
     let sarif: Value = serde_json::from_str(&read("report.sarif")).unwrap();
     assert_eq!(sarif["version"], "2.1.0");
     assert!(read("report.html").contains("chart-pillars"));

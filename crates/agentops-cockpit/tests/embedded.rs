@@ -10,17 +10,27 @@ async fn no_config_audits_the_embedded_testbed() {
     let w = Workdir::new();
     assert!(!w.join("cockpit.toml").exists());
     let out = run_with(
-        &["audit", "report", "--format", "json"],
+        &[
+            "audit", "report", "--format", "json", "--format", "table", "--out", "out",
+        ],
         &Opts::default().cwd(w.path()),
     )
     .await;
     out.assert_code(0);
+    // The embedded gate declares CI/CD out of scope: the table says so,
+    // and does not call it a pillar certify would fail on.
+    let table = std::fs::read_to_string(w.join("out/report.txt")).unwrap();
+    assert!(
+        table.contains("Out of scope ([[gate.out_of_scope]]): CI/CD"),
+        "{table}"
+    );
+    assert!(!table.contains("Not measured:"), "{table}");
     assert!(
         out.stderr.contains("embedded"),
         "stderr does not say the embedded testbed is audited: {}",
         out.stderr
     );
-    let report = out.json();
+    let report = read_json(&w.join("out/report.json"));
     assert_schema_valid(&report);
     assert_eq!(report["interrupted"], false);
     let ids: Vec<&str> = findings(&report)
@@ -43,12 +53,13 @@ async fn no_config_audits_the_embedded_testbed() {
         assert_ne!(f["status"], "error", "{f:#}");
     }
     // Nothing was written into the working directory but the run's
-    // report in the evidence lake.
-    let entries: Vec<_> = std::fs::read_dir(w.path())
+    // report in the evidence lake and the files asked for.
+    let mut entries: Vec<_> = std::fs::read_dir(w.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(entries, [".cockpit"], "{entries:?}");
+    entries.sort();
+    assert_eq!(entries, [".cockpit", "out"], "{entries:?}");
     let runs: Vec<_> = std::fs::read_dir(w.join(".cockpit/evidence"))
         .unwrap()
         .map(|e| e.unwrap().path())

@@ -53,7 +53,7 @@ async fn slo_breach_exits_1_and_a_kept_slo_exits_0() {
     .await;
     assert_eq!(breach.code, Some(1), "{}", breach.stderr);
     assert!(
-        breach.stdout.contains("SLO FAIL latency:max<1us"),
+        breach.stdout.contains("✗ latency:max<1us — observed"),
         "{}",
         breach.stdout
     );
@@ -64,7 +64,7 @@ async fn slo_breach_exits_1_and_a_kept_slo_exits_0() {
 fn slo_line<'a>(stdout: &'a str, slo: &str) -> &'a str {
     stdout
         .lines()
-        .find(|l| l.starts_with("SLO ") && l.contains(&format!(" {slo}: ")))
+        .find(|l| (l.starts_with("✓ ") || l.starts_with("✗ ")) && l.contains(&format!(" {slo} — ")))
         .unwrap_or_else(|| panic!("no line for SLO {slo}:\n{stdout}"))
 }
 
@@ -90,9 +90,13 @@ async fn slo_lines_show_the_observed_value_in_the_thresholds_unit() {
     .await;
     assert_eq!(out.code, Some(1), "{}", out.stderr);
     let line = slo_line(&out.stdout, "errors<0.1%");
-    assert!(line.ends_with("observed 100.0 %"), "{line}");
+    assert!(
+        line.starts_with("✗ ") && line.ends_with("observed 100.0 % (FAIL)"),
+        "{line}"
+    );
     let line = slo_line(&out.stdout, "errors:count<1");
     let n: u64 = line
+        .trim_end_matches(" (FAIL)")
         .rsplit(' ')
         .next()
         .unwrap()
@@ -118,7 +122,8 @@ async fn slo_lines_show_the_observed_value_in_the_thresholds_unit() {
     .await;
     assert_eq!(out.code, Some(0), "{}", out.stderr);
     assert!(
-        slo_line(&out.stdout, "p(99)<5s").ends_with(" s"),
+        slo_line(&out.stdout, "p(99)<5s").starts_with("✓ p(99)<5s — observed ")
+            && slo_line(&out.stdout, "p(99)<5s").ends_with(" s"),
         "{}",
         out.stdout
     );

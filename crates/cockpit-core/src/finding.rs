@@ -278,6 +278,11 @@ impl Measurement {
     /// `312.4 ms`, `1.52×`, `42 tok/s`.
     pub fn display_value(&self) -> String {
         let v = self.value;
+        if self.unit == Unit::Bytes
+            && let Some(human) = binary_bytes(v)
+        {
+            return human;
+        }
         let num = if self.unit == Unit::Count || (v.fract() == 0.0 && v.abs() < 1e15) {
             format!("{v:.0}")
         } else if v.abs() >= 100.0 {
@@ -293,6 +298,27 @@ impl Measurement {
             u => format!("{num} {}", u.suffix()),
         }
     }
+}
+
+/// Bytes in binary units from 1 KiB up (`256 MiB`, `1.5 GiB`): a whole
+/// number shows no decimals, another one decimal; `None` below 1 KiB or
+/// for what is not a finite, non-negative number.
+fn binary_bytes(v: f64) -> Option<String> {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if !(v.is_finite() && v >= 1024.0) {
+        return None;
+    }
+    let mut x = v / 1024.0;
+    let mut unit = 0;
+    while x >= 1024.0 && unit + 1 < UNITS.len() {
+        x /= 1024.0;
+        unit += 1;
+    }
+    Some(if x.fract() == 0.0 {
+        format!("{x:.0} {}", UNITS[unit])
+    } else {
+        format!("{x:.1} {}", UNITS[unit])
+    })
 }
 
 /// Where a finding's subject is.
@@ -383,6 +409,7 @@ impl CheckSpec {
             location: None,
             recommendation: None,
             doc: self.id.doc_path(),
+            suppressed: None,
         }
     }
 }
@@ -406,6 +433,12 @@ pub struct Finding {
     pub recommendation: Option<String>,
     /// The check's documentation page.
     pub doc: String,
+    /// The reason given where the object lives (the manifest annotation
+    /// `agentops-cockpit.io/ignore: "ID: reason"`) when the finding was
+    /// skipped by it: shown as a suppression (SARIF) and a skipped case
+    /// (JUnit).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed: Option<String>,
 }
 
 impl Finding {
@@ -584,7 +617,10 @@ mod tests {
         assert_eq!(show(7.4, Unit::Count), "7");
         assert_eq!(show(99.5, Unit::Milliseconds), "99.50 ms");
         assert_eq!(show(100.5, Unit::Seconds), "100.5 s");
-        assert_eq!(show(1e15, Unit::Bytes), "1000000000000000.0 B");
+        assert_eq!(show(1e15, Unit::Bytes), "909.5 TiB");
+        assert_eq!(show(268_435_456.0, Unit::Bytes), "256 MiB");
+        assert_eq!(show(1536.0, Unit::Bytes), "1.5 KiB");
+        assert_eq!(show(1023.0, Unit::Bytes), "1023 B");
         assert_eq!(show(12.5, Unit::Percent), "12.50%");
         assert_eq!(show(42.0, Unit::TokensPerSecond), "42 tok/s");
         assert_eq!(show(3.0, Unit::RequestsPerSecond), "3 req/s");

@@ -31,6 +31,12 @@ pub struct Provenance {
     /// The git revision of the working directory, when it is in a repository.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git: Option<GitRevision>,
+    /// The line (1-based) of the configuration file where each entry is
+    /// declared, keyed as a `Location::Config` entry: `agents.<name>`,
+    /// `retrieval.<name>`, `mcp.<name>`, `vector_store.<name>`, `stm`.
+    /// Findings about an entry are placed on its table (SARIF).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub config_lines: BTreeMap<String, u32>,
 }
 
 /// A git revision, read without changing the repository.
@@ -42,6 +48,10 @@ pub struct GitRevision {
     pub tree: String,
     /// Tracked files differ from `HEAD`.
     pub dirty: bool,
+    /// The URL of the `origin` remote, without user information, when
+    /// there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 /// Counts of findings by status.
@@ -69,6 +79,10 @@ pub struct Report {
     /// What the report can be traced back to (added in 1.1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<Provenance>,
+    /// How long the audit took, wall clock, in milliseconds (the JUnit
+    /// report's `time`); absent when not recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<f64>,
 }
 
 /// Why a report could not be read.
@@ -100,6 +114,7 @@ impl Report {
             summary: Summary::default(),
             findings,
             provenance: None,
+            duration_ms: None,
         };
         r.recount();
         r

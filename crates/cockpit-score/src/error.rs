@@ -88,6 +88,11 @@ pub enum ScoreError {
     #[error("{0}: the evidence lake holds no earlier run to compare with")]
     NoEarlierRun(PathBuf),
     /// A renderer could not serialise its output.
+    #[error(
+        "{flag} {value}: not a check id or pillar (pillars: network, compute, state, cicd, observability; checks: `agentops-cockpit checks list`)"
+    )]
+    UnknownSelector { flag: &'static str, value: String },
+
     #[error("cannot render {format}: {message}")]
     Render {
         format: &'static str,

@@ -49,11 +49,13 @@ mod compare;
 mod date;
 mod error;
 mod lake;
+mod pages;
 mod policy;
 mod provenance;
 mod regression;
 pub mod render;
 mod score;
+mod selection;
 mod slo;
 
 pub use compare::{Comparison, Direction, MeasurementChange, StatusChange, compare};
@@ -63,11 +65,12 @@ pub use lake::{
     CERTIFICATION_FILE, EvidenceLake, MAX_REPORT_BYTES, REPORT_FILE, read_certification,
     read_report, refuse_unknown_checks,
 };
+pub use pages::{CHECK_PAGES, PROJECT_URL, check_page, doc_url, page_section, page_summary};
 pub use policy::{
     DEFAULT_EVIDENCE_DIR, DEFAULT_REGRESSION_MIN_SAMPLES, DEFAULT_THRESHOLD, GatePolicy,
     OutOfScope, PillarWeights, Waiver, severity_weight, validate_threshold,
 };
-pub use provenance::{config_sha256, git_revision};
+pub use provenance::{config_sha256, git_revision, remote_uri};
 pub use regression::{
     RegressionBound, RegressionKey, RegressionOutcome, RegressionStatus, regressions,
 };
@@ -77,4 +80,5 @@ pub use score::{
     Treatment, Verdict, WaiverOutcome, WaiverState, certify, coverage_move, figure, is_reading,
     unmeasured_pillars,
 };
+pub use selection::CheckSelection;
 pub use slo::{GateMetric, GateSlo, SloOutcome, SloStatus, SloSubject, evaluate_slo};

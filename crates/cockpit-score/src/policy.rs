@@ -285,6 +285,15 @@ impl GatePolicy {
         Ok(())
     }
 
+    /// The pillars declared out of scope and in force on `today`.
+    pub fn out_of_scope_on(&self, today: Date) -> Vec<Pillar> {
+        self.out_of_scope
+            .iter()
+            .filter(|d| d.in_force(today))
+            .map(|d| d.pillar)
+            .collect()
+    }
+
     /// The declaration of `pillar` as out of scope, if any (in force or not).
     pub fn out_of_scope_of(&self, pillar: Pillar) -> Option<&OutOfScope> {
         self.out_of_scope.iter().find(|d| d.pillar == pillar)

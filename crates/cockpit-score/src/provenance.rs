@@ -52,11 +52,45 @@ pub fn git_revision(dir: &Path) -> Option<GitRevision> {
             "--",
         ],
     )?;
+    let remote = git(dir, &[], &["config", "--get", "remote.origin.url"])
+        .and_then(ok)
+        .and_then(|u| remote_uri(&u));
     Some(GitRevision {
         commit,
         tree,
         dirty: diff != 0,
+        remote,
     })
+}
+
+/// A remote's URL as a URI without user information: `https://host/path`
+/// for git's scp-like `user@host:path`; `None` for a local path or what
+/// does not parse.
+///
+/// ```
+/// # use cockpit_score::remote_uri;
+/// assert_eq!(remote_uri("https://x:tok@github.com/o/r.git").as_deref(), Some("https://github.com/o/r.git"));
+/// assert_eq!(remote_uri("git@github.com:o/r.git").as_deref(), Some("https://github.com/o/r.git"));
+/// assert_eq!(remote_uri("/srv/git/r.git"), None);
+/// ```
+pub fn remote_uri(remote: &str) -> Option<String> {
+    let remote = remote.trim();
+    let mut url = match url::Url::parse(remote) {
+        Ok(u) if u.has_host() => u,
+        Ok(_) => return None,
+        Err(_) => {
+            // scp-like: [user@]host:path (no scheme, no slash before the colon).
+            let (host, path) = remote.split_once(':')?;
+            let host = host.rsplit('@').next()?;
+            if host.is_empty() || host.contains('/') || path.starts_with('/') {
+                return None;
+            }
+            url::Url::parse(&format!("https://{host}/{path}")).ok()?
+        }
+    };
+    url.set_username("").ok()?;
+    url.set_password(None).ok()?;
+    Some(url.to_string())
 }
 
 /// Settings that keep git from running a program named by the

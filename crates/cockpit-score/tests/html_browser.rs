@@ -84,11 +84,30 @@ fn html_report_renders_in_headless_chromium_with_its_charts() {
     let html = Format::Html.render(&cert, false).unwrap();
     // Self-contained: no script, no stylesheet link, no attribute that
     // fetches (maud quotes every attribute and escapes quotes in text, so
-    // ` src="` can only be an attribute), no CSS url().
-    for needle in [
-        "<script", "<link", " src=\"", " href=\"", "@import", "url(http",
-    ] {
+    // ` src="` can only be an attribute), no CSS url(). The only `href`s
+    // are the check ids' links to their pages, which nothing fetches.
+    for needle in ["<script", "<link", " src=\"", "@import", "url(http"] {
         assert!(!html.contains(needle), "the page contains {needle:?}");
+    }
+    let hrefs = html.matches(" href=\"").count();
+    let check_links = html.matches("<a class=\"check\" href=\"").count();
+    assert_eq!(hrefs, check_links, "an href that is not a check's page");
+    assert_eq!(check_links, report.findings.len());
+    assert!(
+        html.contains(&format!(
+            "href=\"{}\"",
+            cockpit_score::doc_url("docs/checks/CIC-GATE.md")
+        )) || !report
+            .findings
+            .iter()
+            .any(|f| f.check_id.as_str() == "CIC-GATE")
+    );
+    // Failures first: no finding row of a better status precedes a worse one.
+    let table = &html[html.find("id=\"findings\"").unwrap()..];
+    let first_pass = table.find("class=\"s-pass\"");
+    let last_fail = table.rfind("class=\"s-fail\"");
+    if let (Some(p), Some(f)) = (first_pass, last_fail) {
+        assert!(f < p, "a pass row precedes a fail row");
     }
 
     let dir = tempfile::tempdir().unwrap();

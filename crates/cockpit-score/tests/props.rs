@@ -49,6 +49,7 @@ fn finding(status: Status, severity: Severity, pillar: Pillar, n: u8) -> Finding
         location: None,
         recommendation: None,
         doc: String::new(),
+        suppressed: None,
     }
 }
 

@@ -160,6 +160,7 @@ fn finding() -> impl Strategy<Value = Finding> {
                     location,
                     recommendation,
                     doc,
+                    suppressed: None,
                 }
             },
         )
@@ -178,7 +179,9 @@ fn provenance() -> impl Strategy<Value = Provenance> {
                 commit,
                 tree,
                 dirty,
+                remote: None,
             }),
+            ..Provenance::default()
         })
 }
 
@@ -324,6 +327,7 @@ fn a_measurement_reads_back_to_the_same_bits() {
         location: None,
         recommendation: None,
         doc: String::new(),
+        suppressed: None,
     };
     f.measurements
         .push(Measurement::new("ttft_p95", v, Unit::Milliseconds, "m", 1));

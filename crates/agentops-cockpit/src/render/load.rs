@@ -40,13 +40,7 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
         out.push_str(&sweep(r, colour));
     }
     for s in &r.slos {
-        let observed = s.observed_text.as_deref().unwrap_or("not measured");
-        let _ = writeln!(
-            out,
-            "SLO {} {}: observed {observed}",
-            if s.pass { "PASS" } else { "FAIL" },
-            s.slo
-        );
+        let _ = writeln!(out, "{}", slo_line(s));
     }
     let _ = writeln!(
         out,
@@ -54,6 +48,17 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
         r.methods.get("latency").map_or("", String::as_str)
     );
     out
+}
+
+/// One objective, k6-style: `✓ p(99)<200ms — observed 12.10 ms`, a broken
+/// one `✗ … (FAIL)`, the observed value in the threshold's unit.
+fn slo_line(s: &cockpit_probe::load::SloResult) -> String {
+    let observed = s.observed_text.as_deref().unwrap_or("nothing measured");
+    if s.pass {
+        format!("✓ {} — observed {observed}", s.slo)
+    } else {
+        format!("✗ {} — observed {observed} (FAIL)", s.slo)
+    }
 }
 
 /// Target, mode, request counts, throughput and errors.
@@ -184,4 +189,36 @@ fn sweep(r: &LoadReport, colour: bool) -> String {
         None => writeln!(out, "knee: none (no step held)"),
     };
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slo_lines_read_like_k6() {
+        let ok = cockpit_probe::load::SloResult {
+            slo: "p(99)<200ms".into(),
+            observed: Some(12.1),
+            observed_text: Some("12.10 ms".into()),
+            pass: true,
+        };
+        assert_eq!(slo_line(&ok), "✓ p(99)<200ms — observed 12.10 ms");
+        let broken = cockpit_probe::load::SloResult {
+            slo: "errors<0.1%".into(),
+            observed: Some(1.0),
+            observed_text: Some("100.0 %".into()),
+            pass: false,
+        };
+        assert_eq!(slo_line(&broken), "✗ errors<0.1% — observed 100.0 % (FAIL)");
+        let none = cockpit_probe::load::SloResult {
+            observed: None,
+            observed_text: None,
+            ..broken
+        };
+        assert_eq!(
+            slo_line(&none),
+            "✗ errors<0.1% — observed nothing measured (FAIL)"
+        );
+    }
 }

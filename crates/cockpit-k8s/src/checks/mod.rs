@@ -58,6 +58,7 @@ pub fn evaluate(inv: &Inventory, cfg: &K8sConfig, now: Option<Timestamp>) -> Vec
     let mut out = Vec::new();
     for w in &inv.workloads {
         let _span = tracing::debug_span!("workload", object = %w.origin.object_path()).entered();
+        let start = out.len();
         out.push(warm::evaluate(w, inv));
         if inv.live
             && let Some(f) = ready::evaluate(w, inv, cfg.ready_threshold_s)
@@ -83,6 +84,9 @@ pub fn evaluate(inv: &Inventory, cfg: &K8sConfig, now: Option<Timestamp>) -> Vec
         }
         if inv.live {
             out.push(restarts::evaluate(w, inv));
+        }
+        if let Some(malformed) = crate::suppress::apply(w, &mut out[start..]) {
+            out.push(malformed);
         }
     }
     for h in &inv.hpas {

@@ -107,7 +107,9 @@ mod tests {
                 commit: "c0ffee".into(),
                 tree: "7ree".into(),
                 dirty,
+                remote: None,
             }),
+            ..Provenance::default()
         });
         let today = Date::new(2026, 11, 27).unwrap();
         badge(&certify(&report, &GatePolicy::default(), today))

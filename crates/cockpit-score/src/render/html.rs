@@ -137,7 +137,16 @@ fn matrix(cert: &Certification) -> Markup {
     }
 }
 
-/// Every finding with its evidence and move.
+/// Findings worst first (fail, error, not measured, warn, …), then by
+/// pillar, check and subject: what needs a move is at the top.
+fn worst_first(report: &cockpit_core::Report) -> Vec<&cockpit_core::Finding> {
+    let mut v = ordered(report);
+    v.sort_by_key(|f| f.status.rank());
+    v
+}
+
+/// Every finding with its evidence and move; each check id links to its
+/// page (a link the reader follows, nothing the page fetches).
 fn findings_table(cert: &Certification) -> Markup {
     let report = &cert.report;
     m! {
@@ -145,10 +154,10 @@ fn findings_table(cert: &Certification) -> Markup {
         table.findings id="findings" {
             thead { tr { th { "Status" } th { "Check" } th { "Pillar" } th { "Subject" } th { "Finding" } th { "Evidence" } th { "Move" } } }
             tbody {
-                @for f in ordered(report) {
+                @for f in worst_first(report) {
                     tr {
                         td class=(status_class(f.status)) { (status_label(f.status)) }
-                        td { (f.check_id) br; small { (f.title) } }
+                        td { a.check href=(crate::doc_url(&f.doc)) { (f.check_id) } br; small { (f.title) } }
                         td { (f.pillar.display_name()) }
                         td { (f.subject.as_deref().unwrap_or("-")) @if let Some(l) = &f.location { br; small { (l.to_string()) } } }
                         td { (f.summary) }

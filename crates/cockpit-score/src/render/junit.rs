@@ -1,6 +1,15 @@
-//! JUnit XML (quick-junit): one test suite per pillar, one test case per
-//! finding. Failures carry the evidence: the finding, every measurement
-//! with its method and sample count, the location and the move.
+//! JUnit XML (quick-junit): first the "Sovereign Gate" suite, whose one
+//! case fails exactly when `certify` exits 1 (a warnings-only run below the
+//! threshold is a red test, not green tests on a red job); then one test
+//! suite per pillar, one test case per finding; then regressions and SLOs.
+//! Failures carry the evidence: the finding, every measurement with its
+//! method and sample count, the location and the move. Valid against the
+//! strict Jenkins xUnit `junit-10.xsd` (vendored under `tests/data/`): no
+//! properties on a test case (severity and status go to its output), no
+//! `skipped` count on `<testsuites>`; `time` from the audit's duration,
+//! `file` the configuration the suite was measured with.
+
+use std::time::Duration;
 
 use cockpit_core::{Finding, Status};
 use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
@@ -56,7 +65,12 @@ fn case(cert: &Certification, s: &ScoredFinding) -> TestCase {
         }
         (Treatment::Skipped, _) => {
             let mut st = TestCaseStatus::skipped();
-            st.set_message(f.summary.clone());
+            match &f.suppressed {
+                Some(reason) => st
+                    .set_message(format!("suppressed where the object lives: {reason}"))
+                    .set_description(evidence(f)),
+                None => st.set_message(f.summary.clone()),
+            };
             st
         }
         (Treatment::Unscored, _) => {
@@ -80,11 +94,15 @@ fn case(cert: &Certification, s: &ScoredFinding) -> TestCase {
     };
     let mut tc = TestCase::new(name, status);
     tc.set_classname(format!("agentops-cockpit.{}", f.pillar.as_str()));
-    tc.add_property(Property::new("severity", f.severity.as_str()));
-    tc.add_property(Property::new("status", f.status.as_str()));
+    let mut out = format!(
+        "status: {}, severity: {}",
+        f.status.as_str(),
+        f.severity.as_str()
+    );
     if f.status == Status::Warn {
-        tc.set_system_out(format!("WARN: {}", evidence(f)));
+        out.push_str(&format!("\nWARN: {}", evidence(f)));
     }
+    tc.set_system_out(out);
     tc
 }
 
@@ -119,7 +137,7 @@ fn slo_case(o: &SloOutcome, fail_closed: bool) -> TestCase {
     };
     let mut tc = TestCase::new(o.slo.clone(), status);
     tc.set_classname("agentops-cockpit.slo");
-    tc.add_property(Property::new("status", o.status.as_str()));
+    tc.set_system_out(format!("status: {}", o.status.as_str()));
     tc
 }
 
@@ -165,11 +183,70 @@ fn regression_case(r: &RegressionOutcome) -> TestCase {
     tc
 }
 
+/// The gate's verdict as a test case: a failure, with every reason, when
+/// the certification did not pass (certify exits 1).
+fn gate_case(cert: &Certification) -> TestCase {
+    let score = cert
+        .score
+        .map_or_else(|| "no score".to_string(), |s| format!("score {s:.1}"));
+    let verdict = format!("{score}, threshold {:.1}", cert.threshold);
+    let status = if cert.passed {
+        TestCaseStatus::success()
+    } else {
+        let mut st = TestCaseStatus::non_success(NonSuccessKind::Failure);
+        st.set_message(format!("Sovereign Gate FAILED: {verdict}"))
+            .set_type("gate")
+            .set_description(cert.reasons.join("\n"));
+        st
+    };
+    let mut tc = TestCase::new("Sovereign Gate", status);
+    tc.set_classname("agentops-cockpit.gate");
+    tc.set_system_out(format!(
+        "{}: {verdict}",
+        if cert.passed { "passed" } else { "FAILED" }
+    ));
+    if let Some(ms) = cert.report.duration_ms {
+        tc.set_time(duration(ms));
+    }
+    tc
+}
+
+fn duration(ms: f64) -> Duration {
+    Duration::try_from_secs_f64(ms.max(0.0) / 1000.0).unwrap_or_default()
+}
+
+/// A suite with the configuration it was measured with as its `file`.
+fn suite(name: &str, cert: &Certification) -> TestSuite {
+    let mut suite = TestSuite::new(name);
+    if let Some(path) = cert
+        .report
+        .provenance
+        .as_ref()
+        .and_then(|p| p.config_path.as_deref())
+    {
+        suite.extra.insert("file".into(), path.into());
+    }
+    suite
+}
+
 /// The certification as JUnit XML.
 pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
     let mut report = Report::new("agentops-cockpit certify");
+    if let Some(ms) = cert.report.duration_ms {
+        report.set_time(duration(ms));
+    }
+    let mut gate = suite("Sovereign Gate", cert);
+    gate.add_property(Property::new("threshold", format!("{:.1}", cert.threshold)));
+    if let Some(score) = cert.score {
+        gate.add_property(Property::new("score", format!("{score:.1}")));
+    }
+    gate.add_test_case(gate_case(cert));
+    if let Some(ms) = cert.report.duration_ms {
+        gate.set_time(duration(ms));
+    }
+    report.add_test_suite(gate);
     for p in &cert.pillars {
-        let mut suite = TestSuite::new(p.pillar.display_name());
+        let mut suite = suite(p.pillar.display_name(), cert);
         suite.add_property(Property::new("verdict", p.verdict.label()));
         if let Some(score) = p.score {
             suite.add_property(Property::new("score", format!("{score:.1}")));
@@ -183,21 +260,39 @@ pub fn junit(cert: &Certification) -> Result<String, ScoreError> {
         report.add_test_suite(suite);
     }
     if !cert.regressions.is_empty() {
-        let mut suite = TestSuite::new("Regressions");
+        let mut suite = suite("Regressions", cert);
         for r in &cert.regressions {
             suite.add_test_case(regression_case(r));
         }
         report.add_test_suite(suite);
     }
     if !cert.slos.is_empty() {
-        let mut suite = TestSuite::new("SLOs");
+        let mut suite = suite("SLOs", cert);
         for o in &cert.slos {
             suite.add_test_case(slo_case(o, cert.fail_closed));
         }
         report.add_test_suite(suite);
     }
-    report.to_string().map_err(|e| ScoreError::Render {
+    let xml = report.to_string().map_err(|e| ScoreError::Render {
         format: "junit",
         message: e.to_string(),
-    })
+    })?;
+    Ok(strict_root(xml))
+}
+
+/// The root `<testsuites>` without its `skipped` count, which the strict
+/// Jenkins xUnit schema does not allow there (each suite keeps its own).
+fn strict_root(xml: String) -> String {
+    let Some(start) = xml.find("<testsuites ") else {
+        return xml;
+    };
+    let end = xml[start..].find('>').map_or(xml.len(), |i| start + i);
+    let tag = &xml[start..end];
+    let Some(at) = tag.find(" skipped=\"") else {
+        return xml;
+    };
+    let close = tag[at + 10..]
+        .find('"')
+        .map_or(tag.len(), |i| at + 10 + i + 1);
+    format!("{}{}{}", &xml[..start + at], &tag[close..], &xml[end..])
 }

@@ -120,6 +120,12 @@ fn findings(out: &mut String, report: &Report) {
 
 /// An audit report (no gate) as Markdown.
 pub fn markdown(report: &Report) -> String {
+    audit_markdown(report, &[])
+}
+
+/// [`markdown`], naming the pillars `out_of_scope` (the configuration's
+/// `[[gate.out_of_scope]]` in force) apart from the unmeasured ones.
+pub fn audit_markdown(report: &Report, out_of_scope: &[Pillar]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## agentops-cockpit audit\n");
     let _ = writeln!(
@@ -128,8 +134,10 @@ pub fn markdown(report: &Report) -> String {
         md_escape(&summary_line(report)),
         md_escape(&provenance_line(report))
     );
-    if let Some(line) = super::coverage_line(report) {
-        let _ = writeln!(out, "{}\n", md_escape(&line));
+    if let Some(text) = super::coverage_line(report, out_of_scope) {
+        for line in text.lines() {
+            let _ = writeln!(out, "{}\n", md_escape(line));
+        }
     }
     findings(&mut out, report);
     out

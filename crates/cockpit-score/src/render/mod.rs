@@ -15,13 +15,13 @@ mod terminal;
 pub use badge::badge;
 pub use html::html;
 pub use junit::junit;
-pub use markdown::{certification_markdown, comparison_markdown, markdown};
+pub use markdown::{audit_markdown, certification_markdown, comparison_markdown, markdown};
 pub use sarif::sarif;
-pub use terminal::{certification_table, comparison_table, table};
+pub use terminal::{audit_table, certification_table, comparison_table, table};
 
 use std::borrow::Cow;
 
-use cockpit_core::{Finding, Report, Status};
+use cockpit_core::{Finding, Pillar, Report, Status};
 use comfy_table::{ContentArrangement, Table, presets};
 
 use crate::{Certification, ScoreError};
@@ -229,16 +229,34 @@ pub fn summary_line(report: &Report) -> String {
 }
 
 /// For an audit (no gate): which pillars the report leaves unmeasured, and
-/// what `certify` makes of that; `None` when every pillar was measured.
-pub(crate) fn coverage_line(report: &Report) -> Option<String> {
-    let missing = crate::unmeasured_pillars(report);
-    (!missing.is_empty()).then(|| {
-        let names: Vec<&str> = missing.iter().map(|p| p.display_name()).collect();
-        format!(
+/// what `certify` makes of that; `None` when every pillar was measured or
+/// declared out of scope. `out_of_scope`: the pillars the configuration's
+/// `[[gate.out_of_scope]]` declares (in force), named apart, as certify
+/// does not fail on them.
+pub(crate) fn coverage_line(report: &Report, out_of_scope: &[Pillar]) -> Option<String> {
+    let (declared, missing): (Vec<Pillar>, Vec<Pillar>) = crate::unmeasured_pillars(report)
+        .into_iter()
+        .partition(|p| out_of_scope.contains(p));
+    let names = |ps: &[Pillar]| {
+        ps.iter()
+            .map(|p| p.display_name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut parts = Vec::new();
+    if !missing.is_empty() {
+        parts.push(format!(
             "Not measured: {} — certify fails on a pillar not measured unless [[gate.out_of_scope]] declares it",
-            names.join(", ")
-        )
-    })
+            names(&missing)
+        ));
+    }
+    if !declared.is_empty() {
+        parts.push(format!(
+            "Out of scope ([[gate.out_of_scope]]): {}",
+            names(&declared)
+        ));
+    }
+    (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
 /// `name value (n=…)` for a finding's first `max` measurements.
@@ -285,6 +303,43 @@ mod tests {
         assert_eq!(terminal_width(None, Some(0)), FILE_WIDTH);
         assert_eq!(terminal_width(Some("3"), Some(200)), FILE_WIDTH);
         assert_eq!(terminal_width(None, None), FILE_WIDTH);
+    }
+
+    #[test]
+    fn the_coverage_line_names_declared_pillars_apart() {
+        use cockpit_core::{CheckId, CheckSpec, Severity};
+        const TTFT: CheckSpec = CheckSpec {
+            id: CheckId::new("NET-TTFT"),
+            pillar: Pillar::Network,
+            severity: Severity::High,
+            title: "Time to first token",
+        };
+        let report = Report::new("t", "0", vec![TTFT.finding(Status::Pass, "ok")]);
+        let all = coverage_line(&report, &[]).unwrap();
+        assert!(
+            all.starts_with("Not measured: Compute, State, CI/CD, Observability — certify fails"),
+            "{all}"
+        );
+        assert!(!all.contains("Out of scope"), "{all}");
+        let some = coverage_line(&report, &[Pillar::Cicd, Pillar::Network]).unwrap();
+        assert!(
+            some.contains("Not measured: Compute, State, Observability —"),
+            "{some}"
+        );
+        assert!(
+            some.ends_with("Out of scope ([[gate.out_of_scope]]): CI/CD"),
+            "{some}"
+        );
+        let declared = [
+            Pillar::Compute,
+            Pillar::State,
+            Pillar::Cicd,
+            Pillar::Observability,
+        ];
+        assert_eq!(
+            coverage_line(&report, &declared).unwrap(),
+            "Out of scope ([[gate.out_of_scope]]): Compute, State, CI/CD, Observability"
+        );
     }
 
     #[test]

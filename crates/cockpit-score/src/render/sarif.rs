@@ -1,15 +1,22 @@
-//! SARIF 2.1.0 (serde-sarif types): one rule per check id, one result per
-//! finding that did not pass, with `file:line` where the finding has one,
-//! so code scanning shows it inline. Waived findings are results with an
-//! external suppression carrying the waiver's reason.
+//! SARIF 2.1.0 (serde-sarif types), in the shape GitHub code scanning
+//! takes (checked by Microsoft's SARIF multitool with its GitHub rules):
+//! one rule per check id with its page's description, fix and address; one
+//! result per finding that did not pass, each with a physical location —
+//! its own `file:line`, else the line of the configuration table that
+//! declares its subject (`[[agents]]`, `[stm]`, …). A finding with neither
+//! (a run without a configuration file) is not a result but a notification
+//! of the run's invocation: code scanning refuses a result it cannot
+//! place. Waived findings, and findings skipped by an annotation of their
+//! object, are results with a suppression carrying the reason.
 
 use std::collections::BTreeMap;
 
 use cockpit_core::{Finding, Location as CoreLocation, Status};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    PhysicalLocation, PropertyBag, Region, ReportingDescriptor, Result as SarifResult, ResultLevel,
-    Run, SCHEMA_URL, Sarif, Suppression, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingDescriptor,
+    ReportingDescriptorReference, Result as SarifResult, ResultLevel, Run, SCHEMA_URL, Sarif,
+    Suppression, Tool, ToolComponent, VersionControlDetails,
 };
 use sha2::{Digest, Sha256};
 
@@ -19,60 +26,68 @@ fn text(s: impl Into<String>) -> Message {
     Message::builder().text(s.into()).build()
 }
 
-fn location(f: &Finding, config_path: Option<&str>) -> Vec<Location> {
-    match &f.location {
-        Some(CoreLocation::File { path, line, column }) => {
-            let mut region = Region::builder()
-                .start_line(i64::from(line.unwrap_or(1)))
-                .build();
-            if let Some(c) = column {
-                region.start_column = Some(i64::from(*c));
-            }
-            vec![
-                Location::builder()
-                    .physical_location(
-                        PhysicalLocation::builder()
-                            .artifact_location(
-                                ArtifactLocation::builder().uri(path.clone()).build(),
-                            )
-                            .region(region)
-                            .build(),
-                    )
-                    .build(),
-            ]
-        }
-        other => {
-            let mut loc = Location::builder().build();
-            if let Some(l) = other {
-                let kind = match l {
-                    CoreLocation::Endpoint { .. } => "resource",
-                    CoreLocation::Object { .. } => "object",
-                    _ => "member",
-                };
-                loc.logical_locations = Some(vec![
-                    LogicalLocation::builder()
-                        .name(l.to_string())
-                        .fully_qualified_name(l.to_string())
-                        .kind(kind)
-                        .build(),
-                ]);
-            }
-            // Anchor endpoint and object findings on the configuration that
-            // named them, so code scanning can still place them.
-            if let Some(cfg) = config_path {
-                loc.physical_location = Some(
-                    PhysicalLocation::builder()
-                        .artifact_location(ArtifactLocation::builder().uri(cfg.to_string()).build())
-                        .region(Region::builder().start_line(1).build())
-                        .build(),
-                );
-            }
-            if loc.logical_locations.is_none() && loc.physical_location.is_none() {
-                return Vec::new();
-            }
-            vec![loc]
-        }
+/// The configuration entry a finding is about, keyed as
+/// `Provenance::config_lines`: its `Location::Config` entry, else the
+/// declared entry its subject names.
+fn config_line(f: &Finding, lines: &BTreeMap<String, u32>) -> Option<u32> {
+    if let Some(CoreLocation::Config { entry }) = &f.location
+        && let Some(l) = lines.get(entry)
+    {
+        return Some(*l);
     }
+    let subject = f.subject.as_deref()?;
+    if subject == "stm" {
+        return lines.get("stm").copied();
+    }
+    ["agents", "retrieval", "mcp", "vector_store"]
+        .iter()
+        .find_map(|kind| lines.get(&format!("{kind}.{subject}")).copied())
+}
+
+fn physical(uri: &str, line: u32, column: Option<u32>) -> PhysicalLocation {
+    let mut region = Region::builder().start_line(i64::from(line.max(1))).build();
+    if let Some(c) = column {
+        region.start_column = Some(i64::from(c.max(1)));
+    }
+    PhysicalLocation::builder()
+        .artifact_location(ArtifactLocation::builder().uri(uri.to_string()).build())
+        .region(region)
+        .build()
+}
+
+/// Where a result is: always with a physical location (code scanning
+/// refuses a result without one); `None` when there is no file to place
+/// the finding in.
+fn location(f: &Finding, config: Option<(&str, &BTreeMap<String, u32>)>) -> Option<Location> {
+    if let Some(CoreLocation::File { path, line, column }) = &f.location {
+        return Some(
+            Location::builder()
+                .physical_location(physical(path, line.unwrap_or(1), *column))
+                .build(),
+        );
+    }
+    // Endpoint, object and configuration findings sit on the table of the
+    // configuration that declares their subject (its first line when none
+    // does), with the subject as a logical location beside it.
+    let (path, lines) = config?;
+    let mut loc = Location::builder()
+        .physical_location(physical(path, config_line(f, lines).unwrap_or(1), None))
+        .build();
+    if let Some(l) = &f.location {
+        let kind = match l {
+            CoreLocation::Endpoint { .. } => "resource",
+            CoreLocation::Object { .. } => "object",
+            _ => "member",
+        };
+        loc.logical_locations = Some(vec![
+            LogicalLocation::builder()
+                .name(l.to_string())
+                .fully_qualified_name(l.to_string())
+                .kind(kind)
+                .build(),
+        ]);
+    }
+    Some(loc)
 }
 
 /// One rule per check id, in order of first appearance, and where each is.
@@ -84,33 +99,57 @@ fn rules(report: &cockpit_core::Report) -> (BTreeMap<&str, usize>, Vec<Reporting
             continue;
         }
         rule_index.insert(f.check_id.as_str(), rules.len());
-        let mut props = PropertyBag::builder().build();
-        for (key, value) in [
-            ("pillar", f.pillar.as_str().to_string()),
-            ("severity", f.severity.as_str().to_string()),
-            ("doc", f.doc.clone()),
-        ] {
-            props.additional_properties.insert(key.into(), value.into());
-        }
-        rules.push(
-            ReportingDescriptor::builder()
-                .id(f.check_id.to_string())
-                .name(f.title.clone())
-                .short_description(
-                    MultiformatMessageString::builder()
-                        .text(f.title.clone())
-                        .build(),
-                )
-                .help(
-                    MultiformatMessageString::builder()
-                        .text(format!("See {} in the agentops-cockpit repository.", f.doc))
-                        .build(),
-                )
-                .properties(props)
-                .build(),
-        );
+        rules.push(rule(f));
     }
     (rule_index, rules)
+}
+
+/// A check's rule: title, the page's description and fix, its address.
+fn rule(f: &Finding) -> ReportingDescriptor {
+    let mut props = PropertyBag::builder().build();
+    for (key, value) in [
+        ("pillar", f.pillar.as_str().to_string()),
+        ("severity", f.severity.as_str().to_string()),
+        ("doc", f.doc.clone()),
+    ] {
+        props.additional_properties.insert(key.into(), value.into());
+    }
+    let page = crate::check_page(f.check_id.as_str());
+    let url = crate::doc_url(&f.doc);
+    let description = page.map_or_else(|| f.title.clone(), crate::page_summary);
+    let fix = page.and_then(|p| crate::page_section(p, "Fix"));
+    let help_markdown = match fix {
+        Some(fix) => format!(
+            "**{}**\n\n{description}\n\n## Fix\n\n{fix}\n\n[{}]({url})",
+            f.title, f.check_id
+        ),
+        None => format!(
+            "**{}**\n\n{description}\n\n[{}]({url})",
+            f.title, f.check_id
+        ),
+    };
+    ReportingDescriptor::builder()
+        .id(f.check_id.to_string())
+        .name(f.title.clone())
+        .short_description(
+            MultiformatMessageString::builder()
+                .text(f.title.clone())
+                .build(),
+        )
+        .full_description(
+            MultiformatMessageString::builder()
+                .text(description.clone())
+                .build(),
+        )
+        .help_uri(url.clone())
+        .help(
+            MultiformatMessageString::builder()
+                .text(format!("{description} How to fix it: {url}"))
+                .markdown(help_markdown)
+                .build(),
+        )
+        .properties(props)
+        .build()
 }
 
 /// The result's message: the summary, its figure and the move to make.
@@ -142,15 +181,23 @@ fn fingerprint(f: &Finding) -> String {
     crate::lake::hex(&fp)
 }
 
-/// The result of one scored finding; `None` for a pass or a skip.
-fn result(
+/// What a scored finding becomes: a result where it can be placed, a
+/// notification of the run where it cannot.
+enum Entry {
+    Result(Box<SarifResult>),
+    Notification(Box<Notification>),
+}
+
+/// The entry of one scored finding; `None` for a pass or a skip (but a
+/// finding suppressed where its object lives, which is a suppressed result).
+fn entry(
     cert: &Certification,
     s: &crate::ScoredFinding,
     rule_index: &BTreeMap<&str, usize>,
-    config_path: Option<&str>,
-) -> Option<SarifResult> {
+    config: Option<(&str, &BTreeMap<String, u32>)>,
+) -> Option<Entry> {
     let f = &cert.report.findings[s.index];
-    if matches!(f.status, Status::Pass | Status::Skipped) {
+    if f.status == Status::Pass || (f.status == Status::Skipped && f.suppressed.is_none()) {
         return None;
     }
     let level = match (f.status, s.treatment) {
@@ -158,6 +205,24 @@ fn result(
         (Status::NotMeasured, Treatment::Scored) => ResultLevel::Error,
         (Status::Warn, _) => ResultLevel::Warning,
         _ => ResultLevel::Note,
+    };
+    let Some(loc) = location(f, config) else {
+        let level = match level {
+            ResultLevel::Error => "error",
+            ResultLevel::Warning => "warning",
+            _ => "note",
+        };
+        let n = Notification::builder()
+            .message(text(format!("{}: {}", f.check_id, message(f))))
+            .level(serde_json::Value::from(level))
+            .associated_rule(
+                ReportingDescriptorReference::builder()
+                    .id(f.check_id.to_string())
+                    .index(rule_index[f.check_id.as_str()] as i64)
+                    .build(),
+            )
+            .build();
+        return Some(Entry::Notification(Box::new(n)));
     };
     let mut r = SarifResult::builder()
         .rule_id(f.check_id.to_string())
@@ -168,10 +233,15 @@ fn result(
             "agentopsCockpitFinding/v1".to_string(),
             fingerprint(f),
         )]))
+        .locations(vec![loc])
         .build();
-    let locs = location(f, config_path);
-    if !locs.is_empty() {
-        r.locations = Some(locs);
+    if let Some(reason) = &f.suppressed {
+        r.suppressions = Some(vec![
+            Suppression::builder()
+                .kind(serde_json::Value::from("inSource"))
+                .justification(reason.clone())
+                .build(),
+        ]);
     }
     if let Some(w) = s.waiver.map(|i| &cert.waivers[i].waiver) {
         r.suppressions = Some(vec![
@@ -184,7 +254,19 @@ fn result(
                 .build(),
         ]);
     }
-    Some(r)
+    Some(Entry::Result(Box::new(r)))
+}
+
+/// The repository and revision the run audited, when it is known.
+fn version_control(report: &cockpit_core::Report) -> Option<Vec<VersionControlDetails>> {
+    let git = report.provenance.as_ref()?.git.as_ref()?;
+    let remote = git.remote.as_ref()?;
+    Some(vec![
+        VersionControlDetails::builder()
+            .repository_uri(remote.clone())
+            .revision_id(git.commit.clone())
+            .build(),
+    ])
 }
 
 /// The run's properties: score, threshold, verdict.
@@ -222,31 +304,47 @@ fn run_properties(cert: &Certification) -> PropertyBag {
 /// The certification as a SARIF 2.1.0 log.
 pub fn sarif(cert: &Certification) -> Result<String, ScoreError> {
     let report = &cert.report;
-    let config_path = report
+    let config = report
         .provenance
         .as_ref()
-        .and_then(|p| p.config_path.as_deref());
+        .and_then(|p| p.config_path.as_deref().map(|path| (path, &p.config_lines)));
     let (rule_index, rules) = rules(report);
-    let results: Vec<SarifResult> = cert
+    let mut results = Vec::new();
+    let mut notifications = Vec::new();
+    for e in cert
         .findings
         .iter()
-        .filter_map(|s| result(cert, s, &rule_index, config_path))
-        .collect();
-    let run = Run::builder()
+        .filter_map(|s| entry(cert, s, &rule_index, config))
+    {
+        match e {
+            Entry::Result(r) => results.push(*r),
+            Entry::Notification(n) => notifications.push(*n),
+        }
+    }
+    let mut invocation = Invocation::builder()
+        .execution_successful(!report.interrupted)
+        .build();
+    if !notifications.is_empty() {
+        invocation.tool_execution_notifications = Some(notifications);
+    }
+    let mut run = Run::builder()
         .tool(
             Tool::builder()
                 .driver(
                     ToolComponent::builder()
                         .name(report.tool.name.clone())
                         .version(report.tool.version.clone())
+                        .information_uri(crate::PROJECT_URL)
                         .rules(rules)
                         .build(),
                 )
                 .build(),
         )
         .results(results)
+        .invocations(vec![invocation])
         .properties(run_properties(cert))
         .build();
+    run.version_control_provenance = version_control(report);
     let log = Sarif::builder()
         .schema(SCHEMA_URL)
         .version(serde_json::Value::from("2.1.0"))

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use cockpit_core::{Report, Status};
+use cockpit_core::{Pillar, Report, Status};
 use comfy_table::{Attribute, Cell, Color};
 
 use super::{
@@ -48,8 +48,14 @@ fn text_cell(text: &str) -> Cell {
 /// An audit for the terminal: the findings table, then which pillars were
 /// not measured (informative: an audit has no gate).
 pub fn table(report: &Report, colour: bool) -> String {
+    audit_table(report, colour, &[])
+}
+
+/// [`table`], naming the pillars `out_of_scope` (the configuration's
+/// `[[gate.out_of_scope]]` in force) apart from the unmeasured ones.
+pub fn audit_table(report: &Report, colour: bool, out_of_scope: &[Pillar]) -> String {
     let mut out = findings_table(report, colour);
-    if let Some(line) = coverage_line(report) {
+    if let Some(line) = coverage_line(report, out_of_scope) {
         let _ = writeln!(out, "\n{line}");
     }
     out
