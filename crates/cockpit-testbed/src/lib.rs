@@ -93,6 +93,7 @@ mod memory;
 mod metrics;
 mod redis_sessions;
 mod retrieval;
+mod semantic_cache;
 mod sessions;
 mod stamps;
 
@@ -108,8 +109,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 pub use config::{
-    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, TOKENS_HEADER, TTFT_MS_HEADER,
-    TestbedConfig, TraceEcho, UnknownFault,
+    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, SemanticCache, TOKENS_HEADER,
+    TTFT_MS_HEADER, TestbedConfig, TraceEcho, UnknownFault,
 };
 pub use http::TRACEPARENT_HEADER;
 pub use http::{
@@ -117,6 +118,7 @@ pub use http::{
 };
 pub use memory::PLANT_MARKER;
 pub use redis_sessions::RedisSessions;
+pub use semantic_cache::{CACHE_HEADER, HITS_METRIC, MISSES_METRIC, TOKENS_METRIC};
 pub use sessions::{InMemorySessions, SessionStore, Turn};
 pub use stamps::{STAMP_CAPACITY, Stamp, StampLog};
 
