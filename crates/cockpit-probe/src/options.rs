@@ -115,6 +115,10 @@ pub struct ProbeOptions {
     /// With `record_samples`, keep each OpenAI answer's text (the content
     /// deltas joined) in its record, cut at this many bytes; 0: none.
     pub capture_output_bytes: usize,
+    /// With `record_samples`, keep this response header of each OpenAI
+    /// answer in its record (e.g. a cache's `x-cache: hit`), cut at
+    /// [`MAX_CAPTURED_HEADER_BYTES`](crate::MAX_CAPTURED_HEADER_BYTES).
+    pub capture_header: Option<HeaderName>,
 }
 
 impl Default for ProbeOptions {
@@ -141,6 +145,7 @@ impl Default for ProbeOptions {
             reuse_connection: false,
             record_samples: false,
             capture_output_bytes: 0,
+            capture_header: None,
         }
     }
 }
