@@ -34,6 +34,9 @@ pub struct CockpitConfig {
     /// (cockpit-deps).
     #[serde(default)]
     pub vector_store: Vec<cockpit_deps::VectorStoreConfig>,
+    /// `[[cache]]`: the agents' semantic / prefix caches (cockpit-hive).
+    #[serde(default)]
+    pub cache: Vec<cockpit_hive::CacheConfig>,
     /// `[watchtower]`: how many attempts, how fast (with `--watchtower`).
     #[serde(default)]
     pub watchtower: cockpit_watchtower::WatchtowerSettings,
@@ -100,6 +103,12 @@ impl CockpitConfig {
             self.probe.clone(),
             self.shadow.clone(),
         )
+    }
+
+    /// Hive Mind cache analytics: `[[cache]]`, the agents they name,
+    /// `[probe]`'s timeout and TLS settings.
+    pub fn hive_config(&self) -> cockpit_hive::HiveConfig {
+        cockpit_hive::HiveConfig::new(self.cache.clone(), self.agents.clone(), self.probe.clone())
     }
 
     /// The adversarial watchtower: the agents (those with a `canary` are
@@ -271,6 +280,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         return Err(located(path, src, at, e.to_string()));
     }
     validate_watchtower(path, src, cfg)?;
+    validate_hive(path, src, cfg, &err)?;
     if let Err(e) = cfg.kubernetes.validate() {
         let key = match &e {
             cockpit_k8s::K8sError::Config { key, .. } => *key,
@@ -373,6 +383,28 @@ fn key_in_table(src: &str, at: usize, end: usize, key: &str) -> usize {
         offset += line.len();
     }
     at
+}
+
+/// `[[cache]]`: metrics URLs expanded (`${VAR}`), then the library's
+/// rules, each error pointed at its key in the entry naming the agent.
+fn validate_hive(
+    path: &Path,
+    src: &str,
+    cfg: &mut CockpitConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for url in cfg.cache.iter_mut().filter_map(|c| c.metrics_url.as_mut()) {
+        expand_checked(url, AgentProtocol::Http, err)?;
+    }
+    cfg.hive_config().validate().map_err(|e| {
+        let at = match &e {
+            cockpit_hive::HiveError::Config { agent, key, .. } => {
+                entry_key_offset(src, "cache", agent, key)
+            }
+            _ => None,
+        };
+        located(path, src, at, e.to_string())
+    })
 }
 
 /// `[watchtower]` and every agent's `canary`, each error pointed at its

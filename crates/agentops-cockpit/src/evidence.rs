@@ -77,6 +77,7 @@ pub fn check_catalogue() -> Vec<cockpit_core::CheckId> {
         .chain(cockpit_sim::checks::ALL.iter())
         .chain(cockpit_shadow::checks::ALL.iter())
         .chain(cockpit_watchtower::checks::ALL.iter())
+        .chain(cockpit_hive::checks::ALL.iter())
         .map(|c| c.id.clone())
         .collect();
     ids.sort();
@@ -151,6 +152,16 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     let shadow = cfg.shadow_config();
     if shadow.shadowed().next().is_some() {
         all.absorb(cockpit_shadow::audit(&shadow, cancel).await);
+    }
+
+    // Hive Mind cache analytics (cockpit-hive): every `[[cache]]`, its
+    // counters and its probe. Validated with the configuration.
+    let hive = cfg.hive_config();
+    if !hive.is_empty() {
+        match cockpit_hive::audit(&hive, cancel).await {
+            Ok(out) => all.absorb(out),
+            Err(e) => tracing::error!("the cache analytics did not run: {e}"),
+        }
     }
 
     // The adversarial watchtower (cockpit-watchtower), opt-in: every agent

@@ -106,6 +106,7 @@ fn init_tracing(verbose: u8, quiet: bool) {
         "cockpit_deps",
         "cockpit_shadow",
         "cockpit_watchtower",
+        "cockpit_hive",
         "cockpit_fleet",
         "cockpit_probe",
         "cockpit_stm",
