@@ -41,7 +41,7 @@
 //! | `GET /v1/models` | the configured model, OpenAI list shape |
 //! | `POST /v1/retrieval/search` | `{query, top_k}` → `{hits: [{id, score, text}]}` after the retrieval latency |
 //! | `GET /healthz` | `200 ok` |
-//! | `GET /metrics` | `testbed_requests_total{route,code}` and the `testbed_time_to_first_token_seconds` histogram |
+//! | `GET /metrics` | `testbed_requests_total{route,code}`, the `testbed_time_to_first_token_seconds` histogram, and with a semantic cache its hits, misses and tokens-served counters |
 //! | `GET /testbed/stamps/{request_id}` | the request's [`Stamp`], times in unix nanoseconds; 404 if unknown |
 //! | `GET /testbed/sessions/{session_id}` | the session's turns |
 //!
