@@ -321,6 +321,11 @@ pub struct CertifyArgs {
     /// store_ping, cold_start. A breach fails the gate.
     #[arg(long, value_name = "EXPR")]
     pub slo: Vec<cockpit_score::GateSlo>,
+    /// Adversarial watchtower, as in `audit report`: send the
+    /// prompt-injection corpus to every agent with a `canary`; a leak fails
+    /// WTC-LEAK (critical) and so the gate.
+    #[arg(long, conflicts_with = "from")]
+    pub watchtower: bool,
 }
 
 /// A threshold: a number in 0–100.
