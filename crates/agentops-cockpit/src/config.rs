@@ -326,6 +326,7 @@ fn validate_deps(
         let raw = url.clone();
         *url = expand_url(&raw).map_err(|m| err(&raw, m))?;
     }
+    expand_deps_secrets(cfg, err)?;
     cfg.deps_config().validate().map_err(|e| {
         let at = match &e {
             cockpit_deps::DepsError::Config {
@@ -335,6 +336,37 @@ fn validate_deps(
         };
         located(path, src, at, e.to_string())
     })
+}
+
+/// `${VAR}` in `[[mcp]] headers` and `[[vector_store]] api_key` /
+/// `headers`, expanded as they are; an error names the entry and the
+/// header (or key), never a value.
+fn expand_deps_secrets(
+    cfg: &mut CockpitConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let tables = (cfg.mcp.iter_mut())
+        .map(|m| ("mcp", m.name.clone(), &mut m.headers))
+        .chain(
+            (cfg.vector_store.iter_mut()).map(|v| ("vector_store", v.name.clone(), &mut v.headers)),
+        );
+    for (kind, name, headers) in tables {
+        for (header, value) in headers.iter_mut() {
+            *value = expand_env(value)
+                .map_err(|m| err(header, format!("{kind} `{name}`: header {header}: {m}")))?;
+        }
+    }
+    for v in &mut cfg.vector_store {
+        if let Some(k) = &mut v.api_key {
+            *k = expand_env(k).map_err(|m| {
+                err(
+                    "api_key",
+                    format!("vector_store `{}`: api_key: {m}", v.name),
+                )
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// The byte offset of `key = …` in the `[[kind]]` table named `name`, else
