@@ -143,6 +143,9 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     // stores, whose zones Kubernetes' placement fills in like the agents'.
     let mut deps = cfg.deps_config();
     deps.fill_in_zones(|name| k8s.placement.single_zone(name));
+    if let Some(previous) = last_run(cfg) {
+        deps.remember(&previous);
+    }
     if !deps.is_empty() {
         all.absorb(cockpit_deps::audit(&deps, cancel).await);
     }
@@ -179,6 +182,26 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
         report,
         subjects: all.subjects,
         reached: all.reached,
+    }
+}
+
+/// The evidence lake's latest run, when the configuration declares a
+/// store with a `source_count` (RAG-STALE compares across runs); a lake
+/// that cannot be read is logged and left out.
+fn last_run(cfg: &CockpitConfig) -> Option<Report> {
+    if !cfg.vector_store.iter().any(|v| v.source_count.is_some()) {
+        return None;
+    }
+    let lake = cockpit_score::EvidenceLake::new(&cfg.gate.evidence_dir);
+    let read = lake
+        .latest()
+        .and_then(|p| p.map(|p| cockpit_score::read_report(&p)).transpose());
+    match read {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("RAG-STALE across runs: the evidence lake: {e}");
+            None
+        }
     }
 }
 

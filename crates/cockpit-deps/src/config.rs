@@ -384,6 +384,17 @@ pub struct DepsConfig {
     pub mcp: Vec<McpServerConfig>,
     pub vector_stores: Vec<VectorStoreConfig>,
     pub agents: Vec<AgentConfig>,
+    /// What the previous run read, per store name (RAG-STALE across runs);
+    /// see [`DepsConfig::remember`].
+    pub previous: BTreeMap<String, PreviousRun>,
+}
+
+/// One store as the previous run's RAG-STALE finding recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreviousRun {
+    pub count: u64,
+    pub source_count: u64,
 }
 
 impl DepsConfig {
@@ -396,6 +407,30 @@ impl DepsConfig {
             mcp,
             vector_stores,
             agents,
+            previous: BTreeMap::new(),
+        }
+    }
+
+    /// Take the previous run's counts from its report (e.g. the evidence
+    /// lake's last run): each RAG-STALE finding that measured both `count`
+    /// and `source_count`, by subject.
+    pub fn remember(&mut self, report: &cockpit_core::Report) {
+        let stale = crate::checks::rag_stale::RAG_STALE.id;
+        for f in report.findings.iter().filter(|f| f.check_id == stale) {
+            let read = |name| f.measurement(name).map(|m| m.value);
+            if let (Some(subject), Some(count), Some(source)) =
+                (&f.subject, read("count"), read("source_count"))
+                && count >= 0.0
+                && source >= 0.0
+            {
+                self.previous.insert(
+                    subject.clone(),
+                    PreviousRun {
+                        count: count as u64,
+                        source_count: source as u64,
+                    },
+                );
+            }
         }
     }
 
