@@ -23,13 +23,7 @@ pub async fn run(args: AuditArgs, cancel: CancellationToken) -> Result<Outcome, 
     }
     cfg.stm_sample_sessions = args.sample_sessions;
     cfg.stm_disruptive = args.disruptive;
-    if args.watchtower && cfg.watchtower_config().watched().next().is_none() {
-        return Err(CliError::Usage(
-            "--watchtower probes the agents that declare a `canary`; no [[agents]] entry has one"
-                .into(),
-        ));
-    }
-    cfg.watchtower_enabled = args.watchtower;
+    enable_watchtower(&mut cfg, args.watchtower)?;
     let baseline = baseline(&cfg, args.lake.compare.as_deref())?;
     let mut ev = evidence::collect(&cfg, &cancel).await;
     if let Some(tb) = testbed {
@@ -80,6 +74,19 @@ pub async fn with_targets(
     }
     evidence::k8s_inputs(k)?;
     Ok((cfg, tb))
+}
+
+/// `--watchtower` (audit report and certify): on only when some agent
+/// declares a `canary`, else a usage error.
+pub fn enable_watchtower(cfg: &mut CockpitConfig, on: bool) -> Result<(), CliError> {
+    if on && cfg.watchtower_config().watched().next().is_none() {
+        return Err(CliError::Usage(
+            "--watchtower probes the agents that declare a `canary`; no [[agents]] entry has one"
+                .into(),
+        ));
+    }
+    cfg.watchtower_enabled = on;
+    Ok(())
 }
 
 /// The run `--compare` names, read before this run is stored (so `last`

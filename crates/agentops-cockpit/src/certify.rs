@@ -40,6 +40,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
             cfg.gate.threshold = t;
         }
         cfg.gate.slos.extend(args.slo.iter().cloned());
+        audit::enable_watchtower(&mut cfg, args.watchtower)?;
         let mut ev = evidence::collect(&cfg, &cancel).await;
         if let Some(tb) = testbed {
             tb.shutdown().await;

@@ -420,6 +420,11 @@ pub struct CertifyArgs {
     pub targets: TargetArgs,
     #[command(flatten)]
     pub push: PushArgs,
+    /// Adversarial watchtower, as in `audit report`: send the
+    /// prompt-injection corpus to every agent with a `canary`; a leak fails
+    /// WTC-LEAK (critical) and so the gate.
+    #[arg(long, conflicts_with = "from")]
+    pub watchtower: bool,
 }
 
 /// A threshold: a number in 0–100.

@@ -34,6 +34,9 @@ pub struct CockpitConfig {
     /// (cockpit-deps).
     #[serde(default)]
     pub vector_store: Vec<cockpit_deps::VectorStoreConfig>,
+    /// `[[cache]]`: the agents' semantic / prefix caches (cockpit-hive).
+    #[serde(default)]
+    pub cache: Vec<cockpit_hive::CacheConfig>,
     /// `[watchtower]`: how many attempts, how fast (with `--watchtower`).
     #[serde(default)]
     pub watchtower: cockpit_watchtower::WatchtowerSettings,
@@ -104,6 +107,12 @@ impl CockpitConfig {
             self.probe.clone(),
             self.shadow.clone(),
         )
+    }
+
+    /// Hive Mind cache analytics: `[[cache]]`, the agents they name,
+    /// `[probe]`'s timeout and TLS settings.
+    pub fn hive_config(&self) -> cockpit_hive::HiveConfig {
+        cockpit_hive::HiveConfig::new(self.cache.clone(), self.agents.clone(), self.probe.clone())
     }
 
     /// The adversarial watchtower: the agents (those with a `canary` are
@@ -277,6 +286,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
     }
     validate_watchtower(path, src, cfg)?;
     validate_session_headers(path, src, &cfg.agents)?;
+    validate_hive(path, src, cfg, &err)?;
     if let Err(e) = cfg.kubernetes.validate() {
         let key = match &e {
             cockpit_k8s::K8sError::Config { key, .. } => *key,
@@ -322,6 +332,7 @@ fn validate_deps(
         let raw = url.clone();
         *url = expand_url(&raw).map_err(|m| err(&raw, m))?;
     }
+    expand_deps_secrets(cfg, err)?;
     cfg.deps_config().validate().map_err(|e| {
         let at = match &e {
             cockpit_deps::DepsError::Config {
@@ -397,6 +408,37 @@ fn entry_offset(src: &str, kind: &str, name: &str) -> Option<usize> {
         })
 }
 
+/// `${VAR}` in `[[mcp]] headers` and `[[vector_store]] api_key` /
+/// `headers`, expanded as they are; an error names the entry and the
+/// header (or key), never a value.
+fn expand_deps_secrets(
+    cfg: &mut CockpitConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    let tables = (cfg.mcp.iter_mut())
+        .map(|m| ("mcp", m.name.clone(), &mut m.headers))
+        .chain(
+            (cfg.vector_store.iter_mut()).map(|v| ("vector_store", v.name.clone(), &mut v.headers)),
+        );
+    for (kind, name, headers) in tables {
+        for (header, value) in headers.iter_mut() {
+            *value = expand_env(value)
+                .map_err(|m| err(header, format!("{kind} `{name}`: header {header}: {m}")))?;
+        }
+    }
+    for v in &mut cfg.vector_store {
+        if let Some(k) = &mut v.api_key {
+            *k = expand_env(k).map_err(|m| {
+                err(
+                    "api_key",
+                    format!("vector_store `{}`: api_key: {m}", v.name),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The byte offset of `key = …` in the `[[kind]]` table named `name`, else
 /// of that table's header.
 fn entry_key_offset(src: &str, kind: &str, name: &str, key: &str) -> Option<usize> {
@@ -447,6 +489,28 @@ fn key_in_table(src: &str, at: usize, end: usize, key: &str) -> usize {
         offset += line.len();
     }
     at
+}
+
+/// `[[cache]]`: metrics URLs expanded (`${VAR}`), then the library's
+/// rules, each error pointed at its key in the entry naming the agent.
+fn validate_hive(
+    path: &Path,
+    src: &str,
+    cfg: &mut CockpitConfig,
+    err: &impl Fn(&str, String) -> ConfigError,
+) -> Result<(), ConfigError> {
+    for url in cfg.cache.iter_mut().filter_map(|c| c.metrics_url.as_mut()) {
+        expand_checked(url, AgentProtocol::Http, err)?;
+    }
+    cfg.hive_config().validate().map_err(|e| {
+        let at = match &e {
+            cockpit_hive::HiveError::Config { agent, key, .. } => {
+                entry_key_offset(src, "cache", agent, key)
+            }
+            _ => None,
+        };
+        located(path, src, at, e.to_string())
+    })
 }
 
 /// `[watchtower]` and every agent's `canary`, each error pointed at its

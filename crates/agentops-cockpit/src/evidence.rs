@@ -87,6 +87,7 @@ pub fn check_specs() -> Vec<&'static cockpit_core::CheckSpec> {
         .chain(cockpit_sim::checks::ALL.iter())
         .chain(cockpit_shadow::checks::ALL.iter())
         .chain(cockpit_watchtower::checks::ALL.iter())
+        .chain(cockpit_hive::checks::ALL.iter())
         .copied()
         .collect();
     specs.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
@@ -192,6 +193,9 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     progress.step("Dependencies (MCP, vector stores)");
     let mut deps = cfg.deps_config();
     deps.fill_in_zones(|name| k8s.placement.single_zone(name));
+    if let Some(previous) = last_run(cfg) {
+        deps.remember(&previous);
+    }
     if !deps.is_empty() {
         all.absorb(cockpit_deps::audit(&deps, cancel).await);
     }
@@ -202,6 +206,17 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
     let shadow = cfg.shadow_config();
     if shadow.shadowed().next().is_some() {
         all.absorb(cockpit_shadow::audit(&shadow, cancel).await);
+    }
+
+    progress.step("Cache analytics");
+    // Hive Mind cache analytics (cockpit-hive): every `[[cache]]`, its
+    // counters and its probe. Validated with the configuration.
+    let hive = cfg.hive_config();
+    if !hive.is_empty() {
+        match cockpit_hive::audit(&hive, cancel).await {
+            Ok(out) => all.absorb(out),
+            Err(e) => tracing::error!("the cache analytics did not run: {e}"),
+        }
     }
 
     // The adversarial watchtower (cockpit-watchtower), opt-in: every agent
@@ -222,6 +237,26 @@ pub async fn collect(cfg: &CockpitConfig, cancel: &CancellationToken) -> Evidenc
         report,
         subjects: all.subjects,
         reached: all.reached,
+    }
+}
+
+/// The evidence lake's latest run, when the configuration declares a
+/// store with a `source_count` (RAG-STALE compares across runs); a lake
+/// that cannot be read is logged and left out.
+fn last_run(cfg: &CockpitConfig) -> Option<Report> {
+    if !cfg.vector_store.iter().any(|v| v.source_count.is_some()) {
+        return None;
+    }
+    let lake = cockpit_score::EvidenceLake::new(&cfg.gate.evidence_dir);
+    let read = lake
+        .latest()
+        .and_then(|p| p.map(|p| cockpit_score::read_report(&p)).transpose());
+    match read {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!("RAG-STALE across runs: the evidence lake: {e}");
+            None
+        }
     }
 }
 

@@ -106,6 +106,7 @@ const OURS: &[&str] = &[
     "cockpit_deps",
     "cockpit_shadow",
     "cockpit_watchtower",
+    "cockpit_hive",
     "cockpit_fleet",
     "cockpit_probe",
     "cockpit_stm",

@@ -20,6 +20,7 @@ fn catalogue() -> Vec<(&'static str, &'static str)> {
         .chain(cockpit_sim::checks::ALL.iter())
         .chain(cockpit_shadow::checks::ALL.iter())
         .chain(cockpit_watchtower::checks::ALL.iter())
+        .chain(cockpit_hive::checks::ALL.iter())
         .map(|c| (c.id.as_str(), c.title))
         .collect()
 }

@@ -120,3 +120,74 @@ async fn bad_mcp_and_vector_store_entries_exit_2_located() {
         );
     }
 }
+
+/// A Qdrant collection that always holds 1000 vectors (the recorded answer
+/// of cockpit-deps' tests), served locally; its base URL.
+async fn frozen_qdrant() -> String {
+    let support = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cockpit-deps/tests/support/qdrant");
+    let green = std::fs::read_to_string(support.join("collection_green.json")).unwrap();
+    let query = std::fs::read_to_string(support.join("query.json")).unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/collections/docs",
+            axum::routing::get(move || async move { green }),
+        )
+        .route(
+            "/collections/{name}/points/query",
+            axum::routing::post(move || async move { query }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+/// RAG-STALE across runs: the dropzone grows between two audits while the
+/// index stays at 1000 vectors (still more than the documents: chunks):
+/// the second run fails it, reading the first from the evidence lake.
+#[tokio::test(flavor = "multi_thread")]
+async fn rag_stale_compares_with_the_previous_run() {
+    let url = frozen_qdrant().await;
+    let w = Workdir::new();
+    let cfg = |source: u32| {
+        w.config(&format!(
+            "[[vector_store]]\nname = \"kb\"\nbackend = \"qdrant\"\nurl = \"{url}\"\ncollection = \"docs\"\nsamples = 2\nsource_count = {source}\n"
+        ))
+    };
+    let audit = |cfg: PathBuf| {
+        let w = w.path().to_path_buf();
+        async move {
+            let out = run_with(
+                &[
+                    "audit",
+                    "report",
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--format",
+                    "json",
+                ],
+                &Opts::default().cwd(&w),
+            )
+            .await;
+            out.assert_code(0);
+            out.json()
+        }
+    };
+    let first = audit(cfg(800)).await;
+    assert_eq!(finding(&first, "RAG-STALE", "kb")["status"], "pass");
+    let second = audit(cfg(900)).await;
+    let f = finding(&second, "RAG-STALE", "kb");
+    assert_eq!(f["status"], "fail", "{f:#}");
+    assert!(
+        f["summary"]
+            .as_str()
+            .unwrap()
+            .contains("grew from 800 to 900"),
+        "{f:#}"
+    );
+    assert_eq!(measurement(f, "previous_count")["value"], 1000.0);
+    // Without growth of the dropzone, the same count passes.
+    let third = audit(cfg(900)).await;
+    assert_eq!(finding(&third, "RAG-STALE", "kb")["status"], "pass");
+}

@@ -516,3 +516,63 @@ async fn kubeconfig_credentials_never_show() {
         out.assert_code(3);
     }
 }
+
+/// `[[mcp]] headers` and `[[vector_store]] headers` from the environment:
+/// sent (the servers count authorised requests), shown nowhere.
+#[tokio::test(flavor = "multi_thread")]
+async fn dependency_headers_are_sent_and_never_shown() {
+    use std::sync::atomic::Ordering;
+    let mcp = AuthServer::start(HDR_TOKEN).await;
+    let store = AuthServer::start(HDR_TOKEN).await;
+    let w = Workdir::new();
+    let cfg = w.config(&format!(
+        "[[mcp]]\nname = \"tools\"\nurl = \"http://{}/mcp\"\ntimeout_ms = 3000\nsamples = 1\n[mcp.headers]\nAuthorization = \"Bearer ${{HDR_TOKEN}}\"\n\n[[vector_store]]\nname = \"kb\"\nbackend = \"qdrant\"\nurl = \"http://{}\"\ncollection = \"docs\"\nsamples = 1\ntimeout_ms = 3000\napi_key = \"${{AG_TOKEN}}\"\n[vector_store.headers]\nAuthorization = \"Bearer ${{HDR_TOKEN}}\"\n",
+        mcp.addr, store.addr
+    ));
+    let out_dir = w.path().join("out");
+    for format in ["json", "table", "markdown"] {
+        let out = run_with(
+            &[
+                "audit",
+                "report",
+                "--config",
+                cfg.to_str().unwrap(),
+                "--format",
+                format,
+                "--out",
+                out_dir.to_str().unwrap(),
+                "-vvv",
+            ],
+            &secrets_env().cwd(w.path()),
+        )
+        .await;
+        assert_run_clean(&format!("audit report --format {format}"), &out);
+    }
+    for (path, text) in files(w.path()) {
+        if !path.ends_with(".toml") {
+            assert_clean(&path, &text);
+        }
+    }
+    assert!(
+        mcp.ok.load(Ordering::SeqCst) > 0,
+        "the MCP header was not sent"
+    );
+    assert_eq!(mcp.denied.load(Ordering::SeqCst), 0);
+    assert!(
+        store.ok.load(Ordering::SeqCst) > 0,
+        "the store header was not sent"
+    );
+    assert_eq!(store.denied.load(Ordering::SeqCst), 0);
+    // An unset variable is named, with its entry.
+    let out = run_with(
+        &["audit", "report", "--config", cfg.to_str().unwrap()],
+        &Opts::default().cwd(w.path()).env("AG_TOKEN", AG_TOKEN),
+    )
+    .await;
+    out.assert_code(2);
+    assert!(
+        out.stderr.contains("HDR_TOKEN") && out.stderr.contains("`tools`"),
+        "{}",
+        out.stderr
+    );
+}

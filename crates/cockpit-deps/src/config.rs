@@ -4,6 +4,7 @@
 //! rather than a silent default. `Debug` never shows a URL's credentials
 //! nor a stdio server's arguments (they may carry tokens).
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use cockpit_core::fleet::AgentConfig;
@@ -38,6 +39,10 @@ pub struct McpServerConfig {
     /// MCP-LATENCY passes while the `ping` p99 is within this, in ms.
     #[serde(default = "default_mcp_p99_ms")]
     pub latency_p99_ms: f64,
+    /// Headers sent with every Streamable HTTP request (`Authorization =
+    /// "Bearer ${MCP_TOKEN}"`): secrets, never shown.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for McpServerConfig {
@@ -50,8 +55,36 @@ impl std::fmt::Debug for McpServerConfig {
             .field("samples", &self.samples)
             .field("timeout_ms", &self.timeout_ms)
             .field("latency_p99_ms", &self.latency_p99_ms)
+            .field("headers", &HeaderNames(&self.headers))
             .finish()
     }
+}
+
+/// Header names, values hidden: how `Debug` shows a header table.
+struct HeaderNames<'a>(&'a BTreeMap<String, String>);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.keys().map(|k| (k, "<redacted>")))
+            .finish()
+    }
+}
+
+/// Every header a valid name and value; an error names the header, never
+/// its value.
+fn check_headers<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<(), String> {
+    for (name, value) in headers {
+        if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
+            return Err(format!("`{name}` is not a header name"));
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(format!(
+                "the value of header `{name}` is not a valid header value (value not shown)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How an MCP server is reached.
@@ -84,6 +117,7 @@ impl McpServerConfig {
             samples: default_samples(),
             timeout_ms: default_mcp_timeout_ms(),
             latency_p99_ms: default_mcp_p99_ms(),
+            headers: BTreeMap::new(),
         }
     }
 
@@ -153,7 +187,16 @@ impl McpServerConfig {
             (None, Some(c)) if c.trim().is_empty() => {
                 return fail("command", "is empty".into());
             }
+            (None, Some(_)) if !self.headers.is_empty() => {
+                return fail(
+                    "headers",
+                    "headers are sent over Streamable HTTP (`url`), not to a stdio server".into(),
+                );
+            }
             (None, Some(_)) => {}
+        }
+        if let Err(m) = check_headers(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            return fail("headers", m);
         }
         check_common(
             &self.name,
@@ -222,6 +265,14 @@ pub struct VectorStoreConfig {
     /// RAG-LATENCY passes while the query p99 is within this, in ms.
     #[serde(default = "default_store_p99_ms")]
     pub latency_p99_ms: f64,
+    /// The store's API key (`api_key = "${QDRANT_API_KEY}"`), sent as
+    /// Qdrant's `api-key` or Chroma's `x-chroma-token` header: a secret.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Headers sent with every request (`Authorization = "Bearer …"`):
+    /// secrets, never shown.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 impl std::fmt::Debug for VectorStoreConfig {
@@ -240,11 +291,29 @@ impl std::fmt::Debug for VectorStoreConfig {
             .field("samples", &self.samples)
             .field("timeout_ms", &self.timeout_ms)
             .field("latency_p99_ms", &self.latency_p99_ms)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("headers", &HeaderNames(&self.headers))
             .finish()
     }
 }
 
 impl VectorStoreConfig {
+    /// The headers sent with every request: `headers`, and the `api_key`
+    /// under the backend's header.
+    pub fn request_headers(&self) -> Vec<(String, String)> {
+        let key = self.api_key.as_ref().map(|k| {
+            let name = match self.backend {
+                VectorBackend::Qdrant => "api-key",
+                _ => "x-chroma-token",
+            };
+            (name.to_string(), k.clone())
+        });
+        (self.headers.iter())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(key)
+            .collect()
+    }
+
     /// A store with the defaults.
     pub fn new(name: &str, backend: VectorBackend, url: &str, collection: &str) -> Self {
         VectorStoreConfig {
@@ -261,6 +330,8 @@ impl VectorStoreConfig {
             samples: default_samples(),
             timeout_ms: default_store_timeout_ms(),
             latency_p99_ms: default_store_p99_ms(),
+            api_key: None,
+            headers: BTreeMap::new(),
         }
     }
 
@@ -284,6 +355,17 @@ impl VectorStoreConfig {
         if self.collection.trim().is_empty() {
             return fail("collection", "is empty".into());
         }
+        if let Some(k) = &self.api_key
+            && check_headers([("api-key", k.as_str())]).is_err()
+        {
+            return fail(
+                "api_key",
+                "is not a valid header value (value not shown)".into(),
+            );
+        }
+        if let Err(m) = check_headers(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str()))) {
+            return fail("headers", m);
+        }
         check_common(
             &self.name,
             self.samples,
@@ -302,6 +384,17 @@ pub struct DepsConfig {
     pub mcp: Vec<McpServerConfig>,
     pub vector_stores: Vec<VectorStoreConfig>,
     pub agents: Vec<AgentConfig>,
+    /// What the previous run read, per store name (RAG-STALE across runs);
+    /// see [`DepsConfig::remember`].
+    pub previous: BTreeMap<String, PreviousRun>,
+}
+
+/// One store as the previous run's RAG-STALE finding recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PreviousRun {
+    pub count: u64,
+    pub source_count: u64,
 }
 
 impl DepsConfig {
@@ -314,6 +407,30 @@ impl DepsConfig {
             mcp,
             vector_stores,
             agents,
+            previous: BTreeMap::new(),
+        }
+    }
+
+    /// Take the previous run's counts from its report (e.g. the evidence
+    /// lake's last run): each RAG-STALE finding that measured both `count`
+    /// and `source_count`, by subject.
+    pub fn remember(&mut self, report: &cockpit_core::Report) {
+        let stale = crate::checks::rag_stale::RAG_STALE.id;
+        for f in report.findings.iter().filter(|f| f.check_id == stale) {
+            let read = |name| f.measurement(name).map(|m| m.value);
+            if let (Some(subject), Some(count), Some(source)) =
+                (&f.subject, read("count"), read("source_count"))
+                && count >= 0.0
+                && source >= 0.0
+            {
+                self.previous.insert(
+                    subject.clone(),
+                    PreviousRun {
+                        count: count as u64,
+                        source_count: source as u64,
+                    },
+                );
+            }
         }
     }
 

@@ -5,8 +5,21 @@
 
 use std::time::Duration;
 
-/// A client whose every request ends within `timeout`.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+/// A client whose every request ends within `timeout` and carries
+/// `headers` (marked sensitive: never in reqwest's debug output).
+pub(crate) fn client(
+    timeout: Duration,
+    headers: &[(String, String)],
+) -> Result<reqwest::Client, String> {
+    let mut defaults = reqwest::header::HeaderMap::new();
+    for (name, value) in headers {
+        let n = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("`{name}` is not a header name"))?;
+        let mut v = reqwest::header::HeaderValue::from_str(value)
+            .map_err(|_| format!("the value of header `{name}` is not valid (value not shown)"))?;
+        v.set_sensitive(true);
+        defaults.insert(n, v);
+    }
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let mut roots = rustls::RootCertStore::empty();
     for cert in rustls_native_certs::load_native_certs().certs {
@@ -24,6 +37,7 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .pool_max_idle_per_host(1)
+        .default_headers(defaults)
         .build()
         .map_err(|e| format!("HTTP client: {e}"))
 }

@@ -85,7 +85,9 @@ pub mod rag;
 use cockpit_core::AuditOutcome;
 use tokio_util::sync::CancellationToken;
 
-pub use config::{DepsConfig, McpServerConfig, McpTransport, VectorBackend, VectorStoreConfig};
+pub use config::{
+    DepsConfig, McpServerConfig, McpTransport, PreviousRun, VectorBackend, VectorStoreConfig,
+};
 pub use error::DepsError;
 pub use mcp::{McpFailure, McpSnapshot};
 pub use rag::StoreSnapshot;
@@ -156,7 +158,8 @@ pub fn judge(cfg: &DepsConfig, snapshot: &DepsSnapshot) -> AuditOutcome {
             .push(rag_latency::evaluate(s, v.latency_p99_ms));
         out.findings
             .push(rag_zone::evaluate(s, v.agent.as_deref(), &cfg.agents));
-        out.findings.push(rag_stale::evaluate(s));
+        out.findings
+            .push(rag_stale::evaluate(s, cfg.previous.get(&v.name)));
     }
     out
 }

@@ -263,3 +263,54 @@ async fn a_cancelled_audit_ends_the_session_and_kills_the_server() {
     assert!(r.interrupted);
     assert!(!alive(pid_of(&pidfile)));
 }
+
+/// A Streamable HTTP endpoint that records the `authorization` header it
+/// receives and refuses every request (401): the header is sent, the
+/// refusal is a finding, the token is never shown.
+#[tokio::test]
+async fn mcp_headers_are_sent_and_never_shown() {
+    use std::sync::{Arc, Mutex};
+    const TOKEN: &str = "Bearer mcp-token-8c2d7e";
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/mcp",
+        axum::routing::post(move |h: axum::http::HeaderMap| async move {
+            if let Some(v) = h.get("authorization").and_then(|v| v.to_str().ok()) {
+                log.lock().unwrap().push(v.to_string());
+            }
+            axum::http::StatusCode::UNAUTHORIZED
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/mcp", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut cfg = McpServerConfig::http("guarded", &url);
+    cfg.headers.insert("Authorization".into(), TOKEN.into());
+    cfg.timeout_ms = 5_000;
+    let r = audit(vec![cfg.clone()]).await;
+    assert!(
+        seen.lock().unwrap().iter().any(|v| v == TOKEN),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    let f = find(&r, "MCP-HEALTH");
+    assert_ne!(f.status, Status::Pass, "{}", f.summary);
+    let shown = format!("{:?} {cfg:?}", r.findings);
+    assert!(!shown.contains("8c2d7e"), "{shown}");
+    // Headers go over HTTP only; a bad value is named, never shown.
+    let mut stdio = McpServerConfig::stdio("s", "true", &[]);
+    stdio.headers.insert("Authorization".into(), TOKEN.into());
+    assert!(
+        stdio
+            .validate()
+            .unwrap_err()
+            .to_string()
+            .contains("headers")
+    );
+    let mut bad = McpServerConfig::http("b", &url);
+    bad.headers
+        .insert("Authorization".into(), "x\ny-8c2d7e".into());
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("Authorization") && !e.contains("8c2d7e"), "{e}");
+}

@@ -189,3 +189,71 @@ async fn qdrant_recorded_answers() {
     assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
     assert!(f.summary.contains("over 1048576 bytes"), "{}", f.summary);
 }
+
+/// A Qdrant that wants an API key (as Qdrant does with `api_key` set):
+/// 401 without it, the recorded collection with it.
+async fn qdrant_with_key(key: &'static str) -> String {
+    let green = std::fs::read_to_string(support("qdrant/collection_green.json")).unwrap();
+    let query = std::fs::read_to_string(support("qdrant/query.json")).unwrap();
+    let authorised = move |h: &axum::http::HeaderMap| {
+        h.get("api-key")
+            .is_some_and(|v| v.as_bytes() == key.as_bytes())
+    };
+    let app = Router::new()
+        .route(
+            "/collections/docs",
+            get(move |h: axum::http::HeaderMap| async move {
+                if authorised(&h) {
+                    (StatusCode::OK, green)
+                } else {
+                    (
+                        StatusCode::UNAUTHORIZED,
+                        "Must provide an API key".to_string(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/collections/{name}/points/query",
+            post(move |h: axum::http::HeaderMap| async move {
+                if authorised(&h) {
+                    (StatusCode::OK, query)
+                } else {
+                    (StatusCode::UNAUTHORIZED, String::new())
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    url
+}
+
+#[tokio::test]
+async fn a_store_api_key_is_sent_and_never_shown() {
+    const KEY: &str = "qdrant-key-5e1f0a";
+    let url = qdrant_with_key(KEY).await;
+    let mut keyed = store("keyed", VectorBackend::Qdrant, &url, "docs");
+    keyed.api_key = Some(KEY.into());
+    let mut wrong = store("wrong", VectorBackend::Qdrant, &url, "docs");
+    wrong.api_key = Some("qdrant-key-other".into());
+    let none = store("none", VectorBackend::Qdrant, &url, "docs");
+    let r = audit(vec![keyed.clone(), wrong, none], vec![]).await;
+    let f = find(&r, "RAG-COLLECTION", "keyed");
+    assert_eq!(f.status, Status::Pass, "{}", f.summary);
+    for name in ["wrong", "none"] {
+        let f = find(&r, "RAG-COLLECTION", name);
+        assert_eq!(f.status, Status::NotMeasured, "{}", f.summary);
+        assert!(f.summary.contains("401"), "{}", f.summary);
+    }
+    let shown = format!("{:?} {:?}", r.findings, keyed);
+    assert!(
+        !shown.contains("5e1f0a") && !shown.contains("key-other"),
+        "{shown}"
+    );
+    assert!(format!("{keyed:?}").contains("<redacted>"));
+    let mut bad = keyed;
+    bad.api_key = Some("line\nbreak".into());
+    let e = bad.validate().unwrap_err().to_string();
+    assert!(e.contains("api_key") && !e.contains("break"), "{e}");
+}

@@ -93,8 +93,8 @@ pub use grpc_dynamic::{
 };
 pub use options::{HttpVersion, MAX_DEADLINE, MAX_TIMEOUT, ProbeOptions, TlsOptions, seconds};
 pub use report::{
-    ErrorKind, LEAN_MAX_SAMPLES, MAX_SAMPLE_RECORDS, ProbeReport, Protocol, RateDistribution,
-    RateSummary, Recorded, SampleRecord, Throughput, TokensSource,
+    ErrorKind, LEAN_MAX_SAMPLES, MAX_CAPTURED_HEADER_BYTES, MAX_SAMPLE_RECORDS, ProbeReport,
+    Protocol, RateDistribution, RateSummary, Recorded, SampleRecord, Throughput, TokensSource,
 };
 
 use crate::conn::TlsContext;
@@ -212,6 +212,7 @@ pub(crate) async fn probe_openai_with(
         } else {
             0
         },
+        capture_header: opts.capture_header.clone().filter(|_| opts.record_samples),
     });
     let stats = run::run(plan, opts, deadline_of(opts))
         .instrument(span)

@@ -213,6 +213,8 @@ pub(crate) struct OpenAiPlan {
     pub record_samples: bool,
     /// Keep each answer's text, cut at this many bytes (0: none).
     pub capture_output_bytes: usize,
+    /// Keep this response header in each record (none: no header).
+    pub capture_header: Option<HeaderName>,
 }
 
 /// Per-worker scratch space, reused from sample to sample.
@@ -222,6 +224,8 @@ pub(crate) struct Scratch {
     gaps: Vec<Duration>,
     /// The answer's text so far, when captured.
     text: String,
+    /// The captured response header of the sample in flight.
+    header: Option<String>,
 }
 
 /// Gaps kept per sample; a longer stream's later gaps are not recorded.
@@ -239,6 +243,7 @@ pub(crate) async fn sample(
 ) -> SampleResult {
     scratch.gaps.clear();
     scratch.text.clear();
+    scratch.header = None;
     let ep = &plan.endpoint;
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
@@ -269,6 +274,9 @@ pub(crate) async fn sample(
     );
     if plan.capture_output_bytes > 0 && r.is_ok() {
         stats.attach_output(index, &scratch.text);
+    }
+    if plan.capture_header.is_some() {
+        stats.attach_header(index, scratch.header.take());
     }
     if r.is_err() || !ep.reuse {
         *slot = None;
@@ -325,6 +333,12 @@ async fn sample_inner(
     }
     let send_start = Instant::now();
     let resp = response_head(conn, req, step.progress, what).await?;
+    if let Some(name) = &plan.capture_header {
+        step.scratch.header = resp
+            .headers()
+            .get(name)
+            .map(|v| crate::report::bounded_header(v.as_bytes()));
+    }
     event_stream_head(&resp, what)?;
     step.progress.at(Stage::Stream);
     let mut body = resp.into_body();

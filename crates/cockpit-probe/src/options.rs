@@ -123,6 +123,10 @@ pub struct ProbeOptions {
     /// (the run's [`Throughput`](crate::Throughput) is). Read the samples
     /// with [`ProbeReport::recorded`](crate::ProbeReport::recorded).
     pub lean: bool,
+    /// With `record_samples`, keep this response header of each OpenAI
+    /// answer in its record (e.g. a cache's `x-cache: hit`), cut at
+    /// [`MAX_CAPTURED_HEADER_BYTES`](crate::MAX_CAPTURED_HEADER_BYTES).
+    pub capture_header: Option<HeaderName>,
 }
 
 impl Default for ProbeOptions {
@@ -150,6 +154,7 @@ impl Default for ProbeOptions {
             record_samples: false,
             capture_output_bytes: 0,
             lean: false,
+            capture_header: None,
         }
     }
 }

@@ -197,6 +197,20 @@ pub struct SampleRecord {
     /// the content deltas joined, cut at that many bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub output: Option<String>,
+    /// The response header named by
+    /// [`ProbeOptions::capture_header`](crate::ProbeOptions), when the
+    /// answer carried it (lossy UTF-8, cut at [`MAX_CAPTURED_HEADER_BYTES`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+}
+
+/// The longest captured response header value kept.
+pub const MAX_CAPTURED_HEADER_BYTES: usize = 256;
+
+/// A header value as kept in a [`SampleRecord`]: lossy UTF-8 of at most
+/// [`MAX_CAPTURED_HEADER_BYTES`] bytes.
+pub(crate) fn bounded_header(v: &[u8]) -> String {
+    String::from_utf8_lossy(&v[..v.len().min(MAX_CAPTURED_HEADER_BYTES)]).into_owned()
 }
 
 /// At most this many [`SampleRecord`]s are kept per run.
@@ -591,6 +605,16 @@ impl Stats {
         }
     }
 
+    /// Attach a sample's captured response header to its record (the
+    /// latest one, when it is sample `index`'s).
+    pub fn attach_header(&mut self, index: u32, value: Option<String>) {
+        if let Some(r) = self.records.as_mut().and_then(|v| v.last_mut())
+            && r.index == index
+        {
+            r.header = value;
+        }
+    }
+
     pub fn merge(&mut self, o: Stats) {
         for (a, b) in self.dists.iter_mut().zip(o.dists.iter()) {
             a.merge(b);
@@ -697,6 +721,7 @@ impl Stats {
                 output_tokens: ok.map(|o| o.tokens),
                 error: r.as_ref().err().map(|f| f.kind),
                 output: None,
+                header: None,
             });
         }
         match r {

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{Fault, Overrides, TestbedConfig};
 use crate::memory;
 use crate::metrics::Metrics;
+use crate::semantic_cache::CacheState;
 use crate::sessions::{SessionStore, Turn};
 use crate::stamps::{Stamp, StampLog};
 
@@ -57,6 +58,8 @@ pub(crate) struct Agent {
     last_fact: Mutex<Option<String>>,
     /// Memory-retrieval slots (the retrieval-pool fault).
     retrieval_pool: Option<Arc<tokio::sync::Semaphore>>,
+    /// The semantic cache in front of the model, when configured.
+    pub semantic_cache: Option<CacheState>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -109,6 +112,8 @@ pub(crate) struct Plan {
     _retrieval: Option<tokio::sync::OwnedSemaphorePermit>,
     /// Leaky mode: the system prompt's words, answered instead of tokens.
     pub revealed: Option<Vec<String>>,
+    /// With a semantic cache: whether it answered (`x-cache: hit`).
+    pub cache_hit: Option<bool>,
     first_deadline: Instant,
     inter_token: Duration,
 }
@@ -162,6 +167,7 @@ impl Agent {
             .retrieval_pool
             .map(|n| Arc::new(tokio::sync::Semaphore::new(n as usize)));
         Agent {
+            semantic_cache: config.semantic_cache.clone().map(CacheState::new),
             last_fact: Mutex::new(None),
             retrieval_pool,
             config,
@@ -205,7 +211,18 @@ impl Agent {
         } else {
             Duration::ZERO
         };
-        let first_deadline = offset(ask.received + ttft + cold + prefill, jitter);
+        let mut first_deadline = offset(ask.received + ttft + cold + prefill, jitter);
+        let cache_hit = match &self.semantic_cache {
+            Some(cache) if !fail && revealed.is_none() => {
+                let cached = cache.lookup(ask.prompt, tokens);
+                if let Some(n) = cached {
+                    tokens = n;
+                    first_deadline = ask.received + cache.config().hit_ttft;
+                }
+                Some(cached.is_some())
+            }
+            _ => None,
+        };
 
         let (recall, retrieval) = if fail {
             (None, None)
@@ -242,6 +259,7 @@ impl Agent {
             recall,
             _retrieval: retrieval,
             revealed,
+            cache_hit,
             first_deadline,
             inter_token,
         }

@@ -89,6 +89,39 @@ pub struct TestbedConfig {
     /// Leaky mode: a server-side system prompt (holding a canary) that the
     /// agent reveals, as its answer, to prompts containing a trigger.
     pub leaky: Option<Leaky>,
+    /// A semantic cache in front of the model: a prompt seen before (after
+    /// normalisation and paraphrases) is answered after its `hit_ttft_ms`,
+    /// with `x-cache: hit`, and counted in `/metrics`.
+    pub semantic_cache: Option<SemanticCache>,
+}
+
+/// The semantic cache of the testbed: prompts are matched after
+/// normalisation (lower case, punctuation dropped, whitespace collapsed)
+/// with each phrase of a `paraphrases` group read as the group's first one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SemanticCache {
+    /// Time to first token of an answer served from the cache.
+    #[serde(rename = "hit_ttft_ms", with = "millis")]
+    pub hit_ttft: Duration,
+    /// Entries kept (least recently used dropped first); 0 stores nothing,
+    /// a cache that never hits.
+    pub capacity: usize,
+    /// Groups of phrases that mean the same.
+    pub paraphrases: Vec<Vec<String>>,
+}
+
+/// The most entries a semantic cache may keep.
+pub(crate) const MAX_CACHE_ENTRIES: usize = 100_000;
+
+impl Default for SemanticCache {
+    fn default() -> Self {
+        SemanticCache {
+            hit_ttft: Duration::from_millis(2),
+            capacity: 1024,
+            paraphrases: Vec::new(),
+        }
+    }
 }
 
 /// A system prompt the agent keeps server-side, and the phrases that make
@@ -164,6 +197,7 @@ impl Default for TestbedConfig {
             retrieval_pool: None,
             context_window_tokens: None,
             leaky: None,
+            semantic_cache: None,
         }
     }
 }
@@ -192,6 +226,17 @@ impl TestbedConfig {
                 return Err(format!(
                     "leaky.system_prompt must have 1–{MAX_TOKENS} words, got {words}"
                 ));
+            }
+        }
+        if let Some(c) = &self.semantic_cache {
+            if c.capacity > MAX_CACHE_ENTRIES {
+                return Err(format!(
+                    "semantic_cache.capacity must be at most {MAX_CACHE_ENTRIES}, got {}",
+                    c.capacity
+                ));
+            }
+            if c.hit_ttft > MAX_OVERRIDE_DELAY {
+                return Err("semantic_cache.hit_ttft_ms must be at most 600000".to_owned());
             }
         }
         if self.model.is_empty() {

@@ -259,6 +259,7 @@ fn answer_chat(
         );
     }
     let session_turns = plan.session_turns;
+    let cache_hit = plan.cache_hit;
     let meta = ChunkMeta {
         id: format!("chatcmpl-{request_id}"),
         created: received_at
@@ -276,6 +277,10 @@ fn answer_chat(
     };
     if let Some(n) = session_turns {
         set_header(response.headers_mut(), SESSION_TURNS_HEADER, &n.to_string());
+    }
+    if let Some(hit) = cache_hit {
+        let value = if hit { "hit" } else { "miss" };
+        set_header(response.headers_mut(), crate::CACHE_HEADER, value);
     }
     response
 }
@@ -561,7 +566,10 @@ async fn models(State(agent): State<Arc<Agent>>) -> Response {
 }
 
 async fn metrics(State(agent): State<Arc<Agent>>) -> Response {
-    let text = agent.metrics.render(agent.config.export_ttft_histogram);
+    let mut text = agent.metrics.render(agent.config.export_ttft_histogram);
+    if let Some(cache) = &agent.semantic_cache {
+        cache.render(&mut text);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -41,7 +41,7 @@
 //! | `GET /v1/models` | the configured model, OpenAI list shape |
 //! | `POST /v1/retrieval/search` | `{query, top_k}` → `{hits: [{id, score, text}]}` after the retrieval latency |
 //! | `GET /healthz` | `200 ok` |
-//! | `GET /metrics` | `testbed_requests_total{route,code}` and the `testbed_time_to_first_token_seconds` histogram |
+//! | `GET /metrics` | `testbed_requests_total{route,code}`, the `testbed_time_to_first_token_seconds` histogram, and with a semantic cache its hits, misses and tokens-served counters |
 //! | `GET /testbed/stamps/{request_id}` | the request's [`Stamp`], times in unix nanoseconds; 404 if unknown |
 //! | `GET /testbed/sessions/{session_id}` | the session's turns |
 //!
@@ -93,6 +93,7 @@ mod memory;
 mod metrics;
 mod redis_sessions;
 mod retrieval;
+mod semantic_cache;
 mod sessions;
 mod stamps;
 
@@ -108,8 +109,8 @@ use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 
 pub use config::{
-    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, TOKENS_HEADER, TTFT_MS_HEADER,
-    TestbedConfig, TraceEcho, UnknownFault,
+    FAULT_HEADER, Fault, INTER_TOKEN_MS_HEADER, Leaky, SemanticCache, TOKENS_HEADER,
+    TTFT_MS_HEADER, TestbedConfig, TraceEcho, UnknownFault,
 };
 pub use http::TRACEPARENT_HEADER;
 pub use http::{
@@ -117,6 +118,7 @@ pub use http::{
 };
 pub use memory::PLANT_MARKER;
 pub use redis_sessions::RedisSessions;
+pub use semantic_cache::{CACHE_HEADER, HITS_METRIC, MISSES_METRIC, TOKENS_METRIC};
 pub use sessions::{InMemorySessions, SessionStore, Turn};
 pub use stamps::{STAMP_CAPACITY, Stamp, StampLog};
 

@@ -14,7 +14,10 @@ pub(crate) fn transport(
     cfg: &McpServerConfig,
 ) -> Result<StreamableHttpClientTransport<reqwest::Client>, String> {
     let url = cfg.url.clone().unwrap_or_default();
-    let client = crate::http::client(cfg.timeout()).map_err(|e| e.to_string())?;
+    let headers: Vec<(String, String)> = (cfg.headers.iter())
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let client = crate::http::client(cfg.timeout(), &headers).map_err(|e| e.to_string())?;
     let mut config = StreamableHttpClientTransportConfig::with_uri(url);
     config.max_json_response_size = MAX_MESSAGE_BYTES;
     config.max_sse_event_size = MAX_MESSAGE_BYTES;

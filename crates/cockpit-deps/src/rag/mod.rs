@@ -152,7 +152,7 @@ pub(crate) async fn send_json(
 #[tracing::instrument(name = "vector_store", skip_all, fields(target = %cockpit_core::redact_url(&cfg.url), check_id = "RAG-COLLECTION"))]
 pub async fn measure(cfg: &VectorStoreConfig, cancel: &CancellationToken) -> StoreSnapshot {
     let mut snap = StoreSnapshot::new(cfg);
-    let client = match crate::http::client(cfg.timeout()) {
+    let client = match crate::http::client(cfg.timeout(), &cfg.request_headers()) {
         Ok(c) => c,
         Err(e) => {
             snap.failed(e);

@@ -101,6 +101,7 @@ impl ClientPlan {
                     headers: r.headers.clone(),
                     record_samples: false,
                     capture_output_bytes: 0,
+                    capture_header: None,
                 }))
             }
             Protocol::Grpc => {
