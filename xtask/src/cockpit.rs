@@ -268,10 +268,7 @@ fn cpu_seconds(pid: u32) -> Result<f64, String> {
 fn vm_hwm_kib(pid: u32) -> Result<u64, String> {
     let status =
         std::fs::read_to_string(format!("/proc/{pid}/status")).map_err(|e| e.to_string())?;
-    Ok(sum_field(
-        &status.replace(' ', "").replace('\t', ""),
-        "VmHWM:",
-    ))
+    Ok(sum_field(&status.replace([' ', '\t'], ""), "VmHWM:"))
 }
 
 /// `n` scrapes of /metrics: each one's wall time (ms), and the size.
