@@ -7,6 +7,7 @@ mod certify;
 mod cli;
 mod cockpit;
 mod config;
+mod deploy;
 mod error;
 mod evidence;
 mod load;
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use cli::{AuditCommand, Cli, Command};
+use cli::{AuditCommand, Cli, Command, DeployCommand};
 
 pub use error::{CliError, ResultExt};
 
@@ -209,6 +210,9 @@ fn main() -> ExitCode {
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
             Command::Simulate(args) => simulate::run(args, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,
+            Command::Deploy {
+                command: DeployCommand::Sovereign(args),
+            } => deploy::run(args, cancel).await,
         }
     });
     exit_code(result)

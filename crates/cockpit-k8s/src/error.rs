@@ -59,4 +59,11 @@ pub enum K8sError {
     /// A rendered object could not be serialised.
     #[error("rendering the manifests: {0}")]
     Render(String),
+    /// The namespace to deploy into does not exist (and
+    /// `--create-namespace` was not given).
+    #[error("namespace `{0}` does not exist: create it, or pass --create-namespace")]
+    NamespaceMissing(String),
+    /// Server-side apply met a field owned by another field manager.
+    #[error("apply {object}: conflict with another field manager (409): {message}")]
+    Conflict { object: String, message: String },
 }

@@ -24,8 +24,10 @@
 //! What it never does: write a Secret's value (the Redis URL is a
 //! `secretKeyRef`), mount a key file, or render a privileged field.
 
+mod apply;
 pub mod cloud_run;
 mod render;
+mod watch;
 
 use serde::Deserialize;
 
@@ -33,8 +35,12 @@ use cockpit_core::Status;
 
 use crate::{K8sAudit, K8sConfig, K8sError};
 
+pub use apply::{Applied, ApplyMode, apply, changes};
 pub use cloud_run::KnativeService;
+/// The Kubernetes client the functions here take (from [`crate::connect`]).
+pub use kube::Client;
 pub use render::{FIELD_MANAGER, GSA_ANNOTATION, Object, render, to_yaml};
+pub use watch::{Rollout, WatchEnd, progress, watch_rollout};
 
 /// Where the rendered objects run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
