@@ -120,12 +120,15 @@ fn service_account(s: &DeploySettings) -> ServiceAccount {
 
 /// No `replicas`: the HPA owns the count (an applied `replicas` would fight
 /// it); its `minReplicas` keeps the warm floor (CMP-WARM).
+#[allow(
+    clippy::useless_conversion,
+    reason = "`spec` is an `Option` in older Kubernetes versions of k8s-openapi"
+)]
 fn deployment(s: &DeploySettings) -> Result<Deployment, K8sError> {
     let mut pod_labels = labels(s);
     pod_labels.extend(selector_labels(s));
     Ok(Deployment {
         metadata: meta(s),
-        // `.into()`: an `Option` in older Kubernetes versions of k8s-openapi.
         spec: DeploymentSpec {
             selector: selector(s),
             template: PodTemplateSpec {
@@ -321,6 +324,10 @@ fn warmup_hook(s: &DeploySettings) -> Result<Option<Lifecycle>, K8sError> {
 }
 
 /// CMP-WARM / CMP-HPA: min ≥ 2 warm replicas, a ceiling above it.
+#[allow(
+    clippy::useless_conversion,
+    reason = "`spec` is an `Option` in older Kubernetes versions of k8s-openapi"
+)]
 fn hpa(s: &DeploySettings) -> HorizontalPodAutoscaler {
     HorizontalPodAutoscaler {
         metadata: meta(s),
