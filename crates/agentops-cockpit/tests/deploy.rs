@@ -240,3 +240,64 @@ async fn ctrl_c_while_waiting_for_the_rollout_stops_and_deletes_nothing() {
     assert!(out.stderr.contains("nothing was deleted"), "{}", out.stderr);
     assert!(!fake.requests().iter().any(|r| r.starts_with("DELETE")));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stuck_rollout_or_a_load_balancer_without_address_exits_3_saying_why() {
+    let pod = serde_json::json!({"metadata": {"name": "reference-agent-7d9-abcde", "namespace": "agents", "labels": {"app": "reference-agent"}},
+        "status": {"containerStatuses": [{"name": "agent", "image": "x", "imageID": "", "ready": false, "restartCount": 0,
+            "state": {"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 5m0s restarting failed container"}}}]}});
+    let w = Workdir::new();
+    let passing = score_fixture("pass");
+    let stuck = FakeApiServer::start(
+        FakeCluster::new()
+            .with_namespace("agents")
+            .rollout(RolloutPlan::Never)
+            .with_list("api/v1/namespaces/agents/pods", "Pod", vec![pod]),
+        "agents",
+    )
+    .await
+    .unwrap();
+    let args = [
+        "deploy",
+        "sovereign",
+        "--target",
+        "gke",
+        "--apply",
+        "--from",
+        passing.as_str(),
+        "--rollout-timeout",
+        "1s",
+        "--lb-timeout",
+        "1s",
+    ];
+    let out = run_with(
+        &args,
+        &Opts::default()
+            .cwd(w.path())
+            .env("KUBECONFIG", stuck.kubeconfig().to_str().unwrap()),
+    )
+    .await;
+    out.assert_code(3);
+    assert!(
+        out.stderr.contains("rollout not complete") && out.stderr.contains("CrashLoopBackOff"),
+        "{}",
+        out.stderr
+    );
+    let no_ip = FakeApiServer::start(FakeCluster::new().with_namespace("agents"), "agents")
+        .await
+        .unwrap();
+    let out = run_with(
+        &args,
+        &Opts::default()
+            .cwd(w.path())
+            .env("KUBECONFIG", no_ip.kubeconfig().to_str().unwrap()),
+    )
+    .await;
+    out.assert_code(3);
+    assert!(out.stderr.contains("rollout complete"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("the LoadBalancer has no address"),
+        "{}",
+        out.stderr
+    );
+}
