@@ -35,8 +35,10 @@ pub async fn run(args: DeployArgs, cancel: CancellationToken) -> Result<Outcome,
             "--target cloud-run: write the Service with --render DIR and apply it with `gcloud run services replace DIR/cloud-run.yaml`".into(),
         ));
     }
-    if args.apply && !gate(&args, &cfg, &cancel).await? {
-        return Ok(Outcome::GateFailed);
+    if args.apply
+        && let Some(stop) = gate(&args, &cfg, &cancel).await?
+    {
+        return Ok(stop);
     }
     let timeout = cfg.kubernetes.request_timeout();
     let client = cockpit_k8s::connect(args.kube_context.as_deref(), timeout).await?;
@@ -113,12 +115,13 @@ fn write_render(r: &Rendered, dir: &Path) -> Result<Outcome, CliError> {
 
 /// The Sovereign Gate before `--apply`: certify (or re-score `--from`),
 /// print the matrix; below the threshold refuse naming the failing pillars,
-/// unless `--force --reason`, recorded in the evidence lake. `true`: deploy.
+/// unless `--force --reason`, recorded in the evidence lake. `None`:
+/// deploy; else how the command ends (gate failed, interrupted).
 async fn gate(
     args: &DeployArgs,
     cfg: &CockpitConfig,
     cancel: &CancellationToken,
-) -> Result<bool, CliError> {
+) -> Result<Option<Outcome>, CliError> {
     let cargs = CertifyArgs {
         config: args.config.clone(),
         testbed: false,
@@ -136,10 +139,8 @@ async fn gate(
     let cert = &judged.cert;
     crate::print_stdout(&cockpit_score::Format::Table.render(cert, false)?)?;
     match certify::verdict(cert, judged.measured)? {
-        Outcome::Success => return Ok(true),
-        Outcome::Interrupted => {
-            return Err(CliError::Usage("interrupted before the deploy".into()));
-        }
+        Outcome::Success => return Ok(None),
+        Outcome::Interrupted => return Ok(Some(Outcome::Interrupted)),
         Outcome::GateFailed => {}
     }
     let failing: Vec<String> = cert
@@ -164,10 +165,10 @@ async fn gate(
             cert.score_label(),
             cert.threshold
         );
-        return Ok(false);
+        return Ok(Some(Outcome::GateFailed));
     }
     record_override(args, cfg, cert, &pillars)?;
-    Ok(true)
+    Ok(None)
 }
 
 /// The override, who and why, stored with the certification it overrode.

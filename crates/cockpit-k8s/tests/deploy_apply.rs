@@ -135,6 +135,12 @@ async fn a_missing_namespace_is_created_only_when_asked() {
         other => panic!("{other:?}"),
     }
     assert!(!fake.requests().iter().any(|r| r.starts_with("PATCH")));
+    // A dry run lists the namespace and every object as to be created.
+    let dry = apply(&client, "agents", &objects(), ApplyMode::DryRun, true)
+        .await
+        .expect("dry run with --create-namespace");
+    assert_eq!(dry.len(), 6);
+    assert!(dry.iter().all(|a| a.created), "{dry:?}");
     let done = apply(&client, "agents", &objects(), ApplyMode::Apply, true)
         .await
         .expect("namespace created, then the objects");

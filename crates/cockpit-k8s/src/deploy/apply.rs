@@ -57,6 +57,20 @@ pub async fn apply(
         }
         let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
         out.push(apply_one(&ns_api, "namespaces", namespace, ns, mode, None).await?);
+        if mode == ApplyMode::DryRun {
+            // The API server cannot dry-run objects into a namespace a dry
+            // run did not create: they are listed as to be created, unchecked.
+            for o in objects {
+                let v = serde_json::to_value(o).map_err(|e| K8sError::Render(e.to_string()))?;
+                let (_, kind, name) = identity(&v)?;
+                out.push(Applied {
+                    object: format!("{namespace}/{kind}/{name}"),
+                    created: true,
+                    changes: Vec::new(),
+                });
+            }
+            return Ok(out);
+        }
     }
     for o in objects {
         let v = serde_json::to_value(o).map_err(|e| K8sError::Render(e.to_string()))?;
