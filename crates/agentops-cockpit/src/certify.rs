@@ -11,8 +11,33 @@ use crate::cli::{CertifyArgs, CertifyFormat};
 use crate::config::{self, CockpitConfig};
 use crate::{CliError, Outcome, ResultExt, audit, evidence, render};
 
+/// A certification and what it was made from.
+pub struct Judged {
+    pub cert: Certification,
+    pub comparison: Option<Comparison>,
+    /// `None` when saved evidence was re-scored (`--from`); else how the
+    /// measurement ended.
+    pub measured: Option<Result<Outcome, CliError>>,
+}
+
 pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome, CliError> {
     crate::output::one_on_stdout(&args.format, args.out.as_deref())?;
+    let Judged {
+        cert,
+        comparison,
+        measured,
+    } = judge(&args, &cancel).await?;
+    emit(&cert, &args, comparison.as_ref())?;
+    if let Some(url) = &args.push.push_gateway {
+        crate::push::push(url, "certify", &crate::push::certify_metrics(&cert)).await?;
+    }
+    verdict(&cert, measured)
+}
+
+/// Gather the evidence (or read `--from`), score it against the policy,
+/// and store a new measurement in the evidence lake: what `certify` prints
+/// and what `deploy sovereign --apply` holds a deploy to.
+pub async fn judge(args: &CertifyArgs, cancel: &CancellationToken) -> Result<Judged, CliError> {
     if args.from.is_some() && args.targets.any() {
         return Err(CliError::Usage(
             "--from re-scores a saved report: --manifests, --pipelines, --cloud-run, --kube-context and --namespace measure, and do not apply".into(),
@@ -41,7 +66,7 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         }
         cfg.gate.slos.extend(args.slo.iter().cloned());
         audit::enable_watchtower(&mut cfg, args.watchtower)?;
-        let mut ev = evidence::collect(&cfg, &cancel).await;
+        let mut ev = evidence::collect(&cfg, cancel).await;
         if let Some(tb) = testbed {
             tb.shutdown().await;
         }
@@ -63,11 +88,19 @@ pub async fn run(args: CertifyArgs, cancel: CancellationToken) -> Result<Outcome
         let json = score_render::Format::Json.render(&cert, false)?;
         audit::store(&cfg, &report, &[(cockpit_score::CERTIFICATION_FILE, &json)])?;
     }
-    emit(&cert, &args, comparison.as_ref())?;
-    if let Some(url) = &args.push.push_gateway {
-        crate::push::push(url, "certify", &crate::push::certify_metrics(&cert)).await?;
-    }
+    Ok(Judged {
+        cert,
+        comparison,
+        measured,
+    })
+}
 
+/// The exit of a certification: interrupted, could not measure, or the
+/// gate's verdict (said on stderr).
+pub fn verdict(
+    cert: &Certification,
+    measured: Option<Result<Outcome, CliError>>,
+) -> Result<Outcome, CliError> {
     match measured {
         Some(Ok(Outcome::Interrupted)) => return Ok(Outcome::Interrupted),
         Some(Err(e)) => return Err(e),

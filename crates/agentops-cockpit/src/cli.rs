@@ -69,6 +69,11 @@ pub enum Command {
         #[command(subcommand)]
         command: ChecksCommand,
     },
+    /// Deploy an agent the way the checks want it (GKE Autopilot, Cloud Run).
+    Deploy {
+        #[command(subcommand)]
+        command: DeployCommand,
+    },
 }
 
 /// `--color`.
@@ -751,4 +756,70 @@ pub struct SimulateArgs {
     /// No progress display on stderr (it is shown only on a terminal anyway).
     #[arg(long)]
     pub no_progress: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeployCommand {
+    /// Render [deploy] into hardened manifests (refused when our own checks
+    /// would fail them); without --render, a server-side-apply dry run
+    /// against the cluster with a diff; with --apply, certify first, refuse
+    /// below the gate (exit 1), apply, watch the rollout and the
+    /// LoadBalancer.
+    Sovereign(DeployArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DeployTarget {
+    /// GKE (Autopilot-compatible): ServiceAccount, Deployment, HPA, PDB, LoadBalancer Service.
+    Gke,
+    /// Cloud Run: a Knative Service for `gcloud run services replace`.
+    CloudRun,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// Configuration file (its [deploy] section; [gate] for --apply).
+    /// Without it, ./cockpit.toml is used if present, else the reference
+    /// agent's deployment (a demo and fixture).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Where the agent runs.
+    #[arg(long, value_enum)]
+    pub target: DeployTarget,
+    /// Write the manifests into DIR and change nothing.
+    #[arg(long, value_name = "DIR", conflicts_with = "apply")]
+    pub render: Option<PathBuf>,
+    /// Apply for real (the default is a dry run): certify first and refuse
+    /// below the gate.
+    #[arg(long)]
+    pub apply: bool,
+    /// Hold the deploy to a saved report (report.json or certification.json)
+    /// instead of measuring now.
+    #[arg(long, value_name = "REPORT.json", requires = "apply")]
+    pub from: Option<PathBuf>,
+    /// The passing score, 0–100 (overrides [gate] threshold).
+    #[arg(long, value_parser = parse_threshold, allow_negative_numbers = true, requires = "apply")]
+    pub threshold: Option<f64>,
+    /// Deploy even below the gate; needs --reason, recorded in the evidence lake.
+    #[arg(long, requires_all = ["apply", "reason"])]
+    pub force: bool,
+    /// Why the gate is overridden (with --force).
+    #[arg(long, requires = "force")]
+    pub reason: Option<String>,
+    /// Create the namespace when it does not exist (otherwise a missing
+    /// namespace is an error).
+    #[arg(long)]
+    pub create_namespace: bool,
+    /// kubeconfig context ($KUBECONFIG or ~/.kube/config; default: the current one).
+    #[arg(long, value_name = "CTX")]
+    pub kube_context: Option<String>,
+    /// How long to wait for the rollout.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub rollout_timeout: std::time::Duration,
+    /// How long to wait for the LoadBalancer's address.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    pub lb_timeout: std::time::Duration,
+    /// Do not store the certification in the evidence lake ([gate] evidence_dir).
+    #[arg(long)]
+    pub no_evidence: bool,
 }

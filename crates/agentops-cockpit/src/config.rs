@@ -52,6 +52,9 @@ pub struct CockpitConfig {
     /// `[kubernetes]`: manifests, Cloud Run exports, pipelines, a live cluster.
     #[serde(default)]
     pub kubernetes: cockpit_k8s::K8sConfig,
+    /// `[deploy]`: what `deploy sovereign` renders and applies.
+    #[serde(default)]
+    pub deploy: Option<cockpit_k8s::deploy::DeploySettings>,
     /// `[cockpit]`: Mission Control's interval, window, concurrency and
     /// `[cockpit.alerts]` rules.
     #[serde(default)]
@@ -294,6 +297,7 @@ fn validate(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), Confi
         };
         return Err(err(key, e.to_string()));
     }
+    validate_deploy(path, src, cfg)?;
     cfg.thresholds
         .validate()
         .map_err(|e| probe_error(&err, e))?;
@@ -507,6 +511,47 @@ fn validate_hive(
             cockpit_hive::HiveError::Config { agent, key, .. } => {
                 entry_key_offset(src, "cache", agent, key)
             }
+            _ => None,
+        };
+        located(path, src, at, e.to_string())
+    })
+}
+
+/// `[deploy]`: `near_retrieval` resolved to that backend's zone, then the
+/// settings' own checks, each error pointed at its key.
+fn validate_deploy(path: &Path, src: &str, cfg: &mut CockpitConfig) -> Result<(), ConfigError> {
+    let Some(d) = &mut cfg.deploy else {
+        return Ok(());
+    };
+    if let Some(name) = &d.near_retrieval {
+        let zone = cfg
+            .retrieval
+            .iter()
+            .find(|r| &r.name == name)
+            .map(|r| r.zone.clone());
+        d.affinity_zone = match zone {
+            Some(Some(z)) => Some(z),
+            Some(None) => {
+                return Err(located(
+                    path,
+                    src,
+                    table_key_offset(src, "deploy", "near_retrieval"),
+                    format!("deploy.near_retrieval: [[retrieval]] `{name}` has no zone to be near"),
+                ));
+            }
+            None => {
+                return Err(located(
+                    path,
+                    src,
+                    table_key_offset(src, "deploy", "near_retrieval"),
+                    format!("deploy.near_retrieval: no [[retrieval]] entry is named `{name}`"),
+                ));
+            }
+        };
+    }
+    d.validate().map_err(|e| {
+        let at = match &e {
+            cockpit_k8s::K8sError::DeployConfig { key, .. } => table_key_offset(src, "deploy", key),
             _ => None,
         };
         located(path, src, at, e.to_string())
@@ -1148,6 +1193,38 @@ url = "redis://127.0.0.1:6379"
             .unwrap_err()
             .to_string();
         assert!(s.contains("COCKPIT_SURELY_UNSET_HOOK"), "{s}");
+    }
+
+    #[test]
+    fn deploy_section_parses_and_errors_are_located() {
+        let ok = "[[retrieval]]\nname = \"vectors\"\nendpoint = \"http://v:1\"\nzone = \"us-central1-b\"\n\n[deploy]\nname = \"chat\"\nimage = \"r/chat@sha256:00\"\ngsa = \"chat@p.iam.gserviceaccount.com\"\nnear_retrieval = \"vectors\"\n";
+        let cfg = p(ok).unwrap();
+        let d = cfg.deploy.expect("[deploy]");
+        assert_eq!(d.affinity_zone.as_deref(), Some("us-central1-b"));
+        assert_eq!(d.replicas, 2);
+        let s = p("[deploy]\nname = \"chat\"\nreplica = 3\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:3:1:") && s.contains("replica"),
+            "{s}"
+        );
+        let s = p(
+            "[deploy]\nname = \"chat\"\nimage = \"r/c@sha256:0\"\ngsa = \"g\"\nmemory = \"lots\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:5:1:") && s.contains("deploy.memory"),
+            "{s}"
+        );
+        let s = p("[deploy]\nname = \"chat\"\nimage = \"r/c@sha256:0\"\ngsa = \"g\"\nnear_retrieval = \"nowhere\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            s.starts_with("cockpit.toml:5:1:") && s.contains("nowhere"),
+            "{s}"
+        );
     }
 
     #[test]

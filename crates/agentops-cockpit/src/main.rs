@@ -8,6 +8,7 @@ mod checks;
 mod cli;
 mod cockpit;
 mod config;
+mod deploy;
 mod error;
 mod evidence;
 mod load;
@@ -26,7 +27,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 
-use cli::{AuditCommand, Cli, Command};
+use cli::{AuditCommand, Cli, Command, DeployCommand};
 
 pub use error::{CliError, ResultExt};
 
@@ -286,6 +287,9 @@ fn main() -> ExitCode {
             Command::Shadow(args) => shadow::run(args, cancel).await,
             c @ (Command::Completions { .. } | Command::Manpage) => print_generated(&c),
             Command::Checks { command } => checks::run(command),
+            Command::Deploy {
+                command: DeployCommand::Sovereign(args),
+            } => deploy::run(args, cancel).await,
         }
     });
     exit_code(result)

@@ -49,4 +49,21 @@ pub enum K8sError {
         resource: String,
         message: String,
     },
+    /// A `[deploy]` setting is missing or has a value outside its range.
+    #[error("deploy.{key}: {message}")]
+    DeployConfig { key: &'static str, message: String },
+    /// `[deploy]` renders objects that would fail these checks: refused
+    /// rather than deployed below the project's own bar.
+    #[error("[deploy] cannot be rendered compliant: {checks} would fail ({message})")]
+    Refused { checks: String, message: String },
+    /// A rendered object could not be serialised.
+    #[error("rendering the manifests: {0}")]
+    Render(String),
+    /// The namespace to deploy into does not exist (and
+    /// `--create-namespace` was not given).
+    #[error("namespace `{0}` does not exist: create it, or pass --create-namespace")]
+    NamespaceMissing(String),
+    /// Server-side apply met a field owned by another field manager.
+    #[error("apply {object}: conflict with another field manager (409): {message}")]
+    Conflict { object: String, message: String },
 }

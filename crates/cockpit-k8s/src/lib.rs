@@ -41,6 +41,7 @@ pub mod checks;
 mod cluster;
 mod config;
 pub mod credential;
+pub mod deploy;
 mod error;
 pub mod input;
 mod lb;

@@ -240,6 +240,36 @@ fn flag<'a>(words: &'a [String], name: &str) -> Option<&'a str> {
     })
 }
 
+/// `agentops-cockpit deploy sovereign …`: `None` for any other command;
+/// `Some(None)` when it changes nothing (`--render`, or the default dry
+/// run); `Some(Some((verdict, from)))` with `--apply`, which certifies (or
+/// re-scores `--from`) and refuses below the gate itself — no gate when
+/// `--force` overrides it or its `--threshold` is below the policy minimum.
+#[allow(clippy::type_complexity, reason = "a local triple, named in the doc")]
+fn sovereign_deploy(
+    words: &[String],
+    rules: &GateRules,
+) -> Option<Option<(Result<(), String>, Option<String>)>> {
+    let sub = subcommands(words, "agentops-cockpit");
+    if sub.len() < 2 || sub[..2] != ["deploy", "sovereign"] {
+        return None;
+    }
+    let has = |f: &str| {
+        words
+            .iter()
+            .any(|w| w == f || w.starts_with(&format!("{f}=")))
+    };
+    if has("--render") || !has("--apply") {
+        return Some(None);
+    }
+    let verdict = if has("--force") {
+        Err("`deploy sovereign --force` overrides its own gate (recorded, but not a gate)".into())
+    } else {
+        certify_flags(words, rules).map_or(Ok(()), Err)
+    };
+    Some(Some((verdict, flag(words, "--from").map(str::to_string))))
+}
+
 /// Why the flags of a certify make it no gate, if they do.
 fn certify_flags(words: &[String], rules: &GateRules) -> Option<String> {
     let rest = after_tool(words, "agentops-cockpit").unwrap_or(words);
@@ -482,6 +512,21 @@ fn script_events(script: &str, lines: &[u32], opts: (bool, bool), rules: &GateRu
                 verdict: flags.map_or_else(|| certify_in_script(&cmds, k, errexit, pipefail), Err),
                 from,
             });
+        } else if let Some(sovereign) = sovereign_deploy(&c.words, rules) {
+            // `deploy sovereign --apply` certifies and refuses below the
+            // gate before it changes anything: its own gate, then its deploy.
+            if let Some((verdict, from)) = sovereign {
+                out.push(Event::Gate {
+                    line: at(c),
+                    verdict,
+                    from,
+                });
+                out.push(Event::Deploy {
+                    line: at(c),
+                    what: "agentops-cockpit deploy sovereign --apply".into(),
+                    guarded: None,
+                });
+            }
         } else if let Some(d) = deploy_words(&c.words) {
             out.push(Event::Deploy {
                 line: at(c),
@@ -1298,6 +1343,35 @@ mod tests {
                 _ => None,
             })
             .expect("a certify")
+    }
+
+    #[test]
+    fn deploy_sovereign_apply_is_its_own_gate_unless_forced() {
+        let judge = |run: &str| {
+            let src = format!(
+                "on: push\njobs:\n  ship:\n    runs-on: ubuntu-latest\n    steps:\n      - run: {run}\n"
+            );
+            let f = scan("deploy.yml", &src, &GateRules::default());
+            f.iter()
+                .map(|f| (f.status, f.summary.clone()))
+                .collect::<Vec<_>>()
+        };
+        let gated = judge("agentops-cockpit deploy sovereign --target gke --apply");
+        assert_eq!(gated.len(), 1, "{gated:?}");
+        assert_eq!(gated[0].0, Status::Pass, "{gated:?}");
+        let forced =
+            judge("agentops-cockpit deploy sovereign --target gke --apply --force --reason hotfix");
+        assert_eq!(forced[0].0, Status::Fail, "{forced:?}");
+        assert!(forced[0].1.contains("--force"), "{forced:?}");
+        let low = judge("agentops-cockpit deploy sovereign --target gke --apply --threshold 10");
+        assert_eq!(low[0].0, Status::Fail, "{low:?}");
+        // A render or a dry run changes nothing: no deploy to judge.
+        for quiet in [
+            "agentops-cockpit deploy sovereign --target gke --render out",
+            "agentops-cockpit deploy sovereign --target gke",
+        ] {
+            assert!(judge(quiet).is_empty(), "{quiet}");
+        }
     }
 
     #[test]

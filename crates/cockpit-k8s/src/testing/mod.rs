@@ -3,7 +3,18 @@
 //! paths kube requests, 403 answers for resources marked forbidden,
 //! LoadBalancer Services that get their address after a delay (or never),
 //! and a kubeconfig file pointing at it so the CLI can be tested as a
-//! process. No TLS, no auth, read-only; every request is logged.
+//! process. No TLS, no auth; every request is logged.
+//!
+//! Writes go to an object [`store`]: server-side apply with managedFields,
+//! dryRun, 409 conflicts, watches, and Deployment status advanced on a
+//! schedule. The request router ([`handle`]) tries the store's routes
+//! first, then the recorded lists; a new kind with behaviour of its own
+//! is added in the store (`Store::after_write`) and, if it needs routes of
+//! its own, in [`store_route`].
+
+mod store;
+
+pub use store::RolloutPlan;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -25,6 +36,13 @@ pub struct FakeCluster {
     forbidden: BTreeSet<String>,
     /// Service name → (delay, address): the address appears after the delay.
     lb_after: BTreeMap<String, (Duration, String)>,
+    /// Namespaces that exist (for writes; reads of recorded lists need none).
+    namespaces: BTreeSet<String>,
+    /// Objects present before the test: (API path, field manager, object).
+    seeded: Vec<(String, String, Value)>,
+    /// Collection paths where PATCH answers 403.
+    forbidden_patch: BTreeSet<String>,
+    rollout: Option<RolloutPlan>,
 }
 
 impl FakeCluster {
@@ -59,6 +77,38 @@ impl FakeCluster {
         self
     }
 
+    /// A namespace that exists (writes into any other are 404).
+    pub fn with_namespace(mut self, namespace: &str) -> Self {
+        self.namespaces.insert(namespace.to_string());
+        self
+    }
+
+    /// An object in the store before the test, its fields owned by
+    /// `manager`; `path` is its API path
+    /// (`apis/apps/v1/namespaces/agents/deployments/chat`).
+    pub fn with_object(mut self, path: &str, manager: &str, object: Value) -> Self {
+        self.seeded.push((
+            path.trim_matches('/').to_string(),
+            manager.to_string(),
+            object,
+        ));
+        self
+    }
+
+    /// Answer 403 Forbidden to a PATCH under the collection `path`
+    /// (`apis/apps/v1/namespaces/agents/deployments`).
+    pub fn forbid_patch(mut self, path: &str) -> Self {
+        self.forbidden_patch
+            .insert(path.trim_matches('/').to_string());
+        self
+    }
+
+    /// When applied Deployments become available (default: at once).
+    pub fn rollout(mut self, plan: RolloutPlan) -> Self {
+        self.rollout = Some(plan);
+        self
+    }
+
     /// Give Service `name` the external address `ip` once `delay` has passed
     /// since the server started.
     pub fn lb_after(mut self, name: &str, delay: Duration, ip: &str) -> Self {
@@ -69,6 +119,7 @@ impl FakeCluster {
 }
 
 struct Shared {
+    store: Arc<store::Store>,
     cluster: FakeCluster,
     started: Instant,
     log: Mutex<Vec<String>>,
@@ -103,7 +154,15 @@ impl FakeApiServer {
     pub async fn start(cluster: FakeCluster, namespace: &str) -> std::io::Result<Self> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
+        let store = Arc::new(store::Store::new(
+            cluster.namespaces.clone(),
+            cluster.seeded.clone(),
+            cluster
+                .rollout
+                .unwrap_or(RolloutPlan::AvailableAfter(Duration::ZERO)),
+        ));
         let shared = Arc::new(Shared {
+            store,
             cluster,
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
@@ -227,12 +286,8 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             .expect("authorizations lock")
             .push(String::from_utf8_lossy(a.as_bytes()).into_owned());
     }
-    if req.method() != axum::http::Method::GET {
-        return status(
-            405,
-            "MethodNotAllowed",
-            "the fake API server is read-only".into(),
-        );
+    if let Some(r) = store_route(&shared, req, &path, &query).await {
+        return r;
     }
     if shared.cluster.forbidden.contains(&path) {
         let resource = path.rsplit('/').next().unwrap_or("");
@@ -290,4 +345,151 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         "NotFound",
         format!("the server could not find the requested resource (/{path})"),
     )
+}
+
+/// One `key=value` of a query string (not decoded beyond `%3D` / `%2C`).
+fn query_param<'a>(query: &'a str, key: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+}
+
+/// The store's routes: PATCH (server-side apply), GET `?watch=true` on a
+/// collection, GET of a stored object. `None`: not the store's, and only a
+/// GET reaches the recorded lists.
+async fn store_route(
+    shared: &Arc<Shared>,
+    req: Request,
+    path: &str,
+    query: &str,
+) -> Option<Response> {
+    let method = req.method().clone();
+    if method == axum::http::Method::PATCH {
+        return Some(patch(shared, req, path, query).await);
+    }
+    if method != axum::http::Method::GET {
+        return Some(status(
+            405,
+            "MethodNotAllowed",
+            "the fake API server answers GET and PATCH only".into(),
+        ));
+    }
+    if query_param(query, "watch") == Some("true") || query_param(query, "watch") == Some("1") {
+        return Some(watch(shared, path, query));
+    }
+    let mut found = shared.store.get(path)?;
+    patch_lb(&mut found, shared);
+    Some(axum::Json(found).into_response())
+}
+
+async fn patch(shared: &Arc<Shared>, req: Request, path: &str, query: &str) -> Response {
+    let (collection, name) = path.rsplit_once('/').unwrap_or(("", path));
+    if shared.cluster.forbidden_patch.contains(collection) {
+        let resource = collection.rsplit('/').next().unwrap_or("");
+        let ns = store::namespace_of(path).unwrap_or_default();
+        return status(
+            403,
+            "Forbidden",
+            format!(
+                "{resource} \"{name}\" is forbidden: User \"system:serviceaccount:ci:deployer\" cannot patch resource \"{resource}\" in the namespace \"{ns}\""
+            ),
+        );
+    }
+    let is_apply = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|c| c.as_bytes().starts_with(b"application/apply-patch"));
+    let Ok(body) = axum::body::to_bytes(req.into_body(), 4 << 20).await else {
+        return status(413, "RequestEntityTooLarge", "body over 4 MiB".into());
+    };
+    if !is_apply {
+        return status(
+            415,
+            "UnsupportedMediaType",
+            "only server-side apply is implemented".into(),
+        );
+    }
+    let Some(manager) = query_param(query, "fieldManager") else {
+        return status(
+            400,
+            "BadRequest",
+            "fieldManager is required for apply patch".into(),
+        );
+    };
+    let applied: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return status(400, "BadRequest", format!("body: {e}")),
+    };
+    let dry_run = query_param(query, "dryRun") == Some("All");
+    let force = query_param(query, "force") == Some("true");
+    match shared.store.apply(path, manager, applied, dry_run, force) {
+        Ok(mut v) => {
+            patch_lb(&mut v, shared);
+            axum::Json(v).into_response()
+        }
+        Err(store::Refusal::NotFound(m)) => status(404, "NotFound", m),
+        Err(store::Refusal::Conflict(m)) => status(409, "Conflict", m),
+        Err(store::Refusal::BadRequest(m)) => status(400, "BadRequest", m),
+    }
+}
+
+/// A watch on a collection: JSON lines of `{"type", "object"}`; objects
+/// newer than `resourceVersion` first, then every change, until
+/// `timeoutSeconds` (at most 300).
+fn watch(shared: &Arc<Shared>, path: &str, query: &str) -> Response {
+    let since: u64 = query_param(query, "resourceVersion")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let timeout = query_param(query, "timeoutSeconds")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300u64)
+        .min(300);
+    let name = field_selector(query)
+        .into_iter()
+        .find(|(k, _)| k == "metadata.name")
+        .map(|(_, v)| v);
+    let matches = move |o: &Value| {
+        name.as_deref()
+            .is_none_or(|n| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
+    };
+    let rx = shared.store.subscribe();
+    let first: Vec<Value> = shared
+        .store
+        .list(path)
+        .into_iter()
+        .filter(|o| {
+            matches(o)
+                && o.pointer("/metadata/resourceVersion")
+                    .and_then(Value::as_str)
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .is_some_and(|v| v > since)
+        })
+        .map(|o| json!({"type": "MODIFIED", "object": o}))
+        .collect();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(timeout);
+    let collection = path.to_string();
+    let line =
+        |v: &Value| Ok::<_, std::convert::Infallible>(axum::body::Bytes::from(format!("{v}\n")));
+    let head = futures_util::stream::iter(first.iter().map(line).collect::<Vec<_>>());
+    let tail = futures_util::stream::unfold(rx, move |mut rx| {
+        let collection = collection.clone();
+        let matches = matches.clone();
+        async move {
+            loop {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Ok(c)) if c.collection == collection && matches(&c.object) => {
+                        let v = json!({"type": c.kind, "object": c.object});
+                        return Some((line(&v), rx));
+                    }
+                    Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
+                    _ => return None,
+                }
+            }
+        }
+    });
+    use futures_util::StreamExt as _;
+    Response::builder()
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(head.chain(tail)))
+        .unwrap_or_else(|_| status(500, "InternalError", "watch".into()))
 }
