@@ -19,7 +19,10 @@ fn usage(e: impl std::fmt::Display) -> CliError {
 
 /// Everything from the arguments that can be wrong, checked before a
 /// request is sent.
-fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, CliError> {
+pub(crate) fn options(
+    args: &LoadArgs,
+    cancel: &CancellationToken,
+) -> Result<LoadOptions, CliError> {
     let protocol = args.protocol.endpoint_protocol().ok_or_else(|| {
         usage(format!(
             "load speaks http, openai and grpc, not {:?}",
@@ -70,8 +73,15 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     Ok(opts)
 }
 
+/// The target URL (clap requires it unless a subcommand is given).
+pub(crate) fn url(args: &LoadArgs) -> Result<&str, CliError> {
+    args.url
+        .as_deref()
+        .ok_or_else(|| usage("load needs a URL (or: load shard URL …, load merge FILE…)"))
+}
+
 /// An option the load engine refused, named as its flag.
-fn option_error(e: ProbeError) -> CliError {
+pub(crate) fn option_error(e: ProbeError) -> CliError {
     match e {
         ProbeError::InvalidOption { name, reason } => usage(format!("--{name}: {reason}")),
         e => e.into(),
@@ -81,15 +91,15 @@ fn option_error(e: ProbeError) -> CliError {
 /// `--out` and `--hdr-log`, opened before a request is sent: a path that
 /// cannot be written fails now, not after the run.
 #[derive(Debug)]
-struct Outputs {
-    out: Option<OutputFile>,
-    hdr_file: Option<OutputFile>,
+pub(crate) struct Outputs {
+    pub out: Option<OutputFile>,
+    pub hdr_file: Option<OutputFile>,
     /// Writes into `hdr_file` unbuffered, so a failed write (a full disk)
     /// is seen at once.
-    log: Option<HdrLogWriter<std::fs::File>>,
+    pub log: Option<HdrLogWriter<std::fs::File>>,
 }
 
-fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
+pub(crate) fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
     let out = args
         .out
         .as_deref()
@@ -124,7 +134,7 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
     let bar = progress_bar(&args);
     let log_path = args.hdr_log.clone();
     let consumer = tokio::spawn(follow_intervals(rx, bar.clone(), log));
-    let result = run_load(&args.url, &opts).await;
+    let result = run_load(url(&args)?, &opts).await;
     drop(opts);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -151,7 +161,7 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
 }
 
 /// Interrupted, unreachable (exit 3), an SLO broken, or success.
-fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
+pub(crate) fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
     if report.interrupted {
         return Ok(Outcome::Interrupted);
     }

@@ -133,7 +133,7 @@ impl ErrorKind {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         ErrorKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
     }
 }
@@ -248,6 +248,27 @@ impl RateDistribution {
 
     pub fn merge(&mut self, other: &RateDistribution) {
         let _ = self.hist.add(&other.hist);
+    }
+
+    /// The histogram in HdrHistogram's V2 encoding (fan-out worker results).
+    pub(crate) fn to_v2_bytes(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and a u64 histogram always encodes.
+        let _ = V2Serializer::new().serialize(&self.hist, &mut out);
+        out
+    }
+
+    /// Read what [`to_v2_bytes`](Self::to_v2_bytes) wrote, re-recorded into
+    /// this type's bounds so that it merges exactly.
+    pub(crate) fn from_v2_bytes(bytes: &[u8]) -> Result<Self, String> {
+        use hdrhistogram::serialization::Deserializer;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| format!("{e:?}"))?;
+        let mut d = RateDistribution::new();
+        d.hist.add(&h).map_err(|e| format!("{e:?}"))?;
+        Ok(d)
     }
 
     pub fn count(&self) -> u64 {
