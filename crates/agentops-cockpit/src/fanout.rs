@@ -76,6 +76,9 @@ pub struct FanOutArgs {
     /// Run the workers as local child processes of this binary.
     #[arg(long, requires = "workers")]
     pub local: bool,
+    /// Also keep each worker's result as DIR/worker-K.json (for `load merge`).
+    #[arg(long, value_name = "DIR", requires = "workers")]
+    pub results: Option<PathBuf>,
     /// How far ahead of now the workers' common start is set.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub lead: Duration,
@@ -270,8 +273,29 @@ async fn local(
     }
     stop_clock.cancel();
     inputs.sort_by_key(|i| i.shard);
+    if let Some(dir) = &fan.results {
+        keep_results(dir, &inputs)?;
+    }
     let report = merge_shards(&inputs, None)?;
     emit(&report, args.format, outputs.out)
+}
+
+/// Write each worker's result as `dir/worker-K.json`.
+fn keep_results(dir: &std::path::Path, inputs: &[MergeInput]) -> Result<(), CliError> {
+    std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    for i in inputs {
+        let (Some(k), Ok(r)) = (i.shard, &i.result) else {
+            continue;
+        };
+        let json = crate::error::to_json_pretty("a worker result", r)? + "\n";
+        let mut f = OutputFile::create(&dir.join(format!("worker-{k}.json")), Target::InDir)?;
+        f.write_all(json.as_bytes())?;
+        f.commit()?;
+    }
+    Ok(())
 }
 
 fn draw_seed() -> u64 {

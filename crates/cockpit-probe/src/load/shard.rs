@@ -57,6 +57,25 @@ pub struct Shard {
 impl Shard {
     /// The whole run, in one process.
     pub const WHOLE: Shard = Shard { index: 0, count: 1 };
+
+    /// The schedule of this shard's thread `thread` of `threads`: the run's
+    /// worker `index * threads + thread` of `count * threads`.
+    pub fn schedule(
+        &self,
+        steps: &[RateStep],
+        arrival: Arrival,
+        seed: u64,
+        threads: usize,
+        thread: usize,
+    ) -> Schedule {
+        Schedule::new(
+            steps,
+            arrival,
+            seed,
+            self.index * threads + thread,
+            self.count * threads,
+        )
+    }
 }
 
 impl std::str::FromStr for Shard {
@@ -507,17 +526,16 @@ fn tallies(name: &str, r: &ShardResult) -> Result<(WorkerStats, Vec<IntervalAcc>
 /// The requests shard `k`'s schedule made due before `until`: what a
 /// missing shard leaves unsent.
 fn scheduled(run: &ShardRun, steps: &[RateStep], k: usize, until: Duration) -> u64 {
+    let shard = Shard {
+        index: k,
+        count: run.shards,
+    };
     (0..run.threads)
         .map(|t| {
-            Schedule::new(
-                steps,
-                run.arrival,
-                run.seed,
-                k * run.threads + t,
-                run.shards * run.threads,
-            )
-            .take_while(|i| i.offset < until)
-            .count() as u64
+            shard
+                .schedule(steps, run.arrival, run.seed, run.threads, t)
+                .take_while(|i| i.offset < until)
+                .count() as u64
         })
         .sum()
 }
@@ -776,5 +794,85 @@ fn fan_out(key: &ShardRun, workers: Vec<ShardStatus>, missing: Vec<usize>) -> Fa
         missing,
         clock_spread_ms: spread,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn offsets(shards: usize, threads: usize, arrival: Arrival) -> Vec<Duration> {
+        let steps = [
+            RateStep {
+                rate: 300.0,
+                duration: Duration::from_secs(2),
+            },
+            RateStep {
+                rate: 700.0,
+                duration: Duration::from_secs(1),
+            },
+        ];
+        let mut all: Vec<Duration> = (0..shards)
+            .flat_map(|index| {
+                let shard = Shard {
+                    index,
+                    count: shards,
+                };
+                (0..threads).flat_map(move |t| shard.schedule(&steps, arrival, 42, threads, t))
+            })
+            .map(|i| i.offset)
+            .collect();
+        all.sort();
+        all
+    }
+
+    #[test]
+    fn shards_interleave_into_the_single_process_schedule() {
+        // Constant arrivals: whatever the split, the global k / rate sequence.
+        let one = offsets(1, 1, Arrival::Constant);
+        assert_eq!(one.len(), 300 * 2 + 700);
+        assert_eq!(offsets(4, 1, Arrival::Constant), one);
+        assert_eq!(offsets(3, 2, Arrival::Constant), one);
+        // Poisson: K shards of T threads are the single process's K * T
+        // workers, the same seed giving the same arrivals.
+        assert_eq!(
+            offsets(3, 2, Arrival::Poisson),
+            offsets(1, 6, Arrival::Poisson)
+        );
+        assert_eq!(
+            offsets(6, 1, Arrival::Poisson),
+            offsets(1, 6, Arrival::Poisson)
+        );
+        assert_ne!(
+            offsets(2, 1, Arrival::Poisson),
+            offsets(1, 6, Arrival::Poisson)
+        );
+    }
+
+    #[test]
+    fn shard_parses_k_of_n() {
+        assert_eq!("0/1".parse::<Shard>().unwrap(), Shard::WHOLE);
+        for bad in ["1/1", "3", "-1/4", "a/b", "0/0", "0/10001"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        assert_eq!("7/8".parse::<Shard>().unwrap().to_string(), "7/8");
+    }
+
+    #[test]
+    fn a_result_of_another_schema_or_too_large_is_refused_naming_it() {
+        let e = read_shard(
+            "w.json",
+            br#"{"schema":"agentops-cockpit/load-shard/0"}"#,
+            1024,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("w.json") && e.contains("load-shard/0"), "{e}");
+        let e = read_shard("big.json", &[b' '; 2000], 1024)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("big.json") && e.contains("2000 bytes"), "{e}");
+        let e = read_shard("x.json", b"{}", 1024).unwrap_err().to_string();
+        assert!(e.contains("no \"schema\""), "{e}");
     }
 }

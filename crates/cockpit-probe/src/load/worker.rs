@@ -578,13 +578,8 @@ async fn worker_main(
         return s;
     };
     let schedule = run.open().then(|| {
-        Schedule::new(
-            &run.steps,
-            run.arrival,
-            run.seed,
-            run.shard.index * run.workers + w,
-            run.shard.count * run.workers,
-        )
+        run.shard
+            .schedule(&run.steps, run.arrival, run.seed, run.workers, w)
     });
     // The whole schedule, kept to count at the end what was due.
     let origin = schedule.clone();
