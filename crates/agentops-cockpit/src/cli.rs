@@ -41,7 +41,7 @@ pub enum Command {
     /// Load-test one endpoint: closed loop, open loop at a fixed rate, or a
     /// rate sweep; exit 1 when an --slo breaks. `load shard` runs one shard
     /// of a fanned-out run, `load merge` merges their results.
-    Load(LoadCmd),
+    Load(Box<LoadCmd>),
     /// Mission Control: probe every agent of the fleet on an interval, show
     /// the fleet live, raise Latency Regression alerts. With --once: one
     /// round, exit 0 healthy, 1 an alert firing or an agent down.

@@ -31,7 +31,7 @@ const REPORT_GRACE: Duration = Duration::from_secs(30);
 pub enum LoadSub {
     /// Run shard k of K of a fanned-out run from a common start and print
     /// its result (versioned JSON) for `load merge`.
-    Shard(ShardArgs),
+    Shard(Box<ShardArgs>),
     /// Merge worker results exactly (histograms merged, counts added, rates
     /// over the common window) and evaluate the SLOs once.
     Merge(MergeArgs),
@@ -92,7 +92,7 @@ fn parse_instant(s: &str) -> Result<SystemTime, String> {
 
 pub async fn run(cmd: LoadCmd, cancel: CancellationToken) -> Result<Outcome, CliError> {
     match cmd.command {
-        Some(LoadSub::Shard(a)) => shard(a, cancel).await,
+        Some(LoadSub::Shard(a)) => shard(*a, cancel).await,
         Some(LoadSub::Merge(a)) => merge(a),
         None if cmd.fanout.workers.is_some() => {
             if !cmd.fanout.local {

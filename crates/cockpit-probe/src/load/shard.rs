@@ -451,7 +451,7 @@ impl ShardResult {
             .steps
             .iter()
             .all(|&(rate, d)| rate > 0.0 && rate <= super::MAX_RATE && d > 0.0 && d <= max);
-        if !rate_ok || !(r.duration_s > 0.0 && r.duration_s <= max) {
+        if !(rate_ok && r.duration_s > 0.0 && r.duration_s <= max) {
             return Err(refuse(name, "a rate or duration out of range"));
         }
         if !(self.elapsed_s >= 0.0 && self.elapsed_s <= max) {
@@ -542,9 +542,7 @@ fn scheduled(run: &ShardRun, steps: &[RateStep], k: usize, until: Duration) -> u
 
 /// Check that every result belongs to one run: the first result's run
 /// key, shard results unique.
-fn same_run<'a>(
-    inputs: &'a [MergeInput],
-) -> Result<(&'a ShardResult, Vec<Option<usize>>), ProbeError> {
+fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>), ProbeError> {
     let mut ok = inputs
         .iter()
         .filter_map(|i| i.result.as_ref().ok().map(|r| (i, r)));
@@ -629,7 +627,7 @@ pub fn merge_shards(
         .iter()
         .map(|t| {
             t.parse::<LoadSlo>()
-                .map_err(|e| refuse(&inputs[0].name, e.to_string()))
+                .map_err(|e| refuse(&first_name(inputs), e.to_string()))
         })
         .collect::<Result<_, _>>()?;
     let goodput = own.iter().any(|s| s.per_request_bound().is_some());
@@ -641,77 +639,21 @@ pub fn merge_shards(
             duration: Duration::from_secs_f64(d),
         })
         .collect();
-    let mut merged = WorkerStats::new(steps.len().max(1));
-    let mut series: BTreeMap<u64, (f64, IntervalAcc)> = BTreeMap::new();
-    let mut workers = Vec::new();
-    let mut connections = 0u32;
-    for (k, slot) in by_shard.iter().enumerate() {
-        let Some(pos) = *slot else { continue };
-        let input = &inputs[pos];
-        let Ok(r) = &input.result else { continue };
-        let (s, ivs) = tallies(&input.name, r)?;
-        for (iv, acc) in r.intervals.iter().zip(ivs) {
-            let e = series
-                .entry(iv.index)
-                .or_insert_with(|| (0.0, IntervalAcc::new()));
-            e.0 = e.0.max(iv.length_s);
-            e.1.merge(&acc);
-        }
-        connections = connections.saturating_add(r.connections);
-        workers.push(status_of(k, &input.name, r, &s));
-        merged.merge(s);
-    }
-    // A missing shard was due for the whole window the others ran.
-    let until = merged.stopped_at;
-    let mut missing = Vec::new();
-    for (k, slot) in by_shard.iter().enumerate() {
-        if slot.is_some() {
-            continue;
-        }
-        let named = inputs
-            .iter()
-            .find(|i| i.result.is_err() && i.shard == Some(k));
-        let due = if steps.is_empty() {
-            0
-        } else {
-            scheduled(key, &steps, k, until)
-        };
-        merged.unsent += due;
-        merged.interrupted = true;
-        missing.push(k);
-        workers.push(ShardStatus {
-            shard: k,
-            state: "missing",
-            source: named.map_or_else(String::new, |i| i.name.clone()),
-            reason: Some(
-                named
-                    .and_then(|i| i.result.as_ref().err().cloned())
-                    .unwrap_or_else(|| "no result".to_string()),
-            ),
-            sent: 0,
-            ok: 0,
-            errors: 0,
-            unsent: due,
-            clock_offset_ms: None,
-            late_start_ms: 0.0,
-        });
-    }
-    workers.sort_by_key(|w| w.shard);
-    let length = Duration::from_secs_f64(key.interval_s);
-    let intervals = series
-        .into_iter()
-        .take(super::MAX_INTERVALS)
-        .map(|(i, (len, acc))| {
-            let start = length.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
-            IntervalReport::from_acc(i, start, Duration::from_secs_f64(len), acc).clone_numbers()
-        })
-        .collect();
+    let mut m = add_shards(inputs, &by_shard, steps.len())?;
+    let missing = holes(key, &steps, inputs, &by_shard, &mut m);
+    let intervals = series_of(m.series, key.interval_s);
+    let (merged, workers, connections) = (m.stats, m.workers, m.connections);
     let protocol: Protocol = key.protocol.parse()?;
     let path = match first.client_path.as_str() {
         "lean-http1" => "lean-http1",
         "hyper" => "hyper",
         "tonic" => "tonic",
-        other => return Err(refuse(&inputs[0].name, format!("client path {other:?}"))),
+        other => {
+            return Err(refuse(
+                &first_name(inputs),
+                format!("client path {other:?}"),
+            ));
+        }
     };
     let plan = Plan {
         mode: key.mode,
@@ -733,6 +675,114 @@ pub fn merge_shards(
     let mut report = build_report(key.target.clone(), &plan, out);
     report.fanout = Some(fan_out(key, workers, missing));
     Ok(report)
+}
+
+/// The name of the first input that holds a result.
+fn first_name(inputs: &[MergeInput]) -> String {
+    inputs
+        .iter()
+        .find(|i| i.result.is_ok())
+        .map_or_else(String::new, |i| i.name.clone())
+}
+
+/// The shards' tallies added, their interval series by index.
+struct Added {
+    stats: WorkerStats,
+    series: BTreeMap<u64, (f64, IntervalAcc)>,
+    workers: Vec<ShardStatus>,
+    connections: u32,
+}
+
+/// Add every reported shard: tallies, intervals, statuses.
+fn add_shards(
+    inputs: &[MergeInput],
+    by_shard: &[Option<usize>],
+    steps: usize,
+) -> Result<Added, ProbeError> {
+    let mut m = Added {
+        stats: WorkerStats::new(steps.max(1)),
+        series: BTreeMap::new(),
+        workers: Vec::new(),
+        connections: 0,
+    };
+    for (k, slot) in by_shard.iter().enumerate() {
+        let Some(pos) = *slot else { continue };
+        let input = &inputs[pos];
+        let Ok(r) = &input.result else { continue };
+        let (s, ivs) = tallies(&input.name, r)?;
+        for (iv, acc) in r.intervals.iter().zip(ivs) {
+            let e = m
+                .series
+                .entry(iv.index)
+                .or_insert_with(|| (0.0, IntervalAcc::new()));
+            e.0 = e.0.max(iv.length_s);
+            e.1.merge(&acc);
+        }
+        m.connections = m.connections.saturating_add(r.connections);
+        m.workers.push(status_of(k, &input.name, r, &s));
+        m.stats.merge(s);
+    }
+    Ok(m)
+}
+
+/// Mark every shard without a result: its requests due in the window the
+/// others ran are unsent, the run interrupted. Returns the missing shards.
+fn holes(
+    key: &ShardRun,
+    steps: &[RateStep],
+    inputs: &[MergeInput],
+    by_shard: &[Option<usize>],
+    m: &mut Added,
+) -> Vec<usize> {
+    let until = m.stats.stopped_at;
+    let mut missing = Vec::new();
+    for (k, slot) in by_shard.iter().enumerate() {
+        if slot.is_some() {
+            continue;
+        }
+        let named = inputs
+            .iter()
+            .find(|i| i.result.is_err() && i.shard == Some(k));
+        let due = if steps.is_empty() {
+            0
+        } else {
+            scheduled(key, steps, k, until)
+        };
+        m.stats.unsent += due;
+        m.stats.interrupted = true;
+        missing.push(k);
+        m.workers.push(ShardStatus {
+            shard: k,
+            state: "missing",
+            source: named.map_or_else(String::new, |i| i.name.clone()),
+            reason: Some(
+                named
+                    .and_then(|i| i.result.as_ref().err().cloned())
+                    .unwrap_or_else(|| "no result".to_string()),
+            ),
+            sent: 0,
+            ok: 0,
+            errors: 0,
+            unsent: due,
+            clock_offset_ms: None,
+            late_start_ms: 0.0,
+        });
+    }
+    m.workers.sort_by_key(|w| w.shard);
+    missing
+}
+
+/// The merged interval series, in order.
+fn series_of(series: BTreeMap<u64, (f64, IntervalAcc)>, interval_s: f64) -> Vec<IntervalReport> {
+    let length = Duration::from_secs_f64(interval_s);
+    series
+        .into_iter()
+        .take(super::MAX_INTERVALS)
+        .map(|(i, (len, acc))| {
+            let start = length.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+            IntervalReport::from_acc(i, start, Duration::from_secs_f64(len), acc).clone_numbers()
+        })
+        .collect()
 }
 
 fn status_of(k: usize, name: &str, r: &ShardResult, s: &WorkerStats) -> ShardStatus {
