@@ -182,7 +182,7 @@ fn have(tool: &str) -> bool {
 }
 
 /// Install what the load bench needs, when missing.
-fn ensure_bench_tools() -> Result<(), String> {
+pub(crate) fn ensure_bench_tools() -> Result<(), String> {
     let mut apt = Vec::new();
     if !have("nginx") && !Path::new("/usr/sbin/nginx").exists() {
         apt.push("nginx");
@@ -211,7 +211,7 @@ fn ensure_bench_tools() -> Result<(), String> {
     Ok(())
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
@@ -219,7 +219,7 @@ fn free_port() -> Result<u16, String> {
 /// nginx with its own configuration in a temporary directory: one worker,
 /// no access log, keep-alive without a request limit, 127.0.0.1 only,
 /// pinned to CPU 0.
-fn start_nginx(dir: &Path, port: u16) -> Result<Guard, String> {
+pub(crate) fn start_nginx(dir: &Path, port: u16) -> Result<Guard, String> {
     std::fs::create_dir_all(dir.join("tmp")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let d = dir.display();
     let conf = format!(
@@ -275,7 +275,7 @@ struct Sample {
 }
 
 /// The number after `"key":` in `text` (first occurrence after `from`).
-fn json_number(text: &str, from: &str, key: &str) -> Option<f64> {
+pub(crate) fn json_number(text: &str, from: &str, key: &str) -> Option<f64> {
     let start = if from.is_empty() { 0 } else { text.find(from)? };
     let rest = &text[start..];
     let k = format!("\"{key}\"");

@@ -8,6 +8,8 @@
 //! - `cargo xtask bench stm` — STA-LATENCY's per-command latency against
 //!   `redis-benchmark -t get,set` on the same redis-server, as ratios.
 //! - `cargo xtask bench load` — the load engine against wrk and oha, on nginx.
+//! - `cargo xtask bench load-fanout` — the fan-out over 1, 2, 4 local
+//!   workers on nginx, and the merge of 64 worker results.
 //! - `cargo xtask load-test [--target URL]` — the standard load profile
 //!   (starts the testbed when no target is given).
 //! - `cargo xtask mutants [CRATE]` — the mutation score of cockpit-core,
@@ -16,6 +18,7 @@
 //!   reasoning-degradation profile (starts the testbed fleet when no target
 //!   is given).
 
+mod fanout;
 mod load;
 mod mutants;
 mod sim;
@@ -32,13 +35,14 @@ fn main() -> ExitCode {
         ["bench", "manifests"] => bench_manifests(),
         ["bench", "stm", rest @ ..] => bench_stm(rest),
         ["bench", "load", rest @ ..] => load::bench_load(rest),
+        ["bench", "load-fanout", rest @ ..] => fanout::bench_fanout(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["simulation-run", rest @ ..] => sim::simulation_run(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
         ["mutants", rest @ ..] => mutants::mutants(rest),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  bench load-fanout [--secs 10] [--bin PATH]   --workers 1, 2, 4 --local on nginx; merge of 64 results\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
                 mutants::USAGE
             );
             return ExitCode::from(2);
