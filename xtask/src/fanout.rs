@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use crate::load::{ensure_bench_tools, free_port, json_number, release_bin, start_nginx};
+use crate::load::{free_port, have, json_number, release_bin, start_nginx};
 use crate::{cargo, run};
 
 /// One `load … --workers K --local` closed-loop run: achieved req/s, p99.
@@ -99,7 +99,21 @@ pub fn bench_fanout(rest: &[&str]) -> Result<(), String> {
             other => return Err(format!("bench load-fanout: unknown argument {other:?}")),
         }
     }
-    ensure_bench_tools()?;
+    // nginx and taskset only (not the load bench's wrk and oha).
+    let missing: Vec<&str> = [("nginx", "nginx"), ("taskset", "util-linux")]
+        .into_iter()
+        .filter(|(tool, _)| !have(tool) && !Path::new("/usr/sbin").join(tool).exists())
+        .map(|(_, package)| package)
+        .collect();
+    if !missing.is_empty() {
+        run(Command::new("apt-get")
+            .args(["update", "-qq"])
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+        run(Command::new("apt-get")
+            .args(["install", "-y", "-qq"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"))?;
+    }
     let cli = match bin {
         Some(b) => b,
         None => {

@@ -172,7 +172,7 @@ pub fn load_test(rest: &[&str]) -> Result<(), String> {
     }
 }
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
@@ -182,7 +182,7 @@ fn have(tool: &str) -> bool {
 }
 
 /// Install what the load bench needs, when missing.
-pub(crate) fn ensure_bench_tools() -> Result<(), String> {
+fn ensure_bench_tools() -> Result<(), String> {
     let mut apt = Vec::new();
     if !have("nginx") && !Path::new("/usr/sbin/nginx").exists() {
         apt.push("nginx");

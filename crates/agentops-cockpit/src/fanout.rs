@@ -363,7 +363,9 @@ fn shard_argv(a: &LoadArgs, p: &Plan, k: usize) -> Vec<String> {
         humantime::format_rfc3339_nanos(p.start_at).to_string(),
     );
     flag("clock-ref", p.clock.clone());
-    flag("seed", p.seed.to_string());
+    if a.rate.is_some() {
+        flag("seed", p.seed.to_string());
+    }
     flag("threads", p.threads.to_string());
     flag("connections", p.connections.to_string());
     flag("timeout", secs(a.timeout));

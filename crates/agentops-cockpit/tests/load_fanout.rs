@@ -296,3 +296,34 @@ async fn merge_refuses_mixed_runs_and_foreign_files_naming_them() {
     assert_eq!(v["fanout"]["workers"][1]["unsent"], 5, "{v}");
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_loop_fans_out_too() {
+    let tb = testbed(fast()).await;
+    let url = format!("{}/healthz", tb.base_url());
+    let before = served(tb.http_addr(), "/healthz", "200");
+    let out = run(&[
+        "load",
+        &url,
+        "-c",
+        "4",
+        "-d",
+        "1s",
+        "--workers",
+        "2",
+        "--local",
+        "--format",
+        "json",
+    ])
+    .await;
+    assert_eq!(out.code, Some(0), "{}", out.stderr);
+    let v = json(&out);
+    let after = served(tb.http_addr(), "/healthz", "200");
+    assert_eq!(v["mode"], "closed");
+    assert_eq!(v["connections"], 4);
+    let ok = v["requests"]["ok"].as_u64().unwrap();
+    let abandoned = v["requests"]["in_flight_at_end"].as_u64().unwrap();
+    assert!(ok > 0);
+    assert!((ok..=ok + abandoned).contains(&(after - before)), "{v}");
+    tb.shutdown().await;
+}

@@ -254,7 +254,8 @@ pub async fn run_shard(
         protocol: opts.protocol.to_string(),
         mode: opts.mode(),
         arrival: opts.arrival,
-        seed: run.seed,
+        // A closed loop has no schedule: its drawn seed means nothing.
+        seed: if opts.rate.is_some() { run.seed } else { 0 },
         shards: shard.count,
         threads: run.workers,
         steps: run
