@@ -475,8 +475,9 @@ fn dist(name: &str, what: &str, s: &str) -> Result<Distribution, ProbeError> {
     Distribution::from_v2_bytes(&bytes).map_err(|e| refuse(name, format!("{what}: {e}")))
 }
 
-/// A shard's result as the engine's own tallies, and its intervals.
-fn tallies(name: &str, r: &ShardResult) -> Result<(WorkerStats, Vec<IntervalAcc>), ProbeError> {
+/// A shard's result as the engine's own tallies (its intervals are merged
+/// separately, one interval of every shard at a time).
+fn tallies(name: &str, r: &ShardResult) -> Result<WorkerStats, ProbeError> {
     let mut s = WorkerStats::new(r.steps.len());
     for (st, x) in s.steps.iter_mut().zip(&r.steps) {
         st.latency = dist(name, "latency", &x.latency)?;
@@ -514,14 +515,7 @@ fn tallies(name: &str, r: &ShardResult) -> Result<(WorkerStats, Vec<IntervalAcc>
     (s.in_flight_at_end, s.unsent) = (r.in_flight_at_end, r.unsent);
     s.stopped_at = Duration::from_secs_f64(r.elapsed_s);
     s.interrupted = r.interrupted;
-    let mut ivs = Vec::with_capacity(r.intervals.len().min(super::MAX_INTERVALS));
-    for iv in r.intervals.iter().take(super::MAX_INTERVALS) {
-        let mut acc = IntervalAcc::new();
-        acc.latency = dist(name, "an interval's latency", &iv.latency)?;
-        (acc.ok, acc.errors) = (iv.ok, iv.errors);
-        ivs.push(acc);
-    }
-    Ok((s, ivs))
+    Ok(s)
 }
 
 /// The requests shard `k`'s schedule made due before `until`: what a
@@ -642,7 +636,7 @@ pub fn merge_shards(
         .collect();
     let mut m = add_shards(inputs, &by_shard, steps.len())?;
     let missing = holes(key, &steps, inputs, &by_shard, &mut m);
-    let intervals = series_of(m.series, key.interval_s);
+    let intervals = series_of(inputs, &by_shard, key.interval_s)?;
     let (merged, workers, connections) = (m.stats, m.workers, m.connections);
     let protocol: Protocol = key.protocol.parse()?;
     let path = match first.client_path.as_str() {
@@ -686,10 +680,9 @@ fn first_name(inputs: &[MergeInput]) -> String {
         .map_or_else(String::new, |i| i.name.clone())
 }
 
-/// The shards' tallies added, their interval series by index.
+/// The shards' tallies added.
 struct Added {
     stats: WorkerStats,
-    series: BTreeMap<u64, (f64, IntervalAcc)>,
     workers: Vec<ShardStatus>,
     connections: u32,
 }
@@ -702,7 +695,6 @@ fn add_shards(
 ) -> Result<Added, ProbeError> {
     let mut m = Added {
         stats: WorkerStats::new(steps.max(1)),
-        series: BTreeMap::new(),
         workers: Vec::new(),
         connections: 0,
     };
@@ -710,15 +702,7 @@ fn add_shards(
         let Some(pos) = *slot else { continue };
         let input = &inputs[pos];
         let Ok(r) = &input.result else { continue };
-        let (s, ivs) = tallies(&input.name, r)?;
-        for (iv, acc) in r.intervals.iter().zip(ivs) {
-            let e = m
-                .series
-                .entry(iv.index)
-                .or_insert_with(|| (0.0, IntervalAcc::new()));
-            e.0 = e.0.max(iv.length_s);
-            e.1.merge(&acc);
-        }
+        let s = tallies(&input.name, r)?;
         m.connections = m.connections.saturating_add(r.connections);
         m.workers.push(status_of(k, &input.name, r, &s));
         m.stats.merge(s);
@@ -773,17 +757,38 @@ fn holes(
     missing
 }
 
-/// The merged interval series, in order.
-fn series_of(series: BTreeMap<u64, (f64, IntervalAcc)>, interval_s: f64) -> Vec<IntervalReport> {
+/// The merged interval series, in order: each interval merged from every
+/// shard's part, one interval at a time (memory stays one histogram).
+fn series_of(
+    inputs: &[MergeInput],
+    by_shard: &[Option<usize>],
+    interval_s: f64,
+) -> Result<Vec<IntervalReport>, ProbeError> {
+    let mut parts: BTreeMap<u64, Vec<(&str, &ShardInterval)>> = BTreeMap::new();
+    for pos in by_shard.iter().flatten() {
+        let input = &inputs[*pos];
+        let Ok(r) = &input.result else { continue };
+        for iv in r.intervals.iter().take(super::MAX_INTERVALS) {
+            parts.entry(iv.index).or_default().push((&input.name, iv));
+        }
+    }
     let length = Duration::from_secs_f64(interval_s);
-    series
-        .into_iter()
-        .take(super::MAX_INTERVALS)
-        .map(|(i, (len, acc))| {
-            let start = length.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
-            IntervalReport::from_acc(i, start, Duration::from_secs_f64(len), acc).clone_numbers()
-        })
-        .collect()
+    let mut out = Vec::with_capacity(parts.len().min(super::MAX_INTERVALS));
+    for (i, ivs) in parts.into_iter().take(super::MAX_INTERVALS) {
+        let mut acc = IntervalAcc::new();
+        let mut len = 0.0f64;
+        for (name, iv) in ivs {
+            acc.latency
+                .merge(&dist(name, "an interval's latency", &iv.latency)?);
+            acc.ok += iv.ok;
+            acc.errors += iv.errors;
+            len = len.max(iv.length_s);
+        }
+        let start = length.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX));
+        let len = Duration::try_from_secs_f64(len).unwrap_or(length);
+        out.push(IntervalReport::from_acc(i, start, len, acc).clone_numbers());
+    }
+    Ok(out)
 }
 
 fn status_of(k: usize, name: &str, r: &ShardResult, s: &WorkerStats) -> ShardStatus {
