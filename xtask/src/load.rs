@@ -183,7 +183,7 @@ pub fn load_test(rest: &[&str]) -> Result<(), String> {
     }
 }
 
-fn have(tool: &str) -> bool {
+pub(crate) fn have(tool: &str) -> bool {
     Command::new("sh")
         .args(["-c", &format!("command -v {tool}")])
         .stdout(Stdio::null())
@@ -222,7 +222,7 @@ fn ensure_bench_tools() -> Result<(), String> {
     Ok(())
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
     l.local_addr().map(|a| a.port()).map_err(|e| e.to_string())
 }
@@ -230,7 +230,7 @@ fn free_port() -> Result<u16, String> {
 /// nginx with its own configuration in a temporary directory: one worker,
 /// no access log, keep-alive without a request limit, 127.0.0.1 only,
 /// pinned to CPU 0.
-fn start_nginx(dir: &Path, port: u16) -> Result<Guard, String> {
+pub(crate) fn start_nginx(dir: &Path, port: u16) -> Result<Guard, String> {
     std::fs::create_dir_all(dir.join("tmp")).map_err(|e| format!("{}: {e}", dir.display()))?;
     let d = dir.display();
     let conf = format!(

@@ -11,6 +11,8 @@
 //! - `cargo xtask bench simulate` — the simulator's sessions/s and peak RSS
 //!   at 1,000 sessions in flight against a zero-latency testbed, beside
 //!   `load --protocol openai` at the same concurrency.
+//! - `cargo xtask bench load-fanout` — the fan-out over 1, 2, 4 local
+//!   workers on nginx, and the merge of 64 worker results.
 //! - `cargo xtask load-test [--target URL]` — the standard load profile
 //!   (starts the testbed when no target is given).
 //! - `cargo xtask mutants [CRATE]` — the mutation score of cockpit-core,
@@ -24,8 +26,9 @@
 //!   reasoning-degradation profile (starts the testbed fleet when no target
 //!   is given).
 
-mod dist;
 mod cockpit;
+mod dist;
+mod fanout;
 mod load;
 mod mutants;
 mod sim;
@@ -44,6 +47,7 @@ fn main() -> ExitCode {
         ["bench", "load", rest @ ..] => load::bench_load(rest),
         ["bench", "cockpit", rest @ ..] => cockpit::bench_cockpit(rest),
         ["bench", "simulate", rest @ ..] => sim::bench_simulate(rest),
+        ["bench", "load-fanout", rest @ ..] => fanout::bench_fanout(rest),
         ["load-test", rest @ ..] => load::load_test(rest),
         ["simulation-run", rest @ ..] => sim::simulation_run(rest),
         ["bench", "probe-accuracy", rest @ ..] => bench_accuracy(rest),
@@ -52,7 +56,7 @@ fn main() -> ExitCode {
         ["man"] => dist::man(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  bench cockpit [--agents 1000] [--interval 15s] [--rounds 4] [--concurrency 32] [--debug]\n                              Mission Control over a testbed fleet: CPU per probe, peak RSS, redraw, /metrics\n  bench simulate [--concurrency 1000] [--sessions 5000] [--reps 3] [--secs 10]   simulator vs load, zero-latency testbed\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  dist [--target T] [--version V]   release archive + SHA-256 (dist profile; slow, not in ci)\n  man                         regenerate docs/man/agentops-cockpit.1\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
+                "usage: cargo xtask <command>\n\n  ci                          fmt, clippy, deny, tests (installs missing tools)\n  bench [all]                 every benchmark\n  bench sse                   SSE parser throughput (criterion)\n  bench manifests             1,000 manifest documents audited vs parse-only floor (criterion)\n  bench probe-accuracy [--levels 1,64,256] [--rounds N]\n  bench stm [--requests N] [--rounds R]   STA-LATENCY vs redis-benchmark, same server (installs redis-server)\n  bench load [--secs 10] [--reps 3] [--connections 64]   vs wrk and oha on nginx (installs them)\n  bench load-fanout [--secs 10] [--bin PATH]   --workers 1, 2, 4 --local on nginx; merge of 64 results\n  bench cockpit [--agents 1000] [--interval 15s] [--rounds 4] [--concurrency 32] [--debug]\n                              Mission Control over a testbed fleet: CPU per probe, peak RSS, redraw, /metrics\n  bench simulate [--concurrency 1000] [--sessions 5000] [--reps 3] [--secs 10]   simulator vs load, zero-latency testbed\n  load-test [--target URL] [--protocol P] [--rate N] [-d D]   the standard load profile\n  simulation-run [--target URL]   the standard reasoning-degradation profile\n  dist [--target T] [--version V]   release archive + SHA-256 (dist profile; slow, not in ci)\n  man                         regenerate docs/man/agentops-cockpit.1\n  {}\n                              mutation score (installs cargo-mutants; long, not in ci)\n",
                 mutants::USAGE
             );
             return ExitCode::from(2);

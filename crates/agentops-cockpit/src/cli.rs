@@ -43,8 +43,9 @@ pub enum Command {
     /// exit 0 at score >= threshold, 1 below, 2 bad input, 3 could not measure.
     Certify(CertifyArgs),
     /// Load-test one endpoint: closed loop, open loop at a fixed rate, or a
-    /// rate sweep; exit 1 when an --slo breaks.
-    Load(LoadArgs),
+    /// rate sweep; exit 1 when an --slo breaks. `load shard` runs one shard
+    /// of a fanned-out run, `load merge` merges their results.
+    Load(Box<LoadCmd>),
     /// Mission Control: probe every agent of the fleet on an interval, show
     /// the fleet live, raise Latency Regression alerts. With --once: one
     /// round, exit 0 healthy, 1 an alert firing or an agent down.
@@ -442,10 +443,24 @@ pub fn parse_threshold(s: &str) -> Result<f64, String> {
     Ok(v)
 }
 
+/// `load URL …`, its fan-out (`--workers K --local`), or `load shard` /
+/// `load merge`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct LoadCmd {
+    #[command(subcommand)]
+    pub command: Option<crate::fanout::LoadSub>,
+    #[command(flatten)]
+    pub args: LoadArgs,
+    #[command(flatten)]
+    pub fanout: crate::fanout::FanOutArgs,
+}
+
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// The endpoint: http(s)://… (a `/v1` base gets `/chat/completions` for openai), grpc(s)://host:port.
-    pub url: String,
+    #[arg(required = true)]
+    pub url: Option<String>,
     /// What the endpoint speaks.
     #[arg(long, value_enum, default_value_t = ProtocolArg::Http)]
     pub protocol: ProtocolArg,

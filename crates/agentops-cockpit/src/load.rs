@@ -8,7 +8,7 @@ use cockpit_probe::load::{
 use cockpit_probe::{ProbeError, ProbeOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::LoadArgs;
+use crate::cli::{LoadArgs, ResultFormat};
 use crate::output::{OutputFile, Target};
 use crate::{CliError, Outcome};
 
@@ -18,7 +18,10 @@ fn usage(e: impl std::fmt::Display) -> CliError {
 
 /// Everything from the arguments that can be wrong, checked before a
 /// request is sent.
-fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, CliError> {
+pub(crate) fn options(
+    args: &LoadArgs,
+    cancel: &CancellationToken,
+) -> Result<LoadOptions, CliError> {
     let protocol = args.protocol.endpoint_protocol().ok_or_else(|| {
         usage(format!(
             "load speaks http, openai and grpc, not {:?}",
@@ -69,8 +72,15 @@ fn options(args: &LoadArgs, cancel: &CancellationToken) -> Result<LoadOptions, C
     Ok(opts)
 }
 
+/// The target URL (clap requires it unless a subcommand is given).
+pub(crate) fn url(args: &LoadArgs) -> Result<&str, CliError> {
+    args.url
+        .as_deref()
+        .ok_or_else(|| usage("load needs a URL (or: load shard URL …, load merge FILE…)"))
+}
+
 /// An option the load engine refused, named as its flag.
-fn option_error(e: ProbeError) -> CliError {
+pub(crate) fn option_error(e: ProbeError) -> CliError {
     match e {
         ProbeError::InvalidOption { name, reason } => usage(format!("--{name}: {reason}")),
         e => e.into(),
@@ -80,15 +90,15 @@ fn option_error(e: ProbeError) -> CliError {
 /// `--out` and `--hdr-log`, opened before a request is sent: a path that
 /// cannot be written fails now, not after the run.
 #[derive(Debug)]
-struct Outputs {
-    out: Option<OutputFile>,
-    hdr_file: Option<OutputFile>,
+pub(crate) struct Outputs {
+    pub out: Option<OutputFile>,
+    pub hdr_file: Option<OutputFile>,
     /// Writes into `hdr_file` unbuffered, so a failed write (a full disk)
     /// is seen at once.
-    log: Option<HdrLogWriter<std::fs::File>>,
+    pub log: Option<HdrLogWriter<std::fs::File>>,
 }
 
-fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
+pub(crate) fn open_outputs(args: &LoadArgs) -> Result<Outputs, CliError> {
     // `--out DIR` is written after the run; `--out FILE` is opened now.
     if let Some(dir) = args.out.as_deref().filter(|p| crate::output::names_dir(p)) {
         crate::output::out_dir(dir)?;
@@ -128,7 +138,7 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
     let bar = progress_bar(&args);
     let log_path = args.hdr_log.clone();
     let consumer = tokio::spawn(follow_intervals(rx, bar.clone(), log));
-    let result = run_load(&args.url, &opts).await;
+    let result = run_load(url(&args)?, &opts).await;
     drop(opts);
     if let Some(b) = &bar {
         b.finish_and_clear();
@@ -141,27 +151,40 @@ pub async fn run(args: LoadArgs, cancel: CancellationToken) -> Result<Outcome, C
     if let Some(f) = hdr_file {
         f.commit()?;
     }
-    let json = crate::error::to_json_pretty("the load report", &report)? + "\n";
+    let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
+    finish(&report, args.format, out, dir, &args.push).await
+}
+
+/// A run's report out: its JSON to `--out FILE`, the chosen format on
+/// stdout (or into `--out DIR`), its figures to a Pushgateway; then the
+/// exit status. Shared by `load`, `load merge` and `load --workers`.
+pub(crate) async fn finish(
+    report: &LoadReport,
+    format: ResultFormat,
+    out: Option<OutputFile>,
+    dir: Option<&std::path::Path>,
+    push: &crate::cli::PushArgs,
+) -> Result<Outcome, CliError> {
+    let json = crate::error::to_json_pretty("the load report", report)? + "\n";
     if let Some(mut f) = out {
         f.write_all(json.as_bytes())?;
         f.commit()?;
     }
-    let value = serde_json::to_value(&report).map_err(|source| CliError::Serialize {
+    let value = serde_json::to_value(report).map_err(|source| CliError::Serialize {
         what: "the load report",
         source,
     })?;
-    let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
-    crate::output::emit_result(&value, args.format, dir, "load", |colour| {
-        crate::render::load_table(&report, colour)
+    crate::output::emit_result(&value, format, dir, "load", |colour| {
+        crate::render::load_table(report, colour)
     })?;
-    if let Some(url) = &args.push.push_gateway {
-        crate::push::push(url, "load", &crate::push::load_metrics(&report)).await?;
+    if let Some(url) = &push.push_gateway {
+        crate::push::push(url, "load", &crate::push::load_metrics(report)).await?;
     }
-    outcome(&report)
+    outcome(report)
 }
 
 /// Interrupted, unreachable (exit 3), an SLO broken, or success.
-fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
+pub(crate) fn outcome(report: &LoadReport) -> Result<Outcome, CliError> {
     let unreachable = || {
         report.unreachable().then(|| {
             let example = report.error_examples.values().next();

@@ -11,6 +11,7 @@ mod config;
 mod deploy;
 mod error;
 mod evidence;
+mod fanout;
 mod load;
 mod logsink;
 mod output;
@@ -281,7 +282,7 @@ fn main() -> ExitCode {
                 command: AuditCommand::Report(args),
             } => audit::run(args, cancel).await,
             Command::Certify(args) => certify::run(args, cancel).await,
-            Command::Load(args) => load::run(args, cancel).await,
+            Command::Load(cmd) => fanout::run(*cmd, cancel).await,
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
             Command::Simulate(args) => simulate::run(args, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,

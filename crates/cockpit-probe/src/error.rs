@@ -46,6 +46,11 @@ pub enum ProbeError {
     /// a `.proto` that does not compile, a request that does not fit).
     #[error("cannot call gRPC method {method}: {reason}")]
     GrpcMethod { method: String, reason: String },
+    /// A fan-out worker's result cannot be read or merged: not a shard
+    /// result, another schema version, or a shard of another run (a
+    /// different seed, target, shard count, …). `name` is the file or pod.
+    #[error("worker result {name}: {reason}")]
+    ShardResult { name: String, reason: String },
     /// A single request (metrics fetch, connect RTT resolution) failed.
     #[error("{kind} error from {url}: {message}")]
     Request {

@@ -133,7 +133,7 @@ impl ErrorKind {
         }
     }
 
-    fn index(self) -> usize {
+    pub(crate) fn index(self) -> usize {
         ErrorKind::ALL.iter().position(|k| *k == self).unwrap_or(0)
     }
 }
@@ -260,6 +260,40 @@ impl RateDistribution {
         if let Some(o) = other.hist.as_ref().filter(|h| !h.is_empty()) {
             let _ = self.hist.get_or_insert_with(rate_histogram).add(o);
         }
+    }
+
+    /// The histogram in HdrHistogram's V2 encoding (fan-out worker results).
+    pub(crate) fn to_v2_bytes(&self) -> Vec<u8> {
+        use hdrhistogram::serialization::{Serializer as _, V2Serializer};
+        let mut out = Vec::new();
+        // Writing into a Vec cannot fail, and a u64 histogram always encodes.
+        let empty;
+        let h = match &self.hist {
+            Some(h) => h,
+            None => {
+                empty = rate_histogram();
+                &empty
+            }
+        };
+        let _ = V2Serializer::new().serialize(h, &mut out);
+        out
+    }
+
+    /// Read what [`to_v2_bytes`](Self::to_v2_bytes) wrote, re-recorded into
+    /// this type's bounds so that it merges exactly.
+    pub(crate) fn from_v2_bytes(bytes: &[u8]) -> Result<Self, String> {
+        use hdrhistogram::serialization::Deserializer;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut std::io::Cursor::new(bytes))
+            .map_err(|e| format!("{e:?}"))?;
+        let mut d = RateDistribution::new();
+        if !h.is_empty() {
+            d.hist
+                .get_or_insert_with(rate_histogram)
+                .add(&h)
+                .map_err(|e| format!("{e:?}"))?;
+        }
+        Ok(d)
     }
 
     pub fn count(&self) -> u64 {
@@ -445,7 +479,7 @@ impl Tally {
     }
 
     /// A histogram of these samples.
-    fn to_hist(&self) -> Distribution {
+    pub(crate) fn to_hist(&self) -> Distribution {
         match self {
             Tally::Hist(h) => h.clone(),
             Tally::Few(v) => {

@@ -47,6 +47,47 @@ pub fn load_table(r: &LoadReport, colour: bool) -> String {
         "latency: {}",
         r.methods.get("latency").map_or("", String::as_str)
     );
+    if let Some(f) = &r.fanout {
+        out.push_str(&fan_out(f));
+    }
+    out
+}
+
+/// A fanned-out run's shards: state, counts, clock offset, lateness.
+fn fan_out(f: &cockpit_probe::load::FanOut) -> String {
+    let mut out = String::new();
+    let spread = f
+        .clock_spread_ms
+        .map_or_else(|| "not measured".to_string(), |s| format!("{s:.2} ms"));
+    let _ = writeln!(
+        out,
+        "workers:    {} shards x {} threads, clock spread {spread}",
+        f.shards, f.threads_per_shard
+    );
+    for w in &f.workers {
+        let clock = w
+            .clock_offset_ms
+            .map_or_else(|| "-".to_string(), |o| format!("{o:+.2} ms"));
+        let _ = writeln!(
+            out,
+            "  shard {}/{} {}: {} sent, {} ok, {} errors, {} unsent, clock {clock}, late {:.1} ms{}",
+            w.shard,
+            f.shards,
+            w.state,
+            w.sent,
+            w.ok,
+            w.errors,
+            w.unsent,
+            w.late_start_ms,
+            w.reason
+                .as_deref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default()
+        );
+    }
+    for x in &f.warnings {
+        let _ = writeln!(out, "warning: {x}");
+    }
     out
 }
 

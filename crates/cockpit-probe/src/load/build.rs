@@ -8,7 +8,10 @@ use std::time::Duration;
 use cockpit_core::{Distribution, LatencySummary};
 
 use super::worker::{Outcome, Run, StepStats};
-use super::{LoadMode, LoadOptions, LoadReport, RequestCounts, SloInputs, StepReport};
+use super::{
+    Arrival, LoadMode, LoadOptions, LoadReport, LoadSlo, RateStep, RequestCounts, SloInputs,
+    StepReport,
+};
 use crate::report::{Metric, Stats};
 use crate::{ErrorKind, Protocol, RateSummary, Throughput};
 
@@ -61,15 +64,43 @@ fn slo_inputs<'a>(
     }
 }
 
+/// What a report is built against: the run's plan, from the options and
+/// workers of this process, or from the shards' results of a fanned-out run.
+pub(crate) struct Plan<'a> {
+    pub mode: LoadMode,
+    pub protocol: Protocol,
+    pub connections: u32,
+    pub arrival: Arrival,
+    pub slos: &'a [LoadSlo],
+    pub path: &'static str,
+    pub workers: usize,
+    pub seed: u64,
+    pub steps: &'a [RateStep],
+    /// Some SLO bounds each request (goodput is counted).
+    pub goodput: bool,
+}
+
+impl<'a> Plan<'a> {
+    pub fn of(opts: &'a LoadOptions, run: &'a Run) -> Self {
+        Plan {
+            mode: opts.mode(),
+            protocol: opts.protocol,
+            connections: opts.connections,
+            arrival: opts.arrival,
+            slos: &opts.slos,
+            path: run.plan.path_name(),
+            workers: run.workers,
+            seed: run.seed,
+            steps: &run.steps,
+            goodput: !run.bounds.is_empty(),
+        }
+    }
+}
+
 /// The report of a run, whatever its mode: overall figures and SLOs, the
 /// sweep's steps and knee, errors, and the methods of what was measured.
-pub(crate) fn build_report(
-    target: String,
-    opts: &LoadOptions,
-    run: &Run,
-    out: Outcome,
-) -> LoadReport {
-    let mode = opts.mode();
+pub(crate) fn build_report(target: String, plan: &Plan<'_>, out: Outcome) -> LoadReport {
+    let mode = plan.mode;
     let s = out.stats;
     let elapsed = s.stopped_at;
     let secs = elapsed.as_secs_f64();
@@ -77,19 +108,19 @@ pub(crate) fn build_report(
     let mut all = StepStats::merged(&s.steps);
     let open = mode != LoadMode::Closed;
     let probe = &s.probe;
-    let streams = matches!(opts.protocol, Protocol::OpenAi | Protocol::Grpc).then_some(probe);
-    let slos = evaluate(opts, &slo_inputs(&all, elapsed, open, streams));
+    let streams = matches!(plan.protocol, Protocol::OpenAi | Protocol::Grpc).then_some(probe);
+    let slos = evaluate(plan.slos, &slo_inputs(&all, elapsed, open, streams));
     let slo_pass = slos.iter().all(|r| r.pass);
     let (steps, knee) = if mode == LoadMode::Sweep {
-        sweep_steps(opts, run, &s.steps, elapsed, streams)
+        sweep_steps(plan, &s.steps, elapsed, streams)
     } else {
         (Vec::new(), None)
     };
     let (errors, error_examples) = error_maps(probe);
-    let path = run.plan.path_name();
-    let mut methods = request_methods(mode, path, &all, run);
-    let streamed = stream_summaries(opts.protocol, probe, &mut methods);
-    let throughput = streams.and_then(|p| run_throughput(opts.protocol, p, elapsed, &mut methods));
+    let path = plan.path;
+    let mut methods = request_methods(mode, path, &all, plan.goodput);
+    let streamed = stream_summaries(plan.protocol, probe, &mut methods);
+    let throughput = streams.and_then(|p| run_throughput(plan.protocol, p, elapsed, &mut methods));
     let scheduled = open.then_some(all.sent + s.unsent);
     let latency_dist = std::mem::take(&mut all.latency);
     let service_dist = if open {
@@ -100,13 +131,13 @@ pub(crate) fn build_report(
     let lean = path == "lean-http1";
     LoadReport {
         target,
-        protocol: opts.protocol,
+        protocol: plan.protocol,
         mode,
         client_path: path,
-        connections: opts.connections,
-        workers: run.workers,
-        arrival: open.then_some(opts.arrival),
-        seed: open.then_some(run.seed),
+        connections: plan.connections,
+        workers: plan.workers,
+        arrival: open.then_some(plan.arrival),
+        seed: open.then_some(plan.seed),
         elapsed_s: secs,
         offered_rps: scheduled.map(per_s),
         achieved_rps: per_s(all.ok),
@@ -130,7 +161,7 @@ pub(crate) fn build_report(
         tpot: streamed.tpot,
         output_tokens_per_s: streamed.output_tokens_per_s,
         throughput,
-        goodput_rps: (!run.bounds.is_empty()).then(|| per_s(all.good)),
+        goodput_rps: plan.goodput.then(|| per_s(all.good)),
         slos,
         slo_pass,
         steps,
@@ -138,21 +169,21 @@ pub(crate) fn build_report(
         intervals: out.intervals,
         interrupted: s.interrupted,
         methods,
+        fanout: None,
         latency_dist,
         service_dist,
     }
 }
 
 /// Every SLO of the run, evaluated on `inputs`.
-fn evaluate(opts: &LoadOptions, inputs: &SloInputs<'_>) -> Vec<super::SloResult> {
-    opts.slos.iter().map(|x| x.evaluate(inputs)).collect()
+fn evaluate(slos: &[LoadSlo], inputs: &SloInputs<'_>) -> Vec<super::SloResult> {
+    slos.iter().map(|x| x.evaluate(inputs)).collect()
 }
 
 /// Each sweep step that ran, with its SLOs and whether it held; and the
 /// knee, the highest rate of a step that held.
 fn sweep_steps(
-    opts: &LoadOptions,
-    run: &Run,
+    plan: &Plan<'_>,
     stats: &[StepStats],
     elapsed: Duration,
     streams: Option<&Stats>,
@@ -160,7 +191,7 @@ fn sweep_steps(
     let mut steps = Vec::new();
     let mut knee = None;
     let mut from = Duration::ZERO;
-    for (st, rs) in stats.iter().zip(&run.steps) {
+    for (st, rs) in stats.iter().zip(plan.steps) {
         let in_step = elapsed.saturating_sub(from).min(rs.duration);
         from += rs.duration;
         if in_step.is_zero() {
@@ -168,7 +199,7 @@ fn sweep_steps(
         }
         // The step's SLOs use its own latencies and counts; the
         // streaming distributions are the run's (not split per step).
-        let results = evaluate(opts, &slo_inputs(st, in_step, true, streams));
+        let results = evaluate(plan.slos, &slo_inputs(st, in_step, true, streams));
         let achieved = st.ok as f64 / in_step.as_secs_f64();
         let ok = holds(
             (!results.is_empty()).then(|| results.iter().all(|r| r.pass)),
@@ -222,7 +253,7 @@ fn request_methods(
     mode: LoadMode,
     path: &str,
     all: &StepStats,
-    run: &Run,
+    goodput: bool,
 ) -> BTreeMap<&'static str, String> {
     let mut methods = BTreeMap::new();
     let n = all.latency.count();
@@ -240,7 +271,7 @@ fn request_methods(
             format!("client-side, from the intended send time to the instant before the request is written; {n} samples"),
         );
     }
-    if !run.bounds.is_empty() {
+    if goodput {
         methods.insert(
             "goodput_rps",
             format!(

@@ -53,9 +53,11 @@
 //! (`unsent`).
 
 mod build;
+mod clock;
 mod http1;
 mod interval;
 mod schedule;
+mod shard;
 mod slo;
 mod worker;
 
@@ -67,8 +69,13 @@ use cockpit_core::{Distribution, LatencySummary};
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+pub use clock::{measure_offset, serve_clock};
 pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
+pub use shard::{
+    ClockOffset, FanOut, MAX_SHARDS, MergeInput, SHARD_SCHEMA, SKEW_WARN, Shard, ShardResult,
+    ShardRun, ShardStatus, merge_shards, read_shard, run_shard,
+};
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
@@ -440,7 +447,7 @@ impl LoadOptions {
 }
 
 /// Which loop a run used.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum LoadMode {
@@ -551,6 +558,10 @@ pub struct LoadReport {
     pub interrupted: bool,
     /// How each distribution was measured, with its sample count.
     pub methods: BTreeMap<&'static str, String>,
+    /// A run fanned out over processes: its shards, their clocks, the
+    /// missing ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<FanOut>,
     #[serde(skip)]
     latency_dist: Distribution,
     #[serde(skip)]
@@ -590,10 +601,26 @@ impl LoadReport {
 /// before the first request (options, URL, TLS configuration); failures of
 /// requests are counted in the report.
 pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, ProbeError> {
+    let (run, target) = prepare(url, opts, Shard::WHOLE, None).await?;
+    let out = execute(&run, &target, opts.protocol, opts.progress.clone()).await;
+    Ok(build::build_report(
+        target,
+        &build::Plan::of(opts, &run),
+        out,
+    ))
+}
+
+/// Check the options, resolve the target and lay out the run: its seed,
+/// worker threads, steps and end. Returns the run and the redacted target.
+async fn prepare(
+    url: &str,
+    opts: &LoadOptions,
+    shard: Shard,
+    start_at: Option<std::time::SystemTime>,
+) -> Result<(Arc<worker::Run>, String), ProbeError> {
     opts.validate()?;
     let plan = worker::ClientPlan::new(url, opts).await?;
     let target = plan.target().to_string();
-    let span = tracing::info_span!("load", target = %target, protocol = %opts.protocol);
     let seed = opts.seed.unwrap_or_else(|| {
         let u = uuid::Uuid::new_v4().as_u128();
         (u as u64) ^ ((u >> 64) as u64)
@@ -618,7 +645,7 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
         .collect();
     let run = Arc::new(worker::Run {
         plan,
-        steps: steps.clone(),
+        steps,
         arrival: opts.arrival,
         seed,
         workers,
@@ -629,11 +656,21 @@ pub async fn run_load(url: &str, opts: &LoadOptions) -> Result<LoadReport, Probe
         cancel: opts.cancel.clone(),
         interval: opts.interval,
         bounds,
+        shard,
+        start_at,
     });
-    let out =
-        tracing::Instrument::instrument(worker::execute(run.clone(), opts.progress.clone()), span)
-            .await;
-    Ok(build::build_report(target, opts, &run, out))
+    Ok((run, target))
+}
+
+/// Run the workers, inside the run's tracing span.
+async fn execute(
+    run: &Arc<worker::Run>,
+    target: &str,
+    protocol: Protocol,
+    progress: Option<tokio::sync::mpsc::UnboundedSender<IntervalReport>>,
+) -> worker::Outcome {
+    let span = tracing::info_span!("load", target = %target, protocol = %protocol);
+    tracing::Instrument::instrument(worker::execute(run.clone(), progress), span).await
 }
 
 #[cfg(test)]
@@ -787,6 +824,7 @@ mod tests {
                 intervals: Vec::new(),
                 interrupted: false,
                 methods: BTreeMap::new(),
+                fanout: None,
                 latency_dist: Distribution::new(),
                 service_dist: Distribution::new(),
             };

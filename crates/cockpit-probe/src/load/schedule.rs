@@ -12,7 +12,7 @@ use cockpit_core::rng::SplitMix64;
 use std::time::Duration;
 
 /// How requests arrive in an open-loop run.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
 pub enum Arrival {

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use cockpit_core::Distribution;
 use tokio::sync::{mpsc, watch};
@@ -25,6 +25,7 @@ use super::LoadOptions;
 use super::http1::{Http1Conn, Http1Request, LazyTimer};
 use super::interval::{IntervalAcc, IntervalReport};
 use super::schedule::{Arrival, RateStep, Schedule};
+use super::shard::Shard;
 use super::slo::SloMetric;
 use crate::conn::{Failure, HttpConn};
 use crate::grpc::{GrpcPlan, GrpcWorker};
@@ -162,6 +163,13 @@ pub(crate) struct Run {
     pub interval: Duration,
     /// Per-request bounds a request must meet to count as goodput.
     pub bounds: Vec<(SloMetric, Duration)>,
+    /// This process's part of a run fanned out over processes: its
+    /// threads take the schedule's workers `shard.index * workers + w` of
+    /// `shard.count * workers`.
+    pub shard: Shard,
+    /// The run's common start on the wall clock (a fanned-out run);
+    /// `None`: as soon as every worker is ready.
+    pub start_at: Option<SystemTime>,
 }
 
 impl Run {
@@ -234,7 +242,7 @@ pub(crate) struct WorkerStats {
 }
 
 impl WorkerStats {
-    fn new(steps: usize) -> Self {
+    pub(crate) fn new(steps: usize) -> Self {
         WorkerStats {
             steps: (0..steps).map(|_| StepStats::new()).collect(),
             probe: Stats::new(false),
@@ -279,6 +287,10 @@ enum Msg {
 pub(crate) struct Outcome {
     pub stats: WorkerStats,
     pub intervals: Vec<IntervalReport>,
+    /// How late the common start (`Run::start_at`) was when every worker
+    /// was ready: the run still starts there, so its first requests are due
+    /// at once and their lag is measured.
+    pub late_start: Duration,
 }
 
 /// Start the workers, drive them, merge what they measured.
@@ -306,13 +318,16 @@ pub(crate) async fn execute(
     };
     let mut ready = 0;
     let mut done = 0;
+    let mut late_start = Duration::ZERO;
     while done < workers {
         let Some(msg) = rx.recv().await else { break };
         match msg {
             Msg::Ready => {
                 ready += 1;
                 if ready == workers {
-                    let _ = start_tx.send(Some(Instant::now()));
+                    let (start, late) = common_start(&run).await;
+                    late_start = late;
+                    let _ = start_tx.send(Some(start));
                 }
             }
             Msg::Interval { index, end, acc } => series.add(index, end, &acc),
@@ -331,6 +346,30 @@ pub(crate) async fn execute(
     Outcome {
         stats: merged,
         intervals,
+        late_start,
+    }
+}
+
+/// The run's start: now, or the wall-clock instant `start_at` waited for
+/// (a cancel ends the wait); and how late that instant already was.
+async fn common_start(run: &Run) -> (Instant, Duration) {
+    let Some(at) = run.start_at else {
+        return (Instant::now(), Duration::ZERO);
+    };
+    let now = Instant::now();
+    match at.duration_since(SystemTime::now()) {
+        Ok(ahead) => {
+            let start = now + ahead;
+            tokio::select! {
+                () = tokio::time::sleep_until(tokio::time::Instant::from_std(start)) => {}
+                () = run.cancel.cancelled() => {}
+            }
+            (start, Duration::ZERO)
+        }
+        Err(e) => {
+            let late = e.duration();
+            (now.checked_sub(late).unwrap_or(now), late)
+        }
     }
 }
 
@@ -539,9 +578,10 @@ async fn worker_main(
         s.interrupted = true;
         return s;
     };
-    let schedule = run
-        .open()
-        .then(|| Schedule::new(&run.steps, run.arrival, run.seed, w, run.workers));
+    let schedule = run.open().then(|| {
+        run.shard
+            .schedule(&run.steps, run.arrival, run.seed, run.workers, w)
+    });
     // The whole schedule, kept to count at the end what was due.
     let origin = schedule.clone();
     let sh = Rc::new(Shared {
