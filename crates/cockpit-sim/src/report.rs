@@ -76,14 +76,6 @@ pub struct TraceCounts {
 }
 
 impl TraceCounts {
-    fn add(&mut self, o: &TraceCounts) {
-        self.matched += o.matched;
-        self.missing += o.missing;
-        self.mismatched += o.mismatched;
-        self.cross_session += o.cross_session;
-        self.session_mismatched += o.session_mismatched;
-    }
-
     /// Turns with an echo.
     pub fn echoed(&self) -> u64 {
         self.matched + self.mismatched + self.cross_session + self.session_mismatched
@@ -145,26 +137,6 @@ pub struct LevelResult {
 }
 
 impl LevelResult {
-    /// Add another worker's counts of the same level.
-    pub(crate) fn absorb(&mut self, o: LevelResult) {
-        self.turns += o.turns;
-        self.recall_turns += o.recall_turns;
-        self.answered += o.answered;
-        self.correct += o.correct;
-        self.wrong += o.wrong;
-        self.empty += o.empty;
-        self.collisions += o.collisions;
-        let room = MAX_COLLISION_EXAMPLES.saturating_sub(self.collision_examples.len());
-        self.collision_examples
-            .extend(o.collision_examples.into_iter().take(room));
-        for (k, n) in o.errors {
-            *self.errors.entry(k).or_default() += n;
-        }
-        self.trace.add(&o.trace);
-        self.ttft.merge(&o.ttft);
-        self.e2e.merge(&o.e2e);
-    }
-
     /// Derive the ratios and summaries from the counts.
     pub(crate) fn finish(&mut self) {
         let failed: u64 = self.errors.values().sum();
