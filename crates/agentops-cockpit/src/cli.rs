@@ -743,6 +743,15 @@ pub struct SimulateArgs {
     /// server-side memory) instead of sending the whole conversation.
     #[arg(long, value_name = "HEADER")]
     pub session_header: Option<String>,
+    /// Read the agent's echoed trace context from this top-level field of
+    /// its JSON chunks (a traceparent or a trace id) instead of the
+    /// `traceparent` response header.
+    #[arg(long, value_name = "FIELD")]
+    pub trace_field: Option<String>,
+    /// Read the agent's echoed session id from this top-level JSON field
+    /// instead of the session header of the response.
+    #[arg(long, value_name = "FIELD")]
+    pub session_field: Option<String>,
     /// An objective judged at every level (repeatable): 'reasoning_score>0.99',
     /// 'collisions==0', 'trace_integrity>=0.99', 'errors<1%', 'ttft:p(95)<800ms'.
     #[arg(long, value_name = "EXPR")]

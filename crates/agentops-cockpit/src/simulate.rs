@@ -104,6 +104,8 @@ fn options(
         ramp: args.ramp.clone(),
         min_recall_turns: args.min_recall_turns,
         session_header,
+        trace_field: args.trace_field.clone(),
+        session_field: args.session_field.clone(),
         seed: args.seed,
         request: ProbeOptions {
             timeout: args.timeout,

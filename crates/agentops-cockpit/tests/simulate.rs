@@ -56,6 +56,44 @@ async fn a_correct_agent_passes_and_the_json_is_the_report() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_echoed_in_the_body_is_read_from_the_named_field() {
+    let tb = testbed(TestbedConfig {
+        trace_echo: Some(TraceEcho::BodyWrong),
+        ..fast()
+    })
+    .await;
+    let args = |field: &'static str| {
+        vec![
+            "simulate".to_string(),
+            tb.openai_url(),
+            "--sessions".into(),
+            "2".into(),
+            "--turns".into(),
+            "4".into(),
+            "--min-recall-turns".into(),
+            "4".into(),
+            "--trace-field".into(),
+            field.into(),
+            "--format".into(),
+            "json".into(),
+        ]
+    };
+    let argv = args("traceparent");
+    let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    let v = out.json();
+    let f = common::finding(&v, "SIM-TRACE", &tb.openai_url());
+    assert_eq!(
+        f["status"], "fail",
+        "another trace id echoed in the body: {f}"
+    );
+    let argv = args("");
+    let out = run(&argv.iter().map(String::as_str).collect::<Vec<_>>()).await;
+    out.assert_code(2);
+    assert!(out.stderr.contains("trace_field"), "{}", out.stderr);
+    tb.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bleeding_agent_breaks_the_objective_and_exits_1() {
     let tb = testbed(TestbedConfig {
         shared_context_above: Some(1),

@@ -91,6 +91,20 @@ pub struct ChatAnswer {
     pub headers: HeaderMap,
     /// Set when the exchange failed (the text then holds what came before).
     pub failure: Option<ChatFailure>,
+    /// The top-level string fields asked for with
+    /// [`ChatClient::keep_fields`], as `(name, first value seen)`; a value
+    /// past 512 bytes is kept empty.
+    pub fields: Vec<(String, Option<String>)>,
+}
+
+impl ChatAnswer {
+    /// The kept value of the top-level field `name`, if the stream had it.
+    pub fn field(&self, name: &str) -> Option<&str> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
 }
 
 /// The connection one conversation keeps between its exchanges.
@@ -109,6 +123,7 @@ pub struct ChatClient {
     max_line_bytes: usize,
     max_answer_bytes: usize,
     headers: Vec<(HeaderName, HeaderValue)>,
+    fields: Vec<String>,
 }
 
 impl ChatClient {
@@ -129,7 +144,16 @@ impl ChatClient {
             max_line_bytes: opts.max_line_bytes,
             max_answer_bytes: MAX_ANSWER_BYTES,
             headers: opts.headers.clone(),
+            fields: Vec::new(),
         })
+    }
+
+    /// Also keep these top-level string fields of the answer's chunks (an
+    /// agent that echoes its trace context in the body) in
+    /// [`ChatAnswer::fields`].
+    pub fn keep_fields(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.fields = names.into_iter().collect();
+        self
     }
 
     /// The target, credentials redacted.
@@ -185,6 +209,7 @@ impl ChatClient {
             max_line_bytes: self.max_line_bytes,
             text: Some(AnswerText {
                 max_bytes: self.max_answer_bytes,
+                fields: self.fields.iter().map(|n| (n.clone(), None)).collect(),
                 ..AnswerText::default()
             }),
         };
@@ -195,6 +220,7 @@ impl ChatClient {
         {
             answer.text = t.text;
             answer.text_over_bound = t.over;
+            answer.fields = t.fields;
         }
         let read = read?;
         let finished = read.done_at.is_some() || (read.body_ended && read.finished);

@@ -120,6 +120,11 @@ fn parse_chunk(
         error: c.error.is_some(),
         ..ChunkInfo::default()
     };
+    if let Some(t) = text.as_deref_mut()
+        && !t.fields.is_empty()
+    {
+        t.keep_fields(data);
+    }
     for ch in c.choices.unwrap_or_default() {
         info.finish |= ch.finish_reason.is_some();
         if let Some(d) = ch.delta {
@@ -143,6 +148,36 @@ pub(crate) struct AnswerText {
     pub text: String,
     pub max_bytes: usize,
     pub over: bool,
+    /// Top-level string fields to keep from the chunks (an agent's trace
+    /// echo in the body): name → the first value seen, at most
+    /// [`MAX_ECHO_BYTES`] (a longer one is kept empty).
+    pub fields: Vec<(String, Option<String>)>,
+}
+
+/// The bound on a kept top-level field's value.
+pub(crate) const MAX_ECHO_BYTES: usize = 512;
+
+impl AnswerText {
+    /// Keep the wanted top-level fields of one chunk not seen yet (a second
+    /// parse, only while one is missing).
+    fn keep_fields(&mut self, data: &str) {
+        if self.fields.iter().all(|(_, v)| v.is_some()) {
+            return;
+        }
+        let Ok(obj) = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(data)
+        else {
+            return;
+        };
+        for (name, kept) in self.fields.iter_mut().filter(|(_, v)| v.is_none()) {
+            if let Some(v) = obj.get(name.as_str()).and_then(|v| v.as_str()) {
+                *kept = Some(if v.len() <= MAX_ECHO_BYTES {
+                    v.to_owned()
+                } else {
+                    String::new()
+                });
+            }
+        }
+    }
 }
 
 impl AnswerText {
@@ -347,6 +382,7 @@ async fn sample_inner(
         text: std::mem::take(&mut step.scratch.text),
         max_bytes: plan.capture_output_bytes,
         over: false,
+        fields: Vec::new(),
     });
     let reading = Reading {
         what,
@@ -681,6 +717,7 @@ mod tests {
             text: String::new(),
             max_bytes: 9,
             over: false,
+            fields: Vec::new(),
         };
         for data in [
             r#"{"choices":[{"delta":{"role":"assistant"}}]}"#,
@@ -699,6 +736,31 @@ mod tests {
         .unwrap();
         assert_eq!((t.text.as_str(), t.over), ("Héllo", true));
         assert!(parse_chunk("{not json", Some(&mut t)).is_err());
+    }
+
+    #[test]
+    fn top_level_fields_are_kept_once_and_bounded() {
+        let mut t = AnswerText {
+            max_bytes: 64,
+            fields: vec![
+                ("traceparent".into(), None),
+                ("session_id".into(), None),
+                ("absent".into(), None),
+                ("huge".into(), None),
+            ],
+            ..AnswerText::default()
+        };
+        let huge = "x".repeat(MAX_ECHO_BYTES + 1);
+        for data in [
+            r#"{"choices":[{"delta":{"role":"assistant"}}],"traceparent":"00-aa-bb-01","session_id":7}"#.to_string(),
+            format!(r#"{{"choices":[{{"delta":{{"content":"Hi"}}}}],"traceparent":"00-cc-dd-01","session_id":"s1","huge":"{huge}"}}"#),
+        ] {
+            parse_chunk(&data, Some(&mut t)).unwrap();
+        }
+        let got: Vec<Option<&str>> = t.fields.iter().map(|(_, v)| v.as_deref()).collect();
+        // The first value wins; a non-string is not an echo; too long is kept empty.
+        assert_eq!(got, [Some("00-aa-bb-01"), Some("s1"), None, Some("")]);
+        assert_eq!(t.text, "Hi");
     }
 
     #[test]

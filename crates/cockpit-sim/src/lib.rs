@@ -77,7 +77,8 @@ pub const DEFAULT_MIN: f64 = 0.99;
 /// Run the simulation against the agent at `url`.
 pub async fn simulate(url: &str, opts: &SimOptions) -> Result<SimReport, SimError> {
     opts.validate()?;
-    let client = Arc::new(ChatClient::new(url, &opts.request)?);
+    let fields = opts.trace_field.iter().chain(&opts.session_field).cloned();
+    let client = Arc::new(ChatClient::new(url, &opts.request)?.keep_fields(fields));
     let shared = Arc::new(opts.clone());
     let deadline = tokio::time::Instant::now() + opts.deadline;
     let mut report = SimReport {

@@ -34,6 +34,13 @@ pub struct SimOptions {
     pub session_header: Option<HeaderName>,
     /// The response header the agent echoes the trace context in.
     pub trace_header: HeaderName,
+    /// Read the echoed trace context from this top-level field of the
+    /// answer's JSON chunks instead of `trace_header` (its value a
+    /// `traceparent` or a bare 32-hex trace id).
+    pub trace_field: Option<String>,
+    /// Read the echoed session id from this top-level JSON field instead of
+    /// the `session_header` response header.
+    pub session_field: Option<String>,
     /// Seed of the canaries, span ids and filler.
     pub seed: u64,
     /// The client: model, headers, TLS, per-turn `timeout` and `idle_timeout`.
@@ -54,6 +61,8 @@ impl Default for SimOptions {
             min_recall_turns: 30,
             session_header: None,
             trace_header: HeaderName::from_static("traceparent"),
+            trace_field: None,
+            session_field: None,
             seed: 1,
             request: ProbeOptions::default(),
             deadline: Duration::from_secs(600),
@@ -78,6 +87,17 @@ impl SimOptions {
         }
         if self.deadline.is_zero() || self.deadline > MAX_DEADLINE {
             return bad("deadline", format!("must be within 0..{MAX_DEADLINE:?}"));
+        }
+        for (name, field) in [
+            ("trace_field", &self.trace_field),
+            ("session_field", &self.session_field),
+        ] {
+            if field
+                .as_ref()
+                .is_some_and(|f| f.is_empty() || f.len() > 128)
+            {
+                return bad(name, "must be a JSON field name of 1 to 128 bytes".into());
+            }
         }
         Ok(())
     }

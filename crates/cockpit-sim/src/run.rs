@@ -247,17 +247,24 @@ fn record(
     }
 }
 
-/// Judge the echoed trace context (and session id) of one response.
+/// Judge the echoed trace context (and session id) of one response: from
+/// its headers, or from the answer's JSON fields when configured.
 fn trace(acc: &mut LevelResult, plan: &LevelPlan, opts: &SimOptions, t: &Turn<'_>, a: &ChatAnswer) {
-    let echoed = a
-        .headers
-        .get(&opts.trace_header)
-        .and_then(|v| v.to_str().ok());
+    let header = |name: &HeaderName| a.headers.get(name).and_then(|v| v.to_str().ok());
+    let echoed = match &opts.trace_field {
+        Some(f) => a.field(f),
+        None => header(&opts.trace_header),
+    };
     let Some(tp) = echoed else {
         acc.trace.missing += 1;
         return;
     };
-    let id = tp.split('-').nth(1).unwrap_or("");
+    // A traceparent (version-traceid-parent-flags) or a bare trace id.
+    let id = if tp.contains('-') {
+        tp.split('-').nth(1).unwrap_or("")
+    } else {
+        tp
+    };
     if id != t.trace_id {
         match plan.traces.get(id) {
             Some(_) => acc.trace.cross_session += 1,
@@ -265,11 +272,10 @@ fn trace(acc: &mut LevelResult, plan: &LevelPlan, opts: &SimOptions, t: &Turn<'_
         }
         return;
     }
-    let session_echo = opts
-        .session_header
-        .as_ref()
-        .and_then(|h| a.headers.get(h))
-        .and_then(|v| v.to_str().ok());
+    let session_echo = match &opts.session_field {
+        Some(f) => a.field(f),
+        None => opts.session_header.as_ref().and_then(header),
+    };
     match session_echo {
         Some(s) if s != t.session_id => acc.trace.session_mismatched += 1,
         _ => acc.trace.matched += 1,

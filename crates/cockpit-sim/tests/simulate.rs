@@ -163,6 +163,40 @@ async fn trace_echo_right_wrong_and_absent() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_echo_in_a_json_field_right_wrong_and_read_only_when_asked() {
+    // The agent echoes in every chunk's JSON, not in headers.
+    let body = |echo| TestbedConfig {
+        trace_echo: Some(echo),
+        ..agent()
+    };
+    let fields = |session_header: Option<&str>| SimOptions {
+        trace_field: Some("traceparent".into()),
+        session_field: Some("session_id".into()),
+        session_header: session_header.map(|h| h.parse().unwrap()),
+        ..options("1:2:x2")
+    };
+    // Sessions by header: the echoed session id is the session's own.
+    let r = run(body(TraceEcho::BodyRight), fields(Some("x-session-id"))).await;
+    for l in &r.levels {
+        assert_eq!(l.trace_integrity, Some(1.0), "{l:?}");
+        assert_eq!(l.trace.matched, l.turns, "{l:?}");
+    }
+    assert_eq!(status(&r, "SIM-TRACE"), Status::Pass);
+
+    let r = run(body(TraceEcho::BodyWrong), fields(None)).await;
+    for l in &r.levels {
+        assert_eq!(l.trace_integrity, Some(0.0), "{l:?}");
+        assert_eq!(l.trace.mismatched, l.turns, "{l:?}");
+    }
+    assert_eq!(status(&r, "SIM-TRACE"), Status::Fail);
+
+    // Without trace_field the headers are read, and the body echo is unseen.
+    let r = run(body(TraceEcho::BodyRight), options("2:2:x2")).await;
+    assert_eq!(r.levels[0].trace.missing, r.levels[0].turns);
+    assert_eq!(status(&r, "SIM-TRACE"), Status::NotMeasured);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn objectives_are_judged_at_every_level_and_errors_kept_apart() {
     let config = TestbedConfig {
         error_rate: 0.2,

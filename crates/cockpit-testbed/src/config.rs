@@ -159,6 +159,34 @@ pub enum TraceEcho {
     Right,
     /// The same version, parent id and flags with another trace id.
     Wrong,
+    /// As `Right`, in the answer's JSON instead of a header: every chunk
+    /// carries top-level `"traceparent"` and `"session_id"` fields.
+    BodyRight,
+    /// As `Wrong`, in the answer's JSON.
+    BodyWrong,
+}
+
+impl TraceEcho {
+    /// Whether the echo goes in the answer's JSON rather than its headers.
+    pub fn in_body(self) -> bool {
+        matches!(self, TraceEcho::BodyRight | TraceEcho::BodyWrong)
+    }
+
+    /// The trace context to echo for the request's `traceparent`.
+    pub fn echoed(self, traceparent: &str) -> String {
+        match self {
+            TraceEcho::Right | TraceEcho::BodyRight => traceparent.to_owned(),
+            TraceEcho::Wrong | TraceEcho::BodyWrong => {
+                match traceparent.split('-').collect::<Vec<_>>().as_slice() {
+                    [v, _, parent, flags] => {
+                        let other = uuid::Uuid::new_v4().simple().to_string();
+                        format!("{v}-{other}-{parent}-{flags}")
+                    }
+                    _ => traceparent.to_owned(),
+                }
+            }
+        }
+    }
 }
 
 impl FromStr for TraceEcho {
@@ -168,8 +196,10 @@ impl FromStr for TraceEcho {
         match s.trim() {
             "right" => Ok(TraceEcho::Right),
             "wrong" => Ok(TraceEcho::Wrong),
+            "body-right" => Ok(TraceEcho::BodyRight),
+            "body-wrong" => Ok(TraceEcho::BodyWrong),
             other => Err(format!(
-                "unknown trace echo {other:?}: expected right or wrong"
+                "unknown trace echo {other:?}: expected right, wrong, body-right or body-wrong"
             )),
         }
     }

@@ -182,24 +182,34 @@ fn history(messages: &[ChatMessage]) -> Vec<Turn> {
 }
 
 /// Echo the request's `traceparent` (as received, or with another trace
-/// id) and its session id.
+/// id) and its session id in response headers.
 fn echo_trace(request: &HeaderMap, response: &mut HeaderMap, mode: TraceEcho) {
+    if mode.in_body() {
+        return;
+    }
     if let Some(tp) = header_str(request, TRACEPARENT_HEADER) {
-        let echoed = match mode {
-            TraceEcho::Right => tp.to_owned(),
-            TraceEcho::Wrong => match tp.split('-').collect::<Vec<_>>().as_slice() {
-                [v, _, parent, flags] => {
-                    let other = uuid::Uuid::new_v4().simple().to_string();
-                    format!("{v}-{other}-{parent}-{flags}")
-                }
-                _ => tp.to_owned(),
-            },
-        };
-        set_header(response, TRACEPARENT_HEADER, &echoed);
+        set_header(response, TRACEPARENT_HEADER, &mode.echoed(tp));
     }
     if let Some(id) = header_str(request, SESSION_ID_HEADER) {
         set_header(response, SESSION_ID_HEADER, id);
     }
+}
+
+/// The same echo as top-level fields of every chunk (`body-right`,
+/// `body-wrong`): `{"traceparent": …, "session_id": …}`.
+fn echo_fields(
+    request: &HeaderMap,
+    mode: Option<TraceEcho>,
+) -> Option<serde_json::Map<String, Value>> {
+    let mode = mode.filter(|m| m.in_body())?;
+    let mut fields = serde_json::Map::new();
+    if let Some(tp) = header_str(request, TRACEPARENT_HEADER) {
+        fields.insert("traceparent".into(), Value::String(mode.echoed(tp)));
+    }
+    if let Some(id) = header_str(request, SESSION_ID_HEADER) {
+        fields.insert("session_id".into(), Value::String(id.to_owned()));
+    }
+    Some(fields)
 }
 
 fn answer_chat(
@@ -267,6 +277,7 @@ fn answer_chat(
             .map_or(0, |d| d.as_secs()),
         model: req.model.unwrap_or_else(|| agent.config.model.clone()),
         prompt_tokens: count_words(&req.messages),
+        echo: echo_fields(headers, agent.config.trace_echo),
     };
     let pacer = Pacer::new(agent.clone(), plan);
     let mut response = if req.stream {
@@ -292,6 +303,8 @@ struct ChunkMeta {
     created: u64,
     model: String,
     prompt_tokens: u32,
+    /// Top-level fields every chunk repeats (the trace echo in the body).
+    echo: Option<serde_json::Map<String, Value>>,
 }
 
 impl ChunkMeta {
@@ -314,6 +327,9 @@ impl ChunkMeta {
         });
         if let Some(u) = usage {
             chunk["usage"] = u;
+        }
+        if let (Some(fields), Some(obj)) = (&self.echo, chunk.as_object_mut()) {
+            obj.extend(fields.clone());
         }
         sse_event(&chunk)
     }
@@ -661,6 +677,7 @@ mod tests {
             created: 7,
             model: "m".into(),
             prompt_tokens: 2,
+            echo: None,
         };
         let ev = meta.delta_event(json!({"content": "tok0 "}), None);
         let text = std::str::from_utf8(&ev).unwrap();

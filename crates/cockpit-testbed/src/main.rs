@@ -65,7 +65,8 @@ struct Args {
     /// Leave the TTFT histogram out of /metrics.
     #[arg(long)]
     no_ttft_histogram: bool,
-    /// Echo each request's traceparent: right or wrong.
+    /// Echo each request's traceparent: right or wrong (response headers),
+    /// body-right or body-wrong (top-level fields of every chunk).
     #[arg(long)]
     trace_echo: Option<cockpit_testbed::TraceEcho>,
     /// Reasoning fault: answer questions from a global slot above this many answers in flight.
