@@ -272,12 +272,12 @@ async fn follow(
             return Err(CliError::Unreachable(msg));
         }
     }
-    let lb = tokio::select! {
-        _ = cancel.cancelled() => {
-            eprintln!("stopped waiting for the LoadBalancer (nothing was deleted)");
-            return Ok(Outcome::Interrupted);
-        }
-        p = cockpit_k8s::poll_external_ip(client, &s.namespace, &s.name, args.lb_timeout) => p?,
+    let watched =
+        cockpit_k8s::watch_external_ip(client, &s.namespace, &s.name, args.lb_timeout, cancel)
+            .await?;
+    let Some(lb) = watched else {
+        eprintln!("stopped waiting for the LoadBalancer (nothing was deleted)");
+        return Ok(Outcome::Interrupted);
     };
     match lb.address {
         Some(addr) => {

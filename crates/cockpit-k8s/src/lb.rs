@@ -17,7 +17,8 @@ pub struct LbPoll {
     pub address: Option<String>,
     /// From the first GET to the answer carrying the address (or to the timeout).
     pub elapsed: Duration,
-    /// GET requests sent.
+    /// Reads sent: GETs (polling), or GETs and watch streams opened
+    /// ([`watch_external_ip`]).
     pub polls: u32,
     /// On timeout: the Service's events, `Reason: message`, oldest first.
     pub events: Vec<String>,
@@ -99,6 +100,47 @@ pub async fn poll_external_ip(
         created,
         observed_at,
     })
+}
+
+/// Watch (not poll) `namespace/name` until `status.loadBalancer.ingress`
+/// has an IP or hostname, `timeout` passes or `cancel` fires: one GET, then
+/// a watch from its resourceVersion, re-opened when the server closes it.
+/// On timeout the Service's events say why it is still pending. What
+/// `deploy sovereign --apply` waits on; the read-only audit polls
+/// ([`poll_external_ip`]). Returns `None` when cancelled.
+#[tracing::instrument(name = "watch_external_ip", skip_all, fields(namespace, name))]
+pub async fn watch_external_ip(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<Option<LbPoll>, K8sError> {
+    use crate::deploy::WatchEnd;
+    let api: Api<Service> = Api::namespaced(client.clone(), namespace);
+    let start = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    let what = format!("services/{name} in namespace {namespace}");
+    let (end, seen) =
+        crate::deploy::watch::watch_until(&api, name, &what, deadline, cancel, |svc| {
+            crate::checks::lb::address(svc).is_some()
+        })
+        .await?;
+    let last = seen.last.as_ref();
+    let created = last.and_then(|s| s.metadata.creation_timestamp.as_ref().map(|t| t.0));
+    let (address, events) = match end {
+        WatchEnd::Cancelled => return Ok(None),
+        WatchEnd::Done => (last.and_then(crate::checks::lb::address), Vec::new()),
+        WatchEnd::TimedOut => (None, service_events(client, namespace, name).await),
+    };
+    Ok(Some(LbPoll {
+        address,
+        elapsed: start.elapsed(),
+        polls: seen.reads,
+        events,
+        created,
+        observed_at: Timestamp::now(),
+    }))
 }
 
 /// The Service's events, `Reason: message`, or why they could not be read.

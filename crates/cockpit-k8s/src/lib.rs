@@ -62,7 +62,7 @@ pub use cluster::{LIST_LIMIT, connect};
 pub use config::{Inputs, K8sConfig};
 pub use error::K8sError;
 pub use input::{MAX_ENTRIES, MAX_FILE_BYTES, MAX_FILES, MAX_TOTAL_BYTES, resolve_globs};
-pub use lb::{FIRST_BACKOFF, LbPoll, MAX_BACKOFF, poll_external_ip};
+pub use lb::{FIRST_BACKOFF, LbPoll, MAX_BACKOFF, poll_external_ip, watch_external_ip};
 pub use object::Role;
 pub use placement::{Placement, WorkloadPlacement, ZoneSource};
 

@@ -207,15 +207,26 @@ async fn rollout_is_watched_until_available_then_the_load_balancer_gets_an_addre
         "{:?}",
         fake.requests()
     );
-    let lb = cockpit_k8s::poll_external_ip(
+    let lb = cockpit_k8s::watch_external_ip(
         &client,
         "agents",
         "reference-agent",
         Duration::from_secs(30),
+        &CancellationToken::new(),
     )
     .await
-    .unwrap();
+    .unwrap()
+    .expect("not cancelled");
     assert_eq!(lb.address.as_deref(), Some("203.0.113.7"));
+    // Watched, not polled: one GET and a watch on the Service.
+    assert!(
+        fake.requests()
+            .iter()
+            .any(|q| q.contains("/services?") && q.contains("watch=true")),
+        "{:?}",
+        fake.requests()
+    );
+    assert!(lb.polls <= 4, "{lb:?}");
 }
 
 #[tokio::test]
@@ -287,4 +298,52 @@ async fn a_cancelled_watch_stops_and_deletes_nothing() {
     .unwrap();
     assert_eq!(r.end, WatchEnd::Cancelled);
     assert!(!fake.requests().iter().any(|q| q.starts_with("DELETE")));
+}
+
+#[tokio::test]
+async fn a_watch_quiet_past_the_read_timeout_is_reopened_until_the_address_comes() {
+    // The test client's read timeout is 5 s: the first watch stream goes
+    // quiet past it and fails; the address arrives at 6 s on a re-opened one.
+    let fake = FakeApiServer::start(
+        FakeCluster::new().with_namespace("agents").lb_after(
+            "reference-agent",
+            Duration::from_secs(6),
+            "203.0.113.9",
+        ),
+        "agents",
+    )
+    .await
+    .unwrap();
+    let client = fake.client();
+    apply(&client, "agents", &objects(), ApplyMode::Apply, false)
+        .await
+        .unwrap();
+    let lb = cockpit_k8s::watch_external_ip(
+        &client,
+        "agents",
+        "reference-agent",
+        Duration::from_secs(60),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap()
+    .expect("not cancelled");
+    assert_eq!(lb.address.as_deref(), Some("203.0.113.9"), "{lb:?}");
+    let watches = fake
+        .requests()
+        .iter()
+        .filter(|q| q.contains("/services?") && q.contains("watch=true"))
+        .count();
+    assert!(watches >= 2, "re-opened after the quiet stream: {watches}");
+
+    // A Service that is not there is an error naming it, not a wait.
+    let never = cockpit_k8s::watch_external_ip(
+        &client,
+        "agents",
+        "no-such-service",
+        Duration::from_secs(1),
+        &CancellationToken::new(),
+    )
+    .await;
+    assert!(never.is_err(), "a Service that does not exist is an error");
 }

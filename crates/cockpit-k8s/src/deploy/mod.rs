@@ -27,7 +27,7 @@
 mod apply;
 pub mod cloud_run;
 mod render;
-mod watch;
+pub(crate) mod watch;
 
 use serde::Deserialize;
 

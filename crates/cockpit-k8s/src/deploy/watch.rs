@@ -72,56 +72,8 @@ pub async fn watch_rollout(
     let start = Instant::now();
     let deadline = tokio::time::Instant::now() + timeout;
     let what = format!("deployments/{name} in namespace {namespace}");
-    let mut last = (0, 0, 0, false);
-    let end = loop {
-        let d = tokio::select! {
-            _ = cancel.cancelled() => break WatchEnd::Cancelled,
-            _ = tokio::time::sleep_until(deadline) => break WatchEnd::TimedOut,
-            d = api.get(name) => d.map_err(|e| api_error("get", &what, e))?,
-        };
-        last = progress(&d);
-        if last.3 {
-            break WatchEnd::Done;
-        }
-        let rv = d.metadata.resource_version.clone().unwrap_or_default();
-        let wp = WatchParams::default()
-            .fields(&format!("metadata.name={name}"))
-            .timeout(290);
-        let mut stream = api
-            .watch(&wp, &rv)
-            .await
-            .map_err(|e| api_error("watch", &what, e))?
-            .boxed();
-        let ended = loop {
-            let ev = tokio::select! {
-                _ = cancel.cancelled() => break Some(WatchEnd::Cancelled),
-                _ = tokio::time::sleep_until(deadline) => break Some(WatchEnd::TimedOut),
-                ev = stream.next() => ev,
-            };
-            match ev {
-                Some(Ok(WatchEvent::Added(d) | WatchEvent::Modified(d))) => {
-                    last = progress(&d);
-                    if last.3 {
-                        break Some(WatchEnd::Done);
-                    }
-                }
-                Some(Ok(WatchEvent::Deleted(_))) => {
-                    return Err(K8sError::Api {
-                        verb: "watch",
-                        resource: what,
-                        message: "the Deployment was deleted during the rollout".into(),
-                    });
-                }
-                // Closed, expired or an error event: re-read and watch again.
-                Some(Ok(WatchEvent::Bookmark(_) | WatchEvent::Error(_))) => {}
-                Some(Err(e)) => return Err(api_error("watch", &what, e)),
-                None => break None,
-            }
-        };
-        if let Some(end) = ended {
-            break end;
-        }
-    };
+    let (end, seen) = watch_until(&api, name, &what, deadline, cancel, |d| progress(d).3).await?;
+    let last = seen.last.as_ref().map_or((0, 0, 0, false), progress);
     let problems = if end == WatchEnd::Done {
         Vec::new()
     } else {
@@ -212,4 +164,97 @@ async fn pod_problems(client: &Client, namespace: &str, name: &str) -> Vec<Strin
         Err(_) => out.push("events not readable: the request timed out".into()),
     }
     out
+}
+
+/// What [`watch_until`] saw: the last version of the object, and how many
+/// reads (GETs and watch streams opened) it took.
+#[derive(Debug)]
+pub(crate) struct Seen<K> {
+    pub last: Option<K>,
+    pub reads: u32,
+}
+
+/// Read `name` (GET), then watch it (from that resourceVersion; re-read and
+/// re-opened, with backoff, when the stream ends or goes quiet past the
+/// client's read timeout) until `done` holds for a
+/// version, `deadline` passes or `cancel` fires. A deleted object or a
+/// failed request is an error naming `what` and the verb.
+pub(crate) async fn watch_until<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    deadline: tokio::time::Instant,
+    cancel: &CancellationToken,
+    mut done: impl FnMut(&K) -> bool,
+) -> Result<(WatchEnd, Seen<K>), K8sError>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let mut seen = Seen {
+        last: None,
+        reads: 0,
+    };
+    let mut pause = crate::FIRST_BACKOFF;
+    let end = loop {
+        seen.reads += 1;
+        let d = tokio::select! {
+            _ = cancel.cancelled() => break WatchEnd::Cancelled,
+            _ = tokio::time::sleep_until(deadline) => break WatchEnd::TimedOut,
+            d = api.get(name) => d.map_err(|e| api_error("get", what, e))?,
+        };
+        let finished = done(&d);
+        let rv = d.meta().resource_version.clone().unwrap_or_default();
+        seen.last = Some(d);
+        if finished {
+            break WatchEnd::Done;
+        }
+        let wp = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(290);
+        seen.reads += 1;
+        let mut stream = api
+            .watch(&wp, &rv)
+            .await
+            .map_err(|e| api_error("watch", what, e))?
+            .boxed();
+        let ended = loop {
+            let ev = tokio::select! {
+                _ = cancel.cancelled() => break Some(WatchEnd::Cancelled),
+                _ = tokio::time::sleep_until(deadline) => break Some(WatchEnd::TimedOut),
+                ev = stream.next() => ev,
+            };
+            match ev {
+                Some(Ok(WatchEvent::Added(d) | WatchEvent::Modified(d))) => {
+                    let finished = done(&d);
+                    seen.last = Some(d);
+                    if finished {
+                        break Some(WatchEnd::Done);
+                    }
+                }
+                Some(Ok(WatchEvent::Deleted(_))) => {
+                    return Err(K8sError::Api {
+                        verb: "watch",
+                        resource: what.to_string(),
+                        message: "the object was deleted while it was watched".into(),
+                    });
+                }
+                // An expired resourceVersion or a bookmark: keep reading.
+                Some(Ok(WatchEvent::Bookmark(_) | WatchEvent::Error(_))) => {}
+                // Closed by the server, or quiet past the client's read
+                // timeout: re-read (a real failure shows on the GET) and
+                // watch again, after a pause that grows while it repeats.
+                Some(Err(_)) | None => break None,
+            }
+        };
+        if let Some(end) = ended {
+            break end;
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break WatchEnd::Cancelled,
+            _ = tokio::time::sleep_until(deadline) => break WatchEnd::TimedOut,
+            _ = tokio::time::sleep(pause) => {}
+        }
+        pause = (pause * 2).min(crate::MAX_BACKOFF);
+    };
+    Ok((end, seen))
 }

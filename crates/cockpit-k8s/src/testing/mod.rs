@@ -254,6 +254,41 @@ fn patch_lb(item: &mut Value, shared: &Shared) {
     }
 }
 
+/// The event a watch on `name` in the Service collection `path` gets when
+/// its LoadBalancer address arrives ([`FakeCluster::lb_after`]), if it
+/// arrives before `deadline`; an empty stream otherwise.
+fn lb_event(
+    shared: &Arc<Shared>,
+    path: &str,
+    name: Option<&str>,
+    deadline: tokio::time::Instant,
+) -> futures_util::stream::BoxStream<'static, Value> {
+    use futures_util::StreamExt as _;
+    let found = name.filter(|_| path.ends_with("/services")).and_then(|n| {
+        let (delay, _) = shared.cluster.lb_after.get(n)?;
+        let obj = shared
+            .store
+            .list(path)
+            .into_iter()
+            .find(|o| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))?;
+        Some((*delay, obj))
+    });
+    let Some((delay, mut obj)) = found else {
+        return futures_util::stream::empty().boxed();
+    };
+    let at = tokio::time::Instant::from_std(shared.started + delay);
+    if at >= deadline {
+        return futures_util::stream::empty().boxed();
+    }
+    let shared = shared.clone();
+    futures_util::stream::once(async move {
+        tokio::time::sleep_until(at).await;
+        patch_lb(&mut obj, &shared);
+        json!({"type": "MODIFIED", "object": obj})
+    })
+    .boxed()
+}
+
 /// `involvedObject.kind=Service,involvedObject.name=x` → pairs.
 fn field_selector(query: &str) -> Vec<(String, String)> {
     query
@@ -448,6 +483,7 @@ fn watch(shared: &Arc<Shared>, path: &str, query: &str) -> Response {
         .into_iter()
         .find(|(k, _)| k == "metadata.name")
         .map(|(_, v)| v);
+    let name_watched = name.clone();
     let matches = move |o: &Value| {
         name.as_deref()
             .is_none_or(|n| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
@@ -487,9 +523,15 @@ fn watch(shared: &Arc<Shared>, path: &str, query: &str) -> Response {
             }
         }
     });
+    // A LoadBalancer Service watched by name gets its address as a
+    // MODIFIED event when its delay passes, as a cloud controller's
+    // status update would arrive.
+    let lb = lb_event(shared, path, name_watched.as_deref(), deadline).map(move |v| line(&v));
     use futures_util::StreamExt as _;
     Response::builder()
         .header("content-type", "application/json")
-        .body(axum::body::Body::from_stream(head.chain(tail)))
+        .body(axum::body::Body::from_stream(
+            head.chain(futures_util::stream::select(tail, lb)),
+        ))
         .unwrap_or_else(|_| status(500, "InternalError", "watch".into()))
 }
