@@ -58,32 +58,9 @@ pub(crate) fn spawn_testbed(mut cmd: Command, extra: &[&str]) -> Result<(Guard, 
     Err("the testbed exited before listening".into())
 }
 
-/// `cargo xtask load-test [--target URL] [--protocol P] [--rate N] [-d D]`:
-/// the standard profile. Without a target, the testbed is started.
-pub fn load_test(rest: &[&str]) -> Result<(), String> {
-    let mut target = None;
-    let mut protocol = "http".to_string();
-    let mut rate = "100".to_string();
-    let mut duration = "10s".to_string();
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        let mut val = |name: &str| {
-            it.next()
-                .map(|v| v.to_string())
-                .ok_or_else(|| format!("{name} needs a value"))
-        };
-        match *a {
-            "--target" => target = Some(val("--target")?),
-            "--protocol" => protocol = val("--protocol")?,
-            "--rate" => rate = val("--rate")?,
-            "-d" | "--duration" => duration = val("--duration")?,
-            other => {
-                return Err(format!(
-                    "load-test: unknown argument {other:?} (expected --target URL, --protocol P, --rate N, -d D)"
-                ));
-            }
-        }
-    }
+/// Build the CLI and the testbed in release mode (what the profiles and
+/// benchmarks run).
+pub(crate) fn build_release_cli_and_testbed() -> Result<(), String> {
     run(cargo().args([
         "build",
         "--release",
@@ -92,76 +69,133 @@ pub fn load_test(rest: &[&str]) -> Result<(), String> {
         "agentops-cockpit",
         "-p",
         "cockpit-testbed",
-    ]))?;
+    ]))
+}
+
+/// `cargo xtask load-test`'s flags.
+struct LoadTest {
+    target: Option<String>,
+    protocol: String,
+    rate: String,
+    duration: String,
+}
+
+impl LoadTest {
+    fn parse(rest: &[&str]) -> Result<Self, String> {
+        let mut t = LoadTest {
+            target: None,
+            protocol: "http".into(),
+            rate: "100".into(),
+            duration: "10s".into(),
+        };
+        let mut it = rest.iter();
+        while let Some(a) = it.next() {
+            let mut val = |name: &str| {
+                it.next()
+                    .map(|v| v.to_string())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match *a {
+                "--target" => t.target = Some(val("--target")?),
+                "--protocol" => t.protocol = val("--protocol")?,
+                "--rate" => t.rate = val("--rate")?,
+                "-d" | "--duration" => t.duration = val("--duration")?,
+                other => {
+                    return Err(format!(
+                        "load-test: unknown argument {other:?} (expected --target URL, --protocol P, --rate N, -d D)"
+                    ));
+                }
+            }
+        }
+        Ok(t)
+    }
+
+    /// Against a given target: capacity (closed loop), then latency at a
+    /// fixed arrival rate.
+    fn phases_against(&self, url: &str) -> Vec<Vec<String>> {
+        let (p, d, r) = (
+            self.protocol.as_str(),
+            self.duration.as_str(),
+            self.rate.as_str(),
+        );
+        vec![
+            strings(&[
+                url,
+                "--protocol",
+                p,
+                "-c",
+                "64",
+                "-d",
+                d,
+                "--slo",
+                "errors<0.1%",
+            ]),
+            strings(&[
+                url,
+                "--protocol",
+                p,
+                "-c",
+                "64",
+                "--rate",
+                r,
+                "-d",
+                d,
+                "--slo",
+                "p(99)<250ms",
+                "--slo",
+                "errors<0.1%",
+            ]),
+        ]
+    }
+
+    /// Against the testbed at `base`: capacity on the health route, then
+    /// OpenAI streaming latency under a Poisson arrival rate.
+    fn phases_on_testbed(&self, base: &str) -> Vec<Vec<String>> {
+        let (d, r) = (self.duration.as_str(), self.rate.as_str());
+        let health = format!("{base}/healthz");
+        let chat = format!("{base}/v1/chat/completions");
+        vec![
+            strings(&[&health, "-c", "64", "-d", d, "--slo", "errors<0.1%"]),
+            strings(&[
+                &chat,
+                "--protocol",
+                "openai",
+                "-c",
+                "64",
+                "--rate",
+                r,
+                "-d",
+                d,
+                "--poisson",
+                "--slo",
+                "ttft:p(95)<800ms",
+                "--slo",
+                "p(99)<2s",
+                "--slo",
+                "errors<0.1%",
+            ]),
+        ]
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// `cargo xtask load-test [--target URL] [--protocol P] [--rate N] [-d D]`:
+/// the standard profile. Without a target, the testbed is started.
+pub fn load_test(rest: &[&str]) -> Result<(), String> {
+    let t = LoadTest::parse(rest)?;
+    build_release_cli_and_testbed()?;
     let cli = release_bin("agentops-cockpit");
     let _testbed;
-    let phases: Vec<Vec<String>> = match target {
-        Some(url) => {
-            let p = protocol.as_str();
-            vec![
-                vec![
-                    url.clone(),
-                    "--protocol".into(),
-                    p.into(),
-                    "-c".into(),
-                    "64".into(),
-                    "-d".into(),
-                    duration.clone(),
-                    "--slo".into(),
-                    "errors<0.1%".into(),
-                ],
-                vec![
-                    url,
-                    "--protocol".into(),
-                    p.into(),
-                    "-c".into(),
-                    "64".into(),
-                    "--rate".into(),
-                    rate.clone(),
-                    "-d".into(),
-                    duration.clone(),
-                    "--slo".into(),
-                    "p(99)<250ms".into(),
-                    "--slo".into(),
-                    "errors<0.1%".into(),
-                ],
-            ]
-        }
+    let phases = match &t.target {
+        Some(url) => t.phases_against(url),
         None => {
             let (guard, base) = start_testbed()?;
             _testbed = guard;
             eprintln!("testbed: {base}");
-            vec![
-                // Capacity: closed loop on the health route.
-                vec![
-                    format!("{base}/healthz"),
-                    "-c".into(),
-                    "64".into(),
-                    "-d".into(),
-                    duration.clone(),
-                    "--slo".into(),
-                    "errors<0.1%".into(),
-                ],
-                // Latency under a fixed arrival rate, OpenAI streaming.
-                vec![
-                    format!("{base}/v1/chat/completions"),
-                    "--protocol".into(),
-                    "openai".into(),
-                    "-c".into(),
-                    "64".into(),
-                    "--rate".into(),
-                    rate.clone(),
-                    "-d".into(),
-                    duration.clone(),
-                    "--poisson".into(),
-                    "--slo".into(),
-                    "ttft:p(95)<800ms".into(),
-                    "--slo".into(),
-                    "p(99)<2s".into(),
-                    "--slo".into(),
-                    "errors<0.1%".into(),
-                ],
-            ]
+            t.phases_on_testbed(&base)
         }
     };
     let mut failed = Vec::new();

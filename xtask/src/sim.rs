@@ -5,10 +5,10 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::load::{
-    json_number, load_average, max_rss_kib, median, pinned, release_bin, spawn_testbed,
-    start_testbed_with,
+    build_release_cli_and_testbed, json_number, load_average, max_rss_kib, median, pinned,
+    release_bin, spawn_testbed, start_testbed_with,
 };
-use crate::{cargo, describe, ensure_apt_packages, run};
+use crate::{describe, ensure_apt_packages};
 
 /// The standard profile: a ramp to 64 sessions in flight, 6 turns each,
 /// judged on score and collisions at every level.
@@ -44,15 +44,7 @@ pub fn simulation_run(rest: &[&str]) -> Result<(), String> {
         ["--target", url] => Some(url.to_string()),
         _ => return Err("simulation-run: expected no argument or --target URL".into()),
     };
-    run(cargo().args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "agentops-cockpit",
-        "-p",
-        "cockpit-testbed",
-    ]))?;
+    build_release_cli_and_testbed()?;
     if let Some(url) = target {
         return simulate(&url).map(|_| ());
     }
@@ -148,15 +140,7 @@ impl BenchSim {
 pub fn bench_simulate(rest: &[&str]) -> Result<(), String> {
     let b = BenchSim::parse(rest)?;
     ensure_apt_packages(&[("time", "time"), ("taskset", "util-linux")])?;
-    run(cargo().args([
-        "build",
-        "--release",
-        "-q",
-        "-p",
-        "agentops-cockpit",
-        "-p",
-        "cockpit-testbed",
-    ]))?;
+    build_release_cli_and_testbed()?;
     let mut pin = Command::new("taskset");
     pin.args(["-c", "0"]).arg(release_bin("cockpit-testbed"));
     let zero = ["--ttft-ms", "0", "--inter-token-ms", "0", "--tokens", "8"];

@@ -172,6 +172,22 @@ async fn chat_completions(
     response
 }
 
+/// The system (and developer) prompt, joined, and the last user turn.
+fn prompt_parts(messages: &[ChatMessage]) -> (String, String) {
+    let system = messages
+        .iter()
+        .filter(|m| m.role == "system" || m.role == "developer")
+        .map(|m| content_text(&m.content))
+        .collect();
+    let prompt = messages
+        .iter()
+        .rev()
+        .find(|m| m.role == "user")
+        .map(|m| content_text(&m.content))
+        .unwrap_or_default();
+    (system, prompt)
+}
+
 /// The messages before the last user turn: a stateless client's history.
 fn history(messages: &[ChatMessage]) -> Vec<Turn> {
     let last_user = messages.iter().rposition(|m| m.role == "user");
@@ -234,19 +250,7 @@ fn answer_chat(
             );
         }
     };
-    let system_prompt: String = req
-        .messages
-        .iter()
-        .filter(|m| m.role == "system" || m.role == "developer")
-        .map(|m| content_text(&m.content))
-        .collect();
-    let prompt = req
-        .messages
-        .iter()
-        .rev()
-        .find(|m| m.role == "user")
-        .map(|m| content_text(&m.content))
-        .unwrap_or_default();
+    let (system_prompt, prompt) = prompt_parts(&req.messages);
     let session_id = header_str(headers, SESSION_ID_HEADER).filter(|s| !s.is_empty());
     let history = history(&req.messages);
 
