@@ -112,29 +112,38 @@ fn buckets(h: &CumulativeHistogram) -> Vec<(f64, u64)> {
     out
 }
 
+/// A counter with one series per agent, read by `value`.
+fn agent_counter(
+    enc: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    agents: &[AgentView],
+    value: impl Fn(&AgentView) -> &u64,
+) -> fmt::Result {
+    let mut m = enc.encode_descriptor(name, help, None, MetricType::Counter)?;
+    for a in agents {
+        let labels = [("agent", a.name.as_str())];
+        m.encode_family(&labels)?
+            .encode_counter::<NoLabelSet, _, u64>(value(a), None)?;
+    }
+    Ok(())
+}
+
 fn counters(enc: &mut DescriptorEncoder, agents: &[AgentView]) -> fmt::Result {
-    let mut m = enc.encode_descriptor(
+    agent_counter(
+        enc,
         "probes",
         "Probes of the target since the monitor started.",
-        None,
-        MetricType::Counter,
+        agents,
+        |a| &a.totals.probes,
     )?;
-    for a in agents {
-        let labels = [("agent", a.name.as_str())];
-        m.encode_family(&labels)?
-            .encode_counter::<NoLabelSet, _, u64>(&a.totals.probes, None)?;
-    }
-    let mut m = enc.encode_descriptor(
+    agent_counter(
+        enc,
         "requests",
         "Requests sent to the target that reached an outcome, since the monitor started.",
-        None,
-        MetricType::Counter,
+        agents,
+        |a| &a.totals.attempted,
     )?;
-    for a in agents {
-        let labels = [("agent", a.name.as_str())];
-        m.encode_family(&labels)?
-            .encode_counter::<NoLabelSet, _, u64>(&a.totals.attempted, None)?;
-    }
     let mut m = enc.encode_descriptor(
         "request_errors",
         "Failed requests by error kind (connect, timeout, http_5xx, ...) since the monitor started.",
