@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use cockpit_core::{Measurement, Report, Unit};
 use cockpit_score::{Date, Format, GatePolicy, certify, read_report};
 
 /// A hang guard for one browser run, not a timing assertion.
@@ -72,10 +73,60 @@ fn run_chromium(page: &Path, profile: &Path, extra: &[String]) -> String {
     reader.join().unwrap()
 }
 
+/// The fail fixture with every measurement that carries a distribution
+/// joined by its p50 and p99, as the probes report them (`ttft_p95`,
+/// `ttft_p50`, `ttft_p99` each carrying the whole summary), and one more
+/// measurement of the same subject with figures of its own. Returns the
+/// report, how many distinct distributions it holds and how many
+/// percentiles its measurements report on them.
+fn report_with_percentiles_of_each_distribution() -> (Report, usize, usize) {
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fail.json");
+    let mut report = read_report(&fixture).unwrap();
+    let (mut distinct, mut reported) = (0, 0);
+    for f in &mut report.findings {
+        let mut extra = Vec::new();
+        for m in &f.measurements {
+            let Some(d) = m.distribution.filter(|d| d.count > 0) else {
+                continue;
+            };
+            distinct += 1;
+            let (base, q) = m.name.rsplit_once('_').unwrap();
+            reported += if matches!(q, "p50" | "p99") { 2 } else { 3 };
+            for (q, v) in [("p50", d.p50_ms), ("p99", d.p99_ms)] {
+                let mut p = Measurement::new(
+                    format!("{base}_{q}"),
+                    v,
+                    Unit::Milliseconds,
+                    &m.method,
+                    d.count,
+                );
+                p.distribution = Some(d);
+                extra.push(p);
+            }
+            // Another distribution of the same subject: a chart of its own.
+            let mut other = d;
+            other.max_ms *= 2.0;
+            let mut itl = Measurement::new(
+                "itl_p99",
+                other.p99_ms,
+                Unit::Milliseconds,
+                &m.method,
+                d.count,
+            );
+            itl.distribution = Some(other);
+            extra.push(itl);
+            distinct += 1;
+            reported += 1;
+        }
+        f.measurements.extend(extra);
+    }
+    (report, distinct, reported)
+}
+
 #[test]
 fn html_report_renders_in_headless_chromium_with_its_charts() {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fail.json");
-    let report = read_report(&fixture).unwrap();
+    let (report, distributions, reported) = report_with_percentiles_of_each_distribution();
+    assert!(distributions >= 4, "the fixture lost its distributions");
     let cert = certify(
         &report,
         &GatePolicy::default(),
@@ -138,10 +189,39 @@ fn html_report_renders_in_headless_chromium_with_its_charts() {
     );
     // One bar per scored pillar.
     assert_eq!(dom.matches("data-pillar=\"network\"").count(), 2, "{dom}");
+    // One chart per distribution, however many of its percentiles the
+    // findings report; on it the reported ones marked.
     let dists = dom.matches("class=\"chart chart-distribution\"").count();
-    assert_eq!(dists, 3, "one chart per measurement with a distribution");
-    assert!(dom.contains("data-measurement=\"ttft_p95\""), "{dom}");
+    assert_eq!(dists, distributions, "one chart per distribution");
+    assert_eq!(dom.matches("data-measurement=\"ttft\"").count(), 2, "{dom}");
     assert!(dom.contains("data-quantile=\"p99.9\""), "{dom}");
+    assert_eq!(
+        dom.matches("data-reported=\"true\"").count(),
+        reported,
+        "each reported percentile marked once on its distribution's chart"
+    );
+    // Axes with their units: the value axis of every distribution chart
+    // says milliseconds, the pillar chart's axis says points of 100.
+    assert_eq!(
+        dom.matches(">latency (ms)</text>").count(),
+        distributions,
+        "{dom}"
+    );
+    assert_eq!(
+        dom.matches("class=\"axis y-axis\"").count(),
+        distributions + 1,
+        "{dom}"
+    );
+    assert!(dom.contains(">score (points of 100)</text>"), "{dom}");
+    // Markdown in texts: a code span is a <code> element.
+    assert!(
+        dom.contains("Run <code>agentops-cockpit certify</code> in the job"),
+        "{dom}"
+    );
+    assert!(
+        !dom.contains("`kubectl apply`"),
+        "a raw backtick code span: {dom}"
+    );
     assert!(dom.contains("id=\"matrix\""), "{dom}");
     assert!(dom.contains("Regional Mismatch"), "{dom}");
     // The hostile error message is text in the DOM, never an element.
@@ -154,7 +234,9 @@ fn html_report_renders_in_headless_chromium_with_its_charts() {
         "markup from a measured system became an element"
     );
     assert!(
-        dom.contains("&lt;script&gt;alert('x')&lt;/script&gt;"),
+        dom.contains(
+            "&lt;script&gt;alert('x')&lt;/script&gt; &amp; &lt;img src=x onerror=alert(1)&gt;"
+        ),
         "{dom}"
     );
 }

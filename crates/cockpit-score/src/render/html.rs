@@ -1,9 +1,17 @@
-//! A self-contained HTML report: inline CSS and inline SVG charts, no
-//! script and no network fetch. Every string from the report (and so from
-//! the measured systems) goes through maud's escaping.
+//! A self-contained HTML report: inline CSS and inline SVG charts with
+//! their axes and units, no script and no network fetch. Every string from
+//! the report (and so from the measured systems) is escaped: by maud, or,
+//! for texts read as Markdown, by [`prose::markdown`], which keeps raw HTML
+//! as text. Failures come first; a section with nothing to show is left out.
 
-use cockpit_core::{Finding, LatencySummary, Measurement, Status};
+mod charts;
+mod prose;
+
+use cockpit_core::Status;
 use maud::{DOCTYPE, Markup, PreEscaped, html as m};
+
+use charts::{distribution_chart, distributions, pillar_chart};
+use prose::markdown;
 
 use super::{ordered, provenance_line, status_label, summary_line};
 use crate::{Certification, Verdict, WaiverState};
@@ -22,6 +30,9 @@ th{background:#f6f8fa}
 .charts{display:flex;flex-wrap:wrap;gap:1.5rem}
 figure{margin:0}figcaption{font-size:.85rem;color:#57606a;max-width:480px}
 svg text{font-family:system-ui,sans-serif;font-size:11px;fill:#1b1f24}
+svg text.tick{fill:#57606a}svg text.axis-label{font-size:12px;fill:#57606a}
+code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.85em;background:#f6f8fa;padding:.1em .3em;border-radius:3px}
+td p{margin:0 0 .4rem}
 "#;
 
 fn verdict_class(v: Verdict) -> &'static str {
@@ -31,79 +42,6 @@ fn verdict_class(v: Verdict) -> &'static str {
         Verdict::Fail => "v-fail",
         Verdict::NotMeasured => "v-not-measured",
         _ => "v-not-scored",
-    }
-}
-
-fn bar_colour(score: f64, threshold: f64) -> &'static str {
-    if score >= threshold {
-        "#2da44e"
-    } else if score >= threshold - 20.0 {
-        "#bf8700"
-    } else {
-        "#cf222e"
-    }
-}
-
-/// Horizontal bars: one per pillar score, with the threshold marked.
-fn pillar_chart(cert: &Certification) -> Markup {
-    let rows: Vec<_> = cert.pillars.iter().collect();
-    let (left, width, row_h) = (110.0, 300.0, 26.0);
-    // Room for `NOT MEASURED` after the bar.
-    let h = row_h * rows.len().max(1) as f64 + 30.0;
-    let tx = left + width * cert.threshold / 100.0;
-    m! {
-        svg.chart.chart-pillars id="chart-pillars" xmlns="http://www.w3.org/2000/svg"
-            width=(left + width + 100.0) height=(h) role="img" aria-label="Score per pillar" {
-            @for (i, p) in rows.iter().enumerate() {
-                @let y = 10.0 + row_h * i as f64;
-                text x="4" y=(y + 15.0) { (p.pillar.display_name()) }
-                rect x=(left) y=(y) width=(width) height="18" fill="#eaeef2" {}
-                @if let Some(s) = p.score {
-                    rect.bar data-pillar=(p.pillar.as_str()) data-score=(format!("{s:.1}"))
-                        x=(left) y=(y) width=(width * s / 100.0) height="18" fill=(bar_colour(s, cert.threshold)) {}
-                    text x=(left + width + 6.0) y=(y + 14.0) { (format!("{s:.1}")) }
-                } @else {
-                    text x=(left + width + 6.0) y=(y + 14.0) { (p.verdict.label()) }
-                }
-            }
-            line.threshold x1=(tx) x2=(tx) y1="4" y2=(h - 22.0) stroke="#1b1f24" stroke-dasharray="4 3" {}
-            text x=(tx - 40.0) y=(h - 8.0) { (format!("threshold {:.0}", cert.threshold)) }
-        }
-    }
-}
-
-/// Vertical bars of a latency distribution's percentiles.
-fn distribution_chart(f: &Finding, meas: &Measurement, d: &LatencySummary) -> Markup {
-    let points = [
-        ("p50", d.p50_ms),
-        ("p90", d.p90_ms),
-        ("p95", d.p95_ms),
-        ("p99", d.p99_ms),
-        ("p99.9", d.p999_ms),
-        ("max", d.max_ms),
-    ];
-    let top = points.iter().map(|p| p.1).fold(0.0_f64, f64::max).max(1e-9);
-    let (w, h, base, bw) = (380.0, 170.0, 140.0, 44.0);
-    m! {
-        figure.dist {
-            svg.chart.chart-distribution xmlns="http://www.w3.org/2000/svg" width=(w) height=(h)
-                data-check=(f.check_id.as_str()) data-measurement=(meas.name) role="img"
-                aria-label=(format!("{} distribution", meas.name)) {
-                line x1="20" x2=(w - 10.0) y1=(base) y2=(base) stroke="#8c959f" {}
-                @for (i, (label, v)) in points.iter().enumerate() {
-                    @let bh = 110.0 * v / top;
-                    @let x = 24.0 + i as f64 * (bw + 12.0);
-                    rect.bar data-quantile=(label) data-ms=(format!("{v:.3}"))
-                        x=(x) y=(base - bh) width=(bw) height=(bh) fill="#0969da" {}
-                    text x=(x) y=(base - bh - 4.0) { (format!("{v:.1}")) }
-                    text x=(x + 6.0) y=(base + 14.0) { (label) }
-                }
-            }
-            figcaption {
-                (f.check_id) " · " (f.subject.as_deref().unwrap_or("-")) " · " (meas.name)
-                " — ms, " (d.count) " samples; " (meas.method)
-            }
-        }
     }
 }
 
@@ -125,11 +63,11 @@ fn matrix(cert: &Certification) -> Markup {
                         td { (p.score.map(|s| format!("{s:.1}")).unwrap_or_else(|| "-".into())) }
                         td {
                             @if let Some(r) = &p.primary_risk {
-                                (r.check_id) ": " (r.summary)
+                                (r.check_id) ": " (markdown(&r.summary))
                                 @if let Some(fig) = &r.figure { br; small { (fig) } }
-                            } @else if let Some(note) = &p.note { (note) } @else { "-" }
+                            } @else if let Some(note) = &p.note { (markdown(note)) } @else { "-" }
                         }
-                        td { (p.recommended_move.as_deref().unwrap_or("-")) }
+                        td { @if let Some(mv) = &p.recommended_move { (markdown(mv)) } @else { "-" } }
                     }
                 }
             }
@@ -160,13 +98,13 @@ fn findings_table(cert: &Certification) -> Markup {
                         td { a.check href=(crate::doc_url(&f.doc)) { (f.check_id) } br; small { (f.title) } }
                         td { (f.pillar.display_name()) }
                         td { (f.subject.as_deref().unwrap_or("-")) @if let Some(l) = &f.location { br; small { (l.to_string()) } } }
-                        td { (f.summary) }
+                        td { (markdown(&f.summary)) }
                         td {
                             @for meas in &f.measurements {
                                 div { strong { (meas.name) } " " (meas.display_value()) " (n=" (meas.samples) ")" br; small { (meas.method) } }
                             }
                         }
-                        td { (f.recommendation.as_deref().unwrap_or("")) }
+                        td { (markdown(f.recommendation.as_deref().unwrap_or(""))) }
                     }
                 }
             }
@@ -177,17 +115,8 @@ fn findings_table(cert: &Certification) -> Markup {
 /// The certification as one self-contained HTML page.
 pub fn html(cert: &Certification) -> String {
     let report = &cert.report;
-    let dists: Vec<(&Finding, &Measurement, &LatencySummary)> = ordered(report)
-        .into_iter()
-        .flat_map(|f| {
-            f.measurements.iter().filter_map(move |m| {
-                m.distribution
-                    .as_ref()
-                    .filter(|d| d.count > 0)
-                    .map(|d| (f, m, d))
-            })
-        })
-        .collect();
+    let findings = ordered(report);
+    let dists = distributions(&findings);
     let page = m! {
         (DOCTYPE)
         html lang="en" {
@@ -208,24 +137,24 @@ pub fn html(cert: &Certification) -> String {
                         (format!("{:.1}", cert.threshold))
                     }
                     @if !cert.reasons.is_empty() {
-                        ul.reasons { @for r in &cert.reasons { li { (r) } } }
+                        ul.reasons { @for r in &cert.reasons { li { (markdown(r)) } } }
                     }
                     p.meta { (summary_line(report)) br; (provenance_line(report)) }
                 }
-                (matrix(cert))
-                h2 { "Score per pillar" }
-                (pillar_chart(cert))
-                h2 { "Latency distributions" }
-                @if dists.is_empty() {
-                    p.meta { "No measurement in this report carries a distribution." }
-                } @else {
-                    div.charts { @for (f, meas, d) in &dists { (distribution_chart(f, meas, d)) } }
+                @if !cert.pillars.is_empty() { (matrix(cert)) }
+                @if !cert.pillars.is_empty() {
+                    h2 { "Score per pillar" }
+                    (pillar_chart(cert))
+                }
+                @if !dists.is_empty() {
+                    h2 { "Latency distributions" }
+                    div.charts { @for c in &dists { (distribution_chart(c)) } }
                 }
                 @if !cert.regressions.is_empty() {
                     h2 { "Regression bounds" }
                     ul.regressions {
                         @for r in &cert.regressions {
-                            li data-status=(super::terminal::regression_label(r.status)) { (r.summary) }
+                            li data-status=(super::terminal::regression_label(r.status)) { (markdown(&r.summary)) }
                         }
                     }
                 }
@@ -233,11 +162,11 @@ pub fn html(cert: &Certification) -> String {
                     h2 { "Waivers" }
                     ul.waivers {
                         @for w in &cert.waivers {
-                            li data-state=(match w.state { WaiverState::InForce => "in-force", WaiverState::Unused => "unused", _ => "expired" }) { (w.note) }
+                            li data-state=(match w.state { WaiverState::InForce => "in-force", WaiverState::Unused => "unused", _ => "expired" }) { (markdown(&w.note)) }
                         }
                     }
                 }
-                (findings_table(cert))
+                @if !report.findings.is_empty() { (findings_table(cert)) }
             }
         }
     };
