@@ -5,9 +5,10 @@
 //! The archive `dist/agentops-cockpit-<V>-<T>.tar.gz` holds the binary
 //! (the `dist` profile: stripped, thin LTO, one codegen unit), README.md,
 //! the man page and the shell completions, in one top directory; beside it
-//! `<archive>.sha256` in `sha256sum` format. Too slow for every CI run; CI
-//! checks the profile, the workflow and the packaging files instead
-//! (crates/agentops-cockpit/tests/packaging.rs).
+//! `<archive>.sha256` in `sha256sum` format. The build is too slow for
+//! every CI run; CI checks the profile, the workflow and the packaging
+//! files instead (crates/agentops-cockpit/tests/packaging.rs), and the
+//! packaging step itself on a fake binary (`package`, tested below).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -77,33 +78,66 @@ pub fn dist(rest: &[&str]) -> Result<(), String> {
         size as f64 / (1024.0 * 1024.0)
     );
     let name = format!("agentops-cockpit-{version}-{target}");
-    let out = workspace_root().join("dist");
-    let stage = out.join(&name);
+    let archive = package(
+        &binary,
+        &name,
+        &workspace_root(),
+        &workspace_root().join("dist"),
+    )?;
+    let archive_size = std::fs::metadata(&archive)
+        .map_err(|e| format!("{}: {e}", archive.display()))?
+        .len();
+    let sum = std::fs::read_to_string(checksum_path(&archive)).map_err(|e| e.to_string())?;
+    eprint!(
+        "dist/{}: {archive_size} bytes ({:.1} MiB)\n{sum}",
+        name_of(&archive),
+        archive_size as f64 / (1024.0 * 1024.0)
+    );
+    Ok(())
+}
+
+/// The archive of `binary`: `<out>/<name>.tar.gz` holding one directory
+/// `<name>/` with the binary (under its own file name), README.md and the
+/// man page from `root`, and `completions/` made by running the binary;
+/// beside it `<name>.tar.gz.sha256` in `sha256sum` format. Returns the
+/// archive's path.
+fn package(binary: &Path, name: &str, root: &Path, out: &Path) -> Result<PathBuf, String> {
+    let exe = binary
+        .file_name()
+        .ok_or_else(|| format!("{}: no file name", binary.display()))?;
+    let stage = out.join(name);
     let _ = std::fs::remove_dir_all(&stage);
     std::fs::create_dir_all(stage.join("completions")).map_err(|e| e.to_string())?;
-    copy(&binary, &stage.join(exe))?;
-    copy(
-        &workspace_root().join("README.md"),
-        &stage.join("README.md"),
-    )?;
-    copy(
-        &workspace_root().join(MAN_PAGE),
-        &stage.join("agentops-cockpit.1"),
-    )?;
+    copy(binary, &stage.join(exe))?;
+    copy(&root.join("README.md"), &stage.join("README.md"))?;
+    copy(&root.join(MAN_PAGE), &stage.join("agentops-cockpit.1"))?;
     for (shell, file) in COMPLETIONS {
-        let text = output(Command::new(&binary).args(["completions", shell]))?;
+        let text = output(Command::new(binary).args(["completions", shell]))?;
         std::fs::write(stage.join("completions").join(file), text).map_err(|e| e.to_string())?;
     }
     let archive = format!("{name}.tar.gz");
     run(Command::new("tar")
-        .current_dir(&out)
-        .args(["-czf", &archive, &name]))?;
-    let sum = sha256(&out.join(&archive))?;
-    let line = format!("{sum}  {archive}\n");
-    std::fs::write(out.join(format!("{archive}.sha256")), &line).map_err(|e| e.to_string())?;
+        .current_dir(out)
+        .args(["-czf", &archive, name]))?;
+    let path = out.join(&archive);
+    let sum = sha256(&path)?;
+    std::fs::write(checksum_path(&path), format!("{sum}  {archive}\n"))
+        .map_err(|e| e.to_string())?;
     std::fs::remove_dir_all(&stage).map_err(|e| e.to_string())?;
-    eprint!("dist/{archive}\n{line}");
-    Ok(())
+    Ok(path)
+}
+
+/// `<archive>.sha256` beside the archive.
+fn checksum_path(archive: &Path) -> PathBuf {
+    let mut p = archive.as_os_str().to_owned();
+    p.push(".sha256");
+    PathBuf::from(p)
+}
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// `cargo xtask man`: docs/man/agentops-cockpit.1 from the CLI's own
@@ -185,4 +219,90 @@ fn workspace_version() -> String {
             })
         })
         .unwrap_or_else(|| "0.0.0".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake binary (a shell script answering `completions <shell>`), a
+    /// fake README and man page: the archive holds them in one directory,
+    /// and its checksum file verifies with `sha256sum --check`.
+    #[test]
+    fn package_lays_out_the_archive_and_its_checksum() {
+        let tmp = std::env::temp_dir().join(format!("xtask-dist-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let (root, out) = (tmp.join("root"), tmp.join("out"));
+        std::fs::create_dir_all(root.join("docs/man")).unwrap();
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(root.join("README.md"), "# readme\n").unwrap();
+        std::fs::write(root.join(MAN_PAGE), ".TH agentops-cockpit 1\n").unwrap();
+        let bin = tmp.join("agentops-cockpit");
+        std::fs::write(&bin, "#!/bin/sh\necho \"completion for $2\"\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        let name = "agentops-cockpit-v9.9.9-test-target";
+        let archive = package(&bin, name, &root, &out).expect("packaged");
+        assert_eq!(archive, out.join(format!("{name}.tar.gz")));
+        assert!(
+            !out.join(name).exists(),
+            "the staging directory is left behind"
+        );
+
+        let listing = output(Command::new("tar").arg("-tzf").arg(&archive)).unwrap();
+        let mut entries: Vec<String> = String::from_utf8(listing)
+            .unwrap()
+            .lines()
+            .map(|l| l.trim_end_matches('/').to_string())
+            .collect();
+        entries.sort();
+        let mut expected: Vec<String> = [
+            "",
+            "/agentops-cockpit",
+            "/README.md",
+            "/agentops-cockpit.1",
+            "/completions",
+        ]
+        .iter()
+        .map(|e| format!("{name}{e}"))
+        .chain(
+            COMPLETIONS
+                .iter()
+                .map(|(_, f)| format!("{name}/completions/{f}")),
+        )
+        .collect();
+        expected.sort();
+        assert_eq!(entries, expected);
+
+        // The completions are the binary's answers, one shell each.
+        let unpacked = tmp.join("unpacked");
+        std::fs::create_dir_all(&unpacked).unwrap();
+        run(Command::new("tar")
+            .arg("-xzf")
+            .arg(&archive)
+            .arg("-C")
+            .arg(&unpacked))
+        .unwrap();
+        let fish = std::fs::read_to_string(
+            unpacked
+                .join(name)
+                .join("completions/agentops-cockpit.fish"),
+        )
+        .unwrap();
+        assert_eq!(fish, "completion for fish\n");
+
+        let line = std::fs::read_to_string(checksum_path(&archive)).unwrap();
+        assert!(line.ends_with(&format!("  {name}.tar.gz\n")), "{line}");
+        assert_eq!(line.split_whitespace().next().unwrap().len(), 64, "{line}");
+        let check = Command::new("sha256sum")
+            .args(["--check", &format!("{name}.tar.gz.sha256")])
+            .current_dir(&out)
+            .output()
+            .unwrap();
+        assert!(check.status.success(), "{check:?}");
+        std::fs::remove_dir_all(&tmp).unwrap();
+    }
 }
