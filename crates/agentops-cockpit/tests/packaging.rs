@@ -167,6 +167,54 @@ fn the_release_workflow_builds_every_target_with_checksums() {
     assert!(xtask.contains(".sha256"));
 }
 
+/// The release's `cargo publish` loop publishes every crate of the
+/// workspace but xtask, each after the workspace crates it depends on
+/// (normal, build and dev dependencies: crates.io resolves all three), so
+/// `cargo install agentops-cockpit` finds everything the binary needs.
+#[test]
+fn the_release_publishes_every_crate_after_its_dependencies() {
+    let text = read(".github/workflows/release.yml");
+    let list = text
+        .split_once("for c in ")
+        .and_then(|(_, rest)| rest.split_once("; do"))
+        .expect("a `for c in …; do` publish loop")
+        .0;
+    let order: Vec<&str> = list.split_whitespace().filter(|w| *w != "\\").collect();
+    let ws = toml_file("Cargo.toml");
+    let members = ws["workspace"]["members"].as_array().unwrap();
+    let crates: Vec<(String, toml::Table)> = members
+        .iter()
+        .filter_map(|m| m.as_str())
+        .map(|m| toml_file(&format!("{m}/Cargo.toml")))
+        .map(|t| (t["package"]["name"].as_str().unwrap().to_string(), t))
+        .filter(|(name, _)| name != "xtask")
+        .collect();
+    for (name, manifest) in &crates {
+        let at = order
+            .iter()
+            .position(|c| c == name)
+            .unwrap_or_else(|| panic!("{name} is never published: {order:?}"));
+        for section in ["dependencies", "build-dependencies", "dev-dependencies"] {
+            let Some(deps) = manifest.get(section).and_then(|d| d.as_table()) else {
+                continue;
+            };
+            for dep in deps.keys().filter(|d| *d != name) {
+                if let Some(dep_at) = order.iter().position(|c| c == dep) {
+                    assert!(
+                        dep_at < at,
+                        "{name} is published before its {section} {dep}"
+                    );
+                } else {
+                    assert!(
+                        crates.iter().all(|(n, _)| n != dep),
+                        "{name} needs {dep}, which is not published"
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// The Dockerfile's instructions (continuation lines joined), as
 /// (INSTRUCTION, arguments).
 fn dockerfile() -> Vec<(String, String)> {
