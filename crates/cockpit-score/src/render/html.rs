@@ -174,3 +174,32 @@ pub fn html(cert: &Certification) -> String {
     s.push('\n');
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use cockpit_core::Report;
+
+    use crate::{Date, GatePolicy, certify};
+
+    #[test]
+    fn sections_with_nothing_to_show_are_left_out() {
+        let report = Report::new("agentops-cockpit", "0.1.0", Vec::new());
+        let cert = certify(
+            &report,
+            &GatePolicy::default(),
+            Date::new(2026, 3, 1).unwrap(),
+        );
+        let page = super::html(&cert);
+        for absent in [
+            "Latency distributions",
+            "chart-distribution",
+            "id=\"findings\"",
+            "Regression bounds",
+            "Waivers",
+        ] {
+            assert!(!page.contains(absent), "{absent} shown with nothing in it");
+        }
+        // The pillars are there, each NOT MEASURED: the matrix and the chart stay.
+        assert!(page.contains("id=\"matrix\"") && page.contains("id=\"chart-pillars\""));
+    }
+}
