@@ -30,14 +30,22 @@ pub struct LatencyBucket {
 }
 
 /// `buckets` equal-width buckets between the smallest and the largest
-/// sample of `d` (one bucket when they are equal, none when `d` is empty).
+/// sample of `d` (one bucket when they are equal at the histogram's
+/// precision, fewer when they are fewer microseconds apart, none when `d`
+/// is empty).
 pub fn latency_buckets(d: &Distribution, buckets: usize) -> Vec<LatencyBucket> {
     let h = d.histogram();
     if h.is_empty() || buckets == 0 {
         return Vec::new();
     }
     let (min, max) = (h.min(), h.max());
-    let n = if max > min { buckets } else { 1 };
+    // One bucket when every sample is one value (at the histogram's
+    // precision); never buckets narrower than a microsecond.
+    let n = if h.equivalent(min, max) {
+        1
+    } else {
+        buckets.min(usize::try_from(max - min).unwrap_or(usize::MAX))
+    };
     let width = (max - min) as f64 / n as f64;
     // Upper bounds in microseconds; the last is exactly the maximum so
     // that every value is at or below some bound.
