@@ -353,35 +353,47 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
     .await;
     let url = tb.openai_url();
     let dir = Workdir::new();
-    let start = humantime::format_rfc3339(std::time::SystemTime::now()).to_string();
-    let mut files = Vec::new();
-    for k in ["0/2", "1/2"] {
-        let out = dir.path().join(format!("w{}.json", &k[..1]));
-        let o = run(&[
-            "load",
-            "shard",
-            &url,
-            "--protocol",
-            "openai",
-            "--shard",
-            k,
-            "--start-at",
-            &start,
-            "--rate",
-            "40",
-            "-d",
-            "1s",
-            "--seed",
-            "3",
-            "-c",
-            "4",
-            "--out",
-            out.to_str().unwrap(),
-        ])
-        .await;
-        assert_eq!(o.code, Some(0), "{}", o.stderr);
-        files.push(out.display().to_string());
-    }
+    // Both shards at once, from a common start a moment ahead.
+    let start = humantime::format_rfc3339(
+        std::time::SystemTime::now() + Duration::from_millis(1500),
+    )
+    .to_string();
+    let files: Vec<String> = ["0", "1"]
+        .iter()
+        .map(|k| dir.path().join(format!("w{k}.json")).display().to_string())
+        .collect();
+    let shard_run = |k: &'static str, out: String| {
+        let (url, start) = (url.clone(), start.clone());
+        async move {
+            let o = run(&[
+                "load",
+                "shard",
+                &url,
+                "--protocol",
+                "openai",
+                "--shard",
+                k,
+                "--start-at",
+                &start,
+                "--rate",
+                "40",
+                "-d",
+                "1s",
+                "--seed",
+                "3",
+                "-c",
+                "4",
+                "--out",
+                &out,
+            ])
+            .await;
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+        }
+    };
+    tokio::join!(
+        shard_run("0/2", files[0].clone()),
+        shard_run("1/2", files[1].clone())
+    );
     let shard: Vec<serde_json::Value> = files
         .iter()
         .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
@@ -425,7 +437,16 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
         text.stdout
     );
     assert!(!text.stdout.contains('\x1b'), "{}", text.stdout);
-    assert!(text.stdout.lines().all(|l| l.chars().count() <= 80), "{}", text.stdout);
+    let ours = |l: &&str| l.starts_with("  [") || l.contains(" ms [");
+    assert!(text.stdout.lines().filter(ours).count() >= 3, "{}", text.stdout);
+    assert!(
+        text.stdout
+            .lines()
+            .filter(ours)
+            .all(|l| l.chars().count() <= 80),
+        "{}",
+        text.stdout
+    );
     let csv = run(&["load", "merge", "--format", "csv", &files[0], &files[1]]).await;
     assert!(
         csv.stdout
