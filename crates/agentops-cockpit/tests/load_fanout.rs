@@ -354,10 +354,9 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
     let url = tb.openai_url();
     let dir = Workdir::new();
     // Both shards at once, from a common start a moment ahead.
-    let start = humantime::format_rfc3339(
-        std::time::SystemTime::now() + Duration::from_millis(1500),
-    )
-    .to_string();
+    let start =
+        humantime::format_rfc3339(std::time::SystemTime::now() + Duration::from_millis(1500))
+            .to_string();
     let files: Vec<String> = ["0", "1"]
         .iter()
         .map(|k| dir.path().join(format!("w{k}.json")).display().to_string())
@@ -432,13 +431,19 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
     assert!(line("200") && line("500"), "{}", text.stdout);
     assert!(
         text.stdout.contains("status code distribution:")
-            && text.stdout.contains("latency histogram (bucket upper bounds, ms):"),
+            && text
+                .stdout
+                .contains("latency histogram (bucket upper bounds, ms):"),
         "{}",
         text.stdout
     );
     assert!(!text.stdout.contains('\x1b'), "{}", text.stdout);
     let ours = |l: &&str| l.starts_with("  [") || l.contains(" ms [");
-    assert!(text.stdout.lines().filter(ours).count() >= 3, "{}", text.stdout);
+    assert!(
+        text.stdout.lines().filter(ours).count() >= 3,
+        "{}",
+        text.stdout
+    );
     assert!(
         text.stdout
             .lines()
@@ -474,7 +479,10 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
     assert_eq!(o.code, Some(0), "{}", o.stderr);
     let v = json(&o);
     assert!(v.get("status_codes").is_none(), "{v}");
-    assert_eq!(v["requests"], json(&run(&["load", "merge", "--format", "json", &files[0], &files[1]]).await)["requests"]);
+    assert_eq!(
+        v["requests"],
+        json(&run(&["load", "merge", "--format", "json", &files[0], &files[1]]).await)["requests"]
+    );
     let warnings = v["fanout"]["warnings"].to_string();
     assert!(
         warnings.contains("shard 0/2 reported no status counts"),

@@ -574,7 +574,10 @@ async fn status_codes_equal_the_servers_counters_on_every_client_path() {
     assert!(ok > 0 && unavailable > 0, "{ok} {unavailable}");
     assert_eq!(
         statuses_of(&r),
-        [("OK".to_string(), ok), ("UNAVAILABLE".to_string(), unavailable)]
+        [
+            ("OK".to_string(), ok),
+            ("UNAVAILABLE".to_string(), unavailable)
+        ]
     );
     assert_eq!(r.error_count(ErrorKind::GrpcStatus), unavailable);
     let json = serde_json::to_value(&r).unwrap();

@@ -39,7 +39,10 @@ pub(super) fn histogram_text(buckets: &[LatencyBucket], colour: bool) -> String 
     let Some(most) = buckets.iter().map(|b| b.count).max().filter(|m| *m > 0) else {
         return String::new();
     };
-    let labels: Vec<String> = buckets.iter().map(|b| super::load::ms(b.upper_ms)).collect();
+    let labels: Vec<String> = buckets
+        .iter()
+        .map(|b| super::load::ms(b.upper_ms))
+        .collect();
     let label_w = labels.iter().map(String::len).max().unwrap_or(0);
     let count_w = most.to_string().len();
     // "  {label} ms [{count}] |{bar}"
@@ -168,7 +171,13 @@ mod tests {
         g.add_n("OK".parse().unwrap(), 5);
         g.add("UNAVAILABLE".parse().unwrap());
         let text = status_text(&g, true);
-        assert!(text.contains(&format!("{GREEN}[OK]         {RESET}")), "{text:?}");
-        assert!(text.contains(&format!("{RED}[UNAVAILABLE]{RESET} 1 response")), "{text:?}");
+        assert!(
+            text.contains(&format!("{GREEN}[OK]         {RESET}")),
+            "{text:?}"
+        );
+        assert!(
+            text.contains(&format!("{RED}[UNAVAILABLE]{RESET} 1 response")),
+            "{text:?}"
+        );
     }
 }

@@ -200,7 +200,10 @@ mod tests {
         for bad in ["99", "1000", "0200", "ok", "Unavailable", "", "http_6xx"] {
             assert!(bad.parse::<ResponseStatus>().is_err(), "{bad}");
         }
-        assert_eq!(ResponseStatus::grpc(tonic::Code::Unavailable).to_string(), "UNAVAILABLE");
+        assert_eq!(
+            ResponseStatus::grpc(tonic::Code::Unavailable).to_string(),
+            "UNAVAILABLE"
+        );
     }
 
     #[test]
@@ -215,10 +218,7 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.get(ResponseStatus::Http(200)), 3);
         assert_eq!(a.total(), 4);
-        assert_eq!(
-            serde_json::to_string(&a).unwrap(),
-            r#"{"200":3,"500":1}"#
-        );
+        assert_eq!(serde_json::to_string(&a).unwrap(), r#"{"200":3,"500":1}"#);
         assert_eq!(StatusCounts::from_text_map(&a.to_text_map()).unwrap(), a);
     }
 }

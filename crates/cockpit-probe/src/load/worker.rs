@@ -896,7 +896,16 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
             Ok(ttft) => {
                 // Every sample function sets the status of a success.
                 let status = status.unwrap_or(ResponseStatus::Http(200));
-                sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0, status);
+                sh.ok(
+                    &run,
+                    step,
+                    intended.unwrap_or(send),
+                    send,
+                    done,
+                    ttft,
+                    0,
+                    status,
+                );
             }
             Err(kind) => {
                 let status = status.unwrap_or(ResponseStatus::Failed(kind));
