@@ -325,5 +325,168 @@ async fn a_closed_loop_fans_out_too() {
     let abandoned = v["requests"]["in_flight_at_end"].as_u64().unwrap();
     assert!(ok > 0);
     assert!((ok..=ok + abandoned).contains(&(after - before)), "{v}");
+    // The workers' status counts, carried through their results.
+    assert_eq!(
+        status_codes(&v),
+        [("200".to_string(), ok)].into(),
+        "every request answered 200"
+    );
+    tb.shutdown().await;
+}
+
+/// `status_codes` of a report or worker result as a map of counts.
+fn status_codes(v: &serde_json::Value) -> std::collections::BTreeMap<String, u64> {
+    v["status_codes"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no status_codes in {v}"))
+        .iter()
+        .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
+    let tb = testbed(cockpit_testbed::TestbedConfig {
+        error_rate: 0.3,
+        ..fast()
+    })
+    .await;
+    let url = tb.openai_url();
+    let dir = Workdir::new();
+    // Both shards at once, from a common start a moment ahead.
+    let start =
+        humantime::format_rfc3339(std::time::SystemTime::now() + Duration::from_millis(1500))
+            .to_string();
+    let files: Vec<String> = ["0", "1"]
+        .iter()
+        .map(|k| dir.path().join(format!("w{k}.json")).display().to_string())
+        .collect();
+    let shard_run = |k: &'static str, out: String| {
+        let (url, start) = (url.clone(), start.clone());
+        async move {
+            let o = run(&[
+                "load",
+                "shard",
+                &url,
+                "--protocol",
+                "openai",
+                "--shard",
+                k,
+                "--start-at",
+                &start,
+                "--rate",
+                "40",
+                "-d",
+                "1s",
+                "--seed",
+                "3",
+                "-c",
+                "4",
+                "--out",
+                &out,
+            ])
+            .await;
+            assert_eq!(o.code, Some(0), "{}", o.stderr);
+        }
+    };
+    tokio::join!(
+        shard_run("0/2", files[0].clone()),
+        shard_run("1/2", files[1].clone())
+    );
+    let shard: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap())
+        .collect();
+    let mut expected = status_codes(&shard[0]);
+    for (k, n) in status_codes(&shard[1]) {
+        *expected.entry(k).or_default() += n;
+    }
+    assert!(
+        expected.contains_key("200") && expected.contains_key("500"),
+        "{expected:?}"
+    );
+
+    let o = run(&["load", "merge", "--format", "json", &files[0], &files[1]]).await;
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let v = json(&o);
+    assert_eq!(status_codes(&v), expected, "the merge adds the counts");
+    let q = &v["requests"];
+    assert_eq!(
+        expected.values().sum::<u64>(),
+        q["ok"].as_u64().unwrap() + q["errors"].as_u64().unwrap()
+    );
+    assert_eq!(v["errors"]["http_5xx"], expected["500"]);
+
+    // The text: the distribution and the histogram, no ANSI into a pipe;
+    // the CSV: a row per status.
+    let text = run(&["load", "merge", &files[0], &files[1]]).await;
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    let line = |code: &str| {
+        let n = expected[code];
+        let unit = if n == 1 { "response" } else { "responses" };
+        text.stdout
+            .lines()
+            .any(|l| l.starts_with(&format!("  [{code}]")) && l.ends_with(&format!(" {n} {unit}")))
+    };
+    assert!(line("200") && line("500"), "{}", text.stdout);
+    assert!(
+        text.stdout.contains("status code distribution:")
+            && text
+                .stdout
+                .contains("latency histogram (bucket upper bounds, ms):"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains('\x1b'), "{}", text.stdout);
+    let ours = |l: &&str| l.starts_with("  [") || l.contains(" ms [");
+    assert!(
+        text.stdout.lines().filter(ours).count() >= 3,
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout
+            .lines()
+            .filter(ours)
+            .all(|l| l.chars().count() <= 80),
+        "{}",
+        text.stdout
+    );
+    let csv = run(&["load", "merge", "--format", "csv", &files[0], &files[1]]).await;
+    assert!(
+        csv.stdout
+            .lines()
+            .any(|l| l == format!("status_codes.500,{}", expected["500"])),
+        "{}",
+        csv.stdout
+    );
+
+    // A result written before status counts still merges: the
+    // distribution is left out, with a warning naming the shard.
+    let mut old = shard[0].clone();
+    old.as_object_mut().unwrap().remove("status_codes");
+    let old_file = dir.path().join("old.json");
+    std::fs::write(&old_file, serde_json::to_vec(&old).unwrap()).unwrap();
+    let o = run(&[
+        "load",
+        "merge",
+        "--format",
+        "json",
+        old_file.to_str().unwrap(),
+        &files[1],
+    ])
+    .await;
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    let v = json(&o);
+    assert!(v.get("status_codes").is_none(), "{v}");
+    assert_eq!(
+        v["requests"],
+        json(&run(&["load", "merge", "--format", "json", &files[0], &files[1]]).await)["requests"]
+    );
+    let warnings = v["fanout"]["warnings"].to_string();
+    assert!(
+        warnings.contains("shard 0/2 reported no status counts"),
+        "{warnings}"
+    );
     tb.shutdown().await;
 }

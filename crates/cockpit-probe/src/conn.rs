@@ -28,6 +28,9 @@ use crate::target::Target;
 pub(crate) struct Failure {
     pub kind: ErrorKind,
     pub message: String,
+    /// The status the peer answered with, when the failure is that status
+    /// (a gRPC call's non-OK code).
+    pub status: Option<crate::load::ResponseStatus>,
 }
 
 impl Failure {
@@ -35,7 +38,14 @@ impl Failure {
         Failure {
             kind,
             message: message.into(),
+            status: None,
         }
+    }
+
+    /// This failure, answered with `status`.
+    pub fn with_status(mut self, status: crate::load::ResponseStatus) -> Self {
+        self.status = Some(status);
+        self
     }
 }
 

@@ -12,6 +12,7 @@ use tonic::transport::{Channel, Endpoint};
 
 use crate::bounds::{Bounds, Progress, Stage};
 use crate::conn::{Failure, Io, Phases, TlsContext, open_stream};
+use crate::load::ResponseStatus;
 use crate::pb::CompleteRequest;
 use crate::pb::agent_service_client::AgentServiceClient;
 use crate::report::{ErrorKind, Metric, SampleResult, Stats, StreamOutcome};
@@ -194,6 +195,7 @@ fn status_failure(s: &tonic::Status, rpc: &str, what: &str) -> Failure {
             s.message()
         ),
     )
+    .with_status(ResponseStatus::grpc(s.code()))
 }
 
 /// Methods of the gRPC retrieval probe's distributions.
@@ -319,6 +321,10 @@ pub(crate) async fn sample(
     let request_id = uuid::Uuid::new_v4().hyphenated().to_string();
     let mut send_wall = None;
     let r = sample_inner(plan, w, stats, measured, &request_id, &mut send_wall).await;
+    stats.last_status = match &r {
+        Ok(_) => Some(ResponseStatus::grpc(tonic::Code::Ok)),
+        Err(f) => f.status,
+    };
     if let (Ok(o), true) = (&r, measured) {
         stats.record(Metric::Unary, o.unary);
     }

@@ -227,6 +227,7 @@ async fn sample_inner(
     let send_start = Instant::now();
     let resp = response_head(conn, req, progress, what).await?;
     let head_at = Instant::now();
+    stats.last_status = Some(crate::load::ResponseStatus::Http(resp.status().as_u16()));
     if let Some(f) = status_failure(resp.status(), resp.headers(), what) {
         return Err(f);
     }

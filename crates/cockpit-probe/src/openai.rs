@@ -368,6 +368,7 @@ async fn sample_inner(
     }
     let send_start = Instant::now();
     let resp = response_head(conn, req, step.progress, what).await?;
+    step.stats.last_status = Some(crate::load::ResponseStatus::Http(resp.status().as_u16()));
     if let Some(name) = &plan.capture_header {
         step.scratch.header = resp
             .headers()

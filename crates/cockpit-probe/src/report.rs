@@ -574,6 +574,10 @@ pub(crate) struct Stats {
     pub planned: u64,
     pub negotiated: Option<&'static str>,
     pub records: Option<Vec<SampleRecord>>,
+    /// The status of the last sample, set by the sample functions when one
+    /// came (HTTP: at the response head; gRPC: at the call's end); the load
+    /// engine takes it to count statuses. Not merged.
+    pub last_status: Option<crate::load::ResponseStatus>,
 }
 
 impl Stats {
@@ -602,6 +606,7 @@ impl Stats {
             planned: 0,
             negotiated: None,
             records: record_samples.then(Vec::new),
+            last_status: None,
         }
     }
 

@@ -7,7 +7,9 @@ mod common;
 
 use std::time::Duration;
 
-use cockpit_probe::load::{Arrival, LoadOptions, RatePlan, Schedule, run_load};
+use cockpit_probe::load::{
+    Arrival, LoadOptions, LoadReport, RatePlan, ResponseStatus, Schedule, run_load,
+};
 use cockpit_probe::{ErrorKind, ProbeOptions, Protocol};
 use cockpit_testbed::{Testbed, TestbedConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -272,6 +274,13 @@ async fn refused_connections_are_counted_and_the_run_ends_on_time() {
     assert!(r.error_count(ErrorKind::Connect) > 0, "{:?}", r.errors);
     assert_eq!(r.requests.ok, 0);
     assert!(r.error_examples[&ErrorKind::Connect].contains(&port.to_string()));
+    // No status came: each failure is counted under its kind.
+    let statuses = r.status_codes.as_ref().unwrap();
+    assert_eq!(
+        statuses.get(ResponseStatus::Failed(ErrorKind::Connect)),
+        r.error_count(ErrorKind::Connect)
+    );
+    assert_eq!(statuses.total(), r.requests.errors, "{statuses:?}");
     // A hang guard, not a timing assertion: the run is bounded.
     assert!(started.elapsed() < Duration::from_secs(30));
 }
@@ -491,5 +500,87 @@ async fn http2_runs_on_the_hyper_path_and_counts_match() {
     assert_eq!(r.client_path, "hyper");
     assert_eq!(r.requests.ok, 200, "{:?}", r.error_examples);
     assert_eq!(server_count(&tb, "/healthz", "200").await - before, 200);
+    tb.shutdown().await;
+}
+
+/// The report's status counts as `(status, count)` text pairs; they add up
+/// to every finished request, and the histogram's buckets to every sample.
+fn statuses_of(r: &LoadReport) -> Vec<(String, u64)> {
+    let c = r.status_codes.as_ref().expect("a run counts statuses");
+    assert_eq!(c.total(), r.requests.ok + r.requests.errors, "{c:?}");
+    let buckets = r.latency_histogram(11);
+    assert_eq!(
+        buckets.iter().map(|b| b.count).sum::<u64>(),
+        r.latency.count,
+        "{buckets:?}"
+    );
+    c.iter().map(|(s, n)| (s.to_string(), n)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_codes_equal_the_servers_counters_on_every_client_path() {
+    let tb = Testbed::start(TestbedConfig {
+        ttft: Duration::from_millis(1),
+        inter_token: Duration::ZERO,
+        tokens: 3,
+        error_rate: 0.3,
+        ..TestbedConfig::default()
+    })
+    .await
+    .unwrap();
+    let closed = |protocol, n| LoadOptions {
+        protocol,
+        max_requests: Some(n),
+        ..opts(4, Duration::from_secs(60))
+    };
+
+    // Lean HTTP/1.1: a route the server does not have, every answer a 404.
+    let r = run_load(
+        &format!("{}/no-such-route", tb.base_url()),
+        &closed(Protocol::Http, 150),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.client_path, "lean-http1");
+    assert_eq!(statuses_of(&r), [("404".to_string(), 150)]);
+    assert_eq!(server_count(&tb, "unmatched", "404").await, 150);
+    assert_eq!(r.error_count(ErrorKind::Http4xx), 150);
+
+    // hyper (openai): the injected 500s beside the 200s, as the server counted them.
+    let r = run_load(&tb.openai_url(), &closed(Protocol::OpenAi, 200))
+        .await
+        .unwrap();
+    let route = "/v1/chat/completions";
+    let (ok, failed) = (
+        server_count(&tb, route, "200").await,
+        server_count(&tb, route, "500").await,
+    );
+    assert!(ok > 0 && failed > 0, "{ok} {failed}");
+    assert_eq!(
+        statuses_of(&r),
+        [("200".to_string(), ok), ("500".to_string(), failed)]
+    );
+    assert_eq!(r.error_count(ErrorKind::Http5xx), failed);
+
+    // tonic: OK when both calls of a sample succeed, else the failing
+    // call's code (UNAVAILABLE), whichever call it was.
+    let r = run_load(&tb.grpc_url(), &closed(Protocol::Grpc, 150))
+        .await
+        .unwrap();
+    let stream = "/cockpit.agent.v1.AgentService/StreamComplete";
+    let unary = "/cockpit.agent.v1.AgentService/Complete";
+    let ok = server_count(&tb, unary, "0").await;
+    let unavailable = server_count(&tb, stream, "14").await + server_count(&tb, unary, "14").await;
+    assert!(ok > 0 && unavailable > 0, "{ok} {unavailable}");
+    assert_eq!(
+        statuses_of(&r),
+        [
+            ("OK".to_string(), ok),
+            ("UNAVAILABLE".to_string(), unavailable)
+        ]
+    );
+    assert_eq!(r.error_count(ErrorKind::GrpcStatus), unavailable);
+    let json = serde_json::to_value(&r).unwrap();
+    assert_eq!(json["status_codes"]["OK"], ok, "{}", json["status_codes"]);
     tb.shutdown().await;
 }

@@ -7,7 +7,7 @@ use cockpit_probe::load::{Arrival, LoadMode, LoadReport};
 
 use super::new_table;
 
-fn ms(v: f64) -> String {
+pub(super) fn ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 1.0 {
@@ -17,11 +17,14 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// A load report as terminal text: what ran, the latency table, the sweep's
-/// steps and knee, the SLO verdicts, and the latency method.
+/// A load report as terminal text: what ran, the latency table and
+/// histogram, how the requests ended, the sweep's steps and knee, the SLO
+/// verdicts, and the latency method.
 pub fn load_table(r: &LoadReport, colour: bool) -> String {
     let mut out = summary(r);
     let _ = writeln!(out, "{}", latency_table(r, colour));
+    out.push_str(&super::load_dist::latency_histogram(r, colour));
+    out.push_str(&super::load_dist::status_distribution(r, colour));
     if let Some(tps) = &r.output_tokens_per_s {
         let _ = writeln!(
             out,

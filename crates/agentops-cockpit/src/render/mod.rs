@@ -8,6 +8,7 @@
 mod csv;
 mod fleet;
 mod load;
+mod load_dist;
 mod probe;
 mod shadow;
 mod sim;

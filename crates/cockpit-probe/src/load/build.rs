@@ -151,6 +151,7 @@ pub(crate) fn build_report(target: String, plan: &Plan<'_>, out: Outcome) -> Loa
         },
         errors,
         error_examples,
+        status_codes: (!s.statuses_missing).then(|| s.statuses.clone()),
         bytes_read: if lean { s.bytes_read } else { 0 },
         bytes_written: if lean { s.bytes_written } else { 0 },
         latency: latency_dist.summary(),

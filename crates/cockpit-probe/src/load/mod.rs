@@ -54,11 +54,13 @@
 
 mod build;
 mod clock;
+mod histogram;
 mod http1;
 mod interval;
 mod schedule;
 mod shard;
 mod slo;
+mod status;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -70,6 +72,7 @@ use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 pub use clock::{measure_offset, serve_clock};
+pub use histogram::{LatencyBucket, latency_buckets};
 pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
 pub use shard::{
@@ -77,6 +80,7 @@ pub use shard::{
     ShardRun, ShardStatus, merge_shards, read_shard, run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
+pub use status::{ResponseStatus, StatusCounts};
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 
@@ -523,6 +527,13 @@ pub struct LoadReport {
     /// Failures by kind (`connect`, `timeout`, `http_4xx`, `http_5xx`, …).
     pub errors: BTreeMap<ErrorKind, u64>,
     pub error_examples: BTreeMap<ErrorKind, String>,
+    /// Every finished request by how it ended: its HTTP status (`"200"`),
+    /// its gRPC status (`"UNAVAILABLE"`), or the kind of the failure that
+    /// came before any status (`"connect"`); they add up to `requests.ok +
+    /// requests.errors`. `None` only for a merge of worker results of
+    /// which some do not hold them (written by an older version).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_codes: Option<StatusCounts>,
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub latency: LatencySummary,
@@ -577,6 +588,12 @@ impl LoadReport {
     /// The run's service-time histogram (from the actual write).
     pub fn service_distribution(&self) -> &Distribution {
         &self.service_dist
+    }
+
+    /// The run's latency in `buckets` equal-width buckets from its fastest
+    /// to its slowest sample, counted exactly ([`latency_buckets`]).
+    pub fn latency_histogram(&self, buckets: usize) -> Vec<LatencyBucket> {
+        latency_buckets(&self.latency_dist, buckets)
     }
 
     /// Failures of `kind`.
@@ -806,6 +823,7 @@ mod tests {
                 requests: RequestCounts::default(),
                 errors: BTreeMap::new(),
                 error_examples: BTreeMap::new(),
+                status_codes: None,
                 bytes_read: 0,
                 bytes_written: 0,
                 latency: LatencySummary::default(),

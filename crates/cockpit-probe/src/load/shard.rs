@@ -35,13 +35,19 @@ use serde::{Deserialize, Serialize};
 
 use super::build::{Plan, build_report};
 use super::interval::{IntervalAcc, IntervalReport};
+use super::status::StatusCounts;
 use super::worker::{Outcome, Run, StepStats, WorkerStats};
 use super::{Arrival, LoadMode, LoadOptions, LoadReport, LoadSlo, RateStep, Schedule};
 use crate::report::{Metric, RateDistribution, Stats, Tally};
 use crate::{ErrorKind, ProbeError, Protocol};
 
 /// The version of [`ShardResult`]'s JSON form; a merge refuses any other.
+/// Fields added since are optional (`status_codes`): a result written
+/// before them still reads, and an older reader ignores them.
 pub const SHARD_SCHEMA: &str = "agentops-cockpit/load-shard/1";
+/// The most distinct statuses a worker result may hold (HTTP codes are
+/// 100..=999, gRPC codes 17, error kinds a dozen).
+const MAX_STATUSES: usize = 1024;
 /// The most shards a run may have.
 pub const MAX_SHARDS: usize = 10_000;
 /// Clock offsets between workers spreading further than this warn.
@@ -189,6 +195,11 @@ pub struct ShardResult {
     pub steps: Vec<ShardStep>,
     pub errors: BTreeMap<String, u64>,
     pub error_examples: BTreeMap<String, String>,
+    /// Every finished request by how it ended (`"200"`, `"UNAVAILABLE"`,
+    /// `"connect"`), as [`LoadReport::status_codes`]. Absent from results
+    /// written before it: the merged report then has no status counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_codes: Option<BTreeMap<String, u64>>,
     #[serde(default)]
     pub streams: Option<ShardStreams>,
     pub bytes_read: u64,
@@ -315,6 +326,7 @@ impl ShardResult {
             steps: s.steps.iter().map(ShardStep::of).collect(),
             errors,
             error_examples,
+            status_codes: Some(s.statuses.to_text_map()),
             streams,
             bytes_read: s.bytes_read,
             bytes_written: s.bytes_written,
@@ -461,6 +473,16 @@ impl ShardResult {
         if !(r.interval_s >= 0.01 && r.interval_s <= max) {
             return Err(refuse(name, "interval_s out of range"));
         }
+        if self
+            .status_codes
+            .as_ref()
+            .is_some_and(|m| m.len() > MAX_STATUSES)
+        {
+            return Err(refuse(
+                name,
+                format!("more than {MAX_STATUSES} distinct status_codes"),
+            ));
+        }
         Ok(())
     }
 }
@@ -511,6 +533,13 @@ fn tallies(name: &str, r: &ShardResult) -> Result<WorkerStats, ProbeError> {
         ) = (x.output_tokens, x.tokens_usage, x.tokens_counted);
     }
     s.probe = probe;
+    match &r.status_codes {
+        Some(m) => {
+            s.statuses = StatusCounts::from_text_map(m)
+                .map_err(|e| refuse(name, format!("status_codes: {e}")))?;
+        }
+        None => s.statuses_missing = true,
+    }
     (s.bytes_read, s.bytes_written) = (r.bytes_read, r.bytes_written);
     (s.in_flight_at_end, s.unsent) = (r.in_flight_at_end, r.unsent);
     s.stopped_at = Duration::from_secs_f64(r.elapsed_s);
@@ -637,6 +666,7 @@ pub fn merge_shards(
     let mut m = add_shards(inputs, &by_shard, steps.len())?;
     let missing = holes(key, &steps, inputs, &by_shard, &mut m);
     let intervals = series_of(inputs, &by_shard, key.interval_s)?;
+    let no_statuses = without_statuses(inputs, &by_shard);
     let (merged, workers, connections) = (m.stats, m.workers, m.connections);
     let protocol: Protocol = key.protocol.parse()?;
     let path = match first.client_path.as_str() {
@@ -668,8 +698,26 @@ pub fn merge_shards(
         late_start: Duration::ZERO,
     };
     let mut report = build_report(key.target.clone(), &plan, out);
-    report.fanout = Some(fan_out(key, workers, missing));
+    let mut fanout = fan_out(key, workers, missing);
+    if !no_statuses.is_empty() {
+        fanout.warnings.push(format!(
+            "shard {} reported no status counts (a result of an older version): the status code distribution is left out",
+            no_statuses.join(", ")
+        ));
+    }
+    report.fanout = Some(fanout);
     Ok(report)
+}
+
+/// The shards (`k/K`) whose result holds no status counts.
+fn without_statuses(inputs: &[MergeInput], by_shard: &[Option<usize>]) -> Vec<String> {
+    by_shard
+        .iter()
+        .flatten()
+        .filter_map(|pos| inputs[*pos].result.as_ref().ok())
+        .filter(|r| r.status_codes.is_none())
+        .map(|r| format!("{}/{}", r.shard, r.run.shards))
+        .collect()
 }
 
 /// The name of the first input that holds a result.

@@ -27,6 +27,7 @@ use super::interval::{IntervalAcc, IntervalReport};
 use super::schedule::{Arrival, RateStep, Schedule};
 use super::shard::Shard;
 use super::slo::SloMetric;
+use super::status::{ResponseStatus, StatusCounts};
 use crate::conn::{Failure, HttpConn};
 use crate::grpc::{GrpcPlan, GrpcWorker};
 use crate::http::HttpPlan;
@@ -232,6 +233,11 @@ pub(crate) struct WorkerStats {
     pub steps: Vec<StepStats>,
     /// Errors by kind with examples, and the probe distributions (TTFT, …).
     pub probe: Stats,
+    /// Every finished request by how it ended.
+    pub statuses: StatusCounts,
+    /// Some part of these tallies came without status counts (a worker
+    /// result written by an older version): `statuses` is incomplete.
+    pub statuses_missing: bool,
     pub bytes_read: u64,
     pub bytes_written: u64,
     pub in_flight_at_end: u64,
@@ -246,6 +252,8 @@ impl WorkerStats {
         WorkerStats {
             steps: (0..steps).map(|_| StepStats::new()).collect(),
             probe: Stats::new(false),
+            statuses: StatusCounts::default(),
+            statuses_missing: false,
             bytes_read: 0,
             bytes_written: 0,
             in_flight_at_end: 0,
@@ -263,6 +271,8 @@ impl WorkerStats {
             a.merge(b);
         }
         self.probe.merge(o.probe);
+        self.statuses.merge(&o.statuses);
+        self.statuses_missing |= o.statuses_missing;
         self.bytes_read += o.bytes_read;
         self.bytes_written += o.bytes_written;
         self.in_flight_at_end += o.in_flight_at_end;
@@ -512,10 +522,12 @@ impl Shared {
         done: Instant,
         ttft: Option<Duration>,
         bytes: u64,
+        status: ResponseStatus,
     ) {
         self.in_flight.set(self.in_flight.get().saturating_sub(1));
         let latency = done - intended;
         let g = &mut *self.inner.borrow_mut();
+        g.stats.statuses.add(status);
         let s = &mut g.stats.steps[step];
         s.latency.record(latency);
         s.ok += 1;
@@ -539,13 +551,21 @@ impl Shared {
         g.interval.ok += 1;
     }
 
-    /// A failed request of `kind`. `f` is `None` when the probe's own
+    /// A failed request of `kind`, ended by `status` (the failure's own
+    /// kind when no status came). `f` is `None` when the probe's own
     /// sample function already counted it (with its example) in its `Stats`.
-    fn failed(&self, step: usize, f: Option<Failure>, kind: ErrorKind, was_sent: bool) {
+    fn failed(
+        &self,
+        step: usize,
+        f: Option<Failure>,
+        (kind, status): (ErrorKind, ResponseStatus),
+        was_sent: bool,
+    ) {
         if was_sent {
             self.in_flight.set(self.in_flight.get().saturating_sub(1));
         }
         let g = &mut *self.inner.borrow_mut();
+        g.stats.statuses.add(status);
         let s = &mut g.stats.steps[step];
         s.errors += 1;
         if kind == ErrorKind::Http5xx {
@@ -756,7 +776,7 @@ async fn lean_conn(sh: Rc<Shared>, run: Arc<Run>, mut conn: Option<Http1Conn>) {
                 Err(f) => {
                     let kind = f.kind;
                     sh.inner.borrow_mut().stats.steps[step].sent += 1;
-                    sh.failed(step, Some(f), kind, false);
+                    sh.failed(step, Some(f), (kind, ResponseStatus::Failed(kind)), false);
                     if !sh.open {
                         tokio::time::sleep(CONNECT_BACKOFF).await;
                     }
@@ -787,18 +807,19 @@ async fn lean_conn(sh: Rc<Shared>, run: Arc<Run>, mut conn: Option<Http1Conn>) {
                         done,
                         None,
                         a.bytes,
+                        ResponseStatus::Http(a.status),
                     );
                 } else {
                     let f = status_failure(a.status, what);
                     let kind = f.kind;
                     sh.inner.borrow_mut().stats.bytes_read += a.bytes;
-                    sh.failed(step, Some(f), kind, true);
+                    sh.failed(step, Some(f), (kind, ResponseStatus::Http(a.status)), true);
                 }
             }
             Err(f) => {
                 conn = None;
                 let kind = f.kind;
-                sh.failed(step, Some(f), kind, true);
+                sh.failed(step, Some(f), (kind, ResponseStatus::Failed(kind)), true);
             }
         }
     }
@@ -862,6 +883,7 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
             break;
         }
         sh.sent(step, 0);
+        stats.last_status = None;
         let r = tokio::select! {
             biased;
             () = stop.cancelled() => None,
@@ -869,9 +891,26 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
         };
         let Some(r) = r else { break };
         let done = Instant::now();
+        let status = stats.last_status.take();
         match r {
-            Ok(ttft) => sh.ok(&run, step, intended.unwrap_or(send), send, done, ttft, 0),
-            Err(kind) => sh.failed(step, None, kind, true),
+            Ok(ttft) => {
+                // Every sample function sets the status of a success.
+                let status = status.unwrap_or(ResponseStatus::Http(200));
+                sh.ok(
+                    &run,
+                    step,
+                    intended.unwrap_or(send),
+                    send,
+                    done,
+                    ttft,
+                    0,
+                    status,
+                );
+            }
+            Err(kind) => {
+                let status = status.unwrap_or(ResponseStatus::Failed(kind));
+                sh.failed(step, None, (kind, status), true);
+            }
         }
     }
     sh.inner.borrow_mut().stats.probe.merge(stats);
