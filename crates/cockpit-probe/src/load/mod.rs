@@ -74,7 +74,7 @@ pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
 pub use shard::{
     ClockOffset, FanOut, MAX_SHARDS, MergeInput, SHARD_SCHEMA, SKEW_WARN, Shard, ShardResult,
-    ShardRun, ShardStatus, merge_shards, read_shard, run_shard,
+    ShardRun, ShardStatus, clock_spread, merge_shards, read_shard, run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 

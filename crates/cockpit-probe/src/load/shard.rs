@@ -351,13 +351,34 @@ impl ShardStep {
 
 /// One worker's result to merge, named by where it came from (a file, a
 /// pod); an error when the worker failed or never reported, saying why.
+/// `R` is the result's type: a load shard's by default (the simulation
+/// merges its own shards through the same type).
 #[derive(Debug, Clone)]
-pub struct MergeInput {
+pub struct MergeInput<R = ShardResult> {
     pub name: String,
     /// The shard this input was meant to hold (a coordinator knows it even
     /// when the worker failed); `None` for a file given by hand.
     pub shard: Option<usize>,
-    pub result: Result<ShardResult, String>,
+    pub result: Result<R, String>,
+}
+
+/// The spread of measured clock offsets (largest minus smallest,
+/// milliseconds), and the warning when it exceeds [`SKEW_WARN`]; `None`
+/// when no offset was measured.
+pub fn clock_spread(offsets_ms: &[f64]) -> (Option<f64>, Option<String>) {
+    if offsets_ms.is_empty() {
+        return (None, None);
+    }
+    let max = offsets_ms.iter().copied().fold(f64::MIN, f64::max);
+    let min = offsets_ms.iter().copied().fold(f64::MAX, f64::min);
+    let spread = max - min;
+    let warn_ms = SKEW_WARN.as_secs_f64() * 1e3;
+    let warning = (spread > warn_ms).then(|| {
+        format!(
+            "the workers' clocks spread over {spread:.1} ms (more than {warn_ms:.0} ms): their schedules are misaligned by as much"
+        )
+    });
+    (Some(spread), warning)
 }
 
 /// What the merged report says of the fan-out.
@@ -814,18 +835,9 @@ fn status_of(k: usize, name: &str, r: &ShardResult, s: &WorkerStats) -> ShardSta
 /// The fan-out section: the shards, the clock spread and its warnings.
 fn fan_out(key: &ShardRun, workers: Vec<ShardStatus>, missing: Vec<usize>) -> FanOut {
     let offsets: Vec<f64> = workers.iter().filter_map(|w| w.clock_offset_ms).collect();
-    let spread = (!offsets.is_empty()).then(|| {
-        let max = offsets.iter().copied().fold(f64::MIN, f64::max);
-        let min = offsets.iter().copied().fold(f64::MAX, f64::min);
-        max - min
-    });
-    let mut warnings = Vec::new();
+    let (spread, skew) = clock_spread(&offsets);
+    let mut warnings: Vec<String> = skew.into_iter().collect();
     let warn_ms = SKEW_WARN.as_secs_f64() * 1e3;
-    if let Some(s) = spread.filter(|s| *s > warn_ms) {
-        warnings.push(format!(
-            "the workers' clocks spread over {s:.1} ms (more than {warn_ms:.0} ms): their schedules are misaligned by as much"
-        ));
-    }
     for w in workers.iter().filter(|w| w.late_start_ms > warn_ms) {
         warnings.push(format!(
             "shard {} was ready {:.1} ms after the common start: its first requests were due at once",
