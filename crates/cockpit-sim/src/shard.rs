@@ -436,74 +436,38 @@ fn first_name(inputs: &[MergeInput<SimShardResult>]) -> String {
         .map_or_else(String::new, |i| i.name.clone())
 }
 
-/// Check that every result belongs to one run and holds another shard;
-/// returns the first result and, per shard, the input holding it.
-fn same_run(
-    inputs: &[MergeInput<SimShardResult>],
-) -> Result<(&SimShardResult, Vec<Option<usize>>), SimError> {
-    let mut ok = inputs
-        .iter()
-        .enumerate()
-        .filter_map(|(pos, i)| i.result.as_ref().ok().map(|r| (pos, r)));
-    let Some((first_pos, first)) = ok.next() else {
-        let names: Vec<String> = inputs
-            .iter()
-            .map(|i| match &i.result {
-                Err(e) => format!("{}: {e}", i.name),
-                Ok(_) => i.name.clone(),
-            })
-            .collect();
-        return Err(refuse(
-            "(none)",
-            format!("no worker reported a result: {}", names.join("; ")),
-        ));
-    };
-    let mut by_shard = vec![None; first.run.shards];
-    by_shard[first.shard] = Some(first_pos);
-    for (pos, r) in ok {
-        let name = &inputs[pos].name;
-        let (a, b) = (&first.run, &r.run);
-        let differs = [
-            ("target", a.target != b.target),
-            (
-                "session mode",
-                a.mode != b.mode || a.session_header != b.session_header,
-            ),
-            (
-                "trace fields",
-                a.trace_field != b.trace_field || a.session_field != b.session_field,
-            ),
-            ("turns", a.turns_per_session != b.turns_per_session),
-            (
-                "recall turns per level",
-                a.min_recall_turns != b.min_recall_turns,
-            ),
-            ("levels", a.levels != b.levels),
-            ("seed", a.seed != b.seed),
-            ("shard count", a.shards != b.shards),
-            ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
-            ("SLOs", a.slos != b.slos),
-        ];
-        if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
-            return Err(refuse(
-                name,
-                format!(
-                    "another run than {}: its {what} differs",
-                    inputs[first_pos].name
-                ),
-            ));
-        }
-        match &mut by_shard[r.shard] {
-            Some(prev) => {
-                return Err(refuse(
-                    name,
-                    format!("shard {} again (also in {})", r.shard, inputs[*prev].name),
-                ));
-            }
-            slot => *slot = Some(pos),
-        }
-    }
-    Ok((first, by_shard))
+/// What differs between two simulation runs, if anything.
+fn run_differs(a: &SimShardRun, b: &SimShardRun) -> Option<&'static str> {
+    let differs = [
+        ("target", a.target != b.target),
+        (
+            "session mode",
+            a.mode != b.mode || a.session_header != b.session_header,
+        ),
+        (
+            "trace fields",
+            a.trace_field != b.trace_field || a.session_field != b.session_field,
+        ),
+        ("turns", a.turns_per_session != b.turns_per_session),
+        (
+            "recall turns per level",
+            a.min_recall_turns != b.min_recall_turns,
+        ),
+        ("levels", a.levels != b.levels),
+        ("seed", a.seed != b.seed),
+        ("shard count", a.shards != b.shards),
+        ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
+        ("SLOs", a.slos != b.slos),
+    ];
+    differs.iter().find(|(_, d)| *d).map(|(what, _)| *what)
+}
+
+/// The merged levels and the shards' states.
+struct Added {
+    levels: Vec<LevelResult>,
+    workers: Vec<SimShardStatus>,
+    interrupted: bool,
+    deadline_reached: bool,
 }
 
 /// Merge the shard results of one simulation into one report, exactly:
@@ -516,7 +480,12 @@ pub fn merge_shards(
     inputs: &[MergeInput<SimShardResult>],
     slos: Option<&[SimSlo]>,
 ) -> Result<SimReport, SimError> {
-    let (first, by_shard) = same_run(inputs)?;
+    let (first, by_shard) = cockpit_probe::load::assign_shards(
+        inputs,
+        |r| (r.shard, r.run.shards),
+        |a, b| run_differs(&a.run, &b.run),
+    )
+    .map_err(|r| refuse(&r.name, r.reason))?;
     let key = &first.run;
     let own: Vec<SimSlo> = key
         .slos
@@ -527,36 +496,74 @@ pub fn merge_shards(
             })
         })
         .collect::<Result<_, _>>()?;
+    let mut added = add_shards(key, inputs, &by_shard)?;
+    for l in &mut added.levels {
+        l.finish();
+    }
+    let mut report = SimReport {
+        target: key.target.clone(),
+        mode: if key.mode == "session_header" {
+            "session_header"
+        } else {
+            "history"
+        },
+        session_header: key.session_header.clone(),
+        turns_per_session: key.turns_per_session,
+        recalls_per_session: crate::script::recalls_per_session(key.turns_per_session),
+        seed: key.seed,
+        levels: added.levels,
+        knee: None,
+        slos: Vec::new(),
+        slo_pass: true,
+        interrupted: added.interrupted,
+        deadline_reached: added.deadline_reached,
+        fanout: Some(fan_out(key, added.workers)),
+    };
+    report.judge(slos.unwrap_or(&own));
+    Ok(report)
+}
+
+/// Add every reported shard's levels into the merged ones (as many as the
+/// furthest shard reached), and mark the holes.
+fn add_shards(
+    key: &SimShardRun,
+    inputs: &[MergeInput<SimShardResult>],
+    by_shard: &[Option<usize>],
+) -> Result<Added, SimError> {
+    let reported = |slot: &Option<usize>| {
+        slot.and_then(|pos| inputs[pos].result.as_ref().ok().map(|r| (&inputs[pos], r)))
+    };
     let reached = by_shard
         .iter()
-        .flatten()
-        .filter_map(|&pos| inputs[pos].result.as_ref().ok())
-        .map(|r| r.levels.len())
+        .filter_map(reported)
+        .map(|(_, r)| r.levels.len())
         .max()
         .unwrap_or(0);
-    let mut levels: Vec<LevelResult> = key.levels[..reached]
-        .iter()
-        .map(|&c| LevelResult {
-            concurrency: c,
-            ..LevelResult::default()
-        })
-        .collect();
-    let mut workers = Vec::with_capacity(by_shard.len());
-    let (mut interrupted, mut deadline_reached) = (false, false);
+    let mut m = Added {
+        levels: key.levels[..reached]
+            .iter()
+            .map(|&c| LevelResult {
+                concurrency: c,
+                ..LevelResult::default()
+            })
+            .collect(),
+        workers: Vec::with_capacity(by_shard.len()),
+        interrupted: false,
+        deadline_reached: false,
+    };
     for (k, slot) in by_shard.iter().enumerate() {
         let planned = planned(key, k, reached);
-        let input = slot.map(|pos| &inputs[pos]);
-        let Some((input, r)) = input.and_then(|i| i.result.as_ref().ok().map(|r| (i, r))) else {
-            interrupted = true;
-            workers.push(hole(inputs, k, planned));
+        let Some((input, r)) = reported(slot) else {
+            m.interrupted = true;
+            m.workers.push(hole(inputs, k, planned));
             continue;
         };
-        for (acc, l) in levels.iter_mut().zip(&r.levels) {
+        for (acc, l) in m.levels.iter_mut().zip(&r.levels) {
             l.add_to(&input.name, acc)?;
         }
-        interrupted |= r.interrupted;
-        deadline_reached |= r.deadline_reached;
-        workers.push(SimShardStatus {
+        m.interrupted |= r.interrupted;
+        m.deadline_reached |= r.deadline_reached;
+        m.workers.push(SimShardStatus {
             shard: k,
             state: if r.interrupted || r.deadline_reached {
                 "interrupted"
@@ -574,31 +581,7 @@ pub fn merge_shards(
             late_start_ms: r.late_start_ms,
         });
     }
-    for l in &mut levels {
-        l.finish();
-    }
-    let slos = slos.unwrap_or(&own);
-    let mut report = SimReport {
-        target: key.target.clone(),
-        mode: if key.mode == "session_header" {
-            "session_header"
-        } else {
-            "history"
-        },
-        session_header: key.session_header.clone(),
-        turns_per_session: key.turns_per_session,
-        recalls_per_session: crate::script::recalls_per_session(key.turns_per_session),
-        seed: key.seed,
-        levels,
-        knee: None,
-        slos: Vec::new(),
-        slo_pass: true,
-        interrupted,
-        deadline_reached,
-        fanout: Some(fan_out(key, workers)),
-    };
-    report.judge(slos);
-    Ok(report)
+    Ok(m)
 }
 
 /// Shard `k`'s sessions at the first `reached` levels of the run.

@@ -73,8 +73,9 @@ pub use clock::{measure_offset, serve_clock};
 pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
 pub use shard::{
-    ClockOffset, FanOut, MAX_SHARDS, MergeInput, SHARD_SCHEMA, SKEW_WARN, Shard, ShardResult,
-    ShardRun, ShardStatus, clock_spread, merge_shards, read_shard, run_shard,
+    ClockOffset, FanOut, MAX_SHARDS, MergeInput, Refusal, SHARD_SCHEMA, SKEW_WARN, Shard,
+    ShardResult, ShardRun, ShardStatus, assign_shards, clock_spread, merge_shards, read_shard,
+    run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 

@@ -556,13 +556,33 @@ fn scheduled(run: &ShardRun, steps: &[RateStep], k: usize, until: Duration) -> u
         .sum()
 }
 
-/// Check that every result belongs to one run: the first result's run
-/// key, shard results unique.
-fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>), ProbeError> {
+/// Why a set of worker results cannot be merged: the input and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Which input holds each shard of a run (any kind of result): every
+/// result must belong to the first result's run — `differs` names what
+/// differs between two results' runs — and hold a shard no other does;
+/// `shard_of` gives a result's `(shard, shard count)`. Returns the first
+/// result and, per shard, the position of its input. Inputs that are
+/// errors (a worker that never reported) hold no shard.
+pub fn assign_shards<R>(
+    inputs: &[MergeInput<R>],
+    shard_of: impl Fn(&R) -> (usize, usize),
+    differs: impl Fn(&R, &R) -> Option<&'static str>,
+) -> Result<(&R, Vec<Option<usize>>), Refusal> {
+    let refusal = |name: &str, reason: String| Refusal {
+        name: name.to_string(),
+        reason,
+    };
     let mut ok = inputs
         .iter()
-        .filter_map(|i| i.result.as_ref().ok().map(|r| (i, r)));
-    let Some((first_in, first)) = ok.next() else {
+        .enumerate()
+        .filter_map(|(pos, i)| i.result.as_ref().ok().map(|r| (pos, r)));
+    let Some((first_pos, first)) = ok.next() else {
         let names: Vec<String> = inputs
             .iter()
             .map(|i| match &i.result {
@@ -570,60 +590,70 @@ fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>),
                 Ok(_) => i.name.clone(),
             })
             .collect();
-        return Err(refuse(
+        return Err(refusal(
             "(none)",
             format!("no worker reported a result: {}", names.join("; ")),
         ));
     };
-    let mut by_shard = vec![None; first.run.shards];
-    by_shard[first.shard] = Some(
-        inputs
-            .iter()
-            .position(|i| std::ptr::eq(i, first_in))
-            .unwrap_or(0),
-    );
-    for (pos, i) in inputs.iter().enumerate() {
-        let Ok(r) = &i.result else { continue };
-        if std::ptr::eq(r, first) {
-            continue;
-        }
-        let a = &first.run;
-        let b = &r.run;
-        let differs = [
-            ("target", a.target != b.target),
-            ("protocol", a.protocol != b.protocol),
-            ("seed", a.seed != b.seed),
-            ("shard count", a.shards != b.shards),
-            ("threads per shard", a.threads != b.threads),
-            (
-                "mode or arrivals",
-                a.mode != b.mode || a.arrival != b.arrival,
-            ),
-            (
-                "rate plan",
-                a.steps != b.steps || a.duration_s != b.duration_s,
-            ),
-            ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
-            ("interval", a.interval_s != b.interval_s),
-            ("SLOs", a.slos != b.slos),
-        ];
-        if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
-            return Err(refuse(
-                &i.name,
-                format!("another run than {}: its {what} differs", first_in.name),
+    let (first_shard, count) = shard_of(first);
+    let mut by_shard = vec![None; count];
+    by_shard[first_shard] = Some(first_pos);
+    let first_name = &inputs[first_pos].name;
+    for (pos, r) in ok {
+        let name = &inputs[pos].name;
+        let (k, n) = shard_of(r);
+        let what = differs(first, r).or((n != count).then_some("shard count"));
+        if let Some(what) = what {
+            return Err(refusal(
+                name,
+                format!("another run than {first_name}: its {what} differs"),
             ));
         }
-        match &mut by_shard[r.shard] {
+        match &mut by_shard[k] {
             Some(prev) => {
-                return Err(refuse(
-                    &i.name,
-                    format!("shard {} again (also in {})", r.shard, inputs[*prev].name),
+                return Err(refusal(
+                    name,
+                    format!("shard {k} again (also in {})", inputs[*prev].name),
                 ));
             }
             slot => *slot = Some(pos),
         }
     }
     Ok((first, by_shard))
+}
+
+/// What differs between two load runs, if anything.
+fn run_differs(a: &ShardRun, b: &ShardRun) -> Option<&'static str> {
+    let differs = [
+        ("target", a.target != b.target),
+        ("protocol", a.protocol != b.protocol),
+        ("seed", a.seed != b.seed),
+        ("shard count", a.shards != b.shards),
+        ("threads per shard", a.threads != b.threads),
+        (
+            "mode or arrivals",
+            a.mode != b.mode || a.arrival != b.arrival,
+        ),
+        (
+            "rate plan",
+            a.steps != b.steps || a.duration_s != b.duration_s,
+        ),
+        ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
+        ("interval", a.interval_s != b.interval_s),
+        ("SLOs", a.slos != b.slos),
+    ];
+    differs.iter().find(|(_, d)| *d).map(|(what, _)| *what)
+}
+
+/// Check that every result belongs to one run: the first result's run
+/// key, shard results unique.
+fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>), ProbeError> {
+    assign_shards(
+        inputs,
+        |r| (r.shard, r.run.shards),
+        |a, b| run_differs(&a.run, &b.run),
+    )
+    .map_err(|r| refuse(&r.name, r.reason))
 }
 
 /// Merge the results of a fanned-out run into one report, exactly: counts
