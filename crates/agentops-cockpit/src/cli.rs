@@ -53,7 +53,9 @@ pub enum Command {
     /// Reasoning degradation: concurrent multi-turn sessions judged by
     /// exact canary recall (Reasoning Score, context collisions, trace
     /// integrity), per concurrency level; exit 1 when an --slo breaks.
-    Simulate(SimulateArgs),
+    /// `simulate shard` runs one shard of a fanned-out simulation,
+    /// `simulate merge` merges their results.
+    Simulate(Box<SimulateCmd>),
     /// Shadow mode: the same prompts to production (v1) and a candidate
     /// (v2), side by side with significance; exit 1 when v2 regresses.
     Shadow(ShadowArgs),
@@ -719,6 +721,19 @@ pub enum SimFormat {
     Table,
     Json,
     Markdown,
+}
+
+/// `simulate [URL] …`, its fan-out (`--workers K --local`), or
+/// `simulate shard` / `simulate merge`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct SimulateCmd {
+    #[command(subcommand)]
+    pub command: Option<crate::sim_fanout::SimSub>,
+    #[command(flatten)]
+    pub args: SimulateArgs,
+    #[command(flatten)]
+    pub fanout: crate::fanout::FanOutArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,13 @@
 //! start, its result as JSON), `load merge` (the exact merge of saved
 //! results) and `load … --workers K --local` (a coordinator running K
 //! shards as child processes of this binary, then merging them).
+//!
+//! The coordinator's side is generic over what the workers run: its clock
+//! service ([`ClockService`]), the workers as local child processes
+//! ([`run_local`]: an argument list per shard, a reader of their output),
+//! the kept results ([`keep_results`]) and bounded reading of saved ones
+//! ([`read_bounded`]). `simulate` fans out through the same pieces
+//! (`sim_fanout.rs`).
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,7 +16,8 @@ use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand, ValueEnum as _};
 use cockpit_probe::load::{
-    LoadSlo, MergeInput, Shard, measure_offset, merge_shards, read_shard, run_shard, serve_clock,
+    LoadSlo, MergeInput, Shard, ShardResult, measure_offset, merge_shards, read_shard, run_shard,
+    serve_clock,
 };
 use tokio::io::AsyncReadExt as _;
 use tokio_util::sync::CancellationToken;
@@ -24,7 +32,7 @@ pub const MAX_RESULT_BYTES: usize = 256 * 1024 * 1024;
 /// The most workers of a fan-out.
 const MAX_WORKERS: u16 = 1024;
 /// How long after its schedule's end a worker may take to report.
-const REPORT_GRACE: Duration = Duration::from_secs(30);
+pub(crate) const REPORT_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Subcommand)]
 pub enum LoadSub {
@@ -76,7 +84,8 @@ pub struct FanOutArgs {
     /// Run the workers as local child processes of this binary.
     #[arg(long, requires = "workers")]
     pub local: bool,
-    /// Also keep each worker's result as DIR/worker-K.json (for `load merge`).
+    /// Also keep each worker's result as DIR/worker-K.json (for `load merge`,
+    /// `simulate merge`).
     #[arg(long, value_name = "DIR", requires = "workers")]
     pub results: Option<PathBuf>,
     /// How far ahead of now the workers' common start is set.
@@ -85,7 +94,7 @@ pub struct FanOutArgs {
 }
 
 /// RFC 3339 to a wall-clock instant.
-fn parse_instant(s: &str) -> Result<SystemTime, String> {
+pub(crate) fn parse_instant(s: &str) -> Result<SystemTime, String> {
     humantime::parse_rfc3339_weak(s.trim())
         .map_err(|e| format!("`{s}` is not an RFC 3339 instant (2026-11-27T16:00:00Z): {e}"))
 }
@@ -106,7 +115,7 @@ pub async fn run(cmd: LoadCmd, cancel: CancellationToken) -> Result<Outcome, Cli
     }
 }
 
-fn usage(e: impl std::fmt::Display) -> CliError {
+pub(crate) fn usage(e: impl std::fmt::Display) -> CliError {
     CliError::Usage(e.to_string())
 }
 
@@ -125,28 +134,11 @@ async fn shard(a: ShardArgs, cancel: CancellationToken) -> Result<Outcome, CliEr
         .as_deref()
         .map(|p| OutputFile::create(p, Target::Named))
         .transpose()?;
-    let clock = match &a.clock_ref {
-        None => None,
-        Some(addr) => match measure_offset(addr, Duration::from_secs(5)).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                eprintln!("warning: clock offset not measured: {e}");
-                None
-            }
-        },
-    };
+    let clock = clock_offset(a.clock_ref.as_deref()).await;
     let result = run_shard(url(&a.load)?, &opts, a.shard, a.start_at, clock)
         .await
         .map_err(option_error)?;
-    let json =
-        serde_json::to_string(&result).map_err(|e| usage(format!("the result: {e}")))? + "\n";
-    match out {
-        Some(mut f) => {
-            f.write_all(json.as_bytes())?;
-            f.commit()?;
-        }
-        None => crate::print_stdout(&json)?,
-    }
+    write_result(&result, out)?;
     Ok(if result.interrupted {
         Outcome::Interrupted
     } else {
@@ -154,8 +146,36 @@ async fn shard(a: ShardArgs, cancel: CancellationToken) -> Result<Outcome, CliEr
     })
 }
 
-/// Read one result file, bounded.
-fn read_result(path: &std::path::Path) -> Result<cockpit_probe::load::ShardResult, CliError> {
+/// This machine's clock offset from the coordinator's clock service at
+/// `addr` (`--clock-ref`); a warning and `None` when it cannot be measured.
+pub(crate) async fn clock_offset(addr: Option<&str>) -> Option<cockpit_probe::load::ClockOffset> {
+    match measure_offset(addr?, Duration::from_secs(5)).await {
+        Ok(c) => Some(c),
+        Err(e) => {
+            eprintln!("warning: clock offset not measured: {e}");
+            None
+        }
+    }
+}
+
+/// A worker's result as one JSON line, to `out` or standard output.
+pub(crate) fn write_result(
+    result: &impl serde::Serialize,
+    out: Option<OutputFile>,
+) -> Result<(), CliError> {
+    let json = serde_json::to_string(result).map_err(|e| usage(format!("the result: {e}")))? + "\n";
+    match out {
+        Some(mut f) => {
+            f.write_all(json.as_bytes())?;
+            f.commit()
+        }
+        None => crate::print_stdout(&json),
+    }
+}
+
+/// The bytes of a saved worker result, at most [`MAX_RESULT_BYTES`] (one
+/// more is read, so an oversized file is refused by the reader, named).
+pub(crate) fn read_bounded(path: &std::path::Path) -> Result<Vec<u8>, CliError> {
     use std::io::Read as _;
     let name = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| usage(format!("{name}: {e}")))?;
@@ -163,7 +183,17 @@ fn read_result(path: &std::path::Path) -> Result<cockpit_probe::load::ShardResul
     f.take(MAX_RESULT_BYTES as u64 + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| usage(format!("{name}: {e}")))?;
-    Ok(read_shard(&name, &bytes, MAX_RESULT_BYTES)?)
+    Ok(bytes)
+}
+
+/// Read one result file, bounded.
+fn read_result(path: &std::path::Path) -> Result<ShardResult, CliError> {
+    let bytes = read_bounded(path)?;
+    Ok(read_shard(
+        &path.display().to_string(),
+        &bytes,
+        MAX_RESULT_BYTES,
+    )?)
 }
 
 /// `load merge FILE…`.
@@ -201,6 +231,36 @@ struct Plan {
     clock: String,
 }
 
+/// The coordinator's clock service (`cockpit_probe::load::serve_clock` on
+/// a local port) the workers measure their offsets from; stopped when
+/// dropped.
+pub(crate) struct ClockService {
+    /// `host:port`, for the workers' `--clock-ref`.
+    pub addr: String,
+    stop: CancellationToken,
+}
+
+impl ClockService {
+    pub(crate) async fn start() -> Result<ClockService, CliError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| usage(format!("cannot open the clock service: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| usage(format!("the clock service: {e}")))?
+            .to_string();
+        let stop = CancellationToken::new();
+        tokio::spawn(serve_clock(listener, stop.clone()));
+        Ok(ClockService { addr, stop })
+    }
+}
+
+impl Drop for ClockService {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
 /// `load URL … --workers K --local`.
 async fn local(
     args: LoadArgs,
@@ -220,32 +280,48 @@ async fn local(
     }
     let outputs = open_outputs(&args)?;
     let workers = usize::from(fan.workers.unwrap_or(1));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .map_err(|e| usage(format!("cannot open the clock service: {e}")))?;
-    let clock = listener
-        .local_addr()
-        .map_err(|e| usage(format!("the clock service: {e}")))?
-        .to_string();
-    let stop_clock = CancellationToken::new();
-    tokio::spawn(serve_clock(listener, stop_clock.clone()));
+    let clock = ClockService::start().await?;
     let plan = Plan {
         workers,
         seed: args.seed.unwrap_or_else(draw_seed),
         threads: opts.threads.unwrap_or(1),
         connections: args.connections.div_ceil(workers as u32).max(1),
         start_at: SystemTime::now() + fan.lead,
-        clock,
+        clock: clock.addr.clone(),
     };
     let end = opts
         .rate
         .map(|r| r.steps(opts.duration).iter().map(|s| s.duration).sum())
         .unwrap_or(opts.duration);
     let deadline = fan.lead + end + opts.request.timeout + REPORT_GRACE;
+    let argvs = (0..workers).map(|k| shard_argv(&args, &plan, k)).collect();
+    let inputs = run_local(argvs, deadline, |bytes| {
+        read_shard("worker output", bytes, MAX_RESULT_BYTES).map_err(|e| e.to_string())
+    })
+    .await;
+    drop(clock);
+    if let Some(dir) = &fan.results {
+        keep_results(dir, &inputs)?;
+    }
+    let report = merge_shards(&inputs, None)?;
+    let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
+    crate::load::finish(&report, args.format, outputs.out, dir, &args.push).await
+}
+
+/// Run one child process of this binary per argument list (shard `k` runs
+/// `argvs[k]`), all at once, and read each one's result from its standard
+/// output (bounded) with `read`, within `deadline`: the inputs of a merge,
+/// in shard order, named `worker k/K`, an error saying why for a worker
+/// that failed or never reported.
+pub(crate) async fn run_local<R: Send + 'static>(
+    argvs: Vec<Vec<String>>,
+    deadline: Duration,
+    read: fn(&[u8]) -> Result<R, String>,
+) -> Vec<MergeInput<R>> {
+    let workers = argvs.len();
     let mut set = tokio::task::JoinSet::new();
-    for k in 0..workers {
-        let argv = shard_argv(&args, &plan, k);
-        set.spawn(async move { (k, run_worker(argv, deadline).await) });
+    for (k, argv) in argvs.into_iter().enumerate() {
+        set.spawn(async move { (k, run_worker(argv, deadline, read).await) });
     }
     let mut inputs = Vec::with_capacity(workers);
     while let Some(j) = set.join_next().await {
@@ -256,18 +332,15 @@ async fn local(
             result,
         });
     }
-    stop_clock.cancel();
     inputs.sort_by_key(|i| i.shard);
-    if let Some(dir) = &fan.results {
-        keep_results(dir, &inputs)?;
-    }
-    let report = merge_shards(&inputs, None)?;
-    let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
-    crate::load::finish(&report, args.format, outputs.out, dir, &args.push).await
+    inputs
 }
 
 /// Write each worker's result as `dir/worker-K.json`.
-fn keep_results(dir: &std::path::Path, inputs: &[MergeInput]) -> Result<(), CliError> {
+pub(crate) fn keep_results<R: serde::Serialize>(
+    dir: &std::path::Path,
+    inputs: &[MergeInput<R>],
+) -> Result<(), CliError> {
     std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
         path: dir.to_path_buf(),
         source,
@@ -291,12 +364,14 @@ fn draw_seed() -> u64 {
     cockpit_core::rng::SplitMix64::new(t ^ u64::from(std::process::id())).next_u64()
 }
 
-/// Run one worker: this binary's `load shard …`; its result from its
-/// standard output (bounded), or why there is none.
-async fn run_worker(
+/// Run one worker: this binary with `argv` (`load shard …`, `simulate
+/// shard …`); its result read by `read` from its standard output
+/// (bounded), or why there is none.
+async fn run_worker<R>(
     argv: Vec<String>,
     deadline: Duration,
-) -> Result<cockpit_probe::load::ShardResult, String> {
+    parse: fn(&[u8]) -> Result<R, String>,
+) -> Result<R, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find this program: {e}"))?;
     let mut child = tokio::process::Command::new(exe)
         .args(&argv)
@@ -327,7 +402,7 @@ async fn run_worker(
     if !(status.success() || status.code() == Some(crate::error::code::INTERRUPTED as i32)) {
         return Err(format!("exited with {status}"));
     }
-    read_shard("worker output", &bytes, MAX_RESULT_BYTES).map_err(|e| e.to_string())
+    parse(&bytes)
 }
 
 /// The command line of shard `k`: the run's flags as given, plus the

@@ -20,6 +20,7 @@ mod push;
 mod render;
 mod run_end;
 mod shadow;
+mod sim_fanout;
 mod simulate;
 mod term;
 
@@ -284,7 +285,7 @@ fn main() -> ExitCode {
             Command::Certify(args) => certify::run(args, cancel).await,
             Command::Load(cmd) => fanout::run(*cmd, cancel).await,
             Command::Cockpit(args) => cockpit::run(args, cancel).await,
-            Command::Simulate(args) => simulate::run(args, cancel).await,
+            Command::Simulate(cmd) => sim_fanout::run(*cmd, cancel).await,
             Command::Shadow(args) => shadow::run(args, cancel).await,
             c @ (Command::Completions { .. } | Command::Manpage) => print_generated(&c),
             Command::Checks { command } => checks::run(command),

@@ -6,7 +6,7 @@ use std::path::Path;
 use cockpit_core::Report;
 use cockpit_core::fleet::AgentProtocol;
 use cockpit_probe::ProbeOptions;
-use cockpit_sim::{SimOptions, SimReport};
+use cockpit_sim::{SimOptions, SimReport, SimSlo};
 use cockpit_testbed::Testbed;
 use http::{HeaderName, HeaderValue};
 use tokio_util::sync::CancellationToken;
@@ -20,9 +20,9 @@ fn usage(e: impl std::fmt::Display) -> CliError {
 
 /// The agent to simulate: its URL, model, headers and session header.
 #[derive(Debug)]
-struct Agent {
-    url: String,
-    model: Option<String>,
+pub(crate) struct Agent {
+    pub url: String,
+    pub model: Option<String>,
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The configured `session_header` (checked when the file was read).
     session_header: Option<String>,
@@ -30,7 +30,7 @@ struct Agent {
 
 /// The URL given; else the first openai agent of the configuration; else
 /// the embedded testbed (returned, to be shut down after the run).
-async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError> {
+pub(crate) async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError> {
     if let Some(url) = &args.url {
         let agent = Agent {
             url: url.clone(),
@@ -83,7 +83,7 @@ async fn agent(args: &SimulateArgs) -> Result<(Agent, Option<Testbed>), CliError
     Ok((agent, testbed))
 }
 
-fn options(
+pub(crate) fn options(
     args: &SimulateArgs,
     agent: &Agent,
     cancel: &CancellationToken,
@@ -140,14 +140,25 @@ pub async fn run(args: SimulateArgs, cancel: CancellationToken) -> Result<Outcom
         tb.shutdown().await;
     }
     let sim = result?;
+    finish(&sim, &args.slo, args.format, args.out.as_deref())
+}
+
+/// A simulation's Report (its findings judged against `slos`), rendered
+/// and written, and its exit.
+pub(crate) fn finish(
+    sim: &SimReport,
+    slos: &[SimSlo],
+    format: SimFormat,
+    out: Option<&Path>,
+) -> Result<Outcome, CliError> {
     let mut report = Report::new(
         evidence::TOOL,
         env!("CARGO_PKG_VERSION"),
-        cockpit_sim::findings(&sim, &args.slo),
+        cockpit_sim::findings(sim, slos),
     );
     report.interrupted = sim.interrupted;
-    emit(&sim, &report, args.format, args.out.as_deref())?;
-    outcome(&sim)
+    emit(sim, &report, format, out)?;
+    outcome(sim)
 }
 
 /// Interrupted, unreachable (exit 3: no turn answered), an objective

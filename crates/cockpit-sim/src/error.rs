@@ -15,6 +15,10 @@ pub enum SimError {
     /// An objective the simulation cannot check.
     #[error(transparent)]
     Slo(#[from] cockpit_core::slo::SloError),
+    /// A shard result (`simulate merge`) that cannot be merged: unreadable,
+    /// another schema, out of bounds, of another run, or a shard twice.
+    #[error("{name}: {reason}")]
+    ShardResult { name: String, reason: String },
     /// The agent's URL or the client's options (TLS, headers) were refused.
     #[error(transparent)]
     Probe(#[from] cockpit_probe::ProbeError),

@@ -55,6 +55,7 @@ mod ramp;
 mod report;
 mod run;
 pub mod script;
+mod shard;
 mod slo;
 
 use std::sync::Arc;
@@ -68,6 +69,10 @@ pub use ramp::{MAX_CONCURRENCY, MAX_LEVELS, Ramp};
 pub use report::{
     Collision, Knee, LevelResult, MAX_COLLISION_EXAMPLES, SimReport, TraceCounts, wilson95,
 };
+pub use shard::{
+    ClockOffset, MergeInput, SHARD_SCHEMA, Shard, Share, SimFanOut, SimShardLevel, SimShardResult,
+    SimShardRun, SimShardStatus, merge_shards, read_shard, simulate_shard,
+};
 pub use slo::{SimMetric, SimSlo, SloResult};
 
 /// The bound a level's score (and integrity) must reach when no objective
@@ -77,48 +82,101 @@ pub const DEFAULT_MIN: f64 = 0.99;
 /// Run the simulation against the agent at `url`.
 pub async fn simulate(url: &str, opts: &SimOptions) -> Result<SimReport, SimError> {
     opts.validate()?;
-    let fields = opts.trace_field.iter().chain(&opts.session_field).cloned();
-    let client = Arc::new(ChatClient::new(url, &opts.request)?.keep_fields(fields));
-    let shared = Arc::new(opts.clone());
+    let client = client(url, opts)?;
     let deadline = tokio::time::Instant::now() + opts.deadline;
+    let ran = run_levels(&client, opts, Shard::WHOLE, deadline).await;
     let mut report = SimReport {
-        target: client.target().to_string(),
-        mode: if opts.session_header.is_some() {
-            "session_header"
-        } else {
-            "history"
-        },
-        session_header: opts.session_header.as_ref().map(|h| h.to_string()),
-        turns_per_session: opts.turns,
-        recalls_per_session: script::recalls_per_session(opts.turns),
-        seed: opts.seed,
+        levels: ran.levels,
+        interrupted: ran.interrupted,
+        deadline_reached: ran.deadline_reached,
+        ..SimReport::header(client.target().to_string(), opts)
+    };
+    report.judge(&opts.slos);
+    Ok(report)
+}
+
+/// The chat client of a run, keeping the JSON fields the trace is read from.
+fn client(url: &str, opts: &SimOptions) -> Result<Arc<ChatClient>, SimError> {
+    let fields = opts.trace_field.iter().chain(&opts.session_field).cloned();
+    Ok(Arc::new(
+        ChatClient::new(url, &opts.request)?.keep_fields(fields),
+    ))
+}
+
+/// What a shard (or the whole run) measured, level after level.
+struct Ran {
+    levels: Vec<LevelResult>,
+    /// Per level, the shard's sessions that ran to their last turn.
+    completed: Vec<u32>,
+    interrupted: bool,
+    deadline_reached: bool,
+}
+
+/// Run `shard`'s part of every level, lowest first, until done, cancelled
+/// or past `deadline`.
+async fn run_levels(
+    client: &Arc<ChatClient>,
+    opts: &SimOptions,
+    shard: Shard,
+    deadline: tokio::time::Instant,
+) -> Ran {
+    let shared = Arc::new(opts.clone());
+    let mut ran = Ran {
         levels: Vec::new(),
-        knee: None,
-        slos: Vec::new(),
-        slo_pass: true,
+        completed: Vec::new(),
         interrupted: false,
         deadline_reached: false,
     };
     for &c in opts.levels().levels() {
-        let span = tracing::info_span!("simulate", target = %report.target, concurrency = c);
+        let span = tracing::info_span!("simulate", target = %client.target(), concurrency = c, shard = %shard);
         let _g = span.enter();
-        let (level, stop) = run::run_level(&client, &shared, c, deadline).await;
-        report.levels.push(level);
-        match stop {
-            Some(run::Stop::Cancelled) => report.interrupted = true,
-            Some(run::Stop::Deadline) => report.deadline_reached = true,
+        let level = run::run_level(client, &shared, c, shard, deadline).await;
+        ran.levels.push(level.level);
+        ran.completed.push(level.completed);
+        match level.stop {
+            Some(run::Stop::Cancelled) => ran.interrupted = true,
+            Some(run::Stop::Deadline) => ran.deadline_reached = true,
             None => {}
         }
-        if stop.is_some() || opts.cancel.is_cancelled() {
-            report.interrupted |= opts.cancel.is_cancelled();
+        if level.stop.is_some() || opts.cancel.is_cancelled() {
+            ran.interrupted |= opts.cancel.is_cancelled();
             break;
         }
     }
-    let (score_min, integrity_min) = bounds(&opts.slos);
-    report.knee = knee(&report.levels, score_min, integrity_min);
-    report.slos = slo::evaluate(&opts.slos, &report.levels);
-    report.slo_pass = report.slos.iter().all(|s| s.pass);
-    Ok(report)
+    ran
+}
+
+impl SimReport {
+    /// A report with no level yet: what the options say of the run.
+    fn header(target: String, opts: &SimOptions) -> SimReport {
+        SimReport {
+            target,
+            mode: if opts.session_header.is_some() {
+                "session_header"
+            } else {
+                "history"
+            },
+            session_header: opts.session_header.as_ref().map(|h| h.to_string()),
+            turns_per_session: opts.turns,
+            recalls_per_session: script::recalls_per_session(opts.turns),
+            seed: opts.seed,
+            levels: Vec::new(),
+            knee: None,
+            slos: Vec::new(),
+            slo_pass: true,
+            interrupted: false,
+            deadline_reached: false,
+            fanout: None,
+        }
+    }
+
+    /// The knee and the objectives, judged on the levels.
+    fn judge(&mut self, slos: &[SimSlo]) {
+        let (score_min, integrity_min) = bounds(slos);
+        self.knee = knee(&self.levels, score_min, integrity_min);
+        self.slos = slo::evaluate(slos, &self.levels);
+        self.slo_pass = self.slos.iter().all(|s| s.pass);
+    }
 }
 
 /// The score and integrity bounds of the knee: the first `>` / `>=`

@@ -111,7 +111,13 @@ impl SimOptions {
 
     /// Sessions a level of `concurrency` runs.
     pub fn sessions_at(&self, concurrency: u32) -> u32 {
-        let per = recalls_per_session(self.turns).max(1);
-        concurrency.max(self.min_recall_turns.div_ceil(per))
+        sessions_at(self.turns, self.min_recall_turns, concurrency)
     }
+}
+
+/// Sessions a level of `concurrency` runs: at least `concurrency`, and
+/// enough for `min_recall_turns` recall turns of `turns`-turn sessions.
+pub(crate) fn sessions_at(turns: u32, min_recall_turns: u32, concurrency: u32) -> u32 {
+    let per = recalls_per_session(turns).max(1);
+    concurrency.max(min_recall_turns.div_ceil(per))
 }

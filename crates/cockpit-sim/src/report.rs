@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use cockpit_core::{Distribution, LatencySummary};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::slo::SloResult;
 
@@ -35,6 +35,10 @@ pub struct SimReport {
     pub interrupted: bool,
     /// Stopped at the run's time bound.
     pub deadline_reached: bool,
+    /// A run merged from shards (`simulate merge`, `--workers`): each
+    /// shard's state and the sessions that did not run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fanout: Option<crate::SimFanOut>,
 }
 
 /// Where degradation starts, with the saturation figures beside it.
@@ -49,7 +53,7 @@ pub struct Knee {
 }
 
 /// An answer holding another session's canary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Collision {
     /// The session that got the answer.
     pub session: String,
@@ -60,7 +64,7 @@ pub struct Collision {
 }
 
 /// What the echoed trace context said, per turn with a response head.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TraceCounts {
     /// The echoed trace id is the session's.
     pub matched: u64,
@@ -76,6 +80,15 @@ pub struct TraceCounts {
 }
 
 impl TraceCounts {
+    /// Add another shard's counts.
+    pub fn add(&mut self, o: &TraceCounts) {
+        self.matched += o.matched;
+        self.missing += o.missing;
+        self.mismatched += o.mismatched;
+        self.cross_session += o.cross_session;
+        self.session_mismatched += o.session_mismatched;
+    }
+
     /// Turns with an echo.
     pub fn echoed(&self) -> u64 {
         self.matched + self.mismatched + self.cross_session + self.session_mismatched

@@ -17,11 +17,15 @@ use tokio::time::Instant;
 use crate::SimOptions;
 use crate::report::{Collision, LevelResult, MAX_COLLISION_EXAMPLES};
 use crate::script::{TurnKind, canaries_in, canary, prompt, session_rng, turn_kind};
+use crate::shard::{Shard, Share};
 
 /// What every worker of one level shares.
 struct LevelPlan {
     concurrency: u32,
-    sessions: u32,
+    /// This shard's sessions and workers.
+    share: Share,
+    /// Sessions of this shard that ran to their last turn.
+    completed: AtomicU32,
     /// Canary → session index.
     canaries: HashMap<String, u32>,
     /// Trace id (32 hex digits) → session index.
@@ -33,7 +37,7 @@ struct LevelPlan {
 }
 
 impl LevelPlan {
-    fn new(opts: &SimOptions, concurrency: u32) -> LevelPlan {
+    fn new(opts: &SimOptions, concurrency: u32, shard: Shard) -> LevelPlan {
         let sessions = opts.sessions_at(concurrency);
         let mut canaries = HashMap::with_capacity(sessions as usize);
         let mut traces = HashMap::with_capacity(sessions as usize);
@@ -47,7 +51,8 @@ impl LevelPlan {
         }
         LevelPlan {
             concurrency,
-            sessions,
+            share: Share::of(shard, concurrency, sessions),
+            completed: AtomicU32::new(0),
             canaries,
             traces,
             trace_ids,
@@ -68,15 +73,24 @@ pub(crate) enum Stop {
     Deadline,
 }
 
-/// Run one level; `Err` holds what was measured before the stop.
+/// One level as run by one shard: its counts (the shard's sessions), the
+/// sessions of the shard that ran to their end, and why it stopped early.
+pub(crate) struct LevelRun {
+    pub level: LevelResult,
+    pub completed: u32,
+    pub stop: Option<Stop>,
+}
+
+/// Run `shard`'s part of one level (all of it for [`Shard::WHOLE`]).
 pub(crate) async fn run_level(
     client: &Arc<ChatClient>,
     opts: &Arc<SimOptions>,
     concurrency: u32,
+    shard: Shard,
     deadline: Instant,
-) -> (LevelResult, Option<Stop>) {
-    let plan = Arc::new(LevelPlan::new(opts, concurrency));
-    let workers: Vec<_> = (0..concurrency)
+) -> LevelRun {
+    let plan = Arc::new(LevelPlan::new(opts, concurrency, shard));
+    let workers: Vec<_> = (0..plan.share.workers)
         .map(|_| {
             let (client, opts, plan) = (client.clone(), opts.clone(), plan.clone());
             tokio::spawn(async move { worker(&client, &opts, &plan, deadline).await })
@@ -90,9 +104,13 @@ pub(crate) async fn run_level(
     }
     let mut level = std::mem::take(&mut *plan.result.lock().unwrap_or_else(|e| e.into_inner()));
     level.concurrency = concurrency;
-    level.sessions = plan.sessions;
+    level.sessions = plan.share.sessions;
     level.finish();
-    (level, stop)
+    LevelRun {
+        level,
+        completed: plan.completed.load(Ordering::Relaxed),
+        stop,
+    }
 }
 
 async fn worker(
@@ -102,13 +120,15 @@ async fn worker(
     deadline: Instant,
 ) -> Option<Stop> {
     loop {
-        let i = plan.next.fetch_add(1, Ordering::Relaxed);
-        if i >= plan.sessions {
+        let j = plan.next.fetch_add(1, Ordering::Relaxed);
+        if j >= plan.share.sessions {
             return None;
         }
+        let i = plan.share.session(j);
         if let Err(stop) = session(client, opts, plan, i, deadline).await {
             return Some(stop);
         }
+        plan.completed.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -68,6 +68,36 @@ fn notes(sim: &SimReport) -> Vec<String> {
     if sim.deadline_reached {
         out.push("the run's deadline was reached: the last level is partial".to_string());
     }
+    if let Some(f) = &sim.fanout {
+        out.extend(fan_out(f));
+    }
+    out
+}
+
+/// A merged run's shards: state, sessions run, clock offset, lateness.
+fn fan_out(f: &cockpit_sim::SimFanOut) -> Vec<String> {
+    let spread = f
+        .clock_spread_ms
+        .map_or_else(|| "not measured".to_string(), |s| format!("{s:.2} ms"));
+    let mut out = vec![format!(
+        "workers: {} shards, {} sessions not run, clock spread {spread}",
+        f.shards, f.sessions_not_run
+    )];
+    for w in &f.workers {
+        let clock = w
+            .clock_offset_ms
+            .map_or_else(|| "-".to_string(), |o| format!("{o:+.2} ms"));
+        let reason = w
+            .reason
+            .as_deref()
+            .map(|r| format!(" ({r})"))
+            .unwrap_or_default();
+        out.push(format!(
+            "  shard {}/{} {}: {} of {} sessions run, {} turns, clock {clock}, late {:.1} ms{reason}",
+            w.shard, f.shards, w.state, w.completed, w.sessions, w.turns, w.late_start_ms
+        ));
+    }
+    out.extend(f.warnings.iter().map(|x| format!("warning: {x}")));
     out
 }
 

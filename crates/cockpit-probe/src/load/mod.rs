@@ -76,8 +76,9 @@ pub use histogram::{LatencyBucket, latency_buckets};
 pub use interval::{HdrLogWriter, IntervalReport, read_interval_log};
 pub use schedule::{Arrival, Intended, RateStep, Schedule};
 pub use shard::{
-    ClockOffset, FanOut, MAX_SHARDS, MergeInput, SHARD_SCHEMA, SKEW_WARN, Shard, ShardResult,
-    ShardRun, ShardStatus, merge_shards, read_shard, run_shard,
+    ClockOffset, FanOut, MAX_SHARDS, MergeInput, Refusal, SHARD_SCHEMA, SKEW_WARN, Shard,
+    ShardResult, ShardRun, ShardStatus, assign_shards, clock_spread, merge_shards, read_shard,
+    run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 pub use status::{ResponseStatus, StatusCounts};

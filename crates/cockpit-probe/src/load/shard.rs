@@ -363,13 +363,34 @@ impl ShardStep {
 
 /// One worker's result to merge, named by where it came from (a file, a
 /// pod); an error when the worker failed or never reported, saying why.
+/// `R` is the result's type: a load shard's by default (the simulation
+/// merges its own shards through the same type).
 #[derive(Debug, Clone)]
-pub struct MergeInput {
+pub struct MergeInput<R = ShardResult> {
     pub name: String,
     /// The shard this input was meant to hold (a coordinator knows it even
     /// when the worker failed); `None` for a file given by hand.
     pub shard: Option<usize>,
-    pub result: Result<ShardResult, String>,
+    pub result: Result<R, String>,
+}
+
+/// The spread of measured clock offsets (largest minus smallest,
+/// milliseconds), and the warning when it exceeds [`SKEW_WARN`]; `None`
+/// when no offset was measured.
+pub fn clock_spread(offsets_ms: &[f64]) -> (Option<f64>, Option<String>) {
+    if offsets_ms.is_empty() {
+        return (None, None);
+    }
+    let max = offsets_ms.iter().copied().fold(f64::MIN, f64::max);
+    let min = offsets_ms.iter().copied().fold(f64::MAX, f64::min);
+    let spread = max - min;
+    let warn_ms = SKEW_WARN.as_secs_f64() * 1e3;
+    let warning = (spread > warn_ms).then(|| {
+        format!(
+            "the workers' clocks spread over {spread:.1} ms (more than {warn_ms:.0} ms): their schedules are misaligned by as much"
+        )
+    });
+    (Some(spread), warning)
 }
 
 /// What the merged report says of the fan-out.
@@ -564,13 +585,33 @@ fn scheduled(run: &ShardRun, steps: &[RateStep], k: usize, until: Duration) -> u
         .sum()
 }
 
-/// Check that every result belongs to one run: the first result's run
-/// key, shard results unique.
-fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>), ProbeError> {
+/// Why a set of worker results cannot be merged: the input and the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub name: String,
+    pub reason: String,
+}
+
+/// Which input holds each shard of a run (any kind of result): every
+/// result must belong to the first result's run — `differs` names what
+/// differs between two results' runs — and hold a shard no other does;
+/// `shard_of` gives a result's `(shard, shard count)`. Returns the first
+/// result and, per shard, the position of its input. Inputs that are
+/// errors (a worker that never reported) hold no shard.
+pub fn assign_shards<R>(
+    inputs: &[MergeInput<R>],
+    shard_of: impl Fn(&R) -> (usize, usize),
+    differs: impl Fn(&R, &R) -> Option<&'static str>,
+) -> Result<(&R, Vec<Option<usize>>), Refusal> {
+    let refusal = |name: &str, reason: String| Refusal {
+        name: name.to_string(),
+        reason,
+    };
     let mut ok = inputs
         .iter()
-        .filter_map(|i| i.result.as_ref().ok().map(|r| (i, r)));
-    let Some((first_in, first)) = ok.next() else {
+        .enumerate()
+        .filter_map(|(pos, i)| i.result.as_ref().ok().map(|r| (pos, r)));
+    let Some((first_pos, first)) = ok.next() else {
         let names: Vec<String> = inputs
             .iter()
             .map(|i| match &i.result {
@@ -578,60 +619,70 @@ fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>),
                 Ok(_) => i.name.clone(),
             })
             .collect();
-        return Err(refuse(
+        return Err(refusal(
             "(none)",
             format!("no worker reported a result: {}", names.join("; ")),
         ));
     };
-    let mut by_shard = vec![None; first.run.shards];
-    by_shard[first.shard] = Some(
-        inputs
-            .iter()
-            .position(|i| std::ptr::eq(i, first_in))
-            .unwrap_or(0),
-    );
-    for (pos, i) in inputs.iter().enumerate() {
-        let Ok(r) = &i.result else { continue };
-        if std::ptr::eq(r, first) {
-            continue;
-        }
-        let a = &first.run;
-        let b = &r.run;
-        let differs = [
-            ("target", a.target != b.target),
-            ("protocol", a.protocol != b.protocol),
-            ("seed", a.seed != b.seed),
-            ("shard count", a.shards != b.shards),
-            ("threads per shard", a.threads != b.threads),
-            (
-                "mode or arrivals",
-                a.mode != b.mode || a.arrival != b.arrival,
-            ),
-            (
-                "rate plan",
-                a.steps != b.steps || a.duration_s != b.duration_s,
-            ),
-            ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
-            ("interval", a.interval_s != b.interval_s),
-            ("SLOs", a.slos != b.slos),
-        ];
-        if let Some((what, _)) = differs.iter().find(|(_, d)| *d) {
-            return Err(refuse(
-                &i.name,
-                format!("another run than {}: its {what} differs", first_in.name),
+    let (first_shard, count) = shard_of(first);
+    let mut by_shard = vec![None; count];
+    by_shard[first_shard] = Some(first_pos);
+    let first_name = &inputs[first_pos].name;
+    for (pos, r) in ok {
+        let name = &inputs[pos].name;
+        let (k, n) = shard_of(r);
+        let what = differs(first, r).or((n != count).then_some("shard count"));
+        if let Some(what) = what {
+            return Err(refusal(
+                name,
+                format!("another run than {first_name}: its {what} differs"),
             ));
         }
-        match &mut by_shard[r.shard] {
+        match &mut by_shard[k] {
             Some(prev) => {
-                return Err(refuse(
-                    &i.name,
-                    format!("shard {} again (also in {})", r.shard, inputs[*prev].name),
+                return Err(refusal(
+                    name,
+                    format!("shard {k} again (also in {})", inputs[*prev].name),
                 ));
             }
             slot => *slot = Some(pos),
         }
     }
     Ok((first, by_shard))
+}
+
+/// What differs between two load runs, if anything.
+fn run_differs(a: &ShardRun, b: &ShardRun) -> Option<&'static str> {
+    let differs = [
+        ("target", a.target != b.target),
+        ("protocol", a.protocol != b.protocol),
+        ("seed", a.seed != b.seed),
+        ("shard count", a.shards != b.shards),
+        ("threads per shard", a.threads != b.threads),
+        (
+            "mode or arrivals",
+            a.mode != b.mode || a.arrival != b.arrival,
+        ),
+        (
+            "rate plan",
+            a.steps != b.steps || a.duration_s != b.duration_s,
+        ),
+        ("start instant", a.start_at_unix_ns != b.start_at_unix_ns),
+        ("interval", a.interval_s != b.interval_s),
+        ("SLOs", a.slos != b.slos),
+    ];
+    differs.iter().find(|(_, d)| *d).map(|(what, _)| *what)
+}
+
+/// Check that every result belongs to one run: the first result's run
+/// key, shard results unique.
+fn same_run(inputs: &[MergeInput]) -> Result<(&ShardResult, Vec<Option<usize>>), ProbeError> {
+    assign_shards(
+        inputs,
+        |r| (r.shard, r.run.shards),
+        |a, b| run_differs(&a.run, &b.run),
+    )
+    .map_err(|r| refuse(&r.name, r.reason))
 }
 
 /// Merge the results of a fanned-out run into one report, exactly: counts
@@ -862,18 +913,9 @@ fn status_of(k: usize, name: &str, r: &ShardResult, s: &WorkerStats) -> ShardSta
 /// The fan-out section: the shards, the clock spread and its warnings.
 fn fan_out(key: &ShardRun, workers: Vec<ShardStatus>, missing: Vec<usize>) -> FanOut {
     let offsets: Vec<f64> = workers.iter().filter_map(|w| w.clock_offset_ms).collect();
-    let spread = (!offsets.is_empty()).then(|| {
-        let max = offsets.iter().copied().fold(f64::MIN, f64::max);
-        let min = offsets.iter().copied().fold(f64::MAX, f64::min);
-        max - min
-    });
-    let mut warnings = Vec::new();
+    let (spread, skew) = clock_spread(&offsets);
+    let mut warnings: Vec<String> = skew.into_iter().collect();
     let warn_ms = SKEW_WARN.as_secs_f64() * 1e3;
-    if let Some(s) = spread.filter(|s| *s > warn_ms) {
-        warnings.push(format!(
-            "the workers' clocks spread over {s:.1} ms (more than {warn_ms:.0} ms): their schedules are misaligned by as much"
-        ));
-    }
     for w in workers.iter().filter(|w| w.late_start_ms > warn_ms) {
         warnings.push(format!(
             "shard {} was ready {:.1} ms after the common start: its first requests were due at once",
