@@ -483,6 +483,18 @@ async fn status_counts_add_up_over_shards_and_old_results_still_merge() {
         v["requests"],
         json(&run(&["load", "merge", "--format", "json", &files[0], &files[1]]).await)["requests"]
     );
+    // A status that is none of HTTP's, gRPC's or an error kind is refused.
+    let mut bad = shard[0].clone();
+    bad["status_codes"] = serde_json::json!({"2000": 1});
+    let bad_file = dir.path().join("bad.json");
+    std::fs::write(&bad_file, serde_json::to_vec(&bad).unwrap()).unwrap();
+    let o = run(&["load", "merge", bad_file.to_str().unwrap(), &files[1]]).await;
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("bad.json") && o.stderr.contains("status_codes"),
+        "{}",
+        o.stderr
+    );
     let warnings = v["fanout"]["warnings"].to_string();
     assert!(
         warnings.contains("shard 0/2 reported no status counts"),

@@ -894,7 +894,9 @@ async fn generic_conn(sh: Rc<Shared>, run: Arc<Run>, stop: CancellationToken, id
         let status = stats.last_status.take();
         match r {
             Ok(ttft) => {
-                // Every sample function sets the status of a success.
+                // The HTTP, openai and gRPC sample functions set the
+                // status of every success (a 2xx, or OK).
+                debug_assert!(status.is_some(), "a success without its status");
                 let status = status.unwrap_or(ResponseStatus::Http(200));
                 sh.ok(
                     &run,
