@@ -42,6 +42,7 @@ mod cluster;
 mod config;
 pub mod credential;
 pub mod deploy;
+pub mod fanout;
 mod error;
 pub mod input;
 mod lb;
