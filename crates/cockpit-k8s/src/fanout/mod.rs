@@ -12,7 +12,8 @@
 //! **The start handshake.** A worker cannot know when every other pod is
 //! scheduled, and its command line is fixed when the Job is created. So each
 //! worker listens on [`START_PORT`] (address in [`START_ENV`]) and waits.
-//! Once every pod is Running, the coordinator reaches each one through the
+//! Once every pod is Running and Ready (its readiness probe, `GET /clock`
+//! on that port, answers), the coordinator reaches each one through the
 //! API server's pod proxy (`pods/proxy`: no Service, no route from the
 //! coordinator's machine to the pods needed): `GET /clock` a few times
 //! (an NTP-style exchange: the pod's clock offset from the coordinator's,
@@ -42,12 +43,13 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, Container, ContainerPort, EnvVar, PodAffinityTerm,
-    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, ResourceRequirements,
+    Affinity, Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, PodAffinityTerm,
+    PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
     SeccompProfile, SecurityContext, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 use crate::K8sError;
 
@@ -187,6 +189,17 @@ fn pod_spec(w: &WorkerJob) -> PodSpec {
                 container_port: i32::from(START_PORT),
                 ..Default::default()
             }]),
+            // Ready = waiting for its start: the coordinator hands the
+            // start only to pods that answer.
+            readiness_probe: Some(Probe {
+                http_get: Some(HTTPGetAction {
+                    path: Some("/clock".into()),
+                    port: IntOrString::Int(i32::from(START_PORT)),
+                    ..Default::default()
+                }),
+                period_seconds: Some(1),
+                ..Default::default()
+            }),
             resources: Some(ResourceRequirements {
                 requests: Some(quantities.clone()),
                 limits: Some(quantities),

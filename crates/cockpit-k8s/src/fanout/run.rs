@@ -131,9 +131,7 @@ pub async fn run_job(
         .await
         {
             Ok(_) => run.deleted = true,
-            Err(e) => {
-                run.delete_error = Some(e.api("delete", &format!("jobs/{name}")).to_string())
-            }
+            Err(e) => run.delete_error = Some(e.api("delete", &format!("jobs/{name}")).to_string()),
         }
     }
     driven.map(|()| run)
@@ -193,11 +191,11 @@ async fn drive(
     let mut ready = Vec::new();
     for w in &mut run.workers {
         match watch.pods.get(&w.index) {
-            Some(p) if running(p) && !run.cancelled => ready.push(w.index),
+            Some(p) if is_ready(p) && !run.cancelled => ready.push(w.index),
             Some(_) | None if run.cancelled => w.output = Err("cancelled before the start".into()),
             Some(p) if !terminated(p) => {
                 w.failure = Some(format!(
-                    "not Running within {:?}: {}",
+                    "not Running and Ready within {:?}: {}",
                     s.schedule_timeout,
                     phase_text(p)
                 ));
@@ -205,7 +203,10 @@ async fn drive(
             Some(_) => {}
             None => w.failure = Some(format!("no pod within {:?}", s.schedule_timeout)),
         }
-        w.pod = watch.pods.get(&w.index).and_then(|p| p.metadata.name.clone());
+        w.pod = watch
+            .pods
+            .get(&w.index)
+            .and_then(|p| p.metadata.name.clone());
     }
     if !run.cancelled && !ready.is_empty() {
         handshake(client, run, &ready, s).await;
@@ -228,7 +229,11 @@ async fn drive(
             w.failure = Some(if run.cancelled {
                 "cancelled while it ran".into()
             } else {
-                format!("still {} {:?} after the start", phase_text(p), s.run_timeout)
+                format!(
+                    "still {} {:?} after the start",
+                    phase_text(p),
+                    s.run_timeout
+                )
             });
         }
     }
@@ -331,7 +336,7 @@ async fn proxy(
             .read_to_end(&mut out)
             .await
             .map_err(kube::Error::ReadEvents)?;
-        Ok(out)
+        Ok::<_, kube::Error>(out)
     };
     let bytes = bounded(timeout, read)
         .await
@@ -355,7 +360,7 @@ async fn read_log(pods: &Api<Pod>, p: &Pod, s: &RunSettings) -> Result<Vec<u8>, 
             .read_to_end(&mut out)
             .await
             .map_err(kube::Error::ReadEvents)?;
-        Ok(out)
+        Ok::<_, kube::Error>(out)
     };
     let out = bounded(s.request_timeout.max(Duration::from_secs(60)), read)
         .await
@@ -381,8 +386,17 @@ fn terminated(p: &Pod) -> bool {
     matches!(phase(p), "Succeeded" | "Failed")
 }
 
+/// Running with its start port open (the readiness probe passed).
+fn is_ready(p: &Pod) -> bool {
+    running(p)
+        && p.status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
 fn started(p: &Pod) -> bool {
-    running(p) || terminated(p)
+    is_ready(p) || terminated(p)
 }
 
 /// `Pending (Unschedulable: 0/3 nodes are available…)`.
@@ -391,7 +405,10 @@ fn phase_text(p: &Pod) -> String {
         .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .and_then(|cs| cs.iter().find(|c| c.status == "False" && c.reason.is_some()))
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c.status == "False" && c.reason.is_some())
+        })
         .map(|c| {
             format!(
                 " ({}: {})",
@@ -421,10 +438,7 @@ fn failure(p: &Pod) -> Option<String> {
             t.exit_code,
             t.reason.unwrap_or_default()
         ),
-        None => format!(
-            "pod {} failed",
-            p.metadata.name.clone().unwrap_or_default()
-        ),
+        None => format!("pod {} failed", p.metadata.name.clone().unwrap_or_default()),
     })
 }
 

@@ -59,6 +59,7 @@ mod interval;
 mod schedule;
 mod shard;
 mod slo;
+mod start;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -77,6 +78,7 @@ pub use shard::{
     ShardRun, ShardStatus, merge_shards, read_shard, run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
+pub use start::await_start;
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 
