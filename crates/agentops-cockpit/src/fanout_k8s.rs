@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::Args;
+use cockpit_k8s::fanout::Job;
 use cockpit_k8s::fanout::{
     self as k8s, INDEX_ENV, JobRun, RunSettings, START_ENV, WorkerJob, WorkerOutcome,
 };
@@ -103,43 +104,7 @@ pub async fn run(
     cancel: CancellationToken,
 ) -> Result<Outcome, CliError> {
     let k = &fan.kubernetes;
-    let Some(image) = k.image.clone() else {
-        return Err(usage(
-            "--on-kubernetes needs --image (an image holding agentops-cockpit, pinned by digest)",
-        ));
-    };
-    if args.request.ca_cert.is_some() {
-        return Err(usage(
-            "--ca-cert names a file on this machine, not in the workers' image: build it into the image, or use --insecure",
-        ));
-    }
-    crate::fanout::refuse_unsplittable(&args)?;
-    let opts = options(&args, &cancel)?;
-    let workers = usize::from(fan.workers.unwrap_or(1));
-    let lead = fan.lead.unwrap_or(Duration::from_secs(10));
-    let plan = Plan {
-        workers,
-        seed: args.seed.unwrap_or_else(crate::fanout::draw_seed),
-        threads: opts.threads.unwrap_or(1),
-        connections: args.connections.div_ceil(workers as u32).max(1),
-        start_at: SystemTime::UNIX_EPOCH,
-        clock: String::new(),
-    };
-    let run_timeout = crate::fanout::run_length(&opts) + opts.request.timeout + REPORT_GRACE;
-    let await_timeout = k.schedule_timeout + AWAIT_MARGIN;
-    let job = k8s::render_job(&WorkerJob {
-        name: k.job_name.clone(),
-        namespace: k.namespace.clone().unwrap_or_else(|| "default".into()),
-        args: job_argv(
-            crate::fanout::shard_argv(&args, &plan, 0),
-            workers,
-            await_timeout,
-        ),
-        cpu: k.cpu.clone(),
-        memory: k.memory.clone(),
-        active_deadline_s: Some((await_timeout + lead + run_timeout).as_secs() as i64),
-        ..WorkerJob::new("default", &image, workers as u16)
-    });
+    let (mut job, settings) = plan_job(&args, &fan, &cancel)?;
     if let Some(path) = &k.render {
         let yaml = k8s::job_yaml(&job)?;
         let mut f = OutputFile::create(path, Target::Named)?;
@@ -150,20 +115,12 @@ pub async fn run(
     }
     let outputs = open_outputs(&args)?;
     let client = cockpit_k8s::connect(k.kube_context.as_deref(), REQUEST_TIMEOUT).await?;
-    let mut job = job;
     if k.namespace.is_none() {
         job.metadata.namespace = Some(client.default_namespace().to_string());
     }
-    let settings = RunSettings {
-        lead,
-        schedule_timeout: k.schedule_timeout,
-        run_timeout,
-        keep: k.keep,
-        max_output_bytes: MAX_RESULT_BYTES,
-        request_timeout: REQUEST_TIMEOUT,
-    };
     let ran = k8s::run_job(&client, &job, &settings, &cancel).await?;
     say_where(&ran, k.keep);
+    let workers = ran.workers.len();
     let inputs: Vec<MergeInput> = ran.workers.iter().map(|w| input(w, workers)).collect();
     if let Some(dir) = &fan.results {
         crate::fanout::keep_results(dir, &inputs)?;
@@ -185,6 +142,63 @@ pub async fn run(
     let report = merge_shards(&inputs, None)?;
     let dir = args.out.as_deref().filter(|p| crate::output::names_dir(p));
     crate::load::finish(&report, args.format, outputs.out, dir, &args.push).await
+}
+
+/// Check the flags and render the Job (its workers running shard
+/// `$(JOB_COMPLETION_INDEX)` of the plan `--local` would run) and how to
+/// wait for it.
+fn plan_job(
+    args: &LoadArgs,
+    fan: &FanOutArgs,
+    cancel: &CancellationToken,
+) -> Result<(Job, RunSettings), CliError> {
+    let k = &fan.kubernetes;
+    let Some(image) = k.image.clone() else {
+        return Err(usage(
+            "--on-kubernetes needs --image (an image holding agentops-cockpit, pinned by digest)",
+        ));
+    };
+    if args.request.ca_cert.is_some() {
+        return Err(usage(
+            "--ca-cert names a file on this machine, not in the workers' image: build it into the image, or use --insecure",
+        ));
+    }
+    crate::fanout::refuse_unsplittable(args)?;
+    let opts = options(args, cancel)?;
+    let workers = usize::from(fan.workers.unwrap_or(1));
+    let lead = fan.lead.unwrap_or(Duration::from_secs(10));
+    let plan = Plan {
+        workers,
+        seed: args.seed.unwrap_or_else(crate::fanout::draw_seed),
+        threads: opts.threads.unwrap_or(1),
+        connections: args.connections.div_ceil(workers as u32).max(1),
+        start_at: SystemTime::UNIX_EPOCH,
+        clock: String::new(),
+    };
+    let run_timeout = crate::fanout::run_length(&opts) + opts.request.timeout + REPORT_GRACE;
+    let await_timeout = k.schedule_timeout + AWAIT_MARGIN;
+    let job = k8s::render_job(&WorkerJob {
+        name: k.job_name.clone(),
+        namespace: k.namespace.clone().unwrap_or_else(|| "default".into()),
+        args: job_argv(
+            crate::fanout::shard_argv(args, &plan, 0),
+            workers,
+            await_timeout,
+        ),
+        cpu: k.cpu.clone(),
+        memory: k.memory.clone(),
+        active_deadline_s: Some((await_timeout + lead + run_timeout).as_secs() as i64),
+        ..WorkerJob::new("default", &image, workers as u16)
+    });
+    let settings = RunSettings {
+        lead,
+        schedule_timeout: k.schedule_timeout,
+        run_timeout,
+        keep: k.keep,
+        max_output_bytes: MAX_RESULT_BYTES,
+        request_timeout: REQUEST_TIMEOUT,
+    };
+    Ok((job, settings))
 }
 
 /// The Job's worker arguments: shard `k`'s command line with the shard from

@@ -8,6 +8,7 @@
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
 use cockpit_k8s::testing::{FakeApiServer, FakeCluster};
 use common::{BIN, Opts, Workdir, fast, run, run_with, served, testbed};
@@ -265,4 +266,45 @@ async fn without_a_place_to_run_workers_is_refused() {
     let out = run(&["load", "http://127.0.0.1:9/", "--workers", "2"]).await;
     out.assert_code(2);
     assert!(out.stderr.contains("--on-kubernetes"), "{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_deletes_the_job_and_says_so() {
+    let tb = testbed(fast()).await;
+    let url = format!("{}/healthz", tb.base_url());
+    let f = fake(FakeCluster::new()).await;
+    let dir = Workdir::new();
+    let mut a = args(&url, &[]);
+    let d = a.iter().position(|x| *x == "2s").unwrap();
+    a[d] = "60s";
+    let child = common::command(&a, &opts(&f, &dir))
+        .spawn()
+        .expect("spawn agentops-cockpit");
+    let pid = child.id().unwrap();
+    common::poll(
+        "the start handed to the pods",
+        Duration::from_secs(60),
+        || async {
+            f.requests()
+                .iter()
+                .any(|r| r.contains("/proxy/start"))
+                .then_some(())
+        },
+    )
+    .await;
+    common::sigint(pid);
+    let out = common::wait(child, Duration::from_secs(60)).await;
+    out.assert_code(130);
+    assert!(
+        out.stderr.contains("interrupted: stopping the workers"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr
+            .contains("deleted (propagationPolicy Background)"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(deletes(&f), 1);
 }

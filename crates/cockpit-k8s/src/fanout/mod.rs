@@ -41,7 +41,9 @@ mod run;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::batch::v1::{Job, JobSpec};
+/// The Job type [`render_job`] returns and [`run_job`] takes.
+pub use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::batch::v1::JobSpec;
 use k8s_openapi::api::core::v1::{
     Affinity, Capabilities, Container, ContainerPort, EnvVar, HTTPGetAction, PodAffinityTerm,
     PodAntiAffinity, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,

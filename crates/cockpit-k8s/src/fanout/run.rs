@@ -186,7 +186,7 @@ async fn drive(
         pods: BTreeMap::new(),
     };
     let deadline = tokio::time::Instant::now() + s.schedule_timeout;
-    let end = watch.until(deadline, cancel, |p| started(p)).await?;
+    let end = watch.until(deadline, cancel, started).await?;
     run.cancelled = end == WatchEnd::Cancelled;
     let mut ready = Vec::new();
     for w in &mut run.workers {
