@@ -52,8 +52,12 @@ pub struct ShardArgs {
     #[arg(long)]
     pub shard: Shard,
     /// The run's common start on the wall clock, RFC 3339 (2026-11-27T16:00:00Z).
-    #[arg(long, value_parser = parse_instant)]
-    pub start_at: SystemTime,
+    #[arg(long, value_parser = parse_instant, required_unless_present = "await_start")]
+    pub start_at: Option<SystemTime>,
+    /// Instead of --start-at: wait on this address for the coordinator's
+    /// start (`--on-kubernetes` pods; docs/load-testing.md).
+    #[command(flatten)]
+    pub await_start: crate::fanout_k8s::AwaitStart,
     /// The coordinator's clock service (host:port) to measure this machine's offset from.
     #[arg(long)]
     pub clock_ref: Option<String>,
@@ -88,9 +92,12 @@ pub struct FanOutArgs {
     /// `simulate merge`).
     #[arg(long, value_name = "DIR", requires = "workers")]
     pub results: Option<PathBuf>,
-    /// How far ahead of now the workers' common start is set.
-    #[arg(long, default_value = "2s", value_parser = parse_duration)]
-    pub lead: Duration,
+    /// How far ahead the workers' common start is set (default 2 s; on
+    /// Kubernetes 10 s after every pod is Running).
+    #[arg(long, value_parser = parse_duration)]
+    pub lead: Option<Duration>,
+    #[command(flatten)]
+    pub kubernetes: crate::fanout_k8s::K8sFanOutArgs,
 }
 
 /// RFC 3339 to a wall-clock instant.
@@ -103,10 +110,13 @@ pub async fn run(cmd: LoadCmd, cancel: CancellationToken) -> Result<Outcome, Cli
     match cmd.command {
         Some(LoadSub::Shard(a)) => shard(*a, cancel).await,
         Some(LoadSub::Merge(a)) => merge(a).await,
+        None if cmd.fanout.kubernetes.on_kubernetes => {
+            crate::fanout_k8s::run(cmd.args, cmd.fanout, cancel).await
+        }
         None if cmd.fanout.workers.is_some() => {
             if !cmd.fanout.local {
                 return Err(CliError::Usage(
-                    "--workers needs where to run them: --local".into(),
+                    "--workers needs where to run them: --local or --on-kubernetes".into(),
                 ));
             }
             local(cmd.args, cmd.fanout, cancel).await
@@ -135,7 +145,11 @@ async fn shard(a: ShardArgs, cancel: CancellationToken) -> Result<Outcome, CliEr
         .map(|p| OutputFile::create(p, Target::Named))
         .transpose()?;
     let clock = clock_offset(a.clock_ref.as_deref()).await;
-    let result = run_shard(url(&a.load)?, &opts, a.shard, a.start_at, clock)
+    let start_at = match a.start_at {
+        Some(t) => t,
+        None => crate::fanout_k8s::await_start(&a.await_start, &cancel).await?,
+    };
+    let result = run_shard(url(&a.load)?, &opts, a.shard, start_at, clock)
         .await
         .map_err(option_error)?;
     write_result(&result, out)?;
@@ -221,14 +235,14 @@ async fn merge(a: MergeArgs) -> Result<Outcome, CliError> {
     crate::load::finish(&report, a.format, out, dir, &Default::default()).await
 }
 
-/// What every worker of a local fan-out shares.
-struct Plan {
-    workers: usize,
-    seed: u64,
-    threads: usize,
-    connections: u32,
-    start_at: SystemTime,
-    clock: String,
+/// What every worker of a fan-out shares.
+pub(crate) struct Plan {
+    pub workers: usize,
+    pub seed: u64,
+    pub threads: usize,
+    pub connections: u32,
+    pub start_at: SystemTime,
+    pub clock: String,
 }
 
 /// The coordinator's clock service (`cockpit_probe::load::serve_clock` on
@@ -261,13 +275,8 @@ impl Drop for ClockService {
     }
 }
 
-/// `load URL … --workers K --local`.
-async fn local(
-    args: LoadArgs,
-    fan: FanOutArgs,
-    cancel: CancellationToken,
-) -> Result<Outcome, CliError> {
-    let opts = options(&args, &cancel)?;
+/// Options a fan-out cannot split.
+pub(crate) fn refuse_unsplittable(args: &LoadArgs) -> Result<(), CliError> {
     if args.requests.is_some() {
         return Err(usage(
             "--requests: a request budget cannot be split over workers; use --duration",
@@ -278,22 +287,38 @@ async fn local(
             "--hdr-log applies to a single-process run; --workers merges the intervals into the report",
         ));
     }
+    Ok(())
+}
+
+/// How long the run's schedule lasts (a sweep: its steps).
+pub(crate) fn run_length(opts: &cockpit_probe::load::LoadOptions) -> Duration {
+    opts.rate
+        .as_ref()
+        .map(|r| r.steps(opts.duration).iter().map(|s| s.duration).sum())
+        .unwrap_or(opts.duration)
+}
+
+/// `load URL … --workers K --local`.
+async fn local(
+    args: LoadArgs,
+    fan: FanOutArgs,
+    cancel: CancellationToken,
+) -> Result<Outcome, CliError> {
+    let opts = options(&args, &cancel)?;
+    refuse_unsplittable(&args)?;
     let outputs = open_outputs(&args)?;
     let workers = usize::from(fan.workers.unwrap_or(1));
+    let lead = fan.lead.unwrap_or(Duration::from_secs(2));
     let clock = ClockService::start().await?;
     let plan = Plan {
         workers,
         seed: args.seed.unwrap_or_else(draw_seed),
         threads: opts.threads.unwrap_or(1),
         connections: args.connections.div_ceil(workers as u32).max(1),
-        start_at: SystemTime::now() + fan.lead,
+        start_at: SystemTime::now() + lead,
         clock: clock.addr.clone(),
     };
-    let end = opts
-        .rate
-        .map(|r| r.steps(opts.duration).iter().map(|s| s.duration).sum())
-        .unwrap_or(opts.duration);
-    let deadline = fan.lead + end + opts.request.timeout + REPORT_GRACE;
+    let deadline = lead + run_length(&opts) + opts.request.timeout + REPORT_GRACE;
     let argvs = (0..workers).map(|k| shard_argv(&args, &plan, k)).collect();
     let inputs = run_local(argvs, deadline, |bytes| {
         read_shard("worker output", bytes, MAX_RESULT_BYTES).map_err(|e| e.to_string())
@@ -357,7 +382,7 @@ pub(crate) fn keep_results<R: serde::Serialize>(
     Ok(())
 }
 
-fn draw_seed() -> u64 {
+pub(crate) fn draw_seed() -> u64 {
     let t = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64);
@@ -407,7 +432,7 @@ async fn run_worker<R>(
 
 /// The command line of shard `k`: the run's flags as given, plus the
 /// fan-out's seed, threads, connections, start and clock.
-fn shard_argv(a: &LoadArgs, p: &Plan, k: usize) -> Vec<String> {
+pub(crate) fn shard_argv(a: &LoadArgs, p: &Plan, k: usize) -> Vec<String> {
     let secs = |d: Duration| format!("{}s", d.as_secs_f64());
     let mut v: Vec<String> = vec!["load".into(), "shard".into()];
     v.extend(a.url.iter().cloned());

@@ -12,6 +12,7 @@ mod deploy;
 mod error;
 mod evidence;
 mod fanout;
+mod fanout_k8s;
 mod load;
 mod logsink;
 mod output;

@@ -43,6 +43,7 @@ mod config;
 pub mod credential;
 pub mod deploy;
 mod error;
+pub mod fanout;
 pub mod input;
 mod lb;
 pub mod manifest;

@@ -12,6 +12,7 @@
 //! is added in the store (`Store::after_write`) and, if it needs routes of
 //! its own, in [`store_route`].
 
+mod kubelet;
 mod store;
 
 pub use store::RolloutPlan;
@@ -43,6 +44,9 @@ pub struct FakeCluster {
     /// Collection paths where PATCH answers 403.
     forbidden_patch: BTreeSet<String>,
     rollout: Option<RolloutPlan>,
+    kubelet: kubelet::KubeletPlan,
+    /// (verb, resource) pairs answered 403 (`("create", "jobs")`).
+    forbidden_verbs: BTreeSet<(String, String)>,
 }
 
 impl FakeCluster {
@@ -109,6 +113,36 @@ impl FakeCluster {
         self
     }
 
+    /// Run Jobs: a created Job's pods are local processes, the program
+    /// `program` of the container's command run as `exe` (see the
+    /// `kubelet` module).
+    pub fn kubelet(mut self, program: &str, exe: &Path) -> Self {
+        self.kubelet
+            .programs
+            .insert(program.to_string(), exe.to_path_buf());
+        self
+    }
+
+    /// The container of completion index `index` exits 1 at once.
+    pub fn fail_worker(mut self, index: usize) -> Self {
+        self.kubelet.failing.push(index);
+        self
+    }
+
+    /// Pods are never scheduled: they stay Pending (Unschedulable).
+    pub fn never_schedule(mut self) -> Self {
+        self.kubelet.unschedulable = true;
+        self
+    }
+
+    /// Answer 403 to `verb` (`create`, `get`, `list`, `watch`, `delete`,
+    /// `patch`) on `resource` (`jobs`, `pods`, `pods/log`, `pods/proxy`).
+    pub fn forbid_verb(mut self, verb: &str, resource: &str) -> Self {
+        self.forbidden_verbs
+            .insert((verb.to_string(), resource.to_string()));
+        self
+    }
+
     /// Give Service `name` the external address `ip` once `delay` has passed
     /// since the server started.
     pub fn lb_after(mut self, name: &str, delay: Duration, ip: &str) -> Self {
@@ -124,6 +158,7 @@ struct Shared {
     started: Instant,
     log: Mutex<Vec<String>>,
     authorizations: Mutex<Vec<String>>,
+    kubelet: kubelet::Kubelet,
 }
 
 /// A running fake API server; stops when dropped.
@@ -167,6 +202,7 @@ impl FakeApiServer {
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Vec::new()),
+            kubelet: kubelet::Kubelet::default(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -399,6 +435,17 @@ async fn store_route(
     query: &str,
 ) -> Option<Response> {
     let method = req.method().clone();
+    if let Some(r) = forbidden_verb(shared, &method, path, query) {
+        return Some(r);
+    }
+    let req = if shared.cluster.kubelet.programs.is_empty() {
+        req
+    } else {
+        match job_route(shared, req, path, query).await {
+            Ok(r) => return Some(r),
+            Err(req) => req,
+        }
+    };
     if method == axum::http::Method::PATCH {
         return Some(patch(shared, req, path, query).await);
     }
@@ -406,7 +453,7 @@ async fn store_route(
         return Some(status(
             405,
             "MethodNotAllowed",
-            "the fake API server answers GET and PATCH only".into(),
+            "the fake API server answers GET and PATCH (and, with a kubelet, Jobs' POST and DELETE) only".into(),
         ));
     }
     if query_param(query, "watch") == Some("true") || query_param(query, "watch") == Some("1") {
@@ -415,6 +462,143 @@ async fn store_route(
     let mut found = shared.store.get(path)?;
     patch_lb(&mut found, shared);
     Some(axum::Json(found).into_response())
+}
+
+/// The verb and resource of a request, as RBAC names them: `("create",
+/// "jobs")`, `("get", "pods/log")`.
+fn verb_of(method: &axum::http::Method, path: &str, query: &str) -> (String, String) {
+    let rest = path
+        .split("/namespaces/")
+        .nth(1)
+        .map_or(path, |r| r.split_once('/').map_or("", |(_, tail)| tail));
+    let parts: Vec<&str> = rest.split('/').collect();
+    let resource = match parts.as_slice() {
+        [r] | [r, _] => (*r).to_string(),
+        [r, _, sub, ..] => format!("{r}/{sub}"),
+        [] => String::new(),
+    };
+    let watch = matches!(query_param(query, "watch"), Some("true" | "1"));
+    let verb = match *method {
+        axum::http::Method::POST => "create",
+        axum::http::Method::DELETE => "delete",
+        axum::http::Method::PATCH => "patch",
+        axum::http::Method::PUT => "update",
+        _ if watch => "watch",
+        _ if parts.len() == 1 => "list",
+        _ => "get",
+    };
+    (verb.to_string(), resource)
+}
+
+/// 403 for a verb forbidden with [`FakeCluster::forbid_verb`].
+fn forbidden_verb(
+    shared: &Shared,
+    method: &axum::http::Method,
+    path: &str,
+    query: &str,
+) -> Option<Response> {
+    let (verb, resource) = verb_of(method, path, query);
+    if !shared
+        .cluster
+        .forbidden_verbs
+        .contains(&(verb.clone(), resource.clone()))
+    {
+        return None;
+    }
+    let ns = path
+        .split("/namespaces/")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap_or("");
+    Some(status(
+        403,
+        "Forbidden",
+        format!(
+            "{resource} is forbidden: User \"system:serviceaccount:ci:loadgen\" cannot {verb} resource \"{resource}\" in the namespace \"{ns}\""
+        ),
+    ))
+}
+
+/// Jobs and their pods (with a kubelet): POST and DELETE of Jobs, lists of
+/// Jobs and pods by label, pod logs, the pod proxy. `Err`: not one of these.
+async fn job_route(
+    shared: &Arc<Shared>,
+    req: Request,
+    path: &str,
+    query: &str,
+) -> Result<Response, Request> {
+    use axum::http::Method;
+    let method = req.method().clone();
+    let parts: Vec<&str> = path.split('/').collect();
+    let pods_at = parts.iter().position(|p| *p == "pods");
+    if path.ends_with("/jobs") && method == Method::POST {
+        let Ok(body) = axum::body::to_bytes(req.into_body(), 4 << 20).await else {
+            return Ok(status(
+                413,
+                "RequestEntityTooLarge",
+                "body over 4 MiB".into(),
+            ));
+        };
+        return Ok(kubelet::create_job(shared, path, &body).await);
+    }
+    if path.contains("/jobs/") && method == Method::DELETE {
+        return Ok(kubelet::delete_job(shared, path));
+    }
+    if let Some(i) = pods_at
+        && let Some(pod) = parts.get(i + 1)
+    {
+        let (name, _port) = pod.split_once(':').unwrap_or((pod, ""));
+        let pod_path = format!("{}/{name}", parts[..=i].join("/"));
+        if parts.get(i + 2) == Some(&"log") && method == Method::GET {
+            return Ok(kubelet::log(shared, &pod_path, query)
+                .unwrap_or_else(|| status(404, "NotFound", format!("pods \"{name}\" not found"))));
+        }
+        if parts.get(i + 2) == Some(&"proxy") {
+            let rest = parts[i + 3..].join("/");
+            return Ok(kubelet::proxy(shared, &pod_path, method.as_str(), &rest, query).await);
+        }
+    }
+    let watch = matches!(query_param(query, "watch"), Some("true" | "1"));
+    if method == Method::GET && !watch && (path.ends_with("/pods") || path.ends_with("/jobs")) {
+        let selector = label_selector(query);
+        let items: Vec<Value> = shared
+            .store
+            .list(path)
+            .into_iter()
+            .filter(|o| labels_match(o, &selector))
+            .collect();
+        let kind = if path.ends_with("/pods") {
+            "PodList"
+        } else {
+            "JobList"
+        };
+        return Ok(axum::Json(json!({"kind": kind, "apiVersion": "v1", "metadata": {"resourceVersion": shared.store.version().to_string()}, "items": items})).into_response());
+    }
+    Err(req)
+}
+
+/// `labelSelector=a%3Db,c%3Dd` → pairs.
+fn label_selector(query: &str) -> Vec<(String, String)> {
+    query_param(query, "labelSelector")
+        .map(|v| {
+            let v = v
+                .replace("%3D", "=")
+                .replace("%2C", ",")
+                .replace("%2F", "/");
+            v.split(',')
+                .filter_map(|p| {
+                    p.split_once('=')
+                        .map(|(a, b)| (a.to_string(), b.to_string()))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn labels_match(o: &Value, selector: &[(String, String)]) -> bool {
+    selector
+        .iter()
+        .all(|(k, v)| o["metadata"]["labels"][k.as_str()].as_str() == Some(v.as_str()))
 }
 
 async fn patch(shared: &Arc<Shared>, req: Request, path: &str, query: &str) -> Response {
@@ -484,9 +668,12 @@ fn watch(shared: &Arc<Shared>, path: &str, query: &str) -> Response {
         .find(|(k, _)| k == "metadata.name")
         .map(|(_, v)| v);
     let name_watched = name.clone();
+    let selector = label_selector(query);
     let matches = move |o: &Value| {
-        name.as_deref()
-            .is_none_or(|n| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
+        labels_match(o, &selector)
+            && name
+                .as_deref()
+                .is_none_or(|n| o.pointer("/metadata/name").and_then(Value::as_str) == Some(n))
     };
     let rx = shared.store.subscribe();
     let first: Vec<Value> = shared

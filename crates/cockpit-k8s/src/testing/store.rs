@@ -116,6 +116,82 @@ impl Store {
         *rv
     }
 
+    /// The latest resourceVersion handed out (a list's own version).
+    pub fn version(&self) -> u64 {
+        *self.resource_version.lock().expect("rv lock")
+    }
+
+    /// POST: store `object` at `path` (its name the last segment); 409 when
+    /// it exists, 404 when its namespace does not.
+    pub fn create(&self, path: &str, object: Value) -> Result<Value, Refusal> {
+        if let Some(ns) = namespace_of(path)
+            && !self.namespaces.lock().expect("ns lock").contains(&ns)
+        {
+            return Err(Refusal::NotFound(format!("namespaces \"{ns}\" not found")));
+        }
+        if self.objects.lock().expect("store lock").contains_key(path) {
+            let name = path.rsplit('/').next().unwrap_or("");
+            return Err(Refusal::Conflict(format!("\"{name}\" already exists")));
+        }
+        let mut object = object;
+        self.defaults(&mut object, true, None);
+        Ok(self.put(path, object))
+    }
+
+    /// Write `object` at `path` as the system would (a controller, the
+    /// kubelet): a new resourceVersion, watchers told.
+    pub fn put(&self, path: &str, mut object: Value) -> Value {
+        object["metadata"]["resourceVersion"] = json!(self.next_version().to_string());
+        let mut objects = self.objects.lock().expect("store lock");
+        let created = !objects.contains_key(path);
+        let owners = objects
+            .get(path)
+            .map(|s| s.owners.clone())
+            .unwrap_or_default();
+        objects.insert(
+            path.to_string(),
+            Stored {
+                object: object.clone(),
+                owners,
+            },
+        );
+        drop(objects);
+        self.notify(
+            path,
+            if created { "ADDED" } else { "MODIFIED" },
+            object.clone(),
+        );
+        object
+    }
+
+    /// Change the stored object at `path` with `f` (nothing when it is gone).
+    pub fn update(&self, path: &str, f: impl FnOnce(&mut Value)) {
+        let Some(mut o) = self
+            .objects
+            .lock()
+            .expect("store lock")
+            .get(path)
+            .map(|s| s.object.clone())
+        else {
+            return;
+        };
+        f(&mut o);
+        self.put(path, o);
+    }
+
+    /// DELETE: remove the object at `path`, watchers told.
+    pub fn remove(&self, path: &str) -> Option<Value> {
+        let mut gone = self
+            .objects
+            .lock()
+            .expect("store lock")
+            .remove(path)?
+            .object;
+        gone["metadata"]["resourceVersion"] = json!(self.next_version().to_string());
+        self.notify(path, "DELETED", gone.clone());
+        Some(gone)
+    }
+
     /// Server-side apply of `applied` at `path` by `manager`.
     pub fn apply(
         self: &Arc<Self>,

@@ -61,6 +61,7 @@ mod schedule;
 mod shard;
 mod slo;
 mod status;
+mod start;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -82,6 +83,7 @@ pub use shard::{
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 pub use status::{ResponseStatus, StatusCounts};
+pub use start::await_start;
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 
