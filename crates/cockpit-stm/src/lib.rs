@@ -64,6 +64,7 @@ mod config;
 mod conn;
 mod endpoint;
 mod error;
+mod health;
 mod info;
 mod latency;
 mod resp;
@@ -77,6 +78,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{DeclaredStm, StmConfig, StmSettings, SurvivalMode};
 pub use error::StmError;
+pub use health::{Health, HealthInfo, HealthOptions, read_health};
 pub use info::Info;
 pub use latency::{LatencyOptions, LatencyReport, measure_latency};
 pub use resp::ReplyLimits;
