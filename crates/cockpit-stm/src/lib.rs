@@ -38,6 +38,9 @@
 //! # }
 //! ```
 //!
+//! For a monitor that looks every interval, [`read_health`] takes a
+//! read-only reading: a few timed PINGs and the figures of `INFO`.
+//!
 //! # What it never does
 //!
 //! It never reads, lists or writes a key it did not create: its own keys are
