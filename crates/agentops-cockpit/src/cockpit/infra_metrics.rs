@@ -42,7 +42,8 @@ fn stm_families(enc: &mut DescriptorEncoder, stm: &[(&str, &StmView)]) -> fmt::R
         m.encode_family(&[("target", *target)])?
             .encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets(h), None)?;
     }
-    let gauges: [(&str, &str, fn(&StmView) -> Option<u64>); 3] = [
+    type Pick = fn(&StmView) -> Option<u64>;
+    let gauges: [(&str, &str, Pick); 3] = [
         (
             "stm_used_memory",
             "Memory the session store uses (INFO used_memory), at the latest reading.",
