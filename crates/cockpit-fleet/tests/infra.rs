@@ -40,7 +40,7 @@ fn stm_fleet(url: String) -> Fleet {
     }
 }
 
-fn row<'a>(s: &'a FleetSnapshot, kind: TargetKind) -> &'a cockpit_fleet::AgentView {
+fn row(s: &FleetSnapshot, kind: TargetKind) -> &cockpit_fleet::AgentView {
     s.agents.iter().find(|a| a.kind == kind).expect("the row")
 }
 
