@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use cockpit_testbed::{Testbed, TestbedConfig};
 use common::{
-    Served, Workdir, dead_port, fast, http_exchange, http_get, kill, poll, run_with, serve_cockpit,
-    testbed, wait,
+    Served, Workdir, dead_port, fast, http_exchange, http_get, kill, poll, promtool_check,
+    run_with, serve_cockpit, testbed, wait,
 };
 use serde_json::Value;
 
@@ -93,24 +93,6 @@ async fn interrupt(s: Served) {
     kill(s.child.id().expect("running"), "INT");
     let out = wait(s.child, Duration::from_secs(30)).await;
     assert_eq!(out.code, Some(130), "{}", s.stderr.lock().unwrap());
-}
-
-fn promtool_check(text: &str) -> std::process::Output {
-    use std::io::Write as _;
-    let mut child = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool is needed: `apt-get install prometheus` (cargo xtask ci installs it)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,3 +305,37 @@ async fn without_a_terminal_a_table_is_printed_each_interval() {
         tb.shutdown().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_store_is_a_row_of_the_dashboard() {
+    use cockpit_stm::testing::{NO_PERSISTENCE, RedisServer};
+    let redis = RedisServer::start(NO_PERSISTENCE);
+    let f = testbed(fast()).await;
+    let w = Workdir::new();
+    let cfg = w.config(&format!(
+        "{}[stm]\nurl = \"{}\"\n",
+        agent("fast", &f),
+        redis.url()
+    ));
+    let tmux = Tmux::new("tui-stm");
+    tmux.start(&shell(&cfg));
+    let screen = tmux
+        .until("the stm row with its PING", |s| {
+            s.lines()
+                .any(|l| l.contains("stm ") && l.contains("UP") && l.contains("ping "))
+        })
+        .await;
+    assert!(line_with(&screen, "fast ").contains("UP"), "{screen}");
+    // Sorted by name: Down selects `stm`, Enter opens its details.
+    tmux.keys(&["Down", "Enter"]);
+    let screen = tmux
+        .until("the stm details", |s| {
+            s.contains("PING p50 ") && s.contains("role master")
+        })
+        .await;
+    assert!(screen.contains("stm · stm · redis"), "{screen}");
+    tmux.keys(&["q"]);
+    let screen = tmux.until("the exit", exited).await;
+    assert!(screen.contains("EXITED:0"), "{screen}");
+    f.shutdown().await;
+}

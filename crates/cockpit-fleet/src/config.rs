@@ -56,6 +56,11 @@ pub struct CockpitSettings {
     pub samples: u32,
     /// `[cockpit.alerts]`.
     pub alerts: AlertSettings,
+    /// The `[kubernetes]` row: a label selector
+    /// (`app.kubernetes.io/part-of=chat`) the agent pods are listed with;
+    /// every Deployment / StatefulSet it picks is watched. Unset: the
+    /// workloads the audit takes for agents or retrieval backends.
+    pub kubernetes_selector: Option<String>,
 }
 
 impl Default for CockpitSettings {
@@ -67,6 +72,7 @@ impl Default for CockpitSettings {
             probe_timeout: Duration::from_secs(10),
             samples: 3,
             alerts: AlertSettings::default(),
+            kubernetes_selector: None,
         }
     }
 }
@@ -184,6 +190,20 @@ impl CockpitSettings {
                 "samples",
                 format!("must be 1..={MAX_SAMPLES}, got {}", self.samples),
             );
+        }
+        if let Some(s) = &self.kubernetes_selector {
+            let ok = !s.trim().is_empty()
+                && s.len() <= 1024
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || " -_./=!,()".contains(c));
+            if !ok {
+                return bad(
+                    "kubernetes_selector",
+                    format!(
+                        "`{s}` is not a label selector (e.g. \"app.kubernetes.io/part-of=chat\", at most 1024 characters)"
+                    ),
+                );
+            }
         }
         self.alerts.validate()
     }

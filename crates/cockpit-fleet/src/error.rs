@@ -14,7 +14,9 @@ pub enum MonitorError {
     #[error("cockpit.{key}: {message}")]
     Config { key: &'static str, message: String },
     /// The fleet has nothing to watch.
-    #[error("no target to watch: declare [[agents]] (or [[retrieval]]) in the configuration")]
+    #[error(
+        "no target to watch: declare [[agents]] (or [[retrieval]], [stm], a live [kubernetes]) in the configuration"
+    )]
     NoTargets,
     /// Two targets share a name.
     #[error("target name `{0}` is used twice")]

@@ -64,8 +64,11 @@ mod compact;
 mod config;
 mod error;
 mod evidence;
+mod infra;
+mod kube;
 mod monitor;
 mod snapshot;
+mod stm;
 mod target;
 mod webhook;
 mod window;
@@ -84,6 +87,10 @@ pub use snapshot::{
     SNAPSHOT_VERSION, SeriesPoint, TargetKind, TargetStatus, Totals, WebhookView,
 };
 
+pub use kube::{
+    KubeClient, KubernetesView, MAX_PODS_SHOWN, MAX_WORKLOADS_SHOWN, PodIssue, WorkloadView,
+};
+pub use stm::{STM_MEMORY_HIGH, STM_ROW, StmView};
 pub use target::Fleet;
 pub use webhook::{WEBHOOK_ATTEMPTS, WEBHOOK_BACKOFF, WEBHOOK_QUEUE, WEBHOOK_TIMEOUT};
 pub use window::BUCKET_BOUNDS_S;

@@ -54,6 +54,8 @@ struct Inner {
     settings: CockpitSettings,
     fleet: Fleet,
     targets: Vec<Target>,
+    /// `[stm]` and `[kubernetes]` rows, after the targets.
+    infra: Vec<crate::infra::Infra>,
     options: MonitorOptions,
     state: Mutex<State>,
     snapshots: watch::Sender<Arc<FleetSnapshot>>,
@@ -104,6 +106,7 @@ impl Monitor {
     ) -> Result<Monitor, MonitorError> {
         settings.validate()?;
         let targets = targets(&fleet)?;
+        let infra = crate::infra::rows(&fleet, &settings, &targets)?;
         let len = usize::try_from(settings.intervals_per_window()).unwrap_or(usize::MAX);
         let rows = targets
             .iter()
@@ -135,6 +138,7 @@ impl Monitor {
             settings,
             fleet,
             targets,
+            infra,
             options,
             state: Mutex::new(state),
             events,
@@ -280,6 +284,10 @@ impl Monitor {
         for row in &mut st.rows {
             row.window.open(round);
         }
+        drop(st);
+        for row in &self.inner.infra {
+            row.open(round);
+        }
     }
 
     /// Start a probe of every target not being probed.
@@ -304,6 +312,15 @@ impl Monitor {
                 async move { m.probe(i, &cancel, jittered).await }.instrument(span),
             ));
         }
+        let inner = &self.inner;
+        handles.extend(crate::infra::launch(
+            &inner.infra,
+            &inner.settings,
+            &inner.limit,
+            round,
+            cancel,
+            jittered,
+        ));
         handles
     }
 
@@ -486,6 +503,7 @@ impl Monitor {
         let agents = (inner.targets.iter())
             .zip(&st.rows)
             .map(|(t, row)| view(t, row, st.gate.clone()))
+            .chain(inner.infra.iter().map(crate::infra::Infra::view))
             .collect();
         let s = &inner.settings;
         FleetSnapshot {
@@ -545,6 +563,8 @@ fn view(t: &Target, row: &Row, gate: Option<GateView>) -> AgentView {
         last_gate: gate,
         alerts: row.firing.clone(),
         totals: row.window.totals.clone(),
+        stm: None,
+        kubernetes: None,
     }
 }
 

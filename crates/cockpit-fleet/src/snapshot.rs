@@ -75,6 +75,10 @@ pub enum TargetKind {
     Agent,
     /// A `[[retrieval]]` backend: e2e latency of a search.
     Retrieval,
+    /// The `[stm]` session store (Redis): PING latency, `INFO` figures.
+    Stm,
+    /// The `[kubernetes]` agent pods: ready replicas, restarts.
+    Kubernetes,
 }
 
 /// The state of a target after its latest probe.
@@ -112,7 +116,7 @@ pub struct AgentView {
     /// The configured name (unescaped: renderers escape it).
     pub name: String,
     pub kind: TargetKind,
-    /// `openai`, `grpc`, `http`.
+    /// `openai`, `grpc`, `http`; `redis` for `[stm]`, `kubernetes`.
     pub protocol: String,
     /// The endpoint, credentials redacted.
     pub endpoint: String,
@@ -128,7 +132,8 @@ pub struct AgentView {
     /// End-to-end request time over the window.
     pub e2e: LatencyWindow,
     /// TTFT p95 of each interval of the window, oldest first (sparklines).
-    /// For a retrieval backend, its e2e p95.
+    /// For a retrieval backend, its e2e p95; for `[stm]`, its PING p95;
+    /// empty for `[kubernetes]`.
     pub ttft_p95_series: Vec<SeriesPoint>,
     /// Output tokens per second over the window.
     pub tokens_per_s: RateWindow,
@@ -142,6 +147,13 @@ pub struct AgentView {
     pub alerts: Vec<FiringAlert>,
     /// Counters since the monitor started (for Prometheus exposition).
     pub totals: Totals,
+    /// The `[stm]` row's own figures (`kind: "stm"`); absent on other rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stm: Option<crate::StmView>,
+    /// The `[kubernetes]` row's own figures (`kind: "kubernetes"`); absent
+    /// on other rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<crate::KubernetesView>,
 }
 
 /// Percentiles of a latency over the window; `null` when `count` is 0.

@@ -20,6 +20,14 @@ pub struct Fleet {
     pub probe: ProbeSettings,
     /// `[thresholds]`: what `--record`'s NET-TTFT findings are judged by.
     pub thresholds: cockpit_probe::Thresholds,
+    /// `[stm]`: the session store, read-only (PING, `INFO`) each interval.
+    pub stm: Option<cockpit_stm::StmConfig>,
+    /// `[kubernetes]` (a live cluster: `context` / `namespace`): the agent
+    /// pods, listed each interval.
+    pub kubernetes: Option<cockpit_k8s::K8sConfig>,
+    /// The client for `kubernetes`; `None`: one is made from the
+    /// kubeconfig (`$KUBECONFIG`, `[kubernetes] context`) at the first reading.
+    pub kubernetes_client: Option<crate::KubeClient>,
 }
 
 /// One thing the monitor probes.
@@ -131,7 +139,7 @@ pub(crate) fn targets(fleet: &Fleet) -> Result<Vec<Target>, crate::MonitorError>
     let all: Vec<Target> = (fleet.agents.iter().cloned().map(Target::Agent))
         .chain(fleet.retrieval.iter().cloned().map(Target::Retrieval))
         .collect();
-    if all.is_empty() {
+    if all.is_empty() && fleet.stm.is_none() && fleet.kubernetes.is_none() {
         return Err(crate::MonitorError::NoTargets);
     }
     let mut seen = std::collections::HashSet::new();

@@ -81,7 +81,7 @@ pub(crate) struct Merged {
     pub tokens: RateWindow,
 }
 
-fn cumulative() -> CumulativeHistogram {
+pub(crate) fn cumulative() -> CumulativeHistogram {
     CumulativeHistogram {
         bounds: BUCKET_BOUNDS_S.to_vec(),
         counts: vec![0; BUCKET_BOUNDS_S.len()],

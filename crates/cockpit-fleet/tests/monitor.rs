@@ -15,11 +15,11 @@ use cockpit_fleet::{
 };
 use cockpit_score::EvidenceLake;
 use cockpit_testbed::{Testbed, TestbedConfig};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-/// Generous bound on any wait: a hang fails the test instead of the suite.
-const HANG_GUARD: Duration = Duration::from_secs(90);
+mod support;
+use support::{HANG_GUARD, until};
 
 async fn testbed(ttft_ms: u64) -> Testbed {
     Testbed::start(TestbedConfig {
@@ -57,6 +57,7 @@ fn fast_settings(alerts: AlertSettings) -> CockpitSettings {
         samples: 1,
         concurrency: 8,
         alerts,
+        ..CockpitSettings::default()
     }
 }
 
@@ -74,26 +75,6 @@ fn recorder(dir: &std::path::Path) -> Recorder {
         version: "test".into(),
         provenance: None,
     }
-}
-
-/// The first snapshot that satisfies `pred`.
-async fn until(
-    rx: &mut watch::Receiver<Arc<FleetSnapshot>>,
-    what: &str,
-    pred: impl Fn(&FleetSnapshot) -> bool,
-) -> Arc<FleetSnapshot> {
-    let wait = async {
-        loop {
-            let s = rx.borrow_and_update().clone();
-            if pred(&s) {
-                return s;
-            }
-            rx.changed().await.expect("monitor running");
-        }
-    };
-    tokio::time::timeout(HANG_GUARD, wait)
-        .await
-        .unwrap_or_else(|_| panic!("waited too long for {what}"))
 }
 
 /// The next event of `agent` whose rule and state match.

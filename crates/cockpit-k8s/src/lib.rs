@@ -49,6 +49,7 @@ mod lb;
 pub mod manifest;
 pub mod object;
 pub mod placement;
+pub mod pods;
 pub mod suppress;
 #[cfg(feature = "test-support")]
 pub mod testing;

@@ -63,6 +63,22 @@ pub enum StmError {
 }
 
 impl StmError {
+    /// The kind of failure, for counts and dashboards: `url`, `connect`
+    /// (also a connection closed mid-reply), `auth`, `tls`, `timeout`,
+    /// `protocol` (also a reply past its bound), `config`, `command`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            StmError::Url { .. } => "url",
+            StmError::Timeout { .. } => "timeout",
+            StmError::Connect { .. } | StmError::Closed { .. } => "connect",
+            StmError::Auth { .. } => "auth",
+            StmError::Tls { .. } => "tls",
+            StmError::Protocol { .. } | StmError::ReplyBound { .. } => "protocol",
+            StmError::Config { .. } => "config",
+            StmError::Command { .. } => "command",
+        }
+    }
+
     /// The server refused a write because it is a read-only replica.
     pub fn is_read_only(&self) -> bool {
         matches!(self, StmError::Command { message, .. } if message.starts_with("READONLY"))

@@ -122,13 +122,9 @@ impl LatencyReport {
     }
 
     pub(crate) fn error(&mut self, e: &StmError) {
-        let kind = match e {
-            StmError::Timeout { .. } => "timeout",
-            StmError::Connect { .. } | StmError::Closed { .. } => "connect",
-            StmError::Auth { .. } => "auth",
-            StmError::Tls { .. } => "tls",
-            StmError::Protocol { .. } | StmError::ReplyBound { .. } => "protocol",
-            _ => "command",
+        let kind = match e.kind() {
+            "url" | "config" => "command",
+            k => k,
         };
         *self.errors.entry(kind).or_default() += 1;
         self.error_examples

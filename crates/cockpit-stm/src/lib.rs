@@ -38,6 +38,9 @@
 //! # }
 //! ```
 //!
+//! For a monitor that looks every interval, [`read_health`] takes a
+//! read-only reading: a few timed PINGs and the figures of `INFO`.
+//!
 //! # What it never does
 //!
 //! It never reads, lists or writes a key it did not create: its own keys are
@@ -64,6 +67,7 @@ mod config;
 mod conn;
 mod endpoint;
 mod error;
+mod health;
 mod info;
 mod latency;
 mod resp;
@@ -77,6 +81,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use config::{DeclaredStm, StmConfig, StmSettings, SurvivalMode};
 pub use error::StmError;
+pub use health::{Health, HealthInfo, HealthOptions, read_health};
 pub use info::Info;
 pub use latency::{LatencyOptions, LatencyReport, measure_latency};
 pub use resp::ReplyLimits;

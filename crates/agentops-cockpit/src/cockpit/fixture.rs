@@ -7,9 +7,11 @@ use std::time::Duration;
 
 use cockpit_fleet::{
     AgentView, AlertEvent, AlertRule, AlertState, CumulativeHistogram, FiringAlert, FleetSnapshot,
-    GateView, LatencyWindow, PillarView, RateWindow, RequestCounts, RulesView, SNAPSHOT_VERSION,
-    SeriesPoint, TargetKind, TargetStatus, Totals,
+    GateView, KubernetesView, LatencyWindow, PillarView, PodIssue, RateWindow, RequestCounts,
+    RulesView, SNAPSHOT_VERSION, SeriesPoint, StmView, TargetKind, TargetStatus, Totals,
+    WorkloadView,
 };
+use cockpit_stm::HealthInfo;
 
 pub const HOSTILE: &str = "<script>alert(1)</script><img src=x onerror=alert(2)>\"\\\n\u{1b}[2J";
 
@@ -101,7 +103,78 @@ pub fn agent(name: &str, ttft_ms: f64) -> AgentView {
             e2e_seconds: histogram(n, ttft_ms / 1000.0 + 0.02),
             probe_seconds: histogram(6, 0.5),
         },
+        stm: None,
+        kubernetes: None,
     }
+}
+
+/// An `[stm]` row (up, 12 PINGs) and a `[kubernetes]` row (degraded: one
+/// pod crash-looping, 2 restarts since the start).
+pub fn infra_rows() -> [AgentView; 2] {
+    let mut stm = agent("stm", 0.4);
+    stm.kind = TargetKind::Stm;
+    stm.protocol = "redis".into();
+    stm.endpoint = "redis://:***@10.0.0.3:6379".into();
+    stm.ttft = LatencyWindow::default();
+    stm.itl = LatencyWindow::default();
+    stm.e2e = LatencyWindow::default();
+    stm.tokens_per_s = RateWindow::default();
+    stm.last_gate = None;
+    stm.stm = Some(StmView {
+        ping: latency(12, 0.2, 0.4),
+        connect: latency(6, 1.0, 1.5),
+        pings_per_read: 2,
+        info: Some(HealthInfo {
+            role: Some("master".into()),
+            used_memory_bytes: Some(1 << 20),
+            maxmemory_bytes: Some(64 << 20),
+            maxmemory_policy: Some("noeviction".into()),
+            connected_clients: Some(3),
+            ..HealthInfo::default()
+        }),
+        info_error: None,
+        ping_seconds: histogram(12, 0.0004),
+    });
+    let mut kube = stm.clone();
+    kube.name = "kubernetes/agents".into();
+    kube.kind = TargetKind::Kubernetes;
+    kube.protocol = "kubernetes".into();
+    kube.endpoint = "current context".into();
+    kube.ttft_p95_series = Vec::new();
+    kube.status = TargetStatus::Degraded {
+        reason: "1 of 2 replicas ready; not ready: chat-agent-b (CrashLoopBackOff)".into(),
+    };
+    kube.stm = None;
+    kube.kubernetes = Some(KubernetesView {
+        namespace: "agents".into(),
+        context: None,
+        selector: None,
+        desired: 2,
+        ready: 1,
+        pods: 2,
+        pods_ready: 1,
+        restarts_since_start: 2,
+        restarts_in_window: 2,
+        window: WINDOW,
+        workloads: vec![WorkloadView {
+            kind: "Deployment".into(),
+            name: "chat-agent".into(),
+            role: "agent".into(),
+            desired: 2,
+            ready: 1,
+            pods: 2,
+            restarts_since_start: 2,
+        }],
+        not_ready: vec![PodIssue {
+            workload: "chat-agent".into(),
+            pod: "chat-agent-b".into(),
+            phase: "Running".into(),
+            reason: "CrashLoopBackOff".into(),
+            restarts: 6,
+        }],
+        truncated: false,
+    });
+    [stm, kube]
 }
 
 /// The fleet: `fast`, `slow` (alert firing), `dead` (down), and [`HOSTILE`].

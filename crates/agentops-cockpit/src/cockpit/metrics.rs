@@ -68,7 +68,8 @@ impl Collector for SnapshotCollector {
             histogram(&mut enc, name, help, agents, pick)?;
         }
         counters(&mut enc, agents)?;
-        gauges(&mut enc, &self.0)
+        gauges(&mut enc, &self.0)?;
+        super::infra_metrics::encode(&mut enc, agents)
     }
 }
 
@@ -101,7 +102,7 @@ fn histogram(
 
 /// Cumulative `le` buckets to the per-bucket counts the encoder sums
 /// back, the last one `+Inf`.
-fn buckets(h: &CumulativeHistogram) -> Vec<(f64, u64)> {
+pub(super) fn buckets(h: &CumulativeHistogram) -> Vec<(f64, u64)> {
     let mut out = Vec::with_capacity(h.bounds.len() + 1);
     let mut below = 0;
     for (bound, cumulative) in h.bounds.iter().zip(&h.counts) {

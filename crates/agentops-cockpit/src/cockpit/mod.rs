@@ -7,6 +7,7 @@
 mod demo;
 #[cfg(test)]
 mod fixture;
+mod infra_metrics;
 mod metrics;
 mod tui;
 mod web;
@@ -91,6 +92,10 @@ fn monitor(
         retrieval: cfg.retrieval.clone(),
         probe: cfg.probe.clone(),
         thresholds: cfg.thresholds.clone(),
+        // The session store and a live cluster's agent pods are rows too.
+        stm: cfg.stm.as_ref().map(cockpit_stm::StmSettings::to_config),
+        kubernetes: cfg.kubernetes.live().then(|| cfg.kubernetes.clone()),
+        kubernetes_client: None,
     };
     let recorder = Recorder {
         lake: EvidenceLake::new(&cfg.gate.evidence_dir),

@@ -340,6 +340,8 @@ fn gate_text(a: &AgentView) -> String {
 
 fn table_row(a: &AgentView, bound: f64) -> Row<'static> {
     let (status, style) = status_text(&a.status);
+    // `[stm]`: its PING series, scaled to itself.
+    let bound = if a.stm.is_some() { 0.0 } else { bound };
     let row_style = if a.alerts.is_empty() {
         Style::new()
     } else {
@@ -348,7 +350,7 @@ fn table_row(a: &AgentView, bound: f64) -> Row<'static> {
     Row::new(vec![
         TableCell::from(cell(&a.name, 40)),
         TableCell::from(status).style(style),
-        TableCell::from(p50_p95(&a.ttft)),
+        TableCell::from(crate::render::infra_cell(a).unwrap_or_else(|| p50_p95(&a.ttft))),
         TableCell::from(sparkline(a, SPARK_WIDTH, bound)).style(Style::new().fg(Color::Cyan)),
         TableCell::from(ms(a.itl.p50_ms)),
         TableCell::from(
@@ -449,6 +451,13 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
             cell(&a.endpoint, 80)
         )),
         Line::from(format!("status: {status}")),
+    ];
+    let infra = crate::render::infra_lines(a);
+    if !infra.is_empty() {
+        lines.extend(infra.into_iter().map(Line::from));
+        return lines;
+    }
+    lines.extend([
         lat("TTFT", &a.ttft),
         lat("ITL", &a.itl),
         lat("e2e", &a.e2e),
@@ -467,7 +476,7 @@ fn detail_lines(snap: &FleetSnapshot, a: &AgentView) -> Vec<Line<'static>> {
                 .map_or_else(|| "-".into(), |t| format!("{t:.1}")),
             a.tokens_per_s.count
         )),
-    ];
+    ]);
     lines.push(Line::from(gate_line(a)));
     if let Some(b) = &a.baseline {
         lines.push(Line::from(format!(
@@ -507,6 +516,8 @@ fn kind(k: TargetKind) -> &'static str {
     match k {
         TargetKind::Agent => "agent",
         TargetKind::Retrieval => "retrieval",
+        TargetKind::Stm => "stm",
+        TargetKind::Kubernetes => "kubernetes",
         _ => "target",
     }
 }
@@ -547,11 +558,12 @@ fn draw_details(frame: &mut Frame, area: Rect, snap: &FleetSnapshot, a: &AgentVi
         .iter()
         .map(|p| p.p95_ms.map(|v| v.round() as u64))
         .collect();
-    let top = data
-        .iter()
-        .flatten()
-        .copied()
-        .fold(snap.rules.ttft_p95_ms.round() as u64, u64::max);
+    let floor = if a.stm.is_some() {
+        0
+    } else {
+        snap.rules.ttft_p95_ms.round() as u64
+    };
+    let top = data.iter().flatten().copied().fold(floor, u64::max);
     let shown = &data[data.len().saturating_sub(usize::from(spark.width))..];
     frame.render_widget(
         Sparkline::default()
@@ -761,6 +773,38 @@ mod tests {
         assert_eq!(ui.on_key(key(KeyCode::Char('q')), &snap), Step::Quit);
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert_eq!(ui.on_key(ctrl_c, &snap), Step::Interrupt);
+    }
+
+    #[test]
+    fn stm_and_kubernetes_rows_show_their_figures_and_details() {
+        let mut snap = fixture::snapshot();
+        snap.agents.extend(fixture::infra_rows());
+        let mut ui = UiState::default();
+        let lines = screen(&snap, &ui, 80, 24);
+        let all = lines.join("\n");
+        let stm = line_of(&lines, "stm ");
+        assert!(stm.contains("UP") && stm.contains("ping 0.2/0.4"), "{all}");
+        let kube = line_of(&lines, "kubernetes/agen");
+        assert!(
+            kube.contains("DEGRADED") && kube.contains("1/2 rdy ↻2"),
+            "{all}"
+        );
+        ui.selected = Some("kubernetes/agents".into());
+        ui.details = true;
+        let all = screen(&snap, &ui, 100, 30).join("\n");
+        assert!(all.contains("replicas 1/2 ready"), "{all}");
+        assert!(all.contains("restarts 2 since start"), "{all}");
+        assert!(
+            all.contains("not ready: chat-agent-b (chat-agent) CrashLoopBackOff"),
+            "{all}"
+        );
+        ui.selected = Some("stm".into());
+        let all = screen(&snap, &ui, 120, 30).join("\n");
+        assert!(all.contains("PING p50 0.2 · p95 0.4"), "{all}");
+        assert!(
+            all.contains("memory 1.0 MiB of 64.0 MiB (noeviction)"),
+            "{all}"
+        );
     }
 
     #[test]

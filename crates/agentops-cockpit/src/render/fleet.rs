@@ -53,7 +53,8 @@ fn row(a: &AgentView) -> Vec<String> {
     vec![
         cell(&a.name, 32),
         status(&a.status),
-        latency(&a.ttft),
+        // `[stm]` / `[kubernetes]`: their own short figure in this column.
+        super::infra_cell(a).unwrap_or_else(|| latency(&a.ttft)),
         ms(a.itl.p95_ms),
         latency(&a.e2e),
         a.tokens_per_s
@@ -110,6 +111,16 @@ pub fn fleet_table(s: &FleetSnapshot, colour: bool) -> String {
             f.count,
             f.since
         );
+    }
+    for a in &s.agents {
+        for line in super::infra_lines(a) {
+            let _ = writeln!(
+                out,
+                "{} {}: {line}",
+                a.protocol.to_uppercase(),
+                cell(&a.name, 64)
+            );
+        }
     }
     for a in &s.agents {
         if let TargetStatus::Down {

@@ -7,6 +7,7 @@
 
 mod csv;
 mod fleet;
+mod fleet_infra;
 mod load;
 mod load_dist;
 mod probe;
@@ -16,6 +17,7 @@ mod sim;
 pub use cockpit_score::render::new_table;
 pub use csv::csv;
 pub use fleet::{cell, fleet_table};
+pub use fleet_infra::{infra_cell, infra_lines};
 pub use load::load_table;
 pub use probe::{comparisons, probe_table};
 pub use shadow::shadow_table;

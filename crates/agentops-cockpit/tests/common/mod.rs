@@ -425,6 +425,12 @@ pub struct Served {
 /// Start `cockpit --config CFG --serve 127.0.0.1:0 [extra…]` in the
 /// config's directory and wait (at most 60 s) for the address it serves on.
 pub async fn serve_cockpit(cfg: &Path, extra: &[&str]) -> Served {
+    serve_cockpit_with(cfg, extra, Opts::default()).await
+}
+
+/// [`serve_cockpit`] with `opts` (its environment; the directory is the
+/// config's).
+pub async fn serve_cockpit_with(cfg: &Path, extra: &[&str], opts: Opts) -> Served {
     use tokio::io::{AsyncBufReadExt, BufReader};
     let mut args = vec![
         "cockpit",
@@ -434,7 +440,7 @@ pub async fn serve_cockpit(cfg: &Path, extra: &[&str]) -> Served {
         "127.0.0.1:0",
     ];
     args.extend_from_slice(extra);
-    let opts = Opts::default().cwd(cfg.parent().expect("config dir"));
+    let opts = opts.cwd(cfg.parent().expect("config dir"));
     let mut child = command(&args, &opts)
         .spawn()
         .expect("spawn agentops-cockpit");
@@ -521,4 +527,24 @@ pub fn chromium(url: &str, profile: &Path, extra: &[String]) -> String {
         std::thread::sleep(Duration::from_millis(50));
     }
     reader.join().unwrap()
+}
+
+/// `promtool check metrics` of an exposition (Debian's `prometheus`;
+/// `cargo xtask ci` installs it when missing).
+pub fn promtool_check(text: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool is needed: `apt-get install prometheus` (cargo xtask ci installs it)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }

@@ -34,6 +34,8 @@ use serde_json::{Value, json};
 pub struct FakeCluster {
     /// `api/v1/namespaces/agents/pods` → the list response.
     lists: BTreeMap<String, Value>,
+    /// Path → list responses served in turn, the last one from then on.
+    sequences: BTreeMap<String, Vec<Value>>,
     forbidden: BTreeSet<String>,
     /// Service name → (delay, address): the address appears after the delay.
     lb_after: BTreeMap<String, (Duration, String)>,
@@ -72,6 +74,20 @@ impl FakeCluster {
             path.trim_matches('/').to_string(),
             json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {"resourceVersion": "1"}, "items": items}),
         );
+        self
+    }
+
+    /// Serve the lists of `items` at `path` in turn: the first GET gets the
+    /// first, the next the second, …, and every GET after the last gets the
+    /// last (a pod whose `restartCount` goes up between two reads).
+    pub fn with_list_sequence(mut self, path: &str, kind: &str, items: Vec<Vec<Value>>) -> Self {
+        let lists = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, items)| json!({"kind": format!("{kind}List"), "apiVersion": "v1", "metadata": {"resourceVersion": (i + 1).to_string()}, "items": items}))
+            .collect();
+        self.sequences
+            .insert(path.trim_matches('/').to_string(), lists);
         self
     }
 
@@ -159,6 +175,8 @@ struct Shared {
     log: Mutex<Vec<String>>,
     authorizations: Mutex<Vec<String>>,
     kubelet: kubelet::Kubelet,
+    /// GETs served so far of each [`FakeCluster::with_list_sequence`] path.
+    served: Mutex<BTreeMap<String, usize>>,
 }
 
 /// A running fake API server; stops when dropped.
@@ -203,6 +221,7 @@ impl FakeApiServer {
             log: Mutex::new(Vec::new()),
             authorizations: Mutex::new(Vec::new()),
             kubelet: kubelet::Kubelet::default(),
+            served: Mutex::new(BTreeMap::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let task = tokio::spawn(async move {
@@ -375,8 +394,15 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
             ),
         );
     }
-    if let Some(list) = shared.cluster.lists.get(&path) {
-        let mut list = list.clone();
+    let next_in_sequence = shared.cluster.sequences.get(&path).and_then(|lists| {
+        let mut served = shared.served.lock().expect("served lock");
+        let n = served.entry(path.clone()).or_default();
+        let list = lists.get(*n).or(lists.last()).cloned();
+        *n += 1;
+        list
+    });
+    if let Some(list) = next_in_sequence.or_else(|| shared.cluster.lists.get(&path).cloned()) {
+        let mut list = list;
         let selector = field_selector(&query);
         if let Some(items) = list.get_mut("items").and_then(Value::as_array_mut) {
             items.retain(|it| {
