@@ -64,6 +64,7 @@ mod compact;
 mod config;
 mod error;
 mod evidence;
+pub mod hub;
 mod monitor;
 mod snapshot;
 mod target;
@@ -72,9 +73,11 @@ mod window;
 
 pub use alert::{AlertRules, RuleChange, RuleInput};
 pub use config::{
-    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_INTERVAL, MAX_INTERVALS_PER_WINDOW,
-    MAX_SAMPLES, MIN_INTERVAL,
+    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_HUB_CONCURRENCY, MAX_INTERVAL,
+    MAX_INTERVALS_PER_WINDOW, MAX_SAMPLES, MIN_INTERVAL,
 };
+pub use hub::FleetHub;
+pub use hub::view::HubView;
 pub use error::MonitorError;
 pub use evidence::{MAX_CERTIFICATIONS_READ, Recorder};
 pub use monitor::{Monitor, MonitorOptions};

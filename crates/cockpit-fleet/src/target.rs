@@ -20,6 +20,9 @@ pub struct Fleet {
     pub probe: ProbeSettings,
     /// `[thresholds]`: what `--record`'s NET-TTFT findings are judged by.
     pub thresholds: cockpit_probe::Thresholds,
+    /// The fleet hub's declarations: `[[mcp]]`, `[[vector_store]]`,
+    /// `[[cache]]`, `[shadow]`, `[watchtower]` (see [`crate::hub`]).
+    pub hub: crate::FleetHub,
 }
 
 /// One thing the monitor probes.

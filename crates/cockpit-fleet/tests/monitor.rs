@@ -57,6 +57,7 @@ fn fast_settings(alerts: AlertSettings) -> CockpitSettings {
         samples: 1,
         concurrency: 8,
         alerts,
+        ..CockpitSettings::default()
     }
 }
 
