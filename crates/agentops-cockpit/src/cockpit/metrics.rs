@@ -68,7 +68,8 @@ impl Collector for SnapshotCollector {
             histogram(&mut enc, name, help, agents, pick)?;
         }
         counters(&mut enc, agents)?;
-        gauges(&mut enc, &self.0)
+        gauges(&mut enc, &self.0)?;
+        super::hub::metrics(&mut enc, &self.0.hub)
     }
 }
 

@@ -7,6 +7,7 @@
 mod demo;
 #[cfg(test)]
 mod fixture;
+mod hub;
 mod metrics;
 mod tui;
 mod web;
@@ -43,6 +44,7 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
     if let Some(w) = args.window {
         cfg.cockpit.window = w;
     }
+    cfg.cockpit.watchtower |= args.watchtower;
     cfg.cockpit
         .validate()
         .map_err(|e| flag_context(e.into(), &args))?;
@@ -91,6 +93,13 @@ fn monitor(
         retrieval: cfg.retrieval.clone(),
         probe: cfg.probe.clone(),
         thresholds: cfg.thresholds.clone(),
+        hub: cockpit_fleet::FleetHub {
+            mcp: cfg.mcp.clone(),
+            vector_stores: cfg.vector_store.clone(),
+            caches: cfg.cache.clone(),
+            shadow: cfg.shadow.clone(),
+            watchtower: cfg.watchtower.clone(),
+        },
     };
     let recorder = Recorder {
         lake: EvidenceLake::new(&cfg.gate.evidence_dir),
