@@ -269,7 +269,13 @@ fn gauge<'a, T: 'a>(
     for item in items {
         for (labels, v) in series(item) {
             let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            m.encode_family(&labels)?.encode_gauge(&v)?;
+            let mut family = m.encode_family(&labels)?;
+            // Whole values (flags, counts) as integers: `1`, not `1.0`.
+            if v.fract() == 0.0 && v.abs() < 9.0e15 {
+                family.encode_gauge(&(v as i64))?;
+            } else {
+                family.encode_gauge(&v)?;
+            }
         }
     }
     Ok(())
@@ -532,7 +538,7 @@ mod tests {
             "agentops_mcp_up{server=\"dead\"} 0",
             "agentops_mcp_latency_seconds{server=\"tools\",quantile=\"0.95\"} 0.003",
             "agentops_cache_hit_ratio{agent=\"chat\"} 0.75",
-            "agentops_rag_documents{store=\"kb\"} 1200",
+            "agentops_rag_documents{store=\"kb\"} 1200\n",
             "agentops_watchtower_breaches_total{agent=\"chat\"} 3",
             "agentops_shadow_ttft_regression{agent=\"chat\"} 1",
         ] {
