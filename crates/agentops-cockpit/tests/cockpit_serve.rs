@@ -247,7 +247,10 @@ async fn the_dashboard_page_shows_the_fleet_and_the_alert_in_headless_chromium()
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;";
     assert!(dom.matches(escaped).count() >= 3, "row, chart, hub: {dom}");
     // The fleet hub's MCP section: the server on a closed port, down.
-    assert!(dom.contains("<div class=\"hub-part\" id=\"hub-mcp\">"), "{dom}");
+    assert!(
+        dom.contains("<div class=\"hub-part\" id=\"hub-mcp\">"),
+        "{dom}"
+    );
     assert_eq!(dom.matches("<tr class=\"hub-row\">").count(), 1, "{dom}");
     assert!(dom.contains(">DOWN</span>"), "{dom}");
     interrupt(s).await;

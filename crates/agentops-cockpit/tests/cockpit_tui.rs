@@ -188,13 +188,17 @@ async fn the_dashboard_in_tmux_marks_the_slow_agent_opens_details_and_q_restores
     tmux.keys(&["Escape", "h"]);
     let screen = tmux
         .until("the hub view with the MCP server down", |s| {
-            s.contains("MCP hub") && s.lines().any(|l| l.contains("tools ") && l.contains("DOWN"))
+            s.contains("MCP hub")
+                && s.lines()
+                    .any(|l| l.contains("tools ") && l.contains("DOWN"))
         })
         .await;
     assert!(screen.contains("Fleet hub · measured every"), "{screen}");
     tmux.keys(&["h"]);
-    tmux.until("the table again", |s| s.contains("TTFT p50/p95") && !s.contains("MCP hub"))
-        .await;
+    tmux.until("the table again", |s| {
+        s.contains("TTFT p50/p95") && !s.contains("MCP hub")
+    })
+    .await;
 
     tmux.keys(&["q"]);
     let screen = tmux

@@ -329,8 +329,15 @@ mod tests {
         assert_eq!(s.hub_interval(), Duration::from_secs(60));
         assert_eq!(s.hub_timeout(), Duration::from_secs(120));
         assert!(!s.watchtower, "the watchtower is opt-in");
-        let s: CockpitSettings = toml::from_str("interval = \"1s\"\nhub_interval = \"500ms\"").unwrap();
-        assert!(matches!(s.validate(), Err(MonitorError::Config { key: "hub_interval", .. })));
+        let short: CockpitSettings =
+            toml::from_str("interval = \"1s\"\nhub_interval = \"500ms\"").unwrap();
+        assert!(matches!(
+            short.validate(),
+            Err(MonitorError::Config {
+                key: "hub_interval",
+                ..
+            })
+        ));
         assert_eq!(s.intervals_per_window(), 20);
         assert_eq!(s.alerts.ttft_p95_ms, 800.0);
         assert_eq!(s.alerts.consecutive, 3);

@@ -59,22 +59,30 @@ fn agent(name: &str, endpoint: String, protocol: AgentProtocol) -> AgentConfig {
     }
 }
 
-/// Start the demo agents; the configuration that watches them (a 2 s
-/// interval and a 30 s window, so the demo shows alerts within a minute).
-pub async fn start() -> Result<(CockpitConfig, Demo), CliError> {
+/// The demo's testbeds: fast, slow, flapping, cached, and the fast one's
+/// shadow candidate (~60 ms slower to its first token).
+async fn testbeds() -> Result<Vec<Arc<Testbed>>, CliError> {
+    let configs = [
+        testbed_config(120, 10),
+        testbed_config(900, 30),
+        testbed_config(150, 10),
+        cached_config(),
+        testbed_config(180, 10),
+    ];
     let mut testbeds = Vec::new();
-    for (ttft, jitter) in [(120, 10), (900, 30), (150, 10)] {
-        let tb = Testbed::start(testbed_config(ttft, jitter))
-            .await
-            .map_err(|e| CliError::Unreachable(format!("cannot start the demo fleet: {e}")))?;
-        testbeds.push(Arc::new(tb));
-    }
-    for cfg in [cached_config(), testbed_config(180, 10)] {
+    for cfg in configs {
         let tb = Testbed::start(cfg)
             .await
             .map_err(|e| CliError::Unreachable(format!("cannot start the demo fleet: {e}")))?;
         testbeds.push(Arc::new(tb));
     }
+    Ok(testbeds)
+}
+
+/// Start the demo agents; the configuration that watches them (a 2 s
+/// interval and a 30 s window, so the demo shows alerts within a minute).
+pub async fn start() -> Result<(CockpitConfig, Demo), CliError> {
+    let testbeds = testbeds().await?;
     let [fast, slow, flapping, cached, candidate] = [
         &testbeds[0],
         &testbeds[1],

@@ -202,7 +202,11 @@ pub fn hub() -> cockpit_fleet::HubView {
         up: Some(up),
         protocol_version: up.then(|| "2025-06-18".into()),
         tool_count: up.then_some(11),
-        ping: if up { q(5, 1.5, 3.0) } else { Quantiles::default() },
+        ping: if up {
+            q(5, 1.5, 3.0)
+        } else {
+            Quantiles::default()
+        },
         ..McpPanel::default()
     };
     HubView {
@@ -213,10 +217,28 @@ pub fn hub() -> cockpit_fleet::HubView {
             v2: "http://v2/v1".into(),
             measured: at(None),
             sent: 30,
-            ttft_v1: SideView { n: 30, p50_ms: Some(120.0), p95_ms: Some(140.0) },
-            ttft_v2: SideView { n: 30, p50_ms: Some(160.0), p95_ms: Some(180.0) },
-            ttft_p50_diff: Some(DiffView { estimate_ms: 40.0, low_ms: 35.0, high_ms: 45.0, level: 0.95 }),
-            ttft_p95_diff: Some(DiffView { estimate_ms: 40.0, low_ms: 30.0, high_ms: 50.0, level: 0.95 }),
+            ttft_v1: SideView {
+                n: 30,
+                p50_ms: Some(120.0),
+                p95_ms: Some(140.0),
+            },
+            ttft_v2: SideView {
+                n: 30,
+                p50_ms: Some(160.0),
+                p95_ms: Some(180.0),
+            },
+            ttft_p50_diff: Some(DiffView {
+                estimate_ms: 40.0,
+                low_ms: 35.0,
+                high_ms: 45.0,
+                level: 0.95,
+            }),
+            ttft_p95_diff: Some(DiffView {
+                estimate_ms: 40.0,
+                low_ms: 30.0,
+                high_ms: 50.0,
+                level: 0.95,
+            }),
             ttft_p_value: Some(1e-7),
             ttft_difference: Some("v2-higher".into()),
             verdict: Some(verdict("SHD-TTFT", "fail")),

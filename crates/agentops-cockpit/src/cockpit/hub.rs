@@ -7,7 +7,7 @@ use std::fmt;
 
 use cockpit_fleet::HubView;
 use cockpit_fleet::hub::view::{
-    CachePanel, Measured, McpPanel, Quantiles, RagPanel, ShadowPanel, WatchPanel,
+    CachePanel, McpPanel, Measured, Quantiles, RagPanel, ShadowPanel, WatchPanel,
 };
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
@@ -80,7 +80,10 @@ fn status_style(status: &str) -> Style {
 fn entry(name: &str, status: &str, figures: String, m: &Measured) -> Vec<Line<'static>> {
     let mut out = vec![Line::from(vec![
         Span::raw(format!("  {:<NAME$} ", cell(name, NAME))),
-        Span::styled(format!("{:<8}", status.to_uppercase()), status_style(status)),
+        Span::styled(
+            format!("{:<8}", status.to_uppercase()),
+            status_style(status),
+        ),
         Span::raw(format!("{figures} · {}", when(m))),
     ])];
     if let Some(e) = &m.error {
@@ -122,7 +125,11 @@ fn shadow(p: &ShadowPanel) -> Vec<Line<'static>> {
 fn cache(p: &CachePanel) -> Vec<Line<'static>> {
     let status = (p.verdicts.iter())
         .map(|v| v.status.as_str())
-        .min_by_key(|s| ["fail", "warn", "not-measured", "pass"].iter().position(|x| x == s))
+        .min_by_key(|s| {
+            ["fail", "warn", "not-measured", "pass"]
+                .iter()
+                .position(|x| x == s)
+        })
         .unwrap_or("pending");
     let lookups = p.hits.zip(p.misses).map(|(h, m)| h + m);
     let figures = format!(
@@ -165,7 +172,13 @@ fn rag(p: &RagPanel) -> Vec<Line<'static>> {
         .unwrap_or_default();
     let stale = p.stale.as_ref().map_or_else(
         || "-".into(),
-        |v| format!("{} (of {})", v.status, num(p.source_count.map(|n| n as f64))),
+        |v| {
+            format!(
+                "{} (of {})",
+                v.status,
+                num(p.source_count.map(|n| n as f64))
+            )
+        },
     );
     let figures = format!(
         "{} docs{since} · query {} · stale {} · {} {}",

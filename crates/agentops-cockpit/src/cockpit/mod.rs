@@ -32,7 +32,7 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
         Some(p) => (config::load(p)?, None),
         None => {
             crate::term::notice(
-                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow and flapping testbed agents)",
+                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow, flapping and cached testbed agents; h shows the fleet hub)",
             );
             let (cfg, demo) = demo::start().await?;
             (cfg, Some(demo))

@@ -797,7 +797,10 @@ mod tests {
         assert!(lines[23].contains("q quit"), "{all}");
         ui.on_key(key(KeyCode::Char('h')), &snap);
         let all = screen(&snap, &ui, 80, 24).join("\n");
-        assert!(all.contains("TTFT p50/p95") && !all.contains("MCP hub"), "{all}");
+        assert!(
+            all.contains("TTFT p50/p95") && !all.contains("MCP hub"),
+            "{all}"
+        );
     }
 
     #[test]

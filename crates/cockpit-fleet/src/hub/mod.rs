@@ -13,8 +13,8 @@
 //! measured is not started again. A unit that fails, times out or panics
 //! shows its error in its panel; the loop goes on.
 
-pub mod view;
 mod parts;
+pub mod view;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument as _;
 
 use crate::{CockpitSettings, MonitorError};
-use view::{CachePanel, HubView, Measured, McpPanel, RagPanel, ShadowPanel, WatchPanel};
+use view::{CachePanel, HubView, McpPanel, Measured, RagPanel, ShadowPanel, WatchPanel};
 
 /// What the hub measures: the declarations of `cockpit.toml` beside the
 /// agents ([`Fleet::hub`](crate::Fleet::hub)).
@@ -104,8 +104,13 @@ fn units(fleet: &crate::Fleet, watchtower: bool) -> Vec<Unit> {
     let shadow = (agents.iter())
         .filter(|a| a.shadow_endpoint.is_some())
         .map(|a| Unit::Shadow(ShadowConfig::new(one(a), probe.clone(), hub.shadow.clone())));
-    let caches = (hub.caches.iter())
-        .map(|c| Unit::Cache(HiveConfig::new(vec![c.clone()], agents.clone(), probe.clone())));
+    let caches = (hub.caches.iter()).map(|c| {
+        Unit::Cache(HiveConfig::new(
+            vec![c.clone()],
+            agents.clone(),
+            probe.clone(),
+        ))
+    });
     let mcp = hub.mcp.iter().cloned().map(Unit::Mcp);
     let stores = hub.vector_stores.iter().cloned().map(Unit::Store);
     let watched = (agents.iter())
@@ -139,17 +144,25 @@ fn validate(fleet: &crate::Fleet, watchtower: bool) -> Result<(), MonitorError> 
         v.validate().map_err(|e| bad("vector_store", &e))?;
     }
     if !hub.caches.is_empty() {
-        HiveConfig::new(hub.caches.clone(), fleet.agents.clone(), fleet.probe.clone())
-            .validate()
-            .map_err(|e| bad("cache", &e))?;
+        HiveConfig::new(
+            hub.caches.clone(),
+            fleet.agents.clone(),
+            fleet.probe.clone(),
+        )
+        .validate()
+        .map_err(|e| bad("cache", &e))?;
     }
     if fleet.agents.iter().any(|a| a.shadow_endpoint.is_some()) {
         hub.shadow.validate().map_err(|e| bad("shadow", &e))?;
     }
     if watchtower {
-        WatchtowerConfig::new(fleet.agents.clone(), ProbeSettings::default(), hub.watchtower.clone())
-            .validate()
-            .map_err(|e| bad("watchtower", &e))?;
+        WatchtowerConfig::new(
+            fleet.agents.clone(),
+            ProbeSettings::default(),
+            hub.watchtower.clone(),
+        )
+        .validate()
+        .map_err(|e| bad("watchtower", &e))?;
     }
     Ok(())
 }
@@ -200,7 +213,9 @@ fn add_panel(v: &mut HubView, unit: &Unit) -> usize {
             let canary = c.agents[0].canary.as_deref();
             let p = WatchPanel {
                 agent: c.agents[0].name.clone(),
-                canary: canary.map(cockpit_watchtower::canary_tag).unwrap_or_default(),
+                canary: canary
+                    .map(cockpit_watchtower::canary_tag)
+                    .unwrap_or_default(),
                 ..WatchPanel::default()
             };
             push(&mut v.watchtower, p)
@@ -389,7 +404,8 @@ async fn read(unit: Unit, cancel: CancellationToken) -> Result<Reading, String> 
             Reading::Shadow(all.pop().ok_or_else(none)?)
         }
         Unit::Cache(c) => {
-            let mut all = (cockpit_hive::measure_all(&c, &cancel).await).map_err(|e| e.to_string())?;
+            let mut all =
+                (cockpit_hive::measure_all(&c, &cancel).await).map_err(|e| e.to_string())?;
             Reading::Cache(Box::new(all.pop().ok_or_else(none)?))
         }
         Unit::Mcp(m) => {
@@ -403,7 +419,8 @@ async fn read(unit: Unit, cancel: CancellationToken) -> Result<Reading, String> 
             Reading::Store(Box::new(s.stores.pop().ok_or_else(none)?))
         }
         Unit::Watch(c) => {
-            let mut all = (cockpit_watchtower::measure_all(&c, &cancel).await).map_err(|e| e.to_string())?;
+            let mut all =
+                (cockpit_watchtower::measure_all(&c, &cancel).await).map_err(|e| e.to_string())?;
             Reading::Watch(all.pop().ok_or_else(none)?)
         }
     })
