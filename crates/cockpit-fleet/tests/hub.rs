@@ -147,6 +147,10 @@ async fn cache_and_mcp_panels_fill_and_a_dead_mcp_server_shows_down() {
     assert_eq!(hit.status, "pass", "{hit:?}");
     let fleet = s.hub.cache_fleet.as_ref().expect("fleet totals");
     assert_eq!(fleet.caches, 1);
+    assert_eq!(
+        fleet.hit_rate, c.hit_rate,
+        "one cache: the fleet's rate is its own"
+    );
     let p = &s.hub.mcp[0];
     assert_eq!(p.up, Some(true), "{p:#?}");
     assert!(p.tool_count.unwrap() >= 1, "{p:#?}");

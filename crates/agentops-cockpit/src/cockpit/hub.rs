@@ -76,16 +76,30 @@ fn status_style(status: &str) -> Style {
     }
 }
 
-/// One entry: its name, a status word, its figures, when.
-fn entry(name: &str, status: &str, figures: String, m: &Measured) -> Vec<Line<'static>> {
-    let mut out = vec![Line::from(vec![
-        Span::raw(format!("  {:<NAME$} ", cell(name, NAME))),
-        Span::styled(
-            format!("{:<8}", status.to_uppercase()),
-            status_style(status),
+/// One entry: its name, a status word and its main figures (fitting 80
+/// columns), then its other figures and when it was measured, then its
+/// error when there is one.
+fn entry(
+    name: &str,
+    status: &str,
+    main: String,
+    detail: String,
+    m: &Measured,
+) -> Vec<Line<'static>> {
+    let mut out = vec![
+        Line::from(vec![
+            Span::raw(format!("  {:<NAME$} ", cell(name, NAME))),
+            Span::styled(
+                format!("{:<8}", status.to_uppercase()),
+                status_style(status),
+            ),
+            Span::raw(main),
+        ]),
+        Line::styled(
+            format!("    {detail} · {}", when(m)),
+            Style::new().fg(Color::DarkGray),
         ),
-        Span::raw(format!("{figures} · {}", when(m))),
-    ])];
+    ];
     if let Some(e) = &m.error {
         out.push(Line::styled(
             format!("    {}", cell(e, 200)),
@@ -102,24 +116,33 @@ fn title(text: &str) -> Line<'static> {
     )
 }
 
+fn count(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".into(), |n| n.to_string())
+}
+
 fn shadow(p: &ShadowPanel) -> Vec<Line<'static>> {
     let status = p.verdict.as_ref().map_or("pending", |v| v.status.as_str());
     let diff = |d: Option<cockpit_fleet::hub::view::DiffView>| signed(d.map(|d| d.estimate_ms));
-    let figures = format!(
-        "v2-v1 TTFT p50 {} p95 {} ms (p={}, {}) · v1 {}/{} v2 {}/{} ms n={}/{}",
+    let main = format!(
+        "v2-v1 p50 {} p95 {} ms p={} {}",
         diff(p.ttft_p50_diff),
         diff(p.ttft_p95_diff),
         p.ttft_p_value
             .map_or_else(|| "-".into(), cockpit_shadow::compare::format_p),
         p.ttft_difference.as_deref().unwrap_or("-"),
+    );
+    let detail = format!(
+        "v1 {}/{} v2 {}/{} ms n={}/{} · failed {}/{}",
         ms(p.ttft_v1.p50_ms),
         ms(p.ttft_v1.p95_ms),
         ms(p.ttft_v2.p50_ms),
         ms(p.ttft_v2.p95_ms),
         p.ttft_v1.n,
-        p.ttft_v2.n
+        p.ttft_v2.n,
+        p.v1_failed,
+        p.v2_failed
     );
-    entry(&p.agent, status, figures, &p.measured)
+    entry(&p.agent, status, main, detail, &p.measured)
 }
 
 fn cache(p: &CachePanel) -> Vec<Line<'static>> {
@@ -132,22 +155,25 @@ fn cache(p: &CachePanel) -> Vec<Line<'static>> {
         })
         .unwrap_or("pending");
     let lookups = p.hits.zip(p.misses).map(|(h, m)| h + m);
-    let figures = format!(
-        "hit {} ({}/{}) · tokens {} · avoided {} · probe repeats {}/{} para {} · TTFT saved {} ms n={}",
+    let main = format!(
+        "hit {} ({}/{}) · TTFT saved {} ms n={}",
         pct(p.hit_rate),
         num(p.hits),
         num(lookups),
-        num(p.tokens_served),
-        p.cost_avoided
-            .map_or_else(|| "-".into(), |c| format!("{c:.4}")),
-        p.repeat_hits.map_or_else(|| "-".into(), |n| n.to_string()),
-        p.probe_rounds,
-        p.paraphrase_hits
-            .map_or_else(|| "-".into(), |n| n.to_string()),
         ms(p.ttft_saved_p50_ms),
         p.ttft_saved_count
     );
-    entry(&p.agent, status, figures, &p.measured)
+    let detail = format!(
+        "tokens {} · avoided {} · probe repeats {}/{} paraphrases {}/{}",
+        num(p.tokens_served),
+        p.cost_avoided
+            .map_or_else(|| "-".into(), |c| format!("{c:.4}")),
+        count(p.repeat_hits),
+        p.probe_rounds,
+        count(p.paraphrase_hits),
+        p.probe_rounds,
+    );
+    entry(&p.agent, status, main, detail, &p.measured)
 }
 
 fn mcp(p: &McpPanel) -> Vec<Line<'static>> {
@@ -156,39 +182,31 @@ fn mcp(p: &McpPanel) -> Vec<Line<'static>> {
         Some(false) => "down",
         None => "pending",
     };
-    let figures = format!(
-        "ping {} · {} tools · protocol {} · {}",
-        latency(&p.ping),
-        p.tool_count.map_or_else(|| "-".into(), |n| n.to_string()),
+    let main = format!("ping {} · {} tools", latency(&p.ping), count(p.tool_count));
+    let detail = format!(
+        "protocol {} · tools/list {} · {}",
         cell(p.protocol_version.as_deref().unwrap_or("-"), 16),
+        latency(&p.tools_list),
         cell(&p.server, 40)
     );
-    entry(&p.name, status, figures, &p.measured)
+    entry(&p.name, status, main, detail, &p.measured)
 }
 
 fn rag(p: &RagPanel) -> Vec<Line<'static>> {
     let since = (p.count_since.as_deref())
-        .map(|t| format!(" since {}", t.get(11..19).unwrap_or(t)))
+        .map(|t| format!(" unchanged since {}", t.get(11..19).unwrap_or(t)))
         .unwrap_or_default();
     let stale = p.stale.as_ref().map_or_else(
         || "-".into(),
-        |v| {
-            format!(
-                "{} (of {})",
-                v.status,
-                num(p.source_count.map(|n| n as f64))
-            )
-        },
+        |v| format!("{} (of {})", v.status, count(p.source_count)),
     );
-    let figures = format!(
-        "{} docs{since} · query {} · stale {} · {} {}",
-        p.count.map_or_else(|| "-".into(), |n| n.to_string()),
-        latency(&p.query),
-        stale,
+    let main = format!("{} docs · query {}", count(p.count), latency(&p.query));
+    let detail = format!(
+        "stale {stale} ·{since} · {} {}",
         cell(&p.backend, 8),
         cell(&p.collection, 24)
     );
-    entry(&p.name, &p.status, figures, &p.measured)
+    entry(&p.name, &p.status, main, detail, &p.measured)
 }
 
 fn watch(p: &WatchPanel) -> Vec<Line<'static>> {
@@ -198,20 +216,16 @@ fn watch(p: &WatchPanel) -> Vec<Line<'static>> {
         _ => "leaked",
     };
     let ids: Vec<String> = p.leaked_ids.iter().map(|i| cell(i, 16)).collect();
-    let figures = format!(
-        "sent {} (total {}) · breaches {} (total {}){} · canary {}",
-        p.sent,
-        p.attempts_total,
-        p.leaked,
-        p.leaks_total,
-        if ids.is_empty() {
-            String::new()
-        } else {
-            format!(" [{}]", ids.join(", "))
-        },
+    let main = format!(
+        "sent {} (total {}) · breaches {} (total {})",
+        p.sent, p.attempts_total, p.leaked, p.leaks_total
+    );
+    let detail = format!(
+        "leaked [{}] · canary {}",
+        ids.join(", "),
         cell(&p.canary, 20)
     );
-    entry(&p.agent, status, figures, &p.measured)
+    entry(&p.agent, status, main, detail, &p.measured)
 }
 
 /// The hub view's lines: one section per part declared.
@@ -229,7 +243,7 @@ pub fn lines(hub: &HubView) -> Vec<Line<'static>> {
         }
     };
     section(
-        "Shadow (v1 vs v2)",
+        "Shadow (v1 vs v2 TTFT)",
         hub.shadow.iter().flat_map(shadow).collect(),
     );
     let mut caches: Vec<Line<'static>> = hub.caches.iter().flat_map(cache).collect();
@@ -519,9 +533,9 @@ mod tests {
             .collect();
         let all = text.join("\n");
         for needle in [
-            "Shadow (v1 vs v2)",
+            "Shadow (v1 vs v2 TTFT)",
             "FAIL",
-            "p95 +40.0 ms",
+            "p50 +40.0 p95 +40.0 ms p=< 1e-6 v2-higher",
             "n=30/30",
             "Hive Mind (caches)",
             "hit 75.0% (30/40)",
@@ -533,7 +547,8 @@ mod tests {
             "RAG dropzone",
             "1200 docs",
             "Watchtower",
-            "breaches 1 (total 3) [LLM07-003]",
+            "breaches 1 (total 3)",
+            "leaked [LLM07-003]",
         ] {
             assert!(all.contains(needle), "{needle:?} missing:\n{all}");
         }

@@ -784,7 +784,7 @@ mod tests {
         let lines = screen(&snap, &ui, 80, 24);
         let all = lines.join("\n");
         for section in [
-            "Shadow (v1 vs v2)",
+            "Shadow (v1 vs v2 TTFT)",
             "Hive Mind (caches)",
             "MCP hub",
             "RAG dropzone",

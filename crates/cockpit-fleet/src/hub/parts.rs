@@ -93,7 +93,8 @@ pub(crate) fn cache_fleet(snaps: &[&CacheSnapshot]) -> Option<CacheFleet> {
         caches,
         hits: value(&f, "hits").unwrap_or(0.0),
         lookups: value(&f, "lookups").unwrap_or(0.0),
-        hit_rate: value(&f, "hit_rate"),
+        // HIV-FLEET states it in percent; panels use 0–1 like the caches'.
+        hit_rate: value(&f, "hit_rate").map(|pct| pct / 100.0),
         tokens_served: value(&f, "tokens_served"),
         cost_avoided: value(&f, "cost_avoided"),
     })
