@@ -365,6 +365,11 @@ pub struct CockpitArgs {
     /// With --once: push the round's figures to a Prometheus Pushgateway.
     #[arg(long, value_name = "URL", requires = "once")]
     pub push_gateway: Option<url::Url>,
+    /// Run the adversarial watchtower in the hub (as [cockpit] watchtower =
+    /// true): every hub interval, prompt-injection attempts go to each agent
+    /// with a `canary`.
+    #[arg(long)]
+    pub watchtower: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, ValueEnum)]

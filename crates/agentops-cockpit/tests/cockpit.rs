@@ -191,3 +191,52 @@ async fn record_keeps_each_interval_for_certify_and_sigint_keeps_what_was_record
     assert_eq!(cert["report"]["findings"][0]["check_id"], "NET-TTFT");
     tb.shutdown().await;
 }
+
+/// The fleet hub in `--once`'s JSON: a testbed agent with a semantic cache
+/// (its counters scraped), a real stdio MCP server (cockpit-deps' fixture,
+/// standard-library Python) and one that exits mid-session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn once_measures_the_fleet_hub_into_the_json() {
+    let tb = testbed(TestbedConfig {
+        semantic_cache: Some(cockpit_testbed::SemanticCache::default()),
+        ..fast()
+    })
+    .await;
+    let w = Workdir::new();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cockpit-deps/tests/support/bad_mcp.py")
+        .display()
+        .to_string();
+    let mcp = |name: &str, after: &str| {
+        let pid = w.join(&format!("{name}.pid")).display().to_string();
+        format!(
+            "[[mcp]]\nname = \"{name}\"\ncommand = \"python3\"\nargs = [\"{fixture}\", \"{pid}\", \"exit-after\", \"{after}\"]\nsamples = 3\ntimeout_ms = 5000\n\n"
+        )
+    };
+    let cfg = w.config(&format!(
+        "{}{}{}[[cache]]\nagent = \"chat\"\nmetrics_url = \"{}/metrics\"\nhits_metric = \"testbed_semantic_cache_hits_total\"\nmisses_metric = \"testbed_semantic_cache_misses_total\"\nrounds = 2\nparaphrase = \"What is the capital of France?\"\n",
+        agent("chat", &tb.base_url()),
+        mcp("steady", "1000"),
+        mcp("crashy", "2"),
+        tb.base_url()
+    ));
+    let out = once(&w, &cfg, &[]).await;
+    out.assert_code(0);
+    let snap = out.json();
+    let hub = &snap["hub"];
+    assert!(hub["interval_ms"].as_u64().unwrap() > 0, "{hub:#}");
+    let cache = &hub["caches"][0];
+    assert_eq!(cache["agent"], "chat", "{hub:#}");
+    assert_eq!(cache["repeat_hits"], 2, "{cache:#}");
+    assert!(cache["hit_rate"].as_f64().unwrap() > 0.0, "{cache:#}");
+    assert!(cache["measured_at"].is_string(), "{cache:#}");
+    assert_eq!(hub["cache_fleet"]["caches"], 1, "{hub:#}");
+    let steady = &hub["mcp"][0];
+    assert_eq!(steady["name"], "steady");
+    assert_eq!(steady["up"], true, "{steady:#}");
+    assert_eq!(steady["ping"]["count"], 3, "{steady:#}");
+    let crashy = &hub["mcp"][1];
+    assert_eq!(crashy["up"], false, "{crashy:#}");
+    assert!(crashy["error"].is_string(), "{crashy:#}");
+    tb.shutdown().await;
+}

@@ -52,10 +52,11 @@ async fn fleet() -> Fleet {
     let hostile_tb = testbed(fast()).await;
     let w = Workdir::new();
     let cfg = w.config(&format!(
-        "{}{}{}[cockpit]\nsamples = 2\n\n[cockpit.alerts]\nttft_p95_ms = 400\nconsecutive = 2\nrelative_increase_pct = 10000\n",
+        "{}{}{}[[mcp]]\nname = \"{HOSTILE}\"\nurl = \"http://127.0.0.1:{}/mcp\"\ntimeout_ms = 2000\n\n[cockpit]\nsamples = 2\n\n[cockpit.alerts]\nttft_p95_ms = 400\nconsecutive = 2\nrelative_increase_pct = 10000\n",
         agent("fast", &fast_tb),
         agent("slow", &slow_tb),
         agent(HOSTILE, &hostile_tb),
+        dead_port(),
     ));
     Fleet {
         beds: vec![fast_tb, slow_tb, hostile_tb],
@@ -83,7 +84,9 @@ async fn firing_snapshot(s: &Served) -> Value {
         let agents = snap["agents"].as_array()?;
         let probed = agents.iter().all(|a| a["status"]["state"] != "unknown");
         let slow = agents.iter().find(|a| a["name"] == "slow")?;
-        (probed && slow["alerts"].as_array()?.len() == 1).then_some(snap)
+        // The fleet hub's MCP server (a closed port) measured too.
+        let hub = snap["hub"]["mcp"][0]["measured_at"].is_string();
+        (probed && hub && slow["alerts"].as_array()?.len() == 1).then_some(snap)
     })
     .await
 }
@@ -127,6 +130,10 @@ async fn metrics_pass_promtool_and_the_api_serves_the_snapshot() {
         "agentops_agent_up{agent=\"fast\"} 1\n",
         // The hostile name, as a label value.
         "agentops_agent_up{agent=\"<script>alert(1)</script><img src=x onerror=alert(2)>\"} 1\n",
+        // The fleet hub: the MCP server on a closed port is down.
+        "# TYPE agentops_mcp_up gauge\n",
+        "agentops_mcp_up{server=\"<script>alert(1)</script><img src=x onerror=alert(2)>\"} 0\n",
+        "# TYPE agentops_mcp_latency_seconds gauge\n",
     ] {
         assert!(text.contains(needle), "{needle:?} missing:\n{text}");
     }
@@ -220,7 +227,14 @@ async fn the_dashboard_page_shows_the_fleet_and_the_alert_in_headless_chromium()
     assert!(!dom.contains("<script>alert"), "markup became an element");
     assert!(!dom.contains("<img src=x"), "markup became an element");
     let escaped = "&lt;script&gt;alert(1)&lt;/script&gt;&lt;img src=x onerror=alert(2)&gt;";
-    assert!(dom.matches(escaped).count() >= 2, "row and chart: {dom}");
+    assert!(dom.matches(escaped).count() >= 3, "row, chart, hub: {dom}");
+    // The fleet hub's MCP section: the server on a closed port, down.
+    assert!(
+        dom.contains("<div class=\"hub-part\" id=\"hub-mcp\">"),
+        "{dom}"
+    );
+    assert_eq!(dom.matches("<tr class=\"hub-row\">").count(), 1, "{dom}");
+    assert!(dom.contains(">DOWN</span>"), "{dom}");
     interrupt(s).await;
     f.shutdown().await;
 }

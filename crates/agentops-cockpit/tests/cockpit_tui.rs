@@ -101,9 +101,10 @@ async fn fleet(w: &Workdir) -> (Vec<Testbed>, std::path::PathBuf) {
     })
     .await;
     let cfg = w.config(&format!(
-        "{}{}[cockpit]\nsamples = 2\n\n[cockpit.alerts]\nttft_p95_ms = 400\nconsecutive = 2\nrelative_increase_pct = 10000\n",
+        "{}{}[[mcp]]\nname = \"tools\"\nurl = \"http://127.0.0.1:{}/mcp\"\ntimeout_ms = 2000\n\n[cockpit]\nsamples = 2\n\n[cockpit.alerts]\nttft_p95_ms = 400\nconsecutive = 2\nrelative_increase_pct = 10000\n",
         agent("fast", &f),
-        agent("slow", &s)
+        agent("slow", &s),
+        common::dead_port()
     ));
     (vec![f, s], cfg)
 }
@@ -182,6 +183,22 @@ async fn the_dashboard_in_tmux_marks_the_slow_agent_opens_details_and_q_restores
         .until("the filter", |s| s.contains("1/2 shown · filter: fa"))
         .await;
     assert!(!screen.lines().any(|l| l.contains("slow ")), "{screen}");
+
+    // `h`: the fleet hub; its MCP server (a closed port) is down.
+    tmux.keys(&["Escape", "h"]);
+    let screen = tmux
+        .until("the hub view with the MCP server down", |s| {
+            s.contains("MCP hub")
+                && s.lines()
+                    .any(|l| l.contains("tools ") && l.contains("DOWN"))
+        })
+        .await;
+    assert!(screen.contains("Fleet hub · measured every"), "{screen}");
+    tmux.keys(&["h"]);
+    tmux.until("the table again", |s| {
+        s.contains("TTFT p50/p95") && !s.contains("MCP hub")
+    })
+    .await;
 
     tmux.keys(&["q"]);
     let screen = tmux

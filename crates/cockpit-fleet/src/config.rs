@@ -61,7 +61,25 @@ pub struct CockpitSettings {
     /// every Deployment / StatefulSet it picks is watched. Unset: the
     /// workloads the audit takes for agents or retrieval backends.
     pub kubernetes_selector: Option<String>,
+    /// How often the fleet hub's parts (shadow, caches, MCP servers,
+    /// vector stores, watchtower) are measured (`"1m"`); default four
+    /// intervals. Heavier than a probe, so slower.
+    #[serde(deserialize_with = "some_duration")]
+    pub hub_interval: Option<Duration>,
+    /// Bound on one measurement of one hub part; default the hub interval,
+    /// at least two minutes.
+    #[serde(deserialize_with = "some_duration")]
+    pub hub_timeout: Option<Duration>,
+    /// Hub parts measured at once (apart from the agent probes' bound).
+    pub hub_concurrency: usize,
+    /// Run the adversarial watchtower in the monitor: every hub interval,
+    /// its prompt-injection attempts go to every agent with a `canary`.
+    /// Off unless asked for (`--watchtower`).
+    pub watchtower: bool,
 }
+
+/// The longest `hub_concurrency`.
+pub const MAX_HUB_CONCURRENCY: usize = 64;
 
 impl Default for CockpitSettings {
     fn default() -> Self {
@@ -73,6 +91,10 @@ impl Default for CockpitSettings {
             samples: 3,
             alerts: AlertSettings::default(),
             kubernetes_selector: None,
+            hub_interval: None,
+            hub_timeout: None,
+            hub_concurrency: 2,
+            watchtower: false,
         }
     }
 }
@@ -139,7 +161,23 @@ fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })
 }
 
+fn some_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    duration(d).map(Some)
+}
+
 impl CockpitSettings {
+    /// `hub_interval`, or four probe intervals.
+    pub fn hub_interval(&self) -> Duration {
+        self.hub_interval
+            .unwrap_or_else(|| self.interval.saturating_mul(4))
+    }
+
+    /// `hub_timeout`, or the hub interval and at least two minutes.
+    pub fn hub_timeout(&self) -> Duration {
+        self.hub_timeout
+            .unwrap_or_else(|| self.hub_interval().max(Duration::from_secs(120)))
+    }
+
     /// The ranges every value must be in; errors name the key.
     ///
     /// ```
@@ -154,6 +192,8 @@ impl CockpitSettings {
             ("interval", self.interval),
             ("window", self.window),
             ("probe_timeout", self.probe_timeout),
+            ("hub_interval", self.hub_interval()),
+            ("hub_timeout", self.hub_timeout()),
         ] {
             if d < MIN_INTERVAL || d > MAX_INTERVAL {
                 return bad(
@@ -183,6 +223,18 @@ impl CockpitSettings {
             return bad(
                 "concurrency",
                 format!("must be 1..={MAX_CONCURRENCY}, got {}", self.concurrency),
+            );
+        }
+        if self.hub_interval() < self.interval {
+            return bad("hub_interval", "must be at least one interval".into());
+        }
+        if self.hub_concurrency == 0 || self.hub_concurrency > MAX_HUB_CONCURRENCY {
+            return bad(
+                "hub_concurrency",
+                format!(
+                    "must be 1..={MAX_HUB_CONCURRENCY}, got {}",
+                    self.hub_concurrency
+                ),
             );
         }
         if self.samples == 0 || self.samples > MAX_SAMPLES {
@@ -294,6 +346,18 @@ mod tests {
     fn defaults_are_valid_and_documented_values() {
         let s = CockpitSettings::default();
         s.validate().unwrap();
+        assert_eq!(s.hub_interval(), Duration::from_secs(60));
+        assert_eq!(s.hub_timeout(), Duration::from_secs(120));
+        assert!(!s.watchtower, "the watchtower is opt-in");
+        let short: CockpitSettings =
+            toml::from_str("interval = \"1s\"\nhub_interval = \"500ms\"").unwrap();
+        assert!(matches!(
+            short.validate(),
+            Err(MonitorError::Config {
+                key: "hub_interval",
+                ..
+            })
+        ));
         assert_eq!(s.intervals_per_window(), 20);
         assert_eq!(s.alerts.ttft_p95_ms, 800.0);
         assert_eq!(s.alerts.consecutive, 3);
@@ -370,6 +434,7 @@ mod tests {
     fn unknown_keys_and_bad_durations_are_refused() {
         assert!(toml::from_str::<CockpitSettings>("intervall = \"1s\"").is_err());
         assert!(toml::from_str::<CockpitSettings>("[alerts]\nttft = 1").is_err());
+        assert!(toml::from_str::<CockpitSettings>("hub_intervall = \"1m\"").is_err());
         let e = toml::from_str::<CockpitSettings>("interval = \"fast\"").unwrap_err();
         assert!(e.to_string().contains("not a duration"), "{e}");
     }

@@ -21,6 +21,10 @@ pub enum MonitorError {
     /// Two targets share a name.
     #[error("target name `{0}` is used twice")]
     DuplicateName(String),
+    /// A fleet hub declaration (`[[mcp]]`, `[[vector_store]]`, `[[cache]]`,
+    /// `[shadow]`, `[watchtower]`) that its crate refuses.
+    #[error("{part}: {message}")]
+    Hub { part: &'static str, message: String },
     /// The evidence lake could not be written or read.
     #[error("evidence lake {}: {source}", path.display())]
     Lake {

@@ -20,6 +20,13 @@
 //! Reasoning" record (check `FLT-SLOW`) and posted once to an optional
 //! Slack-compatible webhook.
 //!
+//! The fleet hub ([`hub`]): the parts declared beside the agents —
+//! `shadow_endpoint` comparisons, `[[cache]]`, `[[mcp]]`,
+//! `[[vector_store]]`, and the watchtower when `[cockpit] watchtower` asks
+//! for it — are measured by their own crates on a slower cadence
+//! (`hub_interval`), each in its own task under `hub_concurrency` and
+//! `hub_timeout`, and shown in [`FleetSnapshot::hub`].
+//!
 //! ```
 //! use cockpit_fleet::{AlertRules, AlertSettings, RuleInput};
 //! // The pure half: window figures in, state changes out.
@@ -57,6 +64,9 @@
 //! timeout and a global concurrency bound, and the target is shown down
 //! with its error kind. It writes only new run directories of the evidence
 //! lake. It never shows a webhook URL or a header value: they are secrets.
+//! It never sends the watchtower's red-team prompts unless the settings
+//! ask for it (`watchtower = true`), and a hub part never waits for a
+//! probe's turn nor delays one.
 
 mod alert;
 pub mod checks;
@@ -66,6 +76,7 @@ mod error;
 mod evidence;
 mod infra;
 mod kube;
+pub mod hub;
 mod monitor;
 mod snapshot;
 mod stm;
@@ -75,11 +86,13 @@ mod window;
 
 pub use alert::{AlertRules, RuleChange, RuleInput};
 pub use config::{
-    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_INTERVAL, MAX_INTERVALS_PER_WINDOW,
-    MAX_SAMPLES, MIN_INTERVAL,
+    AlertSettings, CockpitSettings, MAX_CONCURRENCY, MAX_HUB_CONCURRENCY, MAX_INTERVAL,
+    MAX_INTERVALS_PER_WINDOW, MAX_SAMPLES, MIN_INTERVAL,
 };
 pub use error::MonitorError;
 pub use evidence::{MAX_CERTIFICATIONS_READ, Recorder};
+pub use hub::FleetHub;
+pub use hub::view::HubView;
 pub use monitor::{Monitor, MonitorOptions};
 pub use snapshot::{
     AgentView, AlertEvent, AlertRule, AlertState, Baseline, CumulativeHistogram, FiringAlert,

@@ -19,6 +19,7 @@ use tracing::Instrument as _;
 
 use crate::alert::{AlertRules, RuleChange, RuleInput};
 use crate::evidence::{Recorder, read_lake};
+use crate::hub::Hub;
 use crate::snapshot::{AgentView, Baseline, FiringAlert, GateView, RulesView, SNAPSHOT_VERSION};
 use crate::target::{Fleet, Target, jitter, status_of, targets};
 use crate::webhook::Webhook;
@@ -62,6 +63,8 @@ struct Inner {
     events: broadcast::Sender<AlertEvent>,
     limit: Arc<Semaphore>,
     webhook: Mutex<Option<Webhook>>,
+    /// The fleet hub's parts, on their own cadence; `None` when none is declared.
+    hub: Option<Arc<Hub>>,
 }
 
 #[derive(Debug)]
@@ -107,6 +110,7 @@ impl Monitor {
         settings.validate()?;
         let targets = targets(&fleet)?;
         let infra = crate::infra::rows(&fleet, &settings, &targets)?;
+        let hub = Hub::new(&fleet, &settings)?.map(Arc::new);
         let len = usize::try_from(settings.intervals_per_window()).unwrap_or(usize::MAX);
         let rows = targets
             .iter()
@@ -144,6 +148,7 @@ impl Monitor {
             events,
             limit,
             webhook: Mutex::new(None),
+            hub,
         };
         let m = Monitor {
             inner: Arc::new(inner),
@@ -177,6 +182,8 @@ impl Monitor {
     /// flight are cancelled with it.
     pub async fn run(self, cancel: CancellationToken) {
         self.prepare().await;
+        // The hub's parts on their own cadence, never in the probes' way.
+        let hub = (self.inner.hub.clone()).map(|h| tokio::spawn(h.run(cancel.clone())));
         let interval = self.inner.settings.interval;
         let start = tokio::time::Instant::now();
         let mut round = 1u64;
@@ -197,6 +204,9 @@ impl Monitor {
             self.open(round);
             self.launch(round, &cancel, true);
         }
+        if let Some(h) = hub {
+            let _ = h.await;
+        }
         self.finish().await;
     }
 
@@ -206,7 +216,8 @@ impl Monitor {
     pub async fn run_once(&self, cancel: &CancellationToken) -> Arc<FleetSnapshot> {
         self.prepare().await;
         self.open(1);
-        for h in self.launch(1, cancel, false) {
+        let hub = (self.inner.hub.as_ref()).map_or_else(Vec::new, |h| h.launch(cancel));
+        for h in self.launch(1, cancel, false).into_iter().chain(hub) {
             let _ = h.await;
         }
         {
@@ -526,6 +537,7 @@ impl Monitor {
             agents,
             alerts: st.history.iter().cloned().collect(),
             webhook,
+            hub: (inner.hub.as_ref()).map_or_else(Default::default, |h| h.view()),
         }
     }
 }
@@ -650,6 +662,7 @@ impl FleetSnapshot {
             agents: Vec::new(),
             alerts: Vec::new(),
             webhook: None,
+            hub: Default::default(),
         }
     }
 }

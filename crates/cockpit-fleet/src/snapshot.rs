@@ -46,6 +46,10 @@ pub struct FleetSnapshot {
     pub alerts: Vec<AlertEvent>,
     /// Webhook delivery counts; `null` without a webhook. The URL is never shown.
     pub webhook: Option<WebhookView>,
+    /// The fleet hub's panels (shadow, caches, MCP servers, vector stores,
+    /// watchtower); absent when the configuration declares none.
+    #[serde(default, skip_serializing_if = "crate::HubView::is_empty")]
+    pub hub: crate::HubView,
 }
 
 impl FleetSnapshot {

@@ -28,6 +28,9 @@ pub struct Fleet {
     /// The client for `kubernetes`; `None`: one is made from the
     /// kubeconfig (`$KUBECONFIG`, `[kubernetes] context`) at the first reading.
     pub kubernetes_client: Option<crate::KubeClient>,
+    /// The fleet hub's declarations: `[[mcp]]`, `[[vector_store]]`,
+    /// `[[cache]]`, `[shadow]`, `[watchtower]` (see [`crate::hub`]).
+    pub hub: crate::FleetHub,
 }
 
 /// One thing the monitor probes.

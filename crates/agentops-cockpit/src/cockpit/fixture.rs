@@ -240,5 +240,139 @@ pub fn snapshot() -> FleetSnapshot {
         agents: vec![agent("fast", 20.0), slow, dead, agent(HOSTILE, 30.0)],
         alerts: vec![event(1, AlertState::Firing)],
         webhook: None,
+        hub: Default::default(),
+    }
+}
+
+/// A hub with every part: a shadow whose candidate is slower (SHD-TTFT
+/// fails), a cache, an MCP server up and one down, a store, a watched
+/// agent with a breach.
+pub fn hub() -> cockpit_fleet::HubView {
+    use cockpit_fleet::hub::view::*;
+    let at = |error: Option<&str>| Measured {
+        measured_at: Some("2026-11-27T12:00:04.000Z".into()),
+        took_ms: Some(120.0),
+        measurements: 3,
+        failed_measurements: 0,
+        error: error.map(str::to_string),
+    };
+    let verdict = |check: &str, status: &str| Verdict {
+        check: check.into(),
+        status: status.into(),
+        summary: format!("{check} {status}"),
+    };
+    let q = |count, p50, p95| Quantiles {
+        count,
+        p50_ms: Some(p50),
+        p95_ms: Some(p95),
+        p99_ms: Some(p95),
+    };
+    let mcp = |name: &str, up: bool| McpPanel {
+        name: name.into(),
+        server: "http://127.0.0.1:3001/mcp".into(),
+        transport: "streamable-http".into(),
+        measured: at((!up).then_some("connect: connection refused")),
+        up: Some(up),
+        protocol_version: up.then(|| "2025-06-18".into()),
+        tool_count: up.then_some(11),
+        ping: if up {
+            q(5, 1.5, 3.0)
+        } else {
+            Quantiles::default()
+        },
+        ..McpPanel::default()
+    };
+    HubView {
+        interval: Duration::from_secs(60),
+        shadow: vec![ShadowPanel {
+            agent: "chat".into(),
+            v1: "http://v1/v1".into(),
+            v2: "http://v2/v1".into(),
+            measured: at(None),
+            sent: 30,
+            ttft_v1: SideView {
+                n: 30,
+                p50_ms: Some(120.0),
+                p95_ms: Some(140.0),
+            },
+            ttft_v2: SideView {
+                n: 30,
+                p50_ms: Some(160.0),
+                p95_ms: Some(180.0),
+            },
+            ttft_p50_diff: Some(DiffView {
+                estimate_ms: 40.0,
+                low_ms: 35.0,
+                high_ms: 45.0,
+                level: 0.95,
+            }),
+            ttft_p95_diff: Some(DiffView {
+                estimate_ms: 40.0,
+                low_ms: 30.0,
+                high_ms: 50.0,
+                level: 0.95,
+            }),
+            ttft_p_value: Some(1e-7),
+            ttft_difference: Some("v2-higher".into()),
+            verdict: Some(verdict("SHD-TTFT", "fail")),
+            ..ShadowPanel::default()
+        }],
+        caches: vec![CachePanel {
+            agent: "chat".into(),
+            kind: "semantic".into(),
+            measured: at(None),
+            hits: Some(30.0),
+            misses: Some(10.0),
+            hit_rate: Some(0.75),
+            tokens_served: Some(480.0),
+            cost_avoided: Some(0.96),
+            probe_rounds: 3,
+            repeat_hits: Some(3),
+            paraphrase_hits: Some(3),
+            ttft_saved_p50_ms: Some(148.0),
+            ttft_saved_count: 3,
+            verdicts: vec![verdict("HIV-HIT", "pass"), verdict("HIV-RATE", "pass")],
+        }],
+        cache_fleet: Some(CacheFleet {
+            caches: 1,
+            hits: 30.0,
+            lookups: 40.0,
+            hit_rate: Some(0.75),
+            tokens_served: Some(480.0),
+            cost_avoided: Some(0.96),
+        }),
+        mcp: vec![mcp("tools", true), mcp("dead", false)],
+        rag: vec![RagPanel {
+            name: "kb".into(),
+            backend: "chroma".into(),
+            collection: "docs".into(),
+            store: "http://127.0.0.1:8000".into(),
+            measured: at(None),
+            status: "ready".into(),
+            count: Some(1200),
+            count_since: Some("2026-11-27T11:00:00.000Z".into()),
+            query: q(5, 4.0, 9.0),
+            source_count: Some(1200),
+            stale: Some(verdict("RAG-STALE", "pass")),
+            ..RagPanel::default()
+        }],
+        watchtower: vec![WatchPanel {
+            agent: "chat".into(),
+            canary: "sha256:0123456789ab".into(),
+            measured: at(None),
+            sent: 10,
+            leaked: 1,
+            held: 9,
+            failed: 0,
+            leaked_ids: vec!["LLM07-003".into()],
+            attempts_total: 30,
+            leaks_total: 3,
+            feed: vec![FeedEntry {
+                id: "LLM07-003".into(),
+                category: "LLM07".into(),
+                at: "2026-11-27T12:00:03.000Z".into(),
+                outcome: "leaked".into(),
+            }],
+        }],
     }
 }

@@ -69,7 +69,8 @@ impl Collector for SnapshotCollector {
         }
         counters(&mut enc, agents)?;
         gauges(&mut enc, &self.0)?;
-        super::infra_metrics::encode(&mut enc, agents)
+        super::infra_metrics::encode(&mut enc, agents)?;
+        super::hub::metrics(&mut enc, &self.0.hub)
     }
 }
 

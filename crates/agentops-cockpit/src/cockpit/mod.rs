@@ -8,6 +8,7 @@ mod demo;
 #[cfg(test)]
 mod fixture;
 mod infra_metrics;
+mod hub;
 mod metrics;
 mod tui;
 mod web;
@@ -32,7 +33,7 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
         Some(p) => (config::load(p)?, None),
         None => {
             crate::term::notice(
-                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow and flapping testbed agents)",
+                "no --config and no ./cockpit.toml: watching the embedded demo fleet (fast, slow, flapping and cached testbed agents; h shows the fleet hub)",
             );
             let (cfg, demo) = demo::start().await?;
             (cfg, Some(demo))
@@ -44,6 +45,7 @@ pub async fn run(args: CockpitArgs, cancel: CancellationToken) -> Result<Outcome
     if let Some(w) = args.window {
         cfg.cockpit.window = w;
     }
+    cfg.cockpit.watchtower |= args.watchtower;
     cfg.cockpit
         .validate()
         .map_err(|e| flag_context(e.into(), &args))?;
@@ -96,6 +98,13 @@ fn monitor(
         stm: cfg.stm.as_ref().map(cockpit_stm::StmSettings::to_config),
         kubernetes: cfg.kubernetes.live().then(|| cfg.kubernetes.clone()),
         kubernetes_client: None,
+        hub: cockpit_fleet::FleetHub {
+            mcp: cfg.mcp.clone(),
+            vector_stores: cfg.vector_store.clone(),
+            caches: cfg.cache.clone(),
+            shadow: cfg.shadow.clone(),
+            watchtower: cfg.watchtower.clone(),
+        },
     };
     let recorder = Recorder {
         lake: EvidenceLake::new(&cfg.gate.evidence_dir),

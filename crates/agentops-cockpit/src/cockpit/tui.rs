@@ -86,6 +86,8 @@ pub struct UiState {
     pub editing_filter: bool,
     /// Time since the snapshot was taken (for the countdown).
     pub age: Duration,
+    /// `h`: the fleet hub's panels in place of the table.
+    pub hub: bool,
 }
 
 /// What a key asks of the loop.
@@ -174,6 +176,7 @@ impl UiState {
                 self.details = !self.details;
             }
             KeyCode::Char('s') => self.sort = self.sort.next(),
+            KeyCode::Char('h') => self.hub = !self.hub,
             KeyCode::Char('/') => self.editing_filter = true,
             KeyCode::Esc => {
                 self.filter.clear();
@@ -206,8 +209,12 @@ pub fn draw(frame: &mut Frame, snap: &FleetSnapshot, ui: &UiState) {
     ])
     .areas(frame.area());
     frame.render_widget(Paragraph::new(header(snap, ui)), top);
-    draw_table(frame, table, snap, &rows, index);
-    if let (true, Some(i)) = (ui.details, index) {
+    if ui.hub {
+        super::hub::draw(frame, table.union(pane), &snap.hub);
+    } else {
+        draw_table(frame, table, snap, &rows, index);
+    }
+    if let (false, true, Some(i)) = (ui.hub, ui.details, index) {
         draw_details(frame, pane, snap, rows[i]);
     }
     frame.render_widget(Paragraph::new(footer(snap, ui, rows.len())), bottom);
@@ -260,7 +267,11 @@ fn footer(snap: &FleetSnapshot, ui: &UiState, shown: usize) -> Line<'static> {
             snap.agents.len()
         )),
         Span::styled(
-            "↑↓ select · Enter details · s sort · / filter · q quit",
+            if snap.hub.is_empty() {
+                "↑↓ select · Enter details · s sort · / filter · q quit"
+            } else {
+                "↑↓ select · Enter · s sort · / filter · h hub · q quit"
+            },
             Style::new().fg(Color::DarkGray),
         ),
     ])
@@ -803,6 +814,35 @@ mod tests {
         assert!(all.contains("PING p50 0.2 · p95 0.4"), "{all}");
         assert!(
             all.contains("memory 1.0 MiB of 64.0 MiB (noeviction)"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn h_shows_the_hub_in_80x24_and_back() {
+        let mut snap = fixture::snapshot();
+        snap.hub = fixture::hub();
+        let mut ui = UiState::default();
+        assert!(screen(&snap, &ui, 80, 24)[23].contains("h hub · q quit"));
+        ui.on_key(key(KeyCode::Char('h')), &snap);
+        let lines = screen(&snap, &ui, 80, 24);
+        let all = lines.join("\n");
+        for section in [
+            "Shadow (v1 vs v2 TTFT)",
+            "Hive Mind (caches)",
+            "MCP hub",
+            "RAG dropzone",
+            "Watchtower",
+        ] {
+            assert!(all.contains(section), "{section}: {all}");
+        }
+        assert!(line_of(&lines, "dead ").contains("DOWN"), "{all}");
+        assert!(line_of(&lines, "tools ").contains("UP"), "{all}");
+        assert!(lines[23].contains("q quit"), "{all}");
+        ui.on_key(key(KeyCode::Char('h')), &snap);
+        let all = screen(&snap, &ui, 80, 24).join("\n");
+        assert!(
+            all.contains("TTFT p50/p95") && !all.contains("MCP hub"),
             "{all}"
         );
     }
