@@ -67,6 +67,10 @@ pub async fn run(cmd: SimulateCmd, cancel: CancellationToken) -> Result<Outcome,
     match cmd.command {
         Some(SimSub::Shard(a)) => shard(*a, cancel).await,
         Some(SimSub::Merge(a)) => merge(a),
+        None if cmd.fanout.kubernetes.on_kubernetes => Err(usage(
+            "simulate --on-kubernetes is not available yet: use --local, or run `simulate shard` \
+             in your own Indexed Job and `simulate merge` on the results",
+        )),
         None if cmd.fanout.workers.is_some() => {
             if !cmd.fanout.local {
                 return Err(usage("--workers needs where to run them: --local"));
@@ -156,16 +160,17 @@ async fn coordinate(
 ) -> Result<SimReport, CliError> {
     let opts = options(args, agent, cancel)?;
     let workers = usize::from(fan.workers.unwrap_or(1));
+    let lead = fan.lead.unwrap_or(Duration::from_secs(2));
     let clock = ClockService::start().await?;
     let start = Start {
-        at: SystemTime::now() + fan.lead,
+        at: SystemTime::now() + lead,
         clock: clock.addr.clone(),
         workers,
     };
     let argvs = (0..workers)
         .map(|k| shard_argv(args, agent, embedded, &start, k))
         .collect();
-    let deadline = fan.lead + opts.deadline + REPORT_GRACE;
+    let deadline = lead + opts.deadline + REPORT_GRACE;
     let inputs: Vec<MergeInput<SimShardResult>> = run_local(argvs, deadline, |bytes| {
         read_result("worker output", bytes).map_err(|e| e.to_string())
     })
