@@ -41,10 +41,8 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use cockpit_core::Distribution;
 use serde::{Deserialize, Serialize};
 
@@ -206,40 +204,10 @@ fn refuse(name: &str, reason: impl Into<String>) -> SimError {
     }
 }
 
-fn b64(d: &Distribution) -> String {
-    B64.encode(d.to_v2_bytes())
-}
+use cockpit_probe::load::hist_to_b64 as b64;
 
 fn dist(name: &str, what: &str, s: &str) -> Result<Distribution, SimError> {
-    if s.is_empty() {
-        return Ok(Distribution::new());
-    }
-    let bytes = B64
-        .decode(s)
-        .map_err(|e| refuse(name, format!("{what}: not base64: {e}")))?;
-    Distribution::from_v2_bytes(&bytes).map_err(|e| refuse(name, format!("{what}: {e}")))
-}
-
-/// The run's common start: waited for on this machine's wall clock (a
-/// cancel ends the wait); and how late it already was.
-async fn common_start(
-    at: SystemTime,
-    cancel: &tokio_util::sync::CancellationToken,
-) -> (tokio::time::Instant, Duration) {
-    let now = tokio::time::Instant::now();
-    match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => {
-            tokio::select! {
-                () = tokio::time::sleep_until(now + ahead) => {}
-                () = cancel.cancelled() => {}
-            }
-            (now + ahead, Duration::ZERO)
-        }
-        Err(e) => {
-            let late = e.duration();
-            (now.checked_sub(late).unwrap_or(now), late)
-        }
-    }
+    cockpit_probe::load::hist_from_b64(s).map_err(|e| refuse(name, format!("{what}: {e}")))
 }
 
 /// Run shard `shard` of the simulation `opts` describes against `url`,
@@ -263,7 +231,8 @@ pub async fn simulate_shard(
         })?;
     let client = crate::client(url, opts)?;
     let header = SimReport::header(client.target().to_string(), opts);
-    let (start, late) = common_start(start_at, &opts.cancel).await;
+    let (start, late) = cockpit_probe::load::wait_for_start(start_at, &opts.cancel).await;
+    let start = tokio::time::Instant::from_std(start);
     let ran = crate::run_levels(&client, opts, shard, start + opts.deadline).await;
     let run = SimShardRun {
         target: header.target,
@@ -344,30 +313,13 @@ impl SimShardLevel {
 /// Read one shard result (JSON, at most `max_bytes`), checking its schema
 /// and its bounds before using it.
 pub fn read_shard(name: &str, bytes: &[u8], max_bytes: usize) -> Result<SimShardResult, SimError> {
-    if bytes.len() > max_bytes {
-        return Err(refuse(
-            name,
-            format!("{} bytes; at most {max_bytes}", bytes.len()),
-        ));
-    }
-    #[derive(Deserialize)]
-    struct Head {
-        schema: Option<String>,
-    }
-    let head: Head = serde_json::from_slice(bytes)
-        .map_err(|e| refuse(name, format!("not a simulation shard result (JSON): {e}")))?;
-    match head.schema.as_deref() {
-        Some(SHARD_SCHEMA) => {}
-        Some(other) => {
-            return Err(refuse(
-                name,
-                format!("schema {other:?}; this version reads {SHARD_SCHEMA:?}"),
-            ));
-        }
-        None => return Err(refuse(name, "no \"schema\": not a simulation shard result")),
-    }
-    let r: SimShardResult =
-        serde_json::from_slice(bytes).map_err(|e| refuse(name, e.to_string()))?;
+    let r: SimShardResult = cockpit_probe::load::read_versioned(
+        bytes,
+        max_bytes,
+        SHARD_SCHEMA,
+        "simulation shard result",
+    )
+    .map_err(|e| refuse(name, e))?;
     r.check(name)?;
     Ok(r)
 }
@@ -656,6 +608,7 @@ fn fan_out(key: &SimShardRun, workers: Vec<SimShardStatus>) -> SimFanOut {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn shards_split_every_level_into_the_single_process_sessions() {

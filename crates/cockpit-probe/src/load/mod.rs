@@ -62,6 +62,7 @@ mod shard;
 mod slo;
 mod start;
 mod status;
+mod wire;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -84,6 +85,7 @@ pub use shard::{
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
 pub use start::await_start;
 pub use status::{ResponseStatus, StatusCounts};
+pub use wire::{hist_from_b64, hist_to_b64, read_versioned, wait_for_start};
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 

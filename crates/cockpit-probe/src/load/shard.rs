@@ -209,9 +209,7 @@ pub struct ShardResult {
     pub intervals: Vec<ShardInterval>,
 }
 
-fn b64(d: &Distribution) -> String {
-    B64.encode(d.to_v2_bytes())
-}
+use super::wire::hist_to_b64 as b64;
 
 /// Run shard `shard` of the run `opts` describes against `url`, starting at
 /// `start_at` on this machine's wall clock. `opts.seed` must be set (every
@@ -437,29 +435,9 @@ fn refuse(name: &str, reason: impl Into<String>) -> ProbeError {
 
 /// Read one worker result (JSON, at most `max_bytes`), checking its schema.
 pub fn read_shard(name: &str, bytes: &[u8], max_bytes: usize) -> Result<ShardResult, ProbeError> {
-    if bytes.len() > max_bytes {
-        return Err(refuse(
-            name,
-            format!("{} bytes; at most {max_bytes}", bytes.len()),
-        ));
-    }
-    #[derive(Deserialize)]
-    struct Head {
-        schema: Option<String>,
-    }
-    let head: Head = serde_json::from_slice(bytes)
-        .map_err(|e| refuse(name, format!("not a worker result (JSON): {e}")))?;
-    match head.schema.as_deref() {
-        Some(SHARD_SCHEMA) => {}
-        Some(other) => {
-            return Err(refuse(
-                name,
-                format!("schema {other:?}; this version reads {SHARD_SCHEMA:?}"),
-            ));
-        }
-        None => return Err(refuse(name, "no \"schema\": not a worker result")),
-    }
-    let r: ShardResult = serde_json::from_slice(bytes).map_err(|e| refuse(name, e.to_string()))?;
+    let r: ShardResult =
+        super::wire::read_versioned(bytes, max_bytes, SHARD_SCHEMA, "worker result")
+            .map_err(|e| refuse(name, e))?;
     r.check(name)?;
     Ok(r)
 }
@@ -509,13 +487,7 @@ impl ShardResult {
 }
 
 fn dist(name: &str, what: &str, s: &str) -> Result<Distribution, ProbeError> {
-    if s.is_empty() {
-        return Ok(Distribution::new());
-    }
-    let bytes = B64
-        .decode(s)
-        .map_err(|e| refuse(name, format!("{what}: not base64: {e}")))?;
-    Distribution::from_v2_bytes(&bytes).map_err(|e| refuse(name, format!("{what}: {e}")))
+    super::wire::hist_from_b64(s).map_err(|e| refuse(name, format!("{what}: {e}")))
 }
 
 /// A shard's result as the engine's own tallies (its intervals are merged

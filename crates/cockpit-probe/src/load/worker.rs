@@ -360,26 +360,11 @@ pub(crate) async fn execute(
     }
 }
 
-/// The run's start: now, or the wall-clock instant `start_at` waited for
-/// (a cancel ends the wait); and how late that instant already was.
+/// The run's start: now, or its common start (`load shard`).
 async fn common_start(run: &Run) -> (Instant, Duration) {
-    let Some(at) = run.start_at else {
-        return (Instant::now(), Duration::ZERO);
-    };
-    let now = Instant::now();
-    match at.duration_since(SystemTime::now()) {
-        Ok(ahead) => {
-            let start = now + ahead;
-            tokio::select! {
-                () = tokio::time::sleep_until(tokio::time::Instant::from_std(start)) => {}
-                () = run.cancel.cancelled() => {}
-            }
-            (start, Duration::ZERO)
-        }
-        Err(e) => {
-            let late = e.duration();
-            (now.checked_sub(late).unwrap_or(now), late)
-        }
+    match run.start_at {
+        None => (Instant::now(), Duration::ZERO),
+        Some(at) => super::wire::wait_for_start(at, &run.cancel).await,
     }
 }
 
