@@ -7,8 +7,8 @@
 mod demo;
 #[cfg(test)]
 mod fixture;
-mod infra_metrics;
 mod hub;
+mod infra_metrics;
 mod metrics;
 mod tui;
 mod web;

@@ -60,8 +60,8 @@ mod interval;
 mod schedule;
 mod shard;
 mod slo;
-mod status;
 mod start;
+mod status;
 mod worker;
 
 use std::collections::BTreeMap;
@@ -82,8 +82,8 @@ pub use shard::{
     run_shard,
 };
 pub use slo::{Aggregate, LoadSlo, Op, SloInputs, SloMetric, SloResult};
-pub use status::{ResponseStatus, StatusCounts};
 pub use start::await_start;
+pub use status::{ResponseStatus, StatusCounts};
 
 use crate::{ErrorKind, ProbeError, ProbeOptions, Protocol, RateSummary};
 
