@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use clap::{Args, Subcommand};
-use cockpit_sim::{MergeInput, Shard, SimReport, SimShardResult, SimSlo};
+use cockpit_sim::{ClockOffset, MergeInput, Shard, SimReport, SimShardResult, SimSlo};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{SimFormat, SimulateArgs, SimulateCmd};
@@ -17,9 +17,16 @@ use crate::fanout::{
     ClockService, FanOutArgs, MAX_RESULT_BYTES, REPORT_GRACE, keep_results, parse_instant,
     read_bounded, run_local, usage,
 };
+use crate::fanout_k8s::{JobKind, PodResult, Workers, render, run_workers};
 use crate::output::{OutputFile, Target};
 use crate::simulate::{Agent, agent, finish, options};
 use crate::{CliError, Outcome, evidence};
+
+/// `simulate`'s Job on Kubernetes.
+const SIMULATE: JobKind = JobKind {
+    name: "agentops-cockpit-simulate",
+    component: "simulation-worker",
+};
 
 #[derive(Debug, Subcommand)]
 pub enum SimSub {
@@ -40,8 +47,12 @@ pub struct SimShardArgs {
     #[arg(long)]
     pub shard: Shard,
     /// The run's common start on the wall clock, RFC 3339 (2026-11-27T16:00:00Z).
-    #[arg(long, value_parser = parse_instant)]
-    pub start_at: SystemTime,
+    #[arg(long, value_parser = parse_instant, required_unless_present = "await_start")]
+    pub start_at: Option<SystemTime>,
+    /// Instead of --start-at: wait on this address for the coordinator's
+    /// start (`--on-kubernetes` pods; docs/simulation.md).
+    #[command(flatten)]
+    pub await_start: crate::fanout_k8s::AwaitStart,
     /// The coordinator's clock service (host:port) to measure this machine's offset from.
     #[arg(long)]
     pub clock_ref: Option<String>,
@@ -67,13 +78,14 @@ pub async fn run(cmd: SimulateCmd, cancel: CancellationToken) -> Result<Outcome,
     match cmd.command {
         Some(SimSub::Shard(a)) => shard(*a, cancel).await,
         Some(SimSub::Merge(a)) => merge(a),
-        None if cmd.fanout.kubernetes.on_kubernetes => Err(usage(
-            "simulate --on-kubernetes is not available yet: use --local, or run `simulate shard` \
-             in your own Indexed Job and `simulate merge` on the results",
-        )),
+        None if cmd.fanout.kubernetes.on_kubernetes => {
+            kubernetes(cmd.args, cmd.fanout, cancel).await
+        }
         None if cmd.fanout.workers.is_some() => {
             if !cmd.fanout.local {
-                return Err(usage("--workers needs where to run them: --local"));
+                return Err(usage(
+                    "--workers needs where to run them: --local or --on-kubernetes",
+                ));
             }
             local(cmd.args, cmd.fanout, cancel).await
         }
@@ -97,7 +109,11 @@ async fn shard(a: SimShardArgs, cancel: CancellationToken) -> Result<Outcome, Cl
     let (agent, _) = agent(&a.sim).await?;
     let opts = options(&a.sim, &agent, &cancel)?;
     let clock = crate::fanout::clock_offset(a.clock_ref.as_deref()).await;
-    let result = cockpit_sim::simulate_shard(&agent.url, &opts, a.shard, a.start_at, clock).await?;
+    let start_at = match a.start_at {
+        Some(t) => t,
+        None => crate::fanout_k8s::await_start(&a.await_start, &cancel).await?,
+    };
+    let result = cockpit_sim::simulate_shard(&agent.url, &opts, a.shard, start_at, clock).await?;
     crate::fanout::write_result(&result, out)?;
     Ok(if result.interrupted {
         Outcome::Interrupted
@@ -109,6 +125,15 @@ async fn shard(a: SimShardArgs, cancel: CancellationToken) -> Result<Outcome, Cl
 /// A worker's result, from a file or a child's output.
 fn read_result(name: &str, bytes: &[u8]) -> Result<SimShardResult, cockpit_sim::SimError> {
     cockpit_sim::read_shard(name, bytes, MAX_RESULT_BYTES)
+}
+
+impl PodResult for SimShardResult {
+    fn read(name: &str, line: &[u8]) -> Result<Self, String> {
+        read_result(name, line).map_err(|e| e.to_string())
+    }
+    fn set_clock(&mut self, clock: ClockOffset) {
+        self.clock = Some(clock);
+    }
 }
 
 /// `simulate merge FILE…`.
@@ -147,6 +172,46 @@ async fn local(
         tb.shutdown().await;
     }
     let sim = merged?;
+    finish(&sim, &args.slo, args.format, args.out.as_deref())
+}
+
+/// `simulate URL … --workers K --on-kubernetes`: the shards as the pods
+/// of an Indexed Job, their results read from the pod logs and merged.
+async fn kubernetes(
+    args: SimulateArgs,
+    fan: FanOutArgs,
+    cancel: CancellationToken,
+) -> Result<Outcome, CliError> {
+    if args.url.is_none() {
+        return Err(usage(
+            "simulate --on-kubernetes needs the agent's URL: the pods cannot read this \
+             machine's configuration nor reach its embedded testbed",
+        ));
+    }
+    let (agent, _) = agent(&args).await?;
+    let opts = options(&args, &agent, &cancel)?;
+    let count = usize::from(fan.workers.unwrap_or(1));
+    // Shard 0 of a run whose start the pods await (job_argv drops these).
+    let start = Start {
+        at: SystemTime::UNIX_EPOCH,
+        clock: String::new(),
+        workers: count,
+    };
+    let w = Workers {
+        argv: shard_argv(&args, &agent, false, &start, 0),
+        count,
+        lead: fan.lead.unwrap_or(Duration::from_secs(10)),
+        run_timeout: opts.deadline + REPORT_GRACE,
+    };
+    let (job, settings) = crate::fanout_k8s::job(&fan.kubernetes, &SIMULATE, w)?;
+    if render(&fan.kubernetes, &job)? {
+        return Ok(Outcome::Success);
+    }
+    let inputs = run_workers::<SimShardResult>(&fan, job, &settings, &cancel).await?;
+    let Some(inputs) = inputs else {
+        return Ok(Outcome::Interrupted);
+    };
+    let sim = cockpit_sim::merge_shards(&inputs, None)?;
     finish(&sim, &args.slo, args.format, args.out.as_deref())
 }
 

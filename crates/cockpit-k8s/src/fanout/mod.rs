@@ -78,6 +78,9 @@ pub const RUN_AS_USER: i64 = 65532;
 pub struct WorkerJob {
     /// The Job's name (and the `app.kubernetes.io/instance` label).
     pub name: String,
+    /// The `app.kubernetes.io/component` label: what the workers are
+    /// (`load-worker`, `simulation-worker`).
+    pub component: String,
     pub namespace: String,
     /// The container image holding `program`, best pinned by digest.
     pub image: String,
@@ -98,10 +101,12 @@ pub struct WorkerJob {
 
 impl WorkerJob {
     /// `workers` pods of `image` in `namespace` running `agentops-cockpit`
-    /// with no arguments yet, one CPU and 512 MiB each.
+    /// with no arguments yet, one CPU and 512 MiB each, named and labelled
+    /// as load workers.
     pub fn new(namespace: &str, image: &str, workers: u16) -> WorkerJob {
         WorkerJob {
             name: "agentops-cockpit-load".into(),
+            component: "load-worker".into(),
             namespace: namespace.into(),
             image: image.into(),
             program: "agentops-cockpit".into(),
@@ -117,7 +122,7 @@ impl WorkerJob {
 fn labels(w: &WorkerJob) -> BTreeMap<String, String> {
     BTreeMap::from([
         ("app.kubernetes.io/name".into(), "agentops-cockpit".into()),
-        ("app.kubernetes.io/component".into(), "load-worker".into()),
+        ("app.kubernetes.io/component".into(), w.component.clone()),
         ("app.kubernetes.io/instance".into(), w.name.clone()),
     ])
 }
