@@ -2,7 +2,8 @@
 //! with a semantic cache (its counters scraped), npm's
 //! `@modelcontextprotocol/server-everything` over Streamable HTTP (killed
 //! mid-run: its panel shows it down, the loop and the agent probes go on),
-//! and a server that accepts and never answers (the hub's time bound).
+//! a real Chroma server (`chroma run` from PyPI's chromadb, killed mid-run
+//! too), and a server that accepts and never answers (the hub's time bound).
 //! Every wait is for a snapshot that satisfies a condition, never a time.
 
 #[path = "../../cockpit-deps/tests/common/mod.rs"]
@@ -13,11 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cockpit_core::fleet::{AgentConfig, AgentProtocol};
-use cockpit_deps::McpServerConfig;
+use cockpit_deps::{McpServerConfig, VectorBackend, VectorStoreConfig};
 use cockpit_fleet::{CockpitSettings, Fleet, FleetHub, FleetSnapshot, Monitor, MonitorOptions};
 use cockpit_hive::CacheConfig;
 use cockpit_testbed::{SemanticCache, Testbed, TestbedConfig};
-use deps_common::{Server, everything, free_port};
+use deps_common::{Chroma, Server, everything, free_port};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -367,4 +368,83 @@ async fn the_watchtower_runs_only_when_asked_and_names_the_attempts_that_leaked(
     let json = serde_json::to_string(&*s).unwrap();
     assert!(!json.contains(CANARY), "the canary is never shown");
     assert!(p.canary.starts_with("sha256:"), "{p:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rag_panel_shows_a_real_chroma_collection_then_the_store_down() {
+    let tb = plain_testbed(5, None).await;
+    // Embeddings are given explicitly by the seed: no model is downloaded.
+    let chroma = tokio::task::spawn_blocking(|| {
+        let c = Chroma::start();
+        c.seed("docs", 20, 8);
+        c
+    })
+    .await
+    .unwrap();
+    let store = |name: &str, collection: &str| {
+        let mut v = VectorStoreConfig::new(name, VectorBackend::Chroma, &chroma.url(), collection);
+        v.samples = 5;
+        v
+    };
+    let fleet = Fleet {
+        agents: vec![agent("chat", tb.openai_url())],
+        hub: FleetHub {
+            vector_stores: vec![store("kb", "docs"), store("ghost", "no-such-collection")],
+            ..FleetHub::default()
+        },
+        ..Fleet::default()
+    };
+    let m = Monitor::new(fleet, settings(300), MonitorOptions::default()).unwrap();
+    let mut rx = m.subscribe();
+    let cancel = CancellationToken::new();
+    let run = tokio::spawn(m.clone().run(cancel.clone()));
+
+    let s = until(&mut rx, "both collections measured", |s| {
+        s.hub.rag.iter().all(|p| p.measured.measurements >= 1)
+    })
+    .await;
+    let p = &s.hub.rag[0];
+    assert_eq!((p.name.as_str(), p.backend.as_str()), ("kb", "chroma"));
+    assert_eq!(p.status, "ready", "{p:#?}");
+    assert_eq!(p.count, Some(20), "{p:#?}");
+    assert!(p.count_since.is_some(), "{p:#?}");
+    assert_eq!(p.query.count, 5, "{p:#?}");
+    assert!(
+        p.query.p50_ms.is_some() && p.query.p99_ms.is_some(),
+        "{p:#?}"
+    );
+    assert_eq!(p.query_errors, 0, "{p:#?}");
+    assert_eq!(p.measured.error, None, "{p:#?}");
+    let g = &s.hub.rag[1];
+    assert_eq!(g.status, "missing", "{g:#?}");
+    assert_eq!(g.count, None, "{g:#?}");
+    let e = g.measured.error.as_deref().expect("why it is missing");
+    assert!(e.contains("no-such-collection"), "{e}");
+    let json = serde_json::to_value(&*s).unwrap();
+    assert_eq!(json["hub"]["rag"][0]["count"], 20, "{json:#}");
+    assert_eq!(json["hub"]["rag"][0]["query"]["count"], 5);
+
+    // The store dies: both panels show it down with the error, the loop
+    // and the agent's probes go on.
+    drop(chroma);
+    let down = until(&mut rx, "the store shown down", |s| {
+        s.hub.rag.iter().all(|p| p.status == "down")
+    })
+    .await;
+    let p = &down.hub.rag[0];
+    let e = p.measured.error.as_deref().expect("why it is down");
+    assert!(!e.is_empty(), "{p:#?}");
+    assert_eq!(p.query.count, 0, "no query answered: {p:#?}");
+    let probes = down.agents[0].totals.probes;
+    let later = until(&mut rx, "more rounds after the store died", |s| {
+        s.round >= down.round + 3 && s.agents[0].totals.probes > probes
+    })
+    .await;
+    assert_eq!(later.agents[0].status.label(), "up");
+    assert_eq!(later.hub.rag[0].status, "down");
+    cancel.cancel();
+    tokio::time::timeout(HANG_GUARD, run)
+        .await
+        .expect("the monitor stops")
+        .unwrap();
 }

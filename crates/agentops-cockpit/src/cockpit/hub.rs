@@ -269,8 +269,53 @@ pub fn lines(hub: &HubView) -> Vec<Line<'static>> {
     out
 }
 
-/// The hub view in `area` (in place of the fleet table).
-pub fn draw(frame: &mut Frame, area: Rect, hub: &HubView) {
+/// The lines of the hub's body shown in `rows` rows, scrolled `offset`
+/// lines down: a marker row replaces the first shown line when lines are
+/// hidden above, and the last when lines are hidden below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// The offset actually used (clamped to the last full page).
+    pub offset: usize,
+    /// Body lines shown, from `offset`.
+    pub shown: usize,
+    pub above: usize,
+    pub below: usize,
+}
+
+/// The largest useful offset for `total` body lines in `rows` rows: the
+/// last page shows the end with the "above" marker on top.
+pub fn max_scroll(total: usize, rows: usize) -> usize {
+    let rows = rows.max(2);
+    if total <= rows { 0 } else { total - (rows - 1) }
+}
+
+/// What `total` body lines scrolled `offset` down show in `rows` rows.
+pub fn window(total: usize, rows: usize, offset: usize) -> Window {
+    let offset = offset.min(max_scroll(total, rows));
+    let above = offset;
+    let mut room = rows.saturating_sub(usize::from(above > 0));
+    let below = if offset + room >= total {
+        0
+    } else {
+        room = room.saturating_sub(1);
+        total - offset - room
+    };
+    Window {
+        offset,
+        shown: room.min(total - offset),
+        above,
+        below,
+    }
+}
+
+fn marker(text: String) -> Line<'static> {
+    Line::styled(text, Style::new().fg(Color::Cyan))
+}
+
+/// The hub view in `area` (in place of the fleet table), its body
+/// scrolled `scroll` lines down; the rows the body had (a page, for
+/// PgUp/PgDn).
+pub fn draw(frame: &mut Frame, area: Rect, hub: &HubView, scroll: usize) -> usize {
     let head = Line::styled(
         format!(
             "Fleet hub · measured every {} · h: back to the fleet",
@@ -278,9 +323,19 @@ pub fn draw(frame: &mut Frame, area: Rect, hub: &HubView) {
         ),
         Style::new().fg(Color::DarkGray),
     );
+    let body = lines(hub);
+    let rows = usize::from(area.height.saturating_sub(1));
+    let w = window(body.len(), rows, scroll);
     let mut all = vec![head];
-    all.extend(lines(hub));
+    if w.above > 0 {
+        all.push(marker(format!("  ↑ {} more above (↑ PgUp)", w.above)));
+    }
+    all.extend(body.into_iter().skip(w.offset).take(w.shown));
+    if w.below > 0 {
+        all.push(marker(format!("  ↓ {} more below (↓ PgDn)", w.below)));
+    }
     frame.render_widget(Paragraph::new(all), area);
+    rows
 }
 
 /// A gauge family, one series per item that has a value.

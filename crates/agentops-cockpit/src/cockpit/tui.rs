@@ -88,6 +88,10 @@ pub struct UiState {
     pub age: Duration,
     /// `h`: the fleet hub's panels in place of the table.
     pub hub: bool,
+    /// Lines the hub view is scrolled down (↑↓ PgUp PgDn Home End).
+    pub hub_scroll: usize,
+    /// Rows the hub's body had when last drawn (a page).
+    pub hub_rows: std::cell::Cell<usize>,
 }
 
 /// What a key asks of the loop.
@@ -141,6 +145,27 @@ impl UiState {
         self.selected = Some(rows[j].name.clone());
     }
 
+    /// In the hub view, the scrolling keys; whether `code` was one.
+    fn scroll_hub(&mut self, code: KeyCode, snap: &FleetSnapshot) -> bool {
+        let page = match self.hub_rows.get() {
+            0 => 10,
+            rows => rows,
+        };
+        let last = super::hub::max_scroll(super::hub::lines(&snap.hub).len(), page);
+        let at = self.hub_scroll.min(last);
+        self.hub_scroll = match code {
+            KeyCode::Up | KeyCode::Char('k') => at.saturating_sub(1),
+            KeyCode::Down | KeyCode::Char('j') => at + 1,
+            KeyCode::PageUp => at.saturating_sub(page.saturating_sub(2).max(1)),
+            KeyCode::PageDown => at + page.saturating_sub(2).max(1),
+            KeyCode::Home => 0,
+            KeyCode::End => last,
+            _ => return false,
+        }
+        .min(last);
+        true
+    }
+
     /// Apply one key.
     pub fn on_key(&mut self, key: KeyEvent, snap: &FleetSnapshot) -> Step {
         if key.kind == KeyEventKind::Release {
@@ -166,6 +191,9 @@ impl UiState {
             }
             return Step::Continue;
         }
+        if self.hub && self.scroll_hub(key.code, snap) {
+            return Step::Continue;
+        }
         let rows = self.rows(snap);
         match key.code {
             KeyCode::Char('q') => return Step::Quit,
@@ -176,7 +204,10 @@ impl UiState {
                 self.details = !self.details;
             }
             KeyCode::Char('s') => self.sort = self.sort.next(),
-            KeyCode::Char('h') => self.hub = !self.hub,
+            KeyCode::Char('h') => {
+                self.hub = !self.hub;
+                self.hub_scroll = 0;
+            }
             KeyCode::Char('/') => self.editing_filter = true,
             KeyCode::Esc => {
                 self.filter.clear();
@@ -210,7 +241,8 @@ pub fn draw(frame: &mut Frame, snap: &FleetSnapshot, ui: &UiState) {
     .areas(frame.area());
     frame.render_widget(Paragraph::new(header(snap, ui)), top);
     if ui.hub {
-        super::hub::draw(frame, table.union(pane), &snap.hub);
+        let rows = super::hub::draw(frame, table.union(pane), &snap.hub, ui.hub_scroll);
+        ui.hub_rows.set(rows);
     } else {
         draw_table(frame, table, snap, &rows, index);
     }
@@ -269,6 +301,8 @@ fn footer(snap: &FleetSnapshot, ui: &UiState, shown: usize) -> Line<'static> {
         Span::styled(
             if snap.hub.is_empty() {
                 "↑↓ select · Enter details · s sort · / filter · q quit"
+            } else if ui.hub {
+                "↑↓ PgUp PgDn scroll · h fleet · q quit"
             } else {
                 "↑↓ select · Enter · s sort · / filter · h hub · q quit"
             },
@@ -845,6 +879,82 @@ mod tests {
             all.contains("TTFT p50/p95") && !all.contains("MCP hub"),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_long_hub_scrolls_with_markers_in_80x24() {
+        let mut snap = fixture::snapshot();
+        snap.hub = fixture::hub();
+        let kb = snap.hub.rag[0].clone();
+        snap.hub.rag = (0..30)
+            .map(|i| cockpit_fleet::hub::view::RagPanel {
+                name: format!("kb-{i:02}"),
+                ..kb.clone()
+            })
+            .collect();
+        let mut ui = UiState::default();
+        ui.on_key(key(KeyCode::Char('h')), &snap);
+        let lines = screen(&snap, &ui, 80, 24);
+        let all = lines.join("\n");
+        // Header, hub title, 20 body lines, the marker, the footer.
+        assert!(all.contains("Shadow (v1 vs v2 TTFT)"), "{all}");
+        assert!(!all.contains("more above"), "{all}");
+        assert!(lines[22].contains("more below"), "{all}");
+        assert!(lines[23].contains("PgUp PgDn scroll"), "{all}");
+        assert!(!all.contains("kb-29"), "{all}");
+        let selected = ui.selected.clone();
+
+        ui.on_key(key(KeyCode::Down), &snap);
+        let all = screen(&snap, &ui, 80, 24).join("\n");
+        assert!(all.contains("↑ 1 more above"), "{all}");
+        assert!(all.contains("more below"), "{all}");
+        assert_eq!(ui.selected, selected, "the fleet's selection is kept");
+
+        for _ in 0..20 {
+            ui.on_key(key(KeyCode::PageDown), &snap);
+        }
+        let lines = screen(&snap, &ui, 80, 24);
+        let all = lines.join("\n");
+        assert!(
+            all.contains("more above") && !all.contains("more below"),
+            "{all}"
+        );
+        assert!(all.contains("Watchtower") && all.contains("kb-29"), "{all}");
+        assert!(!all.contains("Shadow (v1"), "{all}");
+        // Past the end is the end: one key back moves at once.
+        let end = ui.hub_scroll;
+        ui.on_key(key(KeyCode::Up), &snap);
+        assert_eq!(ui.hub_scroll, end - 1);
+
+        ui.on_key(key(KeyCode::PageUp), &snap);
+        assert!(ui.hub_scroll < end - 1, "{}", ui.hub_scroll);
+        ui.on_key(key(KeyCode::Home), &snap);
+        let all = screen(&snap, &ui, 80, 24).join("\n");
+        assert!(
+            all.contains("Shadow (v1") && !all.contains("more above"),
+            "{all}"
+        );
+        // Back to the fleet and again to the hub: from the top.
+        ui.on_key(key(KeyCode::End), &snap);
+        ui.on_key(key(KeyCode::Char('h')), &snap);
+        ui.on_key(key(KeyCode::Char('h')), &snap);
+        assert_eq!(ui.hub_scroll, 0);
+    }
+
+    #[test]
+    fn the_hub_window_fills_the_rows_and_marks_what_is_hidden() {
+        use super::super::hub::{Window, window};
+        let w = |offset, above, shown, below| Window {
+            offset,
+            shown,
+            above,
+            below,
+        };
+        assert_eq!(window(5, 10, 3), w(0, 0, 5, 0), "fits: no scrolling");
+        assert_eq!(window(30, 10, 0), w(0, 0, 9, 21));
+        assert_eq!(window(30, 10, 4), w(4, 4, 8, 18));
+        assert_eq!(window(30, 10, 21), w(21, 21, 9, 0), "the last page");
+        assert_eq!(window(30, 10, 99), w(21, 21, 9, 0), "clamped");
     }
 
     #[test]

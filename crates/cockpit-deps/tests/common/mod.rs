@@ -17,9 +17,11 @@ use cockpit_core::{AuditOutcome, Finding};
 /// The npm package and version the tests run.
 pub const EVERYTHING: &str = "@modelcontextprotocol/server-everything@2026.8.31";
 
+/// A file of cockpit-deps' tests/support (also when another crate's tests
+/// include this module by path).
 pub fn support(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/support")
+        .join("../cockpit-deps/tests/support")
         .join(name)
 }
 
